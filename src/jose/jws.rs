@@ -1,0 +1,47 @@
+//! Compact JWS assembly from raw header and payload text.
+//!
+//! Hand-assembled so that malformed tokens (alg none, raw payloads with duplicate members,
+//! faulty signatures) can be built exactly as a test needs them.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// base64url without padding (RFC 7515 §2).
+pub fn b64(data: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(data)
+}
+
+/// Decodes base64url without padding; `None` when the text is not valid base64url.
+pub fn b64_decode(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+/// The JWS signing input `b64(header).b64(payload)` (RFC 7515 §5.1).
+pub fn signing_input(header_json: &str, payload_json: &str) -> String {
+    format!("{}.{}", b64(header_json), b64(payload_json))
+}
+
+/// Joins a signing input and a signature into the compact serialization.
+pub fn compact(signing_input: &str, signature: &[u8]) -> String {
+    format!("{signing_input}.{}", b64(signature))
+}
+
+/// The three segments of a compact JWS decoded for display: header and payload as JSON
+/// when they parse, otherwise as text.
+pub fn decode_for_display(token: &str) -> (serde_json::Value, serde_json::Value) {
+    let mut parts = token.split('.');
+    let show = |seg: Option<&str>| -> serde_json::Value {
+        let Some(seg) = seg else {
+            return serde_json::Value::Null;
+        };
+        match b64_decode(seg) {
+            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            }),
+            None => serde_json::Value::String(format!("<not base64url: {seg}>")),
+        }
+    };
+    let header = show(parts.next());
+    let payload = show(parts.next());
+    (header, payload)
+}

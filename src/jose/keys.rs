@@ -1,0 +1,412 @@
+//! Signing keys of the fake issuers: generation, PEM files, public JWKs and signing.
+//!
+//! Keys are aws-lc-rs key pairs parsed once and cached; `kid`s are RFC 7638 thumbprints, so
+//! they are stable for a key file and never collide between keys.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::jws::b64;
+
+/// A key could not be made, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The crypto library refused to generate or parse a key.
+    #[error("{0}")]
+    Crypto(String),
+    /// A key file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+/// The signature algorithm of an issuer key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub enum KeyAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over an RSA-2048 key.
+    RS256,
+    /// ECDSA P-256 with SHA-256, fixed-width r‖s signature.
+    ES256,
+}
+
+impl KeyAlg {
+    /// The JOSE `alg` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAlg::RS256 => "RS256",
+            KeyAlg::ES256 => "ES256",
+        }
+    }
+}
+
+/// The parties the fake IdP plays, each with its own keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuerRole {
+    /// ISS_A: the issuer the RAS trusts; the baseline ID-JAG comes from it.
+    Trusted,
+    /// ISS_B: a second trusted issuer.
+    TrustedB,
+    /// ISS_X: an issuer the RAS must not trust.
+    Untrusted,
+    /// The attacker host that serves keys for `jku`/`x5u` probes.
+    Attacker,
+}
+
+impl IssuerRole {
+    /// Every role, in a stable order.
+    pub const ALL: [IssuerRole; 4] = [
+        IssuerRole::Trusted,
+        IssuerRole::TrustedB,
+        IssuerRole::Untrusted,
+        IssuerRole::Attacker,
+    ];
+
+    /// The path segment under which the fake IdP hosts this issuer.
+    pub fn path(self) -> &'static str {
+        match self {
+            IssuerRole::Trusted => "idp-a",
+            IssuerRole::TrustedB => "idp-b",
+            IssuerRole::Untrusted => "idp-x",
+            IssuerRole::Attacker => "attacker",
+        }
+    }
+
+    /// The name used in scenarios and placeholders.
+    pub fn name(self) -> &'static str {
+        match self {
+            IssuerRole::Trusted => "trusted",
+            IssuerRole::TrustedB => "trusted_b",
+            IssuerRole::Untrusted => "untrusted",
+            IssuerRole::Attacker => "attacker",
+        }
+    }
+}
+
+impl fmt::Display for IssuerRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+enum Inner {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+}
+
+/// A private signing key with its `kid`, parsed once.
+pub struct SigningKey {
+    alg: KeyAlg,
+    kid: String,
+    inner: Inner,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+fn crypto(what: &str) -> impl Fn(aws_lc_rs::error::Unspecified) -> KeyError + '_ {
+    move |_| KeyError::Crypto(format!("could not {what}"))
+}
+
+impl SigningKey {
+    /// Generates a fresh key: RSA-2048 for RS256, P-256 for ES256.
+    pub fn generate(alg: KeyAlg) -> Result<Self, KeyError> {
+        let inner = match alg {
+            KeyAlg::RS256 => {
+                Inner::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(crypto("generate an RSA key"))?)
+            }
+            KeyAlg::ES256 => Inner::Ec(
+                EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .map_err(crypto("generate a P-256 key"))?,
+            ),
+        };
+        Ok(Self::with_inner(alg, inner))
+    }
+
+    /// Reads a PKCS#8 private key from PEM text.
+    pub fn from_pkcs8_pem(alg: KeyAlg, text: &str) -> Result<Self, KeyError> {
+        let block = pem::parse(text).map_err(|e| KeyError::Crypto(format!("not a PEM key: {e}")))?;
+        let der = block.contents();
+        let inner = match alg {
+            KeyAlg::RS256 => Inner::Rsa(
+                RsaKeyPair::from_pkcs8(der).map_err(|e| KeyError::Crypto(format!("not an RSA PKCS#8 key: {e}")))?,
+            ),
+            KeyAlg::ES256 => Inner::Ec(
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|e| KeyError::Crypto(format!("not a P-256 PKCS#8 key: {e}")))?,
+            ),
+        };
+        Ok(Self::with_inner(alg, inner))
+    }
+
+    fn with_inner(alg: KeyAlg, inner: Inner) -> Self {
+        let mut key = SigningKey { alg, kid: String::new(), inner };
+        key.kid = thumbprint(&key.public_jwk_members());
+        key
+    }
+
+    /// The private key as PKCS#8 PEM, for `keys generate`.
+    pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
+        let der: Vec<u8> = match &self.inner {
+            Inner::Rsa(k) => k.as_der().map_err(crypto("encode the RSA key"))?.as_ref().to_vec(),
+            Inner::Ec(k) => k.to_pkcs8v1().map_err(crypto("encode the EC key"))?.as_ref().to_vec(),
+        };
+        Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der)))
+    }
+
+    /// The algorithm this key signs with.
+    pub fn alg(&self) -> KeyAlg {
+        self.alg
+    }
+
+    /// The key id: the RFC 7638 SHA-256 thumbprint of the public key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The required public members of the JWK (the thumbprint input).
+    fn public_jwk_members(&self) -> BTreeMap<&'static str, String> {
+        let mut m = BTreeMap::new();
+        match &self.inner {
+            Inner::Rsa(k) => {
+                let c = PublicKeyComponents::<Vec<u8>>::from(k.public_key());
+                m.insert("kty", "RSA".to_string());
+                m.insert("n", b64(&c.n));
+                m.insert("e", b64(&c.e));
+            }
+            Inner::Ec(k) => {
+                // Uncompressed point: 0x04 ‖ x ‖ y.
+                let point = k.public_key().as_ref();
+                m.insert("kty", "EC".to_string());
+                m.insert("crv", "P-256".to_string());
+                m.insert("x", b64(&point[1..33]));
+                m.insert("y", b64(&point[33..65]));
+            }
+        }
+        m
+    }
+
+    /// The public key as a JWK with `kid`, `alg` and `use: sig`.
+    pub fn public_jwk(&self) -> Value {
+        let mut jwk = serde_json::Map::new();
+        for (k, v) in self.public_jwk_members() {
+            jwk.insert(k.to_string(), Value::String(v));
+        }
+        jwk.insert("kid".into(), json!(self.kid));
+        jwk.insert("alg".into(), json!(self.alg.name()));
+        jwk.insert("use".into(), json!("sig"));
+        Value::Object(jwk)
+    }
+
+    /// The public key as SubjectPublicKeyInfo DER.
+    pub fn public_key_der(&self) -> Vec<u8> {
+        match &self.inner {
+            Inner::Rsa(k) => {
+                let c = PublicKeyComponents::<Vec<u8>>::from(k.public_key());
+                rsa_spki_der(&c.n, &c.e).unwrap_or_default()
+            }
+            Inner::Ec(k) => k
+                .public_key()
+                .as_der()
+                .map(|d| d.as_ref().to_vec())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The public key as SubjectPublicKeyInfo PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub fn public_key_pem(&self) -> String {
+        spki_pem(&self.public_key_der())
+    }
+
+    /// Signs `msg` with this key's algorithm.
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        let rng = SystemRandom::new();
+        match &self.inner {
+            Inner::Rsa(k) => {
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                // Signing with a valid cached key and a correctly sized buffer cannot fail.
+                if k.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig).is_err() {
+                    sig.clear();
+                }
+                sig
+            }
+            Inner::Ec(k) => k.sign(&rng, msg).map(|s| s.as_ref().to_vec()).unwrap_or_default(),
+        }
+    }
+}
+
+/// SubjectPublicKeyInfo DER of an RSA public key given its big-endian modulus and exponent.
+pub fn rsa_spki_der(n: &[u8], e: &[u8]) -> Option<Vec<u8>> {
+    let c = PublicKeyComponents { n, e };
+    let der: PublicKeyX509Der<'static> = c.as_der().ok()?;
+    Some(der.as_ref().to_vec())
+}
+
+/// PEM text (`PUBLIC KEY`) for SubjectPublicKeyInfo DER.
+pub fn spki_pem(der: &[u8]) -> String {
+    pem::encode(&pem::Pem::new("PUBLIC KEY", der.to_vec()))
+}
+
+/// RFC 7638 thumbprint of the required JWK members (already in lexicographic order).
+fn thumbprint(members: &BTreeMap<&'static str, String>) -> String {
+    let canonical = serde_json::to_string(members).unwrap_or_default();
+    b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()))
+}
+
+/// One issuer's keys: an RS256 key and an ES256 key.
+#[derive(Debug)]
+pub struct IssuerKeys {
+    /// RSA-2048 key used for RS256.
+    pub rs256: SigningKey,
+    /// P-256 key used for ES256.
+    pub es256: SigningKey,
+}
+
+impl IssuerKeys {
+    /// A fresh RS256 and ES256 pair.
+    pub fn generate() -> Result<Self, KeyError> {
+        Ok(IssuerKeys { rs256: SigningKey::generate(KeyAlg::RS256)?, es256: SigningKey::generate(KeyAlg::ES256)? })
+    }
+
+    /// The key for `alg`.
+    pub fn get(&self, alg: KeyAlg) -> &SigningKey {
+        match alg {
+            KeyAlg::RS256 => &self.rs256,
+            KeyAlg::ES256 => &self.es256,
+        }
+    }
+
+    /// The public JWK Set this issuer publishes.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": [self.rs256.public_jwk(), self.es256.public_jwk()] })
+    }
+}
+
+/// The keys of every party the fake IdP plays.
+#[derive(Debug)]
+pub struct Keyring {
+    issuers: BTreeMap<IssuerRole, IssuerKeys>,
+    stray: IssuerKeys,
+}
+
+impl Keyring {
+    /// Fresh in-memory keys for every role.
+    pub fn ephemeral() -> Result<Self, KeyError> {
+        let mut issuers = BTreeMap::new();
+        for role in IssuerRole::ALL {
+            issuers.insert(role, IssuerKeys::generate()?);
+        }
+        Ok(Keyring { issuers, stray: IssuerKeys::generate()? })
+    }
+
+    /// Keys that no issuer publishes: signing with them gives an unknown `kid`.
+    pub fn stray(&self) -> &IssuerKeys {
+        &self.stray
+    }
+
+    /// The keys of `role`.
+    pub fn issuer(&self, role: IssuerRole) -> &IssuerKeys {
+        // Every constructor fills all roles.
+        &self.issuers[&role]
+    }
+
+    fn file_name(role: IssuerRole, alg: KeyAlg) -> String {
+        format!("{}-{}.pem", role.path(), alg.name().to_ascii_lowercase())
+    }
+
+    /// Loads keys from `dir` when every key file is there, `None` when none is.
+    /// A partial set is an error, so a half-deleted directory is noticed.
+    pub fn load(dir: &Path) -> Result<Option<Self>, KeyError> {
+        let mut issuers = BTreeMap::new();
+        let mut missing = Vec::new();
+        for role in IssuerRole::ALL {
+            let mut pair = Vec::new();
+            for alg in [KeyAlg::RS256, KeyAlg::ES256] {
+                let path = dir.join(Self::file_name(role, alg));
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => pair.push(
+                        SigningKey::from_pkcs8_pem(alg, &text)
+                            .map_err(|e| KeyError::Crypto(format!("{}: {e}", path.display())))?,
+                    ),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(path),
+                    Err(source) => return Err(KeyError::Io { path, source }),
+                }
+            }
+            if pair.len() == 2 {
+                let es256 = pair.pop();
+                let rs256 = pair.pop();
+                if let (Some(rs256), Some(es256)) = (rs256, es256) {
+                    issuers.insert(role, IssuerKeys { rs256, es256 });
+                }
+            }
+        }
+        if issuers.is_empty() {
+            return Ok(None);
+        }
+        if let Some(path) = missing.into_iter().next() {
+            return Err(KeyError::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "key set is incomplete; run `xaa-conform keys generate`"),
+            });
+        }
+        Ok(Some(Keyring { issuers, stray: IssuerKeys::generate()? }))
+    }
+
+    /// Writes every private key into `dir` as PKCS#8 PEM, mode 0600. Returns the files written.
+    pub fn save(&self, dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| KeyError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut written = Vec::new();
+        for (role, keys) in &self.issuers {
+            for key in [&keys.rs256, &keys.es256] {
+                let path = dir.join(Self::file_name(*role, key.alg()));
+                write_private(&path, key.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
+                written.push(path);
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// Writes a private file readable by its owner only.
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        opts.mode(0o600);
+        let mut f = opts.open(path)?;
+        // An existing file keeps its old mode on open; tighten it.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(data)
+    }
+    #[cfg(not(unix))]
+    {
+        opts.open(path)?.write_all(data)
+    }
+}

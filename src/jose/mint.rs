@@ -1,0 +1,195 @@
+//! Minting: the valid baseline ID-JAG and ID token, and a mutated token from a `JagMutation`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::jws;
+use super::keys::{IssuerRole, KeyAlg, Keyring, SigningKey};
+use super::mutate::{JagMutation, PublicKeyEncoding, SignatureFault, Signing, Source};
+
+/// The JWS `typ` of an ID-JAG (ID-JAG §3.1).
+pub const ID_JAG_TYP: &str = "oauth-id-jag+jwt";
+
+/// Everything the valid baseline ID-JAG is made of (requirements.md, "A valid ID-JAG").
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// Issuer identifier of each fake issuer.
+    pub issuers: BTreeMap<IssuerRole, String>,
+    /// The RAS issuer identifier: the `aud`.
+    pub audience: String,
+    /// The user (`sub`) the RAS knows under the trusted issuer.
+    pub subject: String,
+    /// The requesting app's client id at the RAS: the `client_id` claim.
+    pub client_id: String,
+    /// The `resource` claim, when the target has one.
+    pub resource: Option<String>,
+    /// The `scope` claim, when the target has one.
+    pub scope: Option<String>,
+    /// Seconds from `iat` to `exp`.
+    pub lifetime_secs: i64,
+}
+
+/// A minted token with its decoded parts, for sending and for reports.
+#[derive(Debug, Clone)]
+pub struct Minted {
+    /// The compact serialization.
+    pub token: String,
+    /// The header as minted.
+    pub header: Value,
+    /// The claims as minted.
+    pub claims: Value,
+}
+
+/// A mutation could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    /// The mutation names an issuer the baseline has no URL for.
+    #[error("no issuer URL for role {0}")]
+    UnknownIssuer(IssuerRole),
+    /// A claim or header value could not be serialized.
+    #[error("could not serialize: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// A fresh `jti`.
+pub fn fresh_jti() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Baseline {
+    fn issuer(&self, role: IssuerRole) -> Result<&str, MintError> {
+        self.issuers.get(&role).map(String::as_str).ok_or(MintError::UnknownIssuer(role))
+    }
+
+    /// The claims of the valid ID-JAG from `role`, issued at `now`.
+    pub fn jag_claims(&self, role: IssuerRole, now: i64) -> Result<Map<String, Value>, MintError> {
+        let mut c = Map::new();
+        c.insert("iss".into(), json!(self.issuer(role)?));
+        c.insert("sub".into(), json!(self.subject));
+        c.insert("aud".into(), json!(self.audience));
+        c.insert("client_id".into(), json!(self.client_id));
+        c.insert("jti".into(), json!(fresh_jti()));
+        c.insert("iat".into(), json!(now));
+        c.insert("exp".into(), json!(now + self.lifetime_secs));
+        if let Some(r) = &self.resource {
+            c.insert("resource".into(), json!(r));
+        }
+        if let Some(s) = &self.scope {
+            c.insert("scope".into(), json!(s));
+        }
+        Ok(c)
+    }
+}
+
+/// The claims of an OIDC ID token (OIDC Core §2) for `sub` at `aud`, issued at `now`.
+pub fn id_token_claims(iss: &str, sub: &str, aud: &str, now: i64, lifetime_secs: i64) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("iss".into(), json!(iss));
+    c.insert("sub".into(), json!(sub));
+    c.insert("aud".into(), json!(aud));
+    c.insert("jti".into(), json!(fresh_jti()));
+    c.insert("iat".into(), json!(now));
+    c.insert("auth_time".into(), json!(now));
+    c.insert("exp".into(), json!(now + lifetime_secs));
+    c
+}
+
+/// Signs `claims` as a JWS with `key`, header `typ` as given (none: no `typ`).
+pub fn sign_jwt(key: &SigningKey, typ: Option<&str>, claims: &Map<String, Value>) -> Result<String, MintError> {
+    let mut h = Map::new();
+    h.insert("alg".into(), json!(key.alg().name()));
+    h.insert("kid".into(), json!(key.kid()));
+    if let Some(t) = typ {
+        h.insert("typ".into(), json!(t));
+    }
+    let input = jws::signing_input(&serde_json::to_string(&h)?, &serde_json::to_string(claims)?);
+    let sig = key.sign(input.as_bytes());
+    Ok(jws::compact(&input, &sig))
+}
+
+/// Mints the baseline token changed by `m`, issued at `now` (seconds since the epoch).
+pub fn mint(keyring: &Keyring, base: &Baseline, m: &JagMutation, now: i64) -> Result<Minted, MintError> {
+    let role = m.issuer.unwrap_or(IssuerRole::Trusted);
+    let alg = m.alg.unwrap_or(KeyAlg::RS256);
+    let own_key = keyring.issuer(role).get(alg);
+
+    let (mut claims, typ) = match m.from {
+        Source::IdJag => (base.jag_claims(role, now)?, ID_JAG_TYP),
+        Source::IdToken => {
+            let mut c = id_token_claims(base.issuer(role)?, &base.subject, &base.audience, now, base.lifetime_secs);
+            c.insert("client_id".into(), json!(base.client_id));
+            (c, "JWT")
+        }
+    };
+    for (name, t) in &m.times {
+        claims.insert(name.clone(), json!(now + t.seconds));
+    }
+    for (name, v) in &m.claims {
+        claims.insert(name.clone(), v.clone());
+    }
+    for name in &m.remove_claims {
+        claims.shift_remove(name);
+    }
+
+    // Signing decides alg and kid; the header changes come after, so they can override both.
+    enum Signer<'a> {
+        Key(&'a SigningKey),
+        Hmac(Vec<u8>),
+        Unsigned,
+    }
+    let (alg_name, kid, signer) = match &m.sign {
+        None => (alg.name(), Some(own_key.kid().to_string()), Signer::Key(own_key)),
+        Some(Signing::KeyOf(other)) => {
+            let k = keyring.issuer(*other).get(alg);
+            (alg.name(), Some(k.kid().to_string()), Signer::Key(k))
+        }
+        Some(Signing::UnknownKid) => {
+            let k = keyring.stray().get(alg);
+            (alg.name(), Some(k.kid().to_string()), Signer::Key(k))
+        }
+        Some(Signing::None) => ("none", None, Signer::Unsigned),
+        Some(Signing::Hs256PublicKey(enc)) => {
+            let rsa = &keyring.issuer(role).rs256;
+            let secret = match enc {
+                PublicKeyEncoding::Pem => rsa.public_key_pem().into_bytes(),
+                PublicKeyEncoding::Der => rsa.public_key_der(),
+            };
+            ("HS256", Some(rsa.kid().to_string()), Signer::Hmac(secret))
+        }
+    };
+    let mut header = Map::new();
+    header.insert("alg".into(), json!(alg_name));
+    if let Some(kid) = kid {
+        header.insert("kid".into(), json!(kid));
+    }
+    header.insert("typ".into(), json!(typ));
+    for (name, v) in &m.header {
+        header.insert(name.clone(), v.clone());
+    }
+    for name in &m.remove_header {
+        header.shift_remove(name);
+    }
+
+    let input = jws::signing_input(&serde_json::to_string(&header)?, &serde_json::to_string(&claims)?);
+    let mut sig = match signer {
+        Signer::Key(k) => k.sign(input.as_bytes()),
+        Signer::Hmac(secret) => {
+            let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
+            aws_lc_rs::hmac::sign(&key, input.as_bytes()).as_ref().to_vec()
+        }
+        Signer::Unsigned => Vec::new(),
+    };
+    match m.signature {
+        Some(SignatureFault::FlipBit) => {
+            let mid = sig.len() / 2;
+            if let Some(b) = sig.get_mut(mid) {
+                *b ^= 0x01;
+            }
+        }
+        Some(SignatureFault::Strip) => sig.clear(),
+        Some(SignatureFault::Truncate) => sig.truncate(sig.len() / 2),
+        None => {}
+    }
+    Ok(Minted { token: jws::compact(&input, &sig), header: Value::Object(header), claims: Value::Object(claims) })
+}

@@ -1,0 +1,222 @@
+//! The mutation model: how a scenario changes the valid baseline ID-JAG.
+//!
+//! Each field names one kind of change; an empty `JagMutation` is the positive control.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::keys::{IssuerRole, KeyAlg};
+
+/// What token to start from before the changes apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The valid baseline ID-JAG (requirements.md, "A valid ID-JAG").
+    #[default]
+    IdJag,
+    /// An OIDC ID token from the same issuer, with `aud` = the RAS issuer and a `client_id`
+    /// claim, typed `JWT`: everything an ID-JAG has except its type.
+    IdToken,
+}
+
+/// How the token is signed, when not with the issuer's own current key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Signing {
+    /// `alg: none` and an empty signature (RFC 7519 §6 unsecured JWT).
+    None,
+    /// HS256 with the issuer's RSA public key, in the given encoding, as the HMAC secret,
+    /// and the RSA key's `kid` (RFC 8725 §2.1 key confusion).
+    Hs256PublicKey(PublicKeyEncoding),
+    /// Signed with another issuer's key, under that key's `kid`.
+    KeyOf(IssuerRole),
+    /// Signed with a key no issuer publishes, under its own `kid`.
+    UnknownKid,
+}
+
+/// The encodings of a public key an attacker may try as an HMAC secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicKeyEncoding {
+    /// SubjectPublicKeyInfo PEM text, LF line endings.
+    Pem,
+    /// SubjectPublicKeyInfo DER bytes.
+    Der,
+}
+
+/// A fault applied to the signature segment after signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureFault {
+    /// One bit of the signature flipped.
+    FlipBit,
+    /// The signature segment emptied (`h.p.`).
+    Strip,
+    /// The signature cut to half its length.
+    Truncate,
+}
+
+/// A time relative to the minting instant, such as `-10m` or `+300s`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "String", into = "String")]
+pub struct RelTime {
+    /// Offset in seconds from now.
+    pub seconds: i64,
+    text: String,
+}
+
+impl TryFrom<String> for RelTime {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let t = text.trim();
+        let (sign, rest) = match t.as_bytes().first() {
+            Some(b'-') => (-1, &t[1..]),
+            Some(b'+') => (1, &t[1..]),
+            _ => return Err(format!("relative time `{text}` must start with + or - (for example -10m, +300s)")),
+        };
+        let d = humantime::parse_duration(rest.trim())
+            .map_err(|e| format!("relative time `{text}`: {e} (for example -10m, +300s)"))?;
+        let secs = i64::try_from(d.as_secs()).map_err(|_| format!("relative time `{text}` is too large"))?;
+        Ok(RelTime { seconds: sign * secs, text })
+    }
+}
+
+impl From<RelTime> for String {
+    fn from(t: RelTime) -> String {
+        t.text
+    }
+}
+
+impl RelTime {
+    /// Human text: "10m ago" or "in 10m".
+    pub fn describe(&self) -> String {
+        let mag = self.text.trim().trim_start_matches(['+', '-']).trim();
+        if self.seconds < 0 { format!("{mag} ago") } else { format!("in {mag}") }
+    }
+}
+
+/// Changes to the baseline ID-JAG. Applied in field order: source and issuer, times, claims,
+/// signing, header members, then signature faults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JagMutation {
+    /// Start from another kind of token.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub from: Source,
+    /// Mint as this issuer: its `iss` and its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerRole>,
+    /// Sign with the issuer's key for this algorithm (default RS256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<KeyAlg>,
+    /// Time claims set relative to now, e.g. `exp: -10m`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub times: BTreeMap<String, RelTime>,
+    /// Claims set to these JSON values (placeholders such as `${ras.issuer}` allowed).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub claims: Map<String, Value>,
+    /// Claims removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_claims: Vec<String>,
+    /// Another way to sign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<Signing>,
+    /// Header members set to these JSON values (after signing chose `alg` and `kid`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub header: Map<String, Value>,
+    /// Header members removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_header: Vec<String>,
+    /// A fault applied to the signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureFault>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl JagMutation {
+    /// True when nothing is changed: the token is the valid baseline.
+    pub fn is_baseline(&self) -> bool {
+        *self == JagMutation::default()
+    }
+
+    /// One line naming what was changed, e.g. `aud https://other-ras.example/`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.from == Source::IdToken {
+            parts.push("an OIDC ID token".to_string());
+        }
+        if let Some(role) = self.issuer {
+            parts.push(format!("issued by the {role} issuer"));
+        }
+        if let Some(alg) = self.alg {
+            parts.push(format!("signed {}", alg.name()));
+        }
+        for (claim, t) in &self.times {
+            parts.push(format!("{claim} {}", t.describe()));
+        }
+        for (claim, v) in &self.claims {
+            parts.push(format!("{claim} {}", show(v)));
+        }
+        for claim in &self.remove_claims {
+            parts.push(format!("no {claim} claim"));
+        }
+        match &self.sign {
+            Some(Signing::None) => parts.push("alg none without a signature".into()),
+            Some(Signing::Hs256PublicKey(enc)) => parts.push(format!(
+                "HS256 keyed with the issuer's RSA public key ({})",
+                match enc {
+                    PublicKeyEncoding::Pem => "PEM",
+                    PublicKeyEncoding::Der => "DER",
+                }
+            )),
+            Some(Signing::KeyOf(role)) => parts.push(format!("signed with the {role} issuer's key")),
+            Some(Signing::UnknownKid) => parts.push("signed with an unpublished key (unknown kid)".into()),
+            None => {}
+        }
+        for (member, v) in &self.header {
+            parts.push(format!("{member} {}", show(v)));
+        }
+        for member in &self.remove_header {
+            parts.push(format!("no {member} header"));
+        }
+        match self.signature {
+            Some(SignatureFault::FlipBit) => parts.push("one signature bit flipped".into()),
+            Some(SignatureFault::Strip) => parts.push("the signature stripped".into()),
+            Some(SignatureFault::Truncate) => parts.push("the signature truncated".into()),
+            None => {}
+        }
+        if parts.is_empty() { "the valid ID-JAG".into() } else { parts.join(", ") }
+    }
+
+    /// Every string value inside, for placeholder substitution.
+    pub fn strings_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        let mut out: Vec<&mut String> = Vec::new();
+        fn walk<'a>(v: &'a mut Value, out: &mut Vec<&'a mut String>) {
+            match v {
+                Value::String(s) => out.push(s),
+                Value::Array(a) => a.iter_mut().for_each(|x| walk(x, out)),
+                Value::Object(o) => o.values_mut().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        for v in self.claims.values_mut().chain(self.header.values_mut()) {
+            walk(v, &mut out);
+        }
+        out.into_iter()
+    }
+}

@@ -1,0 +1,158 @@
+//! The results of a run, as written to `results.json` and read by every report.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::spec::{Requirement, Verdict};
+
+/// Version of the `results.json` layout; bumped on any incompatible change.
+pub const RESULTS_SCHEMA_VERSION: u32 = 1;
+
+/// One HTTP request as sent, with secrets redacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Full URL.
+    pub url: String,
+    /// Request headers (credentials redacted).
+    pub headers: Vec<(String, String)>,
+    /// Form body (secrets redacted).
+    pub body: String,
+}
+
+/// One HTTP response as received (the body is capped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordedResponse {
+    /// Status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: Vec<(String, String)>,
+    /// Body text (lossy UTF-8, capped).
+    pub body: String,
+}
+
+/// A request, its answer or the reason there was none, and how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Exchange {
+    /// What this request was for: `control`, `probe`, `idp-login`, ….
+    pub role: String,
+    /// The request.
+    pub request: RecordedRequest,
+    /// The response, when one arrived.
+    pub response: Option<RecordedResponse>,
+    /// Why there is no usable response (refused, timeout, body over the cap, …).
+    pub error: Option<String>,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: f64,
+    /// A curl command that repeats the request, secrets replaced by environment variables.
+    pub curl: String,
+}
+
+/// A token the check sent, decoded for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SentToken {
+    /// The compact JWS.
+    pub token: String,
+    /// Decoded header.
+    pub header: Value,
+    /// Decoded claims.
+    pub claims: Value,
+    /// What was changed from the valid ID-JAG.
+    pub mutation: String,
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckResult {
+    /// Check ID, the requirement ID of requirements.md (e.g. `JAG-AUD-02`).
+    pub id: String,
+    /// What the check verifies.
+    pub title: String,
+    /// Level and source of the rule.
+    pub requirement: Requirement,
+    /// Tags from the scenario.
+    pub tags: Vec<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// One line saying why.
+    pub reason: String,
+    /// The token under test, when there is one.
+    pub token: Option<SentToken>,
+    /// Every HTTP exchange the check made, in order.
+    pub exchanges: Vec<Exchange>,
+    /// Wall time of the check in milliseconds.
+    pub elapsed_ms: f64,
+}
+
+/// Counts of each verdict.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    /// PASS count.
+    pub pass: usize,
+    /// FAIL count.
+    pub fail: usize,
+    /// WARN count.
+    pub warn: usize,
+    /// INFO count.
+    pub info: usize,
+    /// SKIP count.
+    pub skip: usize,
+    /// ERROR count.
+    pub error: usize,
+}
+
+impl Summary {
+    /// Counts the verdicts of `checks`.
+    pub fn of(checks: &[CheckResult]) -> Self {
+        let mut s = Summary::default();
+        for c in checks {
+            *match c.verdict {
+                Verdict::Pass => &mut s.pass,
+                Verdict::Fail => &mut s.fail,
+                Verdict::Warn => &mut s.warn,
+                Verdict::Info => &mut s.info,
+                Verdict::Skip => &mut s.skip,
+                Verdict::Error => &mut s.error,
+            } += 1;
+        }
+        s
+    }
+}
+
+/// What was tested.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TargetInfo {
+    /// `reference` for the embedded reference RAS, otherwise the target file path.
+    pub kind: String,
+    /// The RAS issuer identifier.
+    pub issuer: String,
+    /// The token endpoint URL.
+    pub token_endpoint: String,
+    /// Reference defects switched on, if any.
+    pub defects: Vec<String>,
+}
+
+/// A whole run: the content of `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunResults {
+    /// Layout version ([`RESULTS_SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// `xaa-conform` version that produced the file.
+    pub tool_version: String,
+    /// The ID-JAG draft revision the checks follow.
+    pub draft: String,
+    /// The profile the expectations came from.
+    pub profile: String,
+    /// What was tested.
+    pub target: TargetInfo,
+    /// Start time, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall time of the run in milliseconds.
+    pub elapsed_ms: f64,
+    /// Verdict counts.
+    pub summary: Summary,
+    /// Every check, in catalogue order.
+    pub checks: Vec<CheckResult>,
+}

@@ -1,0 +1,101 @@
+//! Requirement levels, verdicts and profiles: the vocabulary of `../shared/spec/requirements.md`.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The strength of the rule a check tests (BCP 14), which decides the verdict when it is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    /// MUST, MUST NOT, REQUIRED: a violation is FAIL.
+    Must,
+    /// SHOULD, SHOULD NOT, RECOMMENDED, or an ambiguity listed in requirements.md §15: WARN.
+    Should,
+    /// MAY, OPTIONAL: behaviour is recorded as INFO.
+    May,
+    /// Recorded behaviour only: INFO.
+    Info,
+}
+
+impl Level {
+    /// The verdict a check of this level gets when the server breaks its rule.
+    pub fn violation(self) -> Verdict {
+        match self {
+            Level::Must => Verdict::Fail,
+            Level::Should => Verdict::Warn,
+            Level::May | Level::Info => Verdict::Info,
+        }
+    }
+
+    /// The upper-case keyword.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+            Level::Info => "INFO",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The outcome of one check (contract: these six words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// The server met the requirement.
+    Pass,
+    /// A MUST was violated.
+    Fail,
+    /// A SHOULD was violated, or the behaviour falls in a listed ambiguity.
+    Warn,
+    /// Behaviour recorded, no judgement.
+    Info,
+    /// Not applicable, or the positive control was not accepted.
+    Skip,
+    /// No usable answer from the server.
+    Error,
+}
+
+impl Verdict {
+    /// Every verdict, in report order.
+    pub const ALL: [Verdict; 6] = [Verdict::Pass, Verdict::Fail, Verdict::Warn, Verdict::Info, Verdict::Skip, Verdict::Error];
+
+    /// The upper-case word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Warn => "WARN",
+            Verdict::Info => "INFO",
+            Verdict::Skip => "SKIP",
+            Verdict::Error => "ERROR",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a check's rule comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    /// Level of the rule.
+    pub level: Level,
+    /// Spec sections, e.g. `ID-JAG-04 §4.4.1; RFC 7523 §3 item 3`.
+    pub source: String,
+}
+
+/// The draft revision the catalogue follows.
+pub const DRAFT: &str = "draft-ietf-oauth-identity-assertion-authz-grant-04";
