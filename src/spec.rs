@@ -47,7 +47,9 @@ impl fmt::Display for Level {
 }
 
 /// The outcome of one check (contract: these six words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
     /// The server met the requirement.
@@ -66,7 +68,14 @@ pub enum Verdict {
 
 impl Verdict {
     /// Every verdict, in report order.
-    pub const ALL: [Verdict; 6] = [Verdict::Pass, Verdict::Fail, Verdict::Warn, Verdict::Info, Verdict::Skip, Verdict::Error];
+    pub const ALL: [Verdict; 6] = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Warn,
+        Verdict::Info,
+        Verdict::Skip,
+        Verdict::Error,
+    ];
 
     /// The upper-case word.
     pub fn name(self) -> &'static str {

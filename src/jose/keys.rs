@@ -34,7 +34,9 @@ pub enum KeyError {
 }
 
 /// The signature algorithm of an issuer key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum KeyAlg {
     /// RSASSA-PKCS1-v1_5 with SHA-256 over an RSA-2048 key.
     RS256,
@@ -53,7 +55,9 @@ impl KeyAlg {
 }
 
 /// The parties the fake IdP plays, each with its own keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IssuerRole {
     /// ISS_A: the issuer the RAS trusts; the baseline ID-JAG comes from it.
@@ -132,9 +136,9 @@ impl SigningKey {
     /// Generates a fresh key: RSA-2048 for RS256, P-256 for ES256.
     pub fn generate(alg: KeyAlg) -> Result<Self, KeyError> {
         let inner = match alg {
-            KeyAlg::RS256 => {
-                Inner::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(crypto("generate an RSA key"))?)
-            }
+            KeyAlg::RS256 => Inner::Rsa(
+                RsaKeyPair::generate(KeySize::Rsa2048).map_err(crypto("generate an RSA key"))?,
+            ),
             KeyAlg::ES256 => Inner::Ec(
                 EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
                     .map_err(crypto("generate a P-256 key"))?,
@@ -145,11 +149,13 @@ impl SigningKey {
 
     /// Reads a PKCS#8 private key from PEM text.
     pub fn from_pkcs8_pem(alg: KeyAlg, text: &str) -> Result<Self, KeyError> {
-        let block = pem::parse(text).map_err(|e| KeyError::Crypto(format!("not a PEM key: {e}")))?;
+        let block =
+            pem::parse(text).map_err(|e| KeyError::Crypto(format!("not a PEM key: {e}")))?;
         let der = block.contents();
         let inner = match alg {
             KeyAlg::RS256 => Inner::Rsa(
-                RsaKeyPair::from_pkcs8(der).map_err(|e| KeyError::Crypto(format!("not an RSA PKCS#8 key: {e}")))?,
+                RsaKeyPair::from_pkcs8(der)
+                    .map_err(|e| KeyError::Crypto(format!("not an RSA PKCS#8 key: {e}")))?,
             ),
             KeyAlg::ES256 => Inner::Ec(
                 EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
@@ -160,7 +166,11 @@ impl SigningKey {
     }
 
     fn with_inner(alg: KeyAlg, inner: Inner) -> Self {
-        let mut key = SigningKey { alg, kid: String::new(), inner };
+        let mut key = SigningKey {
+            alg,
+            kid: String::new(),
+            inner,
+        };
         key.kid = thumbprint(&key.public_jwk_members());
         key
     }
@@ -168,10 +178,18 @@ impl SigningKey {
     /// The private key as PKCS#8 PEM, for `keys generate`.
     pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
         let der: Vec<u8> = match &self.inner {
-            Inner::Rsa(k) => k.as_der().map_err(crypto("encode the RSA key"))?.as_ref().to_vec(),
-            Inner::Ec(k) => k.to_pkcs8v1().map_err(crypto("encode the EC key"))?.as_ref().to_vec(),
+            Inner::Rsa(k) => k
+                .as_der()
+                .map_err(crypto("encode the RSA key"))?
+                .as_ref()
+                .to_vec(),
+            Inner::Ec(k) => k
+                .to_pkcs8v1()
+                .map_err(crypto("encode the EC key"))?
+                .as_ref()
+                .to_vec(),
         };
-        Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der)))
+        Ok(pem_lf("PRIVATE KEY", der))
     }
 
     /// The algorithm this key signs with.
@@ -245,12 +263,17 @@ impl SigningKey {
             Inner::Rsa(k) => {
                 let mut sig = vec![0u8; k.public_modulus_len()];
                 // Signing with a valid cached key and a correctly sized buffer cannot fail.
-                if k.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig).is_err() {
+                if k.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
+                    .is_err()
+                {
                     sig.clear();
                 }
                 sig
             }
-            Inner::Ec(k) => k.sign(&rng, msg).map(|s| s.as_ref().to_vec()).unwrap_or_default(),
+            Inner::Ec(k) => k
+                .sign(&rng, msg)
+                .map(|s| s.as_ref().to_vec())
+                .unwrap_or_default(),
         }
     }
 }
@@ -264,13 +287,24 @@ pub fn rsa_spki_der(n: &[u8], e: &[u8]) -> Option<Vec<u8>> {
 
 /// PEM text (`PUBLIC KEY`) for SubjectPublicKeyInfo DER.
 pub fn spki_pem(der: &[u8]) -> String {
-    pem::encode(&pem::Pem::new("PUBLIC KEY", der.to_vec()))
+    pem_lf("PUBLIC KEY", der.to_vec())
+}
+
+/// PEM with LF line endings, as OpenSSL writes and servers load (pem's default is CRLF).
+fn pem_lf(tag: &str, der: Vec<u8>) -> String {
+    pem::encode_config(
+        &pem::Pem::new(tag, der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }
 
 /// RFC 7638 thumbprint of the required JWK members (already in lexicographic order).
 fn thumbprint(members: &BTreeMap<&'static str, String>) -> String {
     let canonical = serde_json::to_string(members).unwrap_or_default();
-    b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()))
+    b64(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        canonical.as_bytes(),
+    ))
 }
 
 /// One issuer's keys: an RS256 key and an ES256 key.
@@ -285,7 +319,10 @@ pub struct IssuerKeys {
 impl IssuerKeys {
     /// A fresh RS256 and ES256 pair.
     pub fn generate() -> Result<Self, KeyError> {
-        Ok(IssuerKeys { rs256: SigningKey::generate(KeyAlg::RS256)?, es256: SigningKey::generate(KeyAlg::ES256)? })
+        Ok(IssuerKeys {
+            rs256: SigningKey::generate(KeyAlg::RS256)?,
+            es256: SigningKey::generate(KeyAlg::ES256)?,
+        })
     }
 
     /// The key for `alg`.
@@ -316,7 +353,10 @@ impl Keyring {
         for role in IssuerRole::ALL {
             issuers.insert(role, IssuerKeys::generate()?);
         }
-        Ok(Keyring { issuers, stray: IssuerKeys::generate()? })
+        Ok(Keyring {
+            issuers,
+            stray: IssuerKeys::generate()?,
+        })
     }
 
     /// Keys that no issuer publishes: signing with them gives an unknown `kid`.
@@ -360,16 +400,22 @@ impl Keyring {
                 }
             }
         }
-        if issuers.is_empty() {
+        if missing.len() == IssuerRole::ALL.len() * 2 {
             return Ok(None);
         }
         if let Some(path) = missing.into_iter().next() {
             return Err(KeyError::Io {
                 path,
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "key set is incomplete; run `xaa-conform keys generate`"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "key set is incomplete; run `xaa-conform keys generate`",
+                ),
             });
         }
-        Ok(Some(Keyring { issuers, stray: IssuerKeys::generate()? }))
+        Ok(Some(Keyring {
+            issuers,
+            stray: IssuerKeys::generate()?,
+        }))
     }
 
     /// Writes every private key into `dir` as PKCS#8 PEM, mode 0600. Returns the files written.

@@ -59,7 +59,10 @@ pub fn fresh_jti() -> String {
 
 impl Baseline {
     fn issuer(&self, role: IssuerRole) -> Result<&str, MintError> {
-        self.issuers.get(&role).map(String::as_str).ok_or(MintError::UnknownIssuer(role))
+        self.issuers
+            .get(&role)
+            .map(String::as_str)
+            .ok_or(MintError::UnknownIssuer(role))
     }
 
     /// The claims of the valid ID-JAG from `role`, issued at `now`.
@@ -71,7 +74,7 @@ impl Baseline {
         c.insert("client_id".into(), json!(self.client_id));
         c.insert("jti".into(), json!(fresh_jti()));
         c.insert("iat".into(), json!(now));
-        c.insert("exp".into(), json!(now + self.lifetime_secs));
+        c.insert("exp".into(), json!(now.saturating_add(self.lifetime_secs)));
         if let Some(r) = &self.resource {
             c.insert("resource".into(), json!(r));
         }
@@ -83,7 +86,13 @@ impl Baseline {
 }
 
 /// The claims of an OIDC ID token (OIDC Core §2) for `sub` at `aud`, issued at `now`.
-pub fn id_token_claims(iss: &str, sub: &str, aud: &str, now: i64, lifetime_secs: i64) -> Map<String, Value> {
+pub fn id_token_claims(
+    iss: &str,
+    sub: &str,
+    aud: &str,
+    now: i64,
+    lifetime_secs: i64,
+) -> Map<String, Value> {
     let mut c = Map::new();
     c.insert("iss".into(), json!(iss));
     c.insert("sub".into(), json!(sub));
@@ -91,12 +100,16 @@ pub fn id_token_claims(iss: &str, sub: &str, aud: &str, now: i64, lifetime_secs:
     c.insert("jti".into(), json!(fresh_jti()));
     c.insert("iat".into(), json!(now));
     c.insert("auth_time".into(), json!(now));
-    c.insert("exp".into(), json!(now + lifetime_secs));
+    c.insert("exp".into(), json!(now.saturating_add(lifetime_secs)));
     c
 }
 
 /// Signs `claims` as a JWS with `key`, header `typ` as given (none: no `typ`).
-pub fn sign_jwt(key: &SigningKey, typ: Option<&str>, claims: &Map<String, Value>) -> Result<String, MintError> {
+pub fn sign_jwt(
+    key: &SigningKey,
+    typ: Option<&str>,
+    claims: &Map<String, Value>,
+) -> Result<String, MintError> {
     let mut h = Map::new();
     h.insert("alg".into(), json!(key.alg().name()));
     h.insert("kid".into(), json!(key.kid()));
@@ -109,7 +122,12 @@ pub fn sign_jwt(key: &SigningKey, typ: Option<&str>, claims: &Map<String, Value>
 }
 
 /// Mints the baseline token changed by `m`, issued at `now` (seconds since the epoch).
-pub fn mint(keyring: &Keyring, base: &Baseline, m: &JagMutation, now: i64) -> Result<Minted, MintError> {
+pub fn mint(
+    keyring: &Keyring,
+    base: &Baseline,
+    m: &JagMutation,
+    now: i64,
+) -> Result<Minted, MintError> {
     let role = m.issuer.unwrap_or(IssuerRole::Trusted);
     let alg = m.alg.unwrap_or(KeyAlg::RS256);
     let own_key = keyring.issuer(role).get(alg);
@@ -117,13 +135,19 @@ pub fn mint(keyring: &Keyring, base: &Baseline, m: &JagMutation, now: i64) -> Re
     let (mut claims, typ) = match m.from {
         Source::IdJag => (base.jag_claims(role, now)?, ID_JAG_TYP),
         Source::IdToken => {
-            let mut c = id_token_claims(base.issuer(role)?, &base.subject, &base.audience, now, base.lifetime_secs);
+            let mut c = id_token_claims(
+                base.issuer(role)?,
+                &base.subject,
+                &base.audience,
+                now,
+                base.lifetime_secs,
+            );
             c.insert("client_id".into(), json!(base.client_id));
             (c, "JWT")
         }
     };
     for (name, t) in &m.times {
-        claims.insert(name.clone(), json!(now + t.seconds));
+        claims.insert(name.clone(), json!(now.saturating_add(t.seconds)));
     }
     for (name, v) in &m.claims {
         claims.insert(name.clone(), v.clone());
@@ -139,7 +163,11 @@ pub fn mint(keyring: &Keyring, base: &Baseline, m: &JagMutation, now: i64) -> Re
         Unsigned,
     }
     let (alg_name, kid, signer) = match &m.sign {
-        None => (alg.name(), Some(own_key.kid().to_string()), Signer::Key(own_key)),
+        None => (
+            alg.name(),
+            Some(own_key.kid().to_string()),
+            Signer::Key(own_key),
+        ),
         Some(Signing::KeyOf(other)) => {
             let k = keyring.issuer(*other).get(alg);
             (alg.name(), Some(k.kid().to_string()), Signer::Key(k))
@@ -171,12 +199,17 @@ pub fn mint(keyring: &Keyring, base: &Baseline, m: &JagMutation, now: i64) -> Re
         header.shift_remove(name);
     }
 
-    let input = jws::signing_input(&serde_json::to_string(&header)?, &serde_json::to_string(&claims)?);
+    let input = jws::signing_input(
+        &serde_json::to_string(&header)?,
+        &serde_json::to_string(&claims)?,
+    );
     let mut sig = match signer {
         Signer::Key(k) => k.sign(input.as_bytes()),
         Signer::Hmac(secret) => {
             let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
-            aws_lc_rs::hmac::sign(&key, input.as_bytes()).as_ref().to_vec()
+            aws_lc_rs::hmac::sign(&key, input.as_bytes())
+                .as_ref()
+                .to_vec()
         }
         Signer::Unsigned => Vec::new(),
     };
@@ -191,5 +224,9 @@ pub fn mint(keyring: &Keyring, base: &Baseline, m: &JagMutation, now: i64) -> Re
         Some(SignatureFault::Truncate) => sig.truncate(sig.len() / 2),
         None => {}
     }
-    Ok(Minted { token: jws::compact(&input, &sig), header: Value::Object(header), claims: Value::Object(claims) })
+    Ok(Minted {
+        token: jws::compact(&input, &sig),
+        header: Value::Object(header),
+        claims: Value::Object(claims),
+    })
 }

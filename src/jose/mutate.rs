@@ -75,12 +75,20 @@ impl TryFrom<String> for RelTime {
         let (sign, rest) = match t.as_bytes().first() {
             Some(b'-') => (-1, &t[1..]),
             Some(b'+') => (1, &t[1..]),
-            _ => return Err(format!("relative time `{text}` must start with + or - (for example -10m, +300s)")),
+            _ => {
+                return Err(format!(
+                    "relative time `{text}` must start with + or - (for example -10m, +300s)"
+                ));
+            }
         };
         let d = humantime::parse_duration(rest.trim())
             .map_err(|e| format!("relative time `{text}`: {e} (for example -10m, +300s)"))?;
-        let secs = i64::try_from(d.as_secs()).map_err(|_| format!("relative time `{text}` is too large"))?;
-        Ok(RelTime { seconds: sign * secs, text })
+        let secs = i64::try_from(d.as_secs())
+            .map_err(|_| format!("relative time `{text}` is too large"))?;
+        Ok(RelTime {
+            seconds: sign * secs,
+            text,
+        })
     }
 }
 
@@ -94,7 +102,11 @@ impl RelTime {
     /// Human text: "10m ago" or "in 10m".
     pub fn describe(&self) -> String {
         let mag = self.text.trim().trim_start_matches(['+', '-']).trim();
-        if self.seconds < 0 { format!("{mag} ago") } else { format!("in {mag}") }
+        if self.seconds < 0 {
+            format!("{mag} ago")
+        } else {
+            format!("in {mag}")
+        }
     }
 }
 
@@ -184,8 +196,12 @@ impl JagMutation {
                     PublicKeyEncoding::Der => "DER",
                 }
             )),
-            Some(Signing::KeyOf(role)) => parts.push(format!("signed with the {role} issuer's key")),
-            Some(Signing::UnknownKid) => parts.push("signed with an unpublished key (unknown kid)".into()),
+            Some(Signing::KeyOf(role)) => {
+                parts.push(format!("signed with the {role} issuer's key"))
+            }
+            Some(Signing::UnknownKid) => {
+                parts.push("signed with an unpublished key (unknown kid)".into())
+            }
             None => {}
         }
         for (member, v) in &self.header {
@@ -200,7 +216,11 @@ impl JagMutation {
             Some(SignatureFault::Truncate) => parts.push("the signature truncated".into()),
             None => {}
         }
-        if parts.is_empty() { "the valid ID-JAG".into() } else { parts.join(", ") }
+        if parts.is_empty() {
+            "the valid ID-JAG".into()
+        } else {
+            parts.join(", ")
+        }
     }
 
     /// Every string value inside, for placeholder substitution.

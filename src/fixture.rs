@@ -1,0 +1,198 @@
+//! The one fixture of requirements.md (issuers, RAS, clients, users, resources, scopes) and the
+//! `target.yaml` that describes it for a real server.
+//!
+//! The embedded reference RAS is configured from the same fixture, so the scenarios run
+//! unchanged against the reference or a real server. Scenarios reach fixture values through
+//! placeholders such as `${ras.issuer}`; [`PLACEHOLDERS`] lists them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::jose::{Baseline, IssuerRole};
+
+/// A secret value: shown as `[REDACTED]` by `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// A random 32-byte secret, base64url.
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        // SystemRandom fills from the OS; a failure leaves zeros, which still works for tests
+        // but is never silent: aws-lc aborts on a broken RNG.
+        let _ = aws_lc_rs::rand::fill(&mut bytes);
+        Secret(crate::jose::jws::b64(bytes))
+    }
+
+    /// The secret text, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// How the requesting app authenticates to the RAS token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1).
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1).
+    ClientSecretPost,
+    /// No client authentication; `client_id` in the body only.
+    None,
+}
+
+/// A client registered at the RAS.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Client id at the RAS.
+    pub id: String,
+    /// Client secret at the RAS.
+    pub secret: Secret,
+    /// How it authenticates by default.
+    pub auth: ClientAuthMethod,
+}
+
+/// The fixture: everything a scenario needs to know about the RAS under test and the parties
+/// the suite plays.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// RAS_ISSUER: the RAS issuer identifier, the `aud` of a valid ID-JAG.
+    pub ras_issuer: String,
+    /// The RAS token endpoint.
+    pub token_endpoint: String,
+    /// C1: the requesting app's client at the RAS.
+    pub client: Client,
+    /// C2: a second registered client, when the target has one.
+    pub client2: Option<Client>,
+    /// U1's `sub` under the trusted issuer.
+    pub subject: String,
+    /// A `sub` no issuer has a user for.
+    pub unknown_subject: String,
+    /// R1: a resource the RAS governs.
+    pub resource: Option<String>,
+    /// R2: a second governed resource.
+    pub resource2: Option<String>,
+    /// R_FOREIGN: a resource the RAS does not govern.
+    pub foreign_resource: String,
+    /// The scope of the valid ID-JAG.
+    pub scope: Option<String>,
+    /// Issuer identifiers of the fake IdP's parties.
+    pub issuers: BTreeMap<IssuerRole, String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// Every placeholder a scenario may use, with what it stands for.
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("ras.issuer", "the RAS issuer identifier (RAS_ISSUER)"),
+    ("ras.token_endpoint", "the RAS token endpoint URL"),
+    ("client.id", "C1, the requesting app's client id at the RAS"),
+    ("client2.id", "C2, a second client registered at the RAS"),
+    ("user.sub", "U1's sub under the trusted issuer"),
+    ("user.unknown", "a sub no issuer has a user for"),
+    ("resource.r1", "R1, a resource the RAS governs"),
+    ("resource.r2", "R2, a second governed resource"),
+    (
+        "resource.foreign",
+        "R_FOREIGN, a resource the RAS does not govern",
+    ),
+    ("scope", "the scope of the valid ID-JAG"),
+    ("idp.trusted.issuer", "ISS_A, the trusted issuer"),
+    ("idp.trusted_b.issuer", "ISS_B, a second trusted issuer"),
+    (
+        "idp.untrusted.issuer",
+        "ISS_X, an issuer the RAS must not trust",
+    ),
+    ("idp.attacker.issuer", "the attacker host"),
+];
+
+impl Fixture {
+    /// The value of placeholder `name`; `None` when the name is unknown or the target lacks it.
+    pub fn placeholder(&self, name: &str) -> Option<String> {
+        let issuer = |role| self.issuers.get(&role).cloned();
+        match name {
+            "ras.issuer" => Some(self.ras_issuer.clone()),
+            "ras.token_endpoint" => Some(self.token_endpoint.clone()),
+            "client.id" => Some(self.client.id.clone()),
+            "client2.id" => self.client2.as_ref().map(|c| c.id.clone()),
+            "user.sub" => Some(self.subject.clone()),
+            "user.unknown" => Some(self.unknown_subject.clone()),
+            "resource.r1" => self.resource.clone(),
+            "resource.r2" => self.resource2.clone(),
+            "resource.foreign" => Some(self.foreign_resource.clone()),
+            "scope" => self.scope.clone(),
+            "idp.trusted.issuer" => issuer(IssuerRole::Trusted),
+            "idp.trusted_b.issuer" => issuer(IssuerRole::TrustedB),
+            "idp.untrusted.issuer" => issuer(IssuerRole::Untrusted),
+            "idp.attacker.issuer" => issuer(IssuerRole::Attacker),
+            _ => None,
+        }
+    }
+
+    /// Replaces every `${name}` in `text`. Errors name the first placeholder the fixture
+    /// cannot fill.
+    pub fn substitute(&self, text: &str) -> Result<String, String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                return Err(format!("unclosed placeholder in `{text}`"));
+            };
+            let name = &after[..end];
+            match self.placeholder(name) {
+                Some(v) => out.push_str(&v),
+                None => return Err(format!("the target has no value for ${{{name}}}")),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// The valid baseline ID-JAG for this fixture.
+    pub fn baseline(&self) -> Baseline {
+        Baseline {
+            issuers: self.issuers.clone(),
+            audience: self.ras_issuer.clone(),
+            subject: self.subject.clone(),
+            client_id: self.client.id.clone(),
+            resource: self.resource.clone(),
+            scope: self.scope.clone(),
+            lifetime_secs: 300,
+        }
+    }
+}
+
+/// Issuer identifiers of every party hosted under the fake IdP's base URL.
+pub fn issuer_urls(idp_base: &str) -> BTreeMap<IssuerRole, String> {
+    let base = idp_base.trim_end_matches('/');
+    IssuerRole::ALL
+        .iter()
+        .map(|r| (*r, format!("{base}/{}", r.path())))
+        .collect()
+}

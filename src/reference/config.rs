@@ -1,0 +1,102 @@
+//! The reference RAS's registry, built from the same fixture the scenarios use.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::Defect;
+use crate::fixture::{Fixture, Secret};
+use crate::jose::IssuerRole;
+
+/// A client registered at the reference RAS.
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    /// Client id.
+    pub id: String,
+    /// Client secret.
+    pub secret: Secret,
+}
+
+/// An issuer the reference trusts, where its keys are, and the users it vouches for.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuer {
+    /// Issuer identifier (compared as a simple string).
+    pub issuer: String,
+    /// Its JWKS URL.
+    pub jwks_uri: String,
+    /// `(sub, local account)` pairs.
+    pub users: Vec<(String, String)>,
+}
+
+/// Everything the reference RAS is configured with.
+#[derive(Debug, Clone)]
+pub struct ReferenceConfig {
+    /// Its issuer identifier: the `aud` it accepts.
+    pub issuer: String,
+    /// Registered confidential clients.
+    pub clients: Vec<RegisteredClient>,
+    /// Trusted issuers, in order; the first is the default namespace.
+    pub trusted: Vec<TrustedIssuer>,
+    /// Resources it governs.
+    pub resources: Vec<String>,
+    /// Scopes it defines.
+    pub scopes: Vec<String>,
+    /// Allowed clock skew for exp, nbf and iat.
+    pub skew_secs: i64,
+    /// How long a fetched JWKS is used.
+    pub jwks_ttl: Duration,
+    /// Access token lifetime in seconds.
+    pub token_lifetime_secs: u64,
+    /// Defects switched on.
+    pub defects: BTreeSet<Defect>,
+}
+
+impl ReferenceConfig {
+    /// Configures the reference for `fixture`: C1 and C2 as clients, U1 under the trusted
+    /// issuer and U2 under the second trusted issuer (the same `sub`, another person), R1 and
+    /// R2 governed, the fixture's scopes defined.
+    pub fn from_fixture(fixture: &Fixture, defects: BTreeSet<Defect>) -> Self {
+        let mut clients = vec![RegisteredClient {
+            id: fixture.client.id.clone(),
+            secret: fixture.client.secret.clone(),
+        }];
+        if let Some(c2) = &fixture.client2 {
+            clients.push(RegisteredClient {
+                id: c2.id.clone(),
+                secret: c2.secret.clone(),
+            });
+        }
+        let trusted = [(IssuerRole::Trusted, "U1"), (IssuerRole::TrustedB, "U2")]
+            .into_iter()
+            .filter_map(|(role, user)| {
+                let issuer = fixture.issuers.get(&role)?.clone();
+                Some(TrustedIssuer {
+                    jwks_uri: format!("{issuer}/jwks"),
+                    issuer,
+                    users: vec![(fixture.subject.clone(), user.to_string())],
+                })
+            })
+            .collect();
+        ReferenceConfig {
+            issuer: fixture.ras_issuer.clone(),
+            clients,
+            trusted,
+            resources: [&fixture.resource, &fixture.resource2]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+            scopes: fixture
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            skew_secs: 60,
+            jwks_ttl: Duration::from_secs(300),
+            token_lifetime_secs: 3600,
+            defects,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The reference resource authorization server: compliant by default, the suite's own proof.
+//!
+//! Every check must PASS against it; each [`Defect`] switches one validation step wrong, and
+//! the matrix test shows the suite catching exactly that.
+
+mod config;
+mod defects;
+mod token;
+mod validate;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use config::{ReferenceConfig, RegisteredClient, TrustedIssuer};
+pub use defects::Defect;
+
+use crate::fixture::{Client, ClientAuthMethod, Fixture, Secret};
+use crate::jose::IssuerRole;
+use crate::server::{self, ServeError, ServerHandle};
+
+pub(crate) struct RasState {
+    cfg: ReferenceConfig,
+    http: reqwest::Client,
+    cache: validate::JwksCache,
+    tokens: std::sync::Mutex<std::collections::HashMap<String, token::IssuedToken>>,
+}
+
+/// A running reference RAS; dropping it stops the server.
+pub struct ReferenceRas {
+    handle: ServerHandle,
+    base_url: String,
+}
+
+/// Builds the embedded fixture for a reference RAS at `base_url` trusting the fake IdP
+/// issuers `issuers`: fresh client secrets (with the `:` `+` `%` characters that client
+/// authentication must encode, RFC 6749 App. B), `u1`, R1/R2 under `/api/`.
+pub fn embedded_fixture(
+    base_url: &str,
+    issuers: &std::collections::BTreeMap<IssuerRole, String>,
+    timeout: Duration,
+) -> Fixture {
+    let secret = || Secret::new(format!("{}:+%", Secret::random().expose()));
+    Fixture {
+        ras_issuer: base_url.to_string(),
+        token_endpoint: format!("{base_url}/token"),
+        client: Client {
+            id: "agent-c1".into(),
+            secret: secret(),
+            auth: ClientAuthMethod::ClientSecretBasic,
+        },
+        client2: Some(Client {
+            id: "agent-c2".into(),
+            secret: secret(),
+            auth: ClientAuthMethod::ClientSecretBasic,
+        }),
+        subject: "u1".into(),
+        unknown_subject: "ghost".into(),
+        resource: Some(format!("{base_url}/api/r1")),
+        resource2: Some(format!("{base_url}/api/r2")),
+        foreign_resource: crate::target::DEFAULT_FOREIGN_RESOURCE.into(),
+        scope: Some("s.read s.write".into()),
+        issuers: issuers.clone(),
+        timeout,
+    }
+}
+
+impl ReferenceRas {
+    /// Binds `bind`, builds the fixture for the bound base URL with `make_fixture`, and serves
+    /// a reference configured from it with `defects` on. Returns the server and the fixture.
+    pub async fn start(
+        bind: &str,
+        defects: BTreeSet<Defect>,
+        make_fixture: impl FnOnce(&str) -> Fixture,
+    ) -> Result<(Self, Fixture), ServeError> {
+        let listener = server::bind(bind).await?;
+        let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+            addr: bind.to_string(),
+            source,
+        })?;
+        let base_url = format!("http://{addr}");
+        let fixture = make_fixture(&base_url);
+        let cfg = ReferenceConfig::from_fixture(&fixture, defects);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ServeError::Bind {
+                addr: bind.to_string(),
+                source: std::io::Error::other(e),
+            })?;
+        let state = Arc::new(RasState {
+            cache: validate::JwksCache::new(http.clone(), cfg.jwks_ttl),
+            cfg,
+            http,
+            tokens: Default::default(),
+        });
+        let router = Router::new()
+            .route("/token", post(token::token))
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(token::metadata),
+            )
+            .with_state(state);
+        let handle = server::spawn(listener, router)?;
+        Ok((ReferenceRas { handle, base_url }, fixture))
+    }
+
+    /// The base URL, which is also its issuer identifier.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Stops the server.
+    pub async fn stop(self) {
+        self.handle.stop().await;
+    }
+
+    /// Runs until the process is stopped.
+    pub async fn wait(self) {
+        self.handle.wait().await;
+    }
+}

@@ -1,0 +1,140 @@
+//! The terminal report: a table of every check and a one-line summary.
+
+use tabled::builder::Builder;
+use tabled::grid::util::string::get_string_width;
+use tabled::settings::object::{Cell, Columns};
+use tabled::settings::peaker::PriorityMax;
+use tabled::settings::{Color, Modify, Style, Width};
+
+use super::model::{RunResults, Summary};
+use crate::spec::Verdict;
+
+/// Maximum width of the whole table in terminal columns.
+pub const TABLE_WIDTH: usize = 160;
+
+/// Column headers, in order.
+const HEADERS: [&str; 5] = ["check", "title", "requirement", "verdict", "reason"];
+
+/// Index of the verdict column.
+const VERDICT_COLUMN: usize = 3;
+
+/// Maximum content width of each column; with borders and padding (16 columns) the table
+/// stays within [`TABLE_WIDTH`]. Longer cells are wrapped at spaces, over-long words broken.
+const COLUMN_WIDTHS: [usize; 5] = [18, 36, 28, 7, 54];
+
+/// A table of every check (`check`, `title`, `requirement`, `verdict`, `reason`), one row per
+/// check in catalogue order, at most [`TABLE_WIDTH`] columns wide, for people watching a run.
+///
+/// Control characters (newlines, escapes from server answers) are replaced by spaces so each
+/// value reads as one line and cannot drive the terminal; long cells are wrapped. With
+/// `color`, the verdict word is coloured with ANSI escapes (PASS green, FAIL red, WARN yellow,
+/// INFO blue, SKIP grey, ERROR magenta); the colour is applied when the table is drawn, after
+/// layout, so alignment is unaffected.
+pub fn table(results: &RunResults, color: bool) -> String {
+    let mut builder = Builder::with_capacity(results.checks.len() + 1, HEADERS.len());
+    builder.push_record(HEADERS);
+    for check in &results.checks {
+        let cells = [
+            one_line(&check.id),
+            one_line(&check.title),
+            one_line(&format!(
+                "{} {}",
+                check.requirement.level, check.requirement.source
+            )),
+            check.verdict.name().to_owned(),
+            one_line(&check.reason),
+        ];
+        builder.push_record(
+            cells
+                .iter()
+                .zip(COLUMN_WIDTHS)
+                .map(|(cell, width)| wrap_words(cell, width)),
+        );
+    }
+
+    let mut table = builder.build();
+    table.with(Style::sharp());
+    for (column, width) in COLUMN_WIDTHS.into_iter().enumerate() {
+        table.with(Modify::new(Columns::one(column)).with(Width::wrap(width)));
+    }
+    table.with(Width::wrap(TABLE_WIDTH).priority(PriorityMax::right()));
+    if color {
+        for (row, check) in results.checks.iter().enumerate() {
+            table.modify(
+                Cell::new(row + 1, VERDICT_COLUMN),
+                verdict_color(check.verdict),
+            );
+        }
+    }
+    table.to_string()
+}
+
+/// One line like `14 checks: 13 PASS, 1 FAIL, 0 WARN, 0 INFO, 0 SKIP, 0 ERROR in 1.23 s
+/// (profile id-jag-04, target reference)`, printed under the table and in logs.
+///
+/// The counts are recomputed from `results.checks`, so they always agree with the table.
+pub fn summary(results: &RunResults) -> String {
+    let counts = Summary::of(&results.checks);
+    let total = results.checks.len();
+    format!(
+        "{total} {}: {} PASS, {} FAIL, {} WARN, {} INFO, {} SKIP, {} ERROR in {:.2} s (profile {}, target {})",
+        if total == 1 { "check" } else { "checks" },
+        counts.pass,
+        counts.fail,
+        counts.warn,
+        counts.info,
+        counts.skip,
+        counts.error,
+        results.elapsed_ms / 1000.0,
+        one_line(&results.profile),
+        one_line(&results.target.kind),
+    )
+}
+
+/// The colour of a verdict word.
+fn verdict_color(verdict: Verdict) -> Color {
+    match verdict {
+        Verdict::Pass => Color::FG_GREEN,
+        Verdict::Fail => Color::FG_RED,
+        Verdict::Warn => Color::FG_YELLOW,
+        Verdict::Info => Color::FG_BLUE,
+        Verdict::Skip => Color::FG_BRIGHT_BLACK,
+        Verdict::Error => Color::FG_MAGENTA,
+    }
+}
+
+/// `text` with every control character (newline, tab, escape, …) replaced by a space and
+/// runs of spaces collapsed, trimmed.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            continue;
+        }
+        out.push(c);
+    }
+    let trimmed_len = out.trim_end().len();
+    out.truncate(trimmed_len);
+    out
+}
+
+/// `text` (one line, single spaces) wrapped greedily at spaces into lines of at most `width`
+/// columns; a word wider than `width` gets a line of its own and is broken later by tabled.
+fn wrap_words(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut line_width = 0;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let word_width = get_string_width(word);
+        if line_width > 0 && line_width + 1 + word_width > width {
+            out.push('\n');
+            line_width = 0;
+        } else if line_width > 0 {
+            out.push(' ');
+            line_width += 1;
+        }
+        out.push_str(word);
+        line_width += word_width;
+    }
+    out
+}

@@ -1,0 +1,216 @@
+//! Loading scenarios from a folder or from the compiled-in catalogue, with validation that
+//! goes beyond the YAML shape: unique IDs, known placeholders, known dependencies.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use include_dir::{Dir, include_dir};
+
+use super::{Obtain, Scenario};
+use crate::fixture::PLACEHOLDERS;
+use crate::input::{InputError, parse_yaml};
+use crate::oracle::Expect;
+
+static CATALOGUE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scenarios");
+
+/// A scenario and the file it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Where it came from: a path, or `scenarios/…` for the embedded catalogue.
+    pub origin: String,
+}
+
+fn is_yaml(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// Checks every `${name}` in the text against the known placeholders.
+fn check_placeholders(origin: &str, text: &str) -> Result<(), InputError> {
+    let mut from = 0;
+    while let Some(rel) = text[from..].find("${") {
+        let start = from + rel;
+        let after = &text[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(InputError::at_offset(
+                origin,
+                text,
+                start,
+                "unclosed placeholder `${`",
+            ));
+        };
+        let name = &after[..end];
+        if !PLACEHOLDERS.iter().any(|(p, _)| *p == name) {
+            let known: Vec<&str> = PLACEHOLDERS.iter().map(|(p, _)| *p).collect();
+            return Err(InputError::at_offset(
+                origin,
+                text,
+                start,
+                format!(
+                    "unknown placeholder ${{{name}}}; known: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        from = start + 2 + end;
+    }
+    Ok(())
+}
+
+fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
+    let scenario: Scenario = parse_yaml(origin, text)?;
+    check_placeholders(origin, text)?;
+    let pos = |needle: &str| text.find(needle).unwrap_or(0);
+    if scenario.id.trim().is_empty() || scenario.id.contains(char::is_whitespace) {
+        return Err(InputError::at_offset(
+            origin,
+            text,
+            pos("id:"),
+            "id must be a non-empty word such as JAG-AUD-02",
+        ));
+    }
+    if let Expect::Reject(codes) = &scenario.expect
+        && codes.to_vec().is_empty()
+    {
+        return Err(InputError::at_offset(
+            origin,
+            text,
+            pos("reject"),
+            "reject needs at least one error code",
+        ));
+    }
+    if scenario.obtain == Obtain::TokenExchange && !scenario.jag.is_baseline() {
+        return Err(InputError::at_offset(
+            origin,
+            text,
+            pos("obtain"),
+            "obtain: token_exchange takes the ID-JAG the IdP issues; it cannot be combined with jag changes",
+        ));
+    }
+    Ok(LoadedScenario {
+        scenario,
+        origin: origin.to_string(),
+    })
+}
+
+/// Cross-file checks: unique IDs, dependencies that exist, at least one scenario.
+fn finish(mut all: Vec<LoadedScenario>, where_: &str) -> Result<Vec<LoadedScenario>, InputError> {
+    if all.is_empty() {
+        return Err(InputError::file(
+            where_,
+            "no scenarios found (*.yaml or *.yml)",
+        ));
+    }
+    all.sort_by(|a, b| a.origin.cmp(&b.origin));
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for s in &all {
+        if let Some(first) = seen.insert(&s.scenario.id, &s.origin) {
+            return Err(InputError::file(
+                &s.origin,
+                format!("check id {} is already defined in {first}", s.scenario.id),
+            ));
+        }
+    }
+    for s in &all {
+        for dep in &s.scenario.depends_on {
+            if !seen.contains_key(dep.as_str()) {
+                return Err(InputError::file(
+                    &s.origin,
+                    format!("depends_on names {dep}, which no scenario defines"),
+                ));
+            }
+        }
+    }
+    all.sort_by(|a, b| a.origin.cmp(&b.origin));
+    Ok(all)
+}
+
+/// Loads every `*.yaml`/`*.yml` below `dir`.
+pub fn load_dir(dir: &Path) -> Result<Vec<LoadedScenario>, InputError> {
+    let where_ = dir.display().to_string();
+    if !dir.is_dir() {
+        return Err(InputError::file(&where_, "not a directory"));
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| InputError::file(d.display().to_string(), format!("cannot read: {e}")))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| InputError::file(d.display().to_string(), e.to_string()))?
+                .path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if is_yaml(&path) {
+                files.push(path);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    for f in files {
+        let origin = f.display().to_string();
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| InputError::file(&origin, format!("cannot read: {e}")))?;
+        all.push(parse_one(&origin, &text)?);
+    }
+    finish(all, &where_)
+}
+
+/// The catalogue compiled into the binary.
+pub fn embedded() -> Result<Vec<LoadedScenario>, InputError> {
+    fn walk(d: &Dir<'static>, out: &mut Vec<(String, &'static str)>) {
+        for f in d.files() {
+            if is_yaml(f.path()) {
+                out.push((
+                    format!("scenarios/{}", f.path().display()),
+                    f.contents_utf8().unwrap_or(""),
+                ));
+            }
+        }
+        for sub in d.dirs() {
+            walk(sub, out);
+        }
+    }
+    let mut files = Vec::new();
+    walk(&CATALOGUE, &mut files);
+    let all = files
+        .into_iter()
+        .map(|(origin, text)| parse_one(&origin, text))
+        .collect::<Result<Vec<_>, _>>()?;
+    finish(all, "scenarios/")
+}
+
+/// Keeps the scenarios whose ID matches the glob, plus whatever they depend on.
+pub fn filter(all: Vec<LoadedScenario>, glob: &str) -> Result<Vec<LoadedScenario>, InputError> {
+    let pat = glob::Pattern::new(glob)
+        .map_err(|e| InputError::file("--filter", format!("`{glob}`: {e}")))?;
+    let mut keep: Vec<String> = all
+        .iter()
+        .filter(|s| pat.matches(&s.scenario.id))
+        .map(|s| s.scenario.id.clone())
+        .collect();
+    let mut i = 0;
+    while i < keep.len() {
+        if let Some(s) = all.iter().find(|s| s.scenario.id == keep[i]) {
+            for d in &s.scenario.depends_on {
+                if !keep.contains(d) {
+                    keep.push(d.clone());
+                }
+            }
+        }
+        i += 1;
+    }
+    let out: Vec<LoadedScenario> = all
+        .into_iter()
+        .filter(|s| keep.contains(&s.scenario.id))
+        .collect();
+    if out.is_empty() {
+        return Err(InputError::file(
+            "--filter",
+            format!("no check id matches `{glob}`"),
+        ));
+    }
+    Ok(out)
+}

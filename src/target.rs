@@ -1,0 +1,182 @@
+//! `target.yaml`: the RAS under test, how the requesting app is registered there, and where
+//! the fake IdP listens. Resolved into the same [`Fixture`] the reference RAS uses.
+
+use std::path::Path;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::fixture::{self, Client, ClientAuthMethod, Fixture, Secret};
+use crate::input::{self, InputError};
+
+/// A client as written in the target file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    /// Client id at the RAS.
+    pub id: String,
+    /// Client secret; `${VAR}` reads it from the environment (recommended).
+    pub secret: String,
+    /// How the client authenticates (default `client_secret_basic`).
+    #[serde(default)]
+    pub auth: ClientAuthMethod,
+}
+
+/// Where the fake IdP listens and how the RAS reaches it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdpEntry {
+    /// Socket address to bind, default `127.0.0.1:7400`.
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    /// Base URL the RAS uses to reach the IdP, default `http://{bind}`. Issuers are
+    /// `{base}/idp-a` (trusted), `{base}/idp-b` (second trusted), `{base}/idp-x` (untrusted).
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+impl Default for IdpEntry {
+    fn default() -> Self {
+        IdpEntry {
+            bind: default_bind(),
+            public_url: None,
+        }
+    }
+}
+
+fn default_bind() -> String {
+    "127.0.0.1:7400".into()
+}
+
+/// The target file (see the README for a commented example).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetFile {
+    /// The RAS token endpoint.
+    pub token_endpoint: String,
+    /// The RAS issuer identifier, exactly as in its RFC 8414 metadata: a valid ID-JAG's `aud`.
+    pub issuer: String,
+    /// C1: the requesting app's registration at the RAS.
+    pub client: ClientEntry,
+    /// C2: a second registered client (checks that need one are skipped without it).
+    #[serde(default)]
+    pub client2: Option<ClientEntry>,
+    /// U1: a `sub` the RAS knows under the trusted issuer.
+    pub subject: String,
+    /// A `sub` the RAS does not know (default `ghost`).
+    #[serde(default)]
+    pub unknown_subject: Option<String>,
+    /// R1: a resource the RAS governs; the valid ID-JAG's `resource`.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// R2: a second governed resource.
+    #[serde(default)]
+    pub resource2: Option<String>,
+    /// R_FOREIGN: a resource the RAS does not govern (default `https://foreign.example/api`).
+    #[serde(default)]
+    pub foreign_resource: Option<String>,
+    /// The valid ID-JAG's `scope`.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// The fake IdP.
+    #[serde(default)]
+    pub idp: IdpEntry,
+    /// Per-request timeout, e.g. `10s` (default).
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default R_FOREIGN.
+pub const DEFAULT_FOREIGN_RESOURCE: &str = "https://foreign.example/api";
+
+/// Expands `${VAR}` from the environment in a secret.
+fn expand_env(origin: &str, field: &str, value: &str) -> Result<Secret, InputError> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| {
+            InputError::file(origin, format!("{field}: unclosed ${{ in the value"))
+        })?;
+        let var = &after[..end];
+        let v = std::env::var(var).map_err(|_| {
+            InputError::file(
+                origin,
+                format!("{field}: environment variable {var} is not set"),
+            )
+        })?;
+        out.push_str(&v);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(Secret::new(out))
+}
+
+impl TargetFile {
+    /// Reads a target file.
+    pub fn read(path: &Path) -> Result<Self, InputError> {
+        input::read_yaml(path)
+    }
+
+    /// The fake IdP's public base URL.
+    pub fn idp_base_url(&self) -> String {
+        self.idp
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.idp.bind))
+    }
+
+    /// Resolves the file into the fixture: secrets read from the environment, defaults filled.
+    pub fn to_fixture(&self, origin: &str) -> Result<Fixture, InputError> {
+        let client = |field: &str, c: &ClientEntry| -> Result<Client, InputError> {
+            Ok(Client {
+                id: c.id.clone(),
+                secret: expand_env(origin, field, &c.secret)?,
+                auth: c.auth,
+            })
+        };
+        let timeout = match &self.timeout {
+            None => DEFAULT_TIMEOUT,
+            Some(t) => humantime::parse_duration(t).map_err(|e| {
+                InputError::file(origin, format!("timeout: `{t}`: {e} (for example 10s)"))
+            })?,
+        };
+        for (field, url) in [
+            ("token_endpoint", &self.token_endpoint),
+            ("issuer", &self.issuer),
+        ] {
+            url::Url::parse(url).map_err(|e| {
+                InputError::file(origin, format!("{field}: `{url}` is not a URL: {e}"))
+            })?;
+        }
+        Ok(Fixture {
+            ras_issuer: self.issuer.clone(),
+            token_endpoint: self.token_endpoint.clone(),
+            client: client("client.secret", &self.client)?,
+            client2: self
+                .client2
+                .as_ref()
+                .map(|c| client("client2.secret", c))
+                .transpose()?,
+            subject: self.subject.clone(),
+            unknown_subject: self
+                .unknown_subject
+                .clone()
+                .unwrap_or_else(|| "ghost".into()),
+            resource: self.resource.clone(),
+            resource2: self.resource2.clone(),
+            foreign_resource: self
+                .foreign_resource
+                .clone()
+                .unwrap_or_else(|| DEFAULT_FOREIGN_RESOURCE.into()),
+            scope: self.scope.clone(),
+            issuers: fixture::issuer_urls(&self.idp_base_url()),
+            timeout,
+        })
+    }
+}

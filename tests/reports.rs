@@ -1,0 +1,350 @@
+//! Report writers: `results.json` (schema, round trip), `junit.xml`, the report directory,
+//! the terminal table and the summary line.
+
+use serde_json::json;
+use xaa_conform::report::model::{
+    CheckResult, Exchange, RESULTS_SCHEMA_VERSION, RecordedRequest, RecordedResponse, RunResults,
+    SentToken, Summary, TargetInfo,
+};
+use xaa_conform::report::{json as report_json, junit, terminal, write_reports};
+use xaa_conform::spec::{DRAFT, Level, Requirement, Verdict};
+
+const RAS: &str = "https://ras.example";
+
+fn exchange(role: &str, status: Option<u16>, error: Option<&str>) -> Exchange {
+    Exchange {
+        role: role.to_owned(),
+        request: RecordedRequest {
+            method: "POST".to_owned(),
+            url: format!("{RAS}/token"),
+            headers: vec![
+                (
+                    "content-type".to_owned(),
+                    "application/x-www-form-urlencoded".to_owned(),
+                ),
+                ("authorization".to_owned(), "Basic [redacted]".to_owned()),
+            ],
+            body: "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=[redacted]"
+                .to_owned(),
+        },
+        response: status.map(|status| RecordedResponse {
+            status,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: if status == 200 {
+                r#"{"access_token":"[redacted]","token_type":"Bearer","expires_in":300}"#.to_owned()
+            } else {
+                r#"{"error":"invalid_grant"}"#.to_owned()
+            },
+        }),
+        error: error.map(str::to_owned),
+        elapsed_ms: 12.5,
+        curl: format!(
+            "curl -sS -X POST '{RAS}/token' -u \"$XAA_CLIENT_ID:$XAA_CLIENT_SECRET\" --data-urlencode \"assertion=$XAA_ASSERTION\""
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check(
+    id: &str,
+    title: &str,
+    level: Level,
+    source: &str,
+    tags: &[&str],
+    verdict: Verdict,
+    reason: &str,
+    exchanges: Vec<Exchange>,
+) -> CheckResult {
+    CheckResult {
+        id: id.to_owned(),
+        title: title.to_owned(),
+        requirement: Requirement {
+            level,
+            source: source.to_owned(),
+        },
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        verdict,
+        reason: reason.to_owned(),
+        token: None,
+        exchanges,
+        elapsed_ms: 25.0,
+    }
+}
+
+fn sample() -> RunResults {
+    let mut aud = check(
+        "JAG-AUD-02",
+        "An ID-JAG whose aud is another RAS is rejected",
+        Level::Must,
+        "ID-JAG-04 §4.4.1",
+        &["aud"],
+        Verdict::Fail,
+        "aud https://other-ras.example/ was accepted: 200 with an access token",
+        vec![
+            exchange("control", Some(200), None),
+            exchange("probe", Some(200), None),
+        ],
+    );
+    aud.token = Some(SentToken {
+        token: "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL290aGVyLXJhcy5leGFtcGxlLyJ9.c2ln"
+            .to_owned(),
+        header: json!({"alg": "RS256", "typ": "oauth-id-jag+jwt", "kid": "idp-1"}),
+        claims: json!({"iss": "https://idp.example", "aud": "https://other-ras.example/", "sub": "alice"}),
+        mutation: "aud set to https://other-ras.example/".to_owned(),
+    });
+
+    let checks = vec![
+        check(
+            "JAG-TYP-01",
+            "An ID-JAG with typ oauth-id-jag+jwt is accepted",
+            Level::Must,
+            "ID-JAG-04 §3",
+            &["typ", "positive"],
+            Verdict::Pass,
+            "200 with an access token",
+            vec![exchange("probe", Some(200), None)],
+        ),
+        aud,
+        check(
+            "JAG-EXP-03",
+            "An ID-JAG with a long lifetime is rejected",
+            Level::Should,
+            "ID-JAG-04 §3; RFC 7523 §3 item 4",
+            &[],
+            Verdict::Warn,
+            "exp 24 h after iat was accepted:\n200 with an access token",
+            vec![exchange("probe", Some(200), None)],
+        ),
+        check(
+            "JAG-SCOPE-05",
+            "Scope in the ID-JAG narrows the access token",
+            Level::May,
+            "ID-JAG-04 §4.3",
+            &["scope"],
+            Verdict::Info,
+            "the access token scope was \"read\"",
+            vec![exchange("probe", Some(200), None)],
+        ),
+        check(
+            "JAG-DPOP-01",
+            "A DPoP-bound ID-JAG requires a DPoP proof",
+            Level::Must,
+            "ID-JAG-04 §7",
+            &["dpop"],
+            Verdict::Skip,
+            "the target does not advertise DPoP",
+            vec![],
+        ),
+        check(
+            "JAG-SIG-04",
+            "An ID-JAG signed with an unknown key is rejected",
+            Level::Must,
+            "RFC 7523 §3 item 9",
+            &["sig"],
+            Verdict::Error,
+            "no answer: connection refused",
+            vec![exchange("probe", None, Some("connection refused"))],
+        ),
+    ];
+    RunResults {
+        schema_version: RESULTS_SCHEMA_VERSION,
+        tool_version: "0.1.0".to_owned(),
+        draft: DRAFT.to_owned(),
+        profile: "id-jag-04".to_owned(),
+        target: TargetInfo {
+            kind: "reference".to_owned(),
+            issuer: RAS.to_owned(),
+            token_endpoint: format!("{RAS}/token"),
+            defects: vec!["accept-any-aud".to_owned()],
+        },
+        started_at: "2025-11-22T00:00:00Z".to_owned(),
+        elapsed_ms: 1234.0,
+        summary: Summary::of(&checks),
+        checks,
+    }
+}
+
+#[test]
+fn json_validates_against_schema_and_round_trips() {
+    let results = sample();
+    let text = report_json::to_json(&results);
+    assert!(text.contains('\n'), "pretty JSON spans lines");
+
+    let instance: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let schema = report_json::results_schema();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+
+    let back: RunResults = serde_json::from_str(&text).expect("deserializes");
+    assert_eq!(back, results);
+}
+
+#[test]
+fn schema_rejects_a_wrong_verdict() {
+    let mut instance = serde_json::to_value(sample()).expect("serializes");
+    instance["checks"][0]["verdict"] = json!("MAYBE");
+    let validator = jsonschema::validator_for(&report_json::results_schema()).expect("compiles");
+    assert!(!validator.is_valid(&instance));
+}
+
+#[test]
+fn junit_has_one_testcase_per_check_and_counts() {
+    let results = sample();
+    let xml = junit::to_junit(&results);
+
+    assert_eq!(xml.matches("<testcase ").count(), results.checks.len());
+    for check in &results.checks {
+        assert!(
+            xml.contains(&format!("name=\"{}\"", check.id)),
+            "{} missing",
+            check.id
+        );
+    }
+    assert_eq!(xml.matches("<failure").count(), 1);
+    assert_eq!(xml.matches("<error").count(), 1);
+    assert_eq!(xml.matches("<skipped").count(), 1);
+    assert!(xml.contains(
+        "message=\"aud https://other-ras.example/ was accepted: 200 with an access token\""
+    ));
+
+    let suite_line = xml
+        .lines()
+        .find(|l| l.trim_start().starts_with("<testsuite "))
+        .expect("a testsuite element");
+    for attr in [
+        "name=\"xaa-conform\"",
+        "tests=\"6\"",
+        "failures=\"1\"",
+        "errors=\"1\"",
+        "skipped=\"1\"",
+    ] {
+        assert!(suite_line.contains(attr), "{attr} not in {suite_line}");
+    }
+
+    // classname is the first tag, or the suite name without tags.
+    assert!(xml.contains("name=\"JAG-AUD-02\" classname=\"aud\""));
+    assert!(xml.contains("name=\"JAG-EXP-03\" classname=\"xaa-conform\""));
+    // WARN and INFO are successes that carry the verdict.
+    assert!(xml.contains("<property name=\"verdict\" value=\"WARN\""));
+    assert!(xml.contains("<property name=\"verdict\" value=\"INFO\""));
+    assert!(xml.contains("WARN: exp 24 h after iat was accepted"));
+    assert!(xml.contains("INFO: the access token scope was"));
+}
+
+#[test]
+fn write_reports_writes_both_files() {
+    let results = sample();
+    let tmp = tempfile::TempDir::new().expect("temp dir");
+    let dir = tmp.path().join("reports").join("run-1");
+
+    let written = write_reports(&results, &dir).expect("reports written");
+    assert_eq!(
+        written,
+        vec![dir.join("results.json"), dir.join("junit.xml")]
+    );
+
+    let json_text = std::fs::read_to_string(&written[0]).expect("results.json");
+    let back: RunResults = serde_json::from_str(&json_text).expect("results.json parses");
+    assert_eq!(back, results);
+    let xml = std::fs::read_to_string(&written[1]).expect("junit.xml");
+    assert!(xml.contains("<testsuite name=\"xaa-conform\""));
+}
+
+#[test]
+fn write_reports_error_names_the_path() {
+    let tmp = tempfile::TempDir::new().expect("temp dir");
+    let file = tmp.path().join("not-a-dir");
+    std::fs::write(&file, "x").expect("file");
+
+    let err = write_reports(&sample(), &file).expect_err("a file is not a directory");
+    let message = err.to_string();
+    assert!(message.contains("not-a-dir"), "{message}");
+}
+
+#[test]
+fn table_lists_every_check_and_verdict() {
+    let results = sample();
+    let plain = terminal::table(&results, false);
+
+    for check in &results.checks {
+        assert!(plain.contains(&check.id), "{} missing:\n{plain}", check.id);
+    }
+    for verdict in Verdict::ALL {
+        assert!(
+            plain.contains(verdict.name()),
+            "{verdict} missing:\n{plain}"
+        );
+    }
+    for header in ["check", "title", "requirement", "verdict", "reason"] {
+        assert!(plain.contains(header));
+    }
+    assert!(plain.contains("MUST ID-JAG-04 §4.4.1"));
+    assert!(!plain.contains('\u{1b}'), "no ANSI escapes without colour");
+    // The reason's newline does not start a row of its own.
+    assert!(plain.contains("accepted: 200"), "{plain}");
+
+    for line in plain.lines() {
+        assert!(
+            line.chars().count() <= terminal::TABLE_WIDTH,
+            "too wide: {line}"
+        );
+    }
+}
+
+/// `text` without ANSI CSI sequences.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn coloured_table_keeps_alignment() {
+    let results = sample();
+    let plain = terminal::table(&results, false);
+    let coloured = terminal::table(&results, true);
+
+    assert!(coloured.contains("\u{1b}[32mPASS"));
+    assert!(coloured.contains("\u{1b}[31mFAIL"));
+    assert!(coloured.contains("\u{1b}[35mERROR"));
+    assert_eq!(strip_ansi(&coloured), plain);
+}
+
+#[test]
+fn long_cells_keep_the_table_narrow() {
+    let mut results = sample();
+    results.checks[0].reason = "word ".repeat(100);
+    results.checks[0].title = "x".repeat(300);
+    let table = terminal::table(&results, true);
+    let plain = strip_ansi(&table);
+    let widths: Vec<usize> = plain.lines().map(|l| l.chars().count()).collect();
+    assert!(
+        widths.iter().all(|w| *w <= terminal::TABLE_WIDTH),
+        "{plain}"
+    );
+    assert!(widths.windows(2).all(|w| w[0] == w[1]), "ragged:\n{plain}");
+}
+
+#[test]
+fn summary_counts_every_verdict() {
+    let results = sample();
+    assert_eq!(
+        terminal::summary(&results),
+        "6 checks: 1 PASS, 1 FAIL, 1 WARN, 1 INFO, 1 SKIP, 1 ERROR in 1.23 s (profile id-jag-04, target reference)"
+    );
+}
