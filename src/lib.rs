@@ -14,6 +14,7 @@ pub mod jose;
 pub mod oracle;
 pub mod reference;
 pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod server;
 pub mod spec;

@@ -1,1 +1,494 @@
-fn main() {}
+//! The `xaa-conform` command line: argument parsing and exit codes, everything else in the
+//! library.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use xaa_conform::fixture::Secret;
+use xaa_conform::idp::{AppRegistration, FakeIdp};
+use xaa_conform::jose::Keyring;
+use xaa_conform::reference::{self, Defect, ReferenceRas};
+use xaa_conform::report::{self, terminal};
+use xaa_conform::runner::{self, CLIENT_SECRET_ENV, IDP_SECRET_ENV, RunOptions};
+use xaa_conform::scenario;
+use xaa_conform::target::{DEFAULT_TIMEOUT, TargetFile};
+
+/// Conformance testing for Cross App Access (ID-JAG) resource authorization servers.
+#[derive(Parser)]
+#[command(name = "xaa-conform", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the conformance catalogue (against the embedded reference RAS unless --target).
+    Run(RunArgs),
+    /// The fake IdP on its own, for manual setups.
+    Idp {
+        #[command(subcommand)]
+        command: IdpCommand,
+    },
+    /// The reference RAS on its own.
+    Reference {
+        #[command(subcommand)]
+        command: ReferenceCommand,
+    },
+    /// Issuer signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// List the checks: IDs, levels, sources and the reference defects that prove them.
+    List(ListArgs),
+    /// Print the JSON Schemas of scenario, target and results files.
+    Schema(SchemaArgs),
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (for example 10s, 500ms)"))
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The RAS under test (target.yaml); without it the embedded reference RAS is tested.
+    #[arg(long)]
+    target: Option<PathBuf>,
+    /// Run the scenarios in this folder instead of the built-in catalogue.
+    #[arg(long)]
+    scenarios: Option<PathBuf>,
+    /// Expectation profile.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Only checks whose ID matches this glob (plus what they depend on), e.g. 'JAG-AUD-*'.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Where results.json and junit.xml go.
+    #[arg(long, default_value = "reports")]
+    report_dir: PathBuf,
+    /// Switch a defect on in the embedded reference RAS (repeatable); see `list`.
+    #[arg(long = "reference-defect", value_name = "NAME", value_parser = parse_defect)]
+    reference_defect: Vec<Defect>,
+    /// Per-request timeout (default 10s, or the target file's).
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Folder of issuer keys from `keys generate`; without key files, keys are made in memory.
+    #[arg(long, default_value = "keys")]
+    keys: PathBuf,
+}
+
+fn parse_defect(s: &str) -> Result<Defect, String> {
+    s.parse()
+}
+
+#[derive(Subcommand)]
+enum IdpCommand {
+    /// Serve the fake IdP until stopped, and print what a RAS operator must configure.
+    Serve {
+        /// A target file: its `idp` section says where to listen, and its issuer and client
+        /// are registered for token exchange.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on (overrides the config).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Folder of issuer keys.
+        #[arg(long, default_value = "keys")]
+        keys: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReferenceCommand {
+    /// Serve the reference RAS until stopped, and print the target.yaml that points at it.
+    /// Client secrets come from XAA_CLIENT_SECRET and XAA_CLIENT2_SECRET.
+    Serve {
+        /// Switch a defect on (repeatable).
+        #[arg(long, value_name = "NAME", value_parser = parse_defect)]
+        defect: Vec<Defect>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7600")]
+        bind: String,
+        /// Address the fake IdP will listen on (`run --target` starts it there).
+        #[arg(long, default_value = "127.0.0.1:7400")]
+        idp_bind: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write an RS256 (RSA-2048) and an ES256 (P-256) key for every fake issuer.
+    Generate {
+        /// Folder to write into.
+        #[arg(long, default_value = "keys")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// List the scenarios of this folder instead of the built-in catalogue.
+    #[arg(long)]
+    scenarios: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaKind {
+    Scenario,
+    Target,
+    Results,
+}
+
+#[derive(clap::Args)]
+struct SchemaArgs {
+    /// Which schema; all three as one JSON object when omitted.
+    kind: Option<SchemaKind>,
+}
+
+fn main() -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("XAA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let code = runtime.block_on(dispatch(cli.command));
+    ExitCode::from(code)
+}
+
+async fn dispatch(command: Command) -> u8 {
+    match command {
+        Command::Run(args) => run(args).await,
+        Command::Idp {
+            command: IdpCommand::Serve { config, bind, keys },
+        } => idp_serve(config, bind, keys).await,
+        Command::Reference {
+            command:
+                ReferenceCommand::Serve {
+                    defect,
+                    bind,
+                    idp_bind,
+                },
+        } => reference_serve(defect, bind, idp_bind).await,
+        Command::Keys {
+            command: KeysCommand::Generate { dir },
+        } => keys_generate(dir),
+        Command::List(args) => list(args),
+        Command::Schema(args) => schema(args),
+    }
+}
+
+fn color() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}
+
+/// Exit-code precedence of design.md: 2, then 3, then 1, then 4.
+fn worst(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        2 => 4,
+        3 => 3,
+        1 => 2,
+        4 => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+async fn run(args: RunArgs) -> u8 {
+    let opts = RunOptions {
+        target: args.target,
+        scenarios: args.scenarios,
+        filter: args.filter,
+        profile: args.profile,
+        defects: args.reference_defect.into_iter().collect(),
+        timeout: args.timeout,
+        keys_dir: Some(args.keys),
+    };
+    let results = match runner::run_suite(&opts, None).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    println!("{}", terminal::table(&results, color()));
+    println!("{}", terminal::summary(&results));
+    let mut code = runner::exit_code(&results);
+    match report::write_reports(&results, &args.report_dir) {
+        Ok(paths) => {
+            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            println!("reports: {}", shown.join(", "));
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            code = worst(code, 3);
+        }
+    }
+    code
+}
+
+async fn idp_serve(config: Option<PathBuf>, bind: Option<String>, keys: PathBuf) -> u8 {
+    let target = match &config {
+        Some(path) => match TargetFile::read(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let bind = bind
+        .or_else(|| target.as_ref().map(|t| t.idp.bind.clone()))
+        .unwrap_or_else(|| "127.0.0.1:7400".into());
+    let public_url = target.as_ref().and_then(|t| t.idp.public_url.clone());
+    let keyring = match runner::keyring(&RunOptions {
+        keys_dir: Some(keys),
+        ..Default::default()
+    }) {
+        Ok(k) => Arc::new(k),
+        Err(e) => {
+            eprintln!("error: keys: {e}");
+            return 3;
+        }
+    };
+    let secret = std::env::var(IDP_SECRET_ENV)
+        .map(Secret::new)
+        .unwrap_or_else(|_| Secret::random());
+    let app = AppRegistration {
+        client_id: "requesting-app".into(),
+        secret,
+    };
+    let idp = match FakeIdp::start(&bind, public_url.as_deref(), keyring, app).await {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 3;
+        }
+    };
+    if let Some(t) = &target {
+        idp.register_audience(&t.issuer, &t.client.id);
+    }
+    println!("fake IdP listening on {}", idp.addr());
+    println!("configure the RAS to trust these issuers:");
+    for role in [
+        xaa_conform::jose::IssuerRole::Trusted,
+        xaa_conform::jose::IssuerRole::TrustedB,
+    ] {
+        println!(
+            "  issuer {}  jwks_uri {}",
+            idp.issuer(role),
+            idp.jwks_uri(role)
+        );
+    }
+    println!(
+        "do not trust (negative checks use it): {}",
+        idp.issuer(xaa_conform::jose::IssuerRole::Untrusted)
+    );
+    println!(
+        "requesting app at this IdP: client_id requesting-app, secret from ${IDP_SECRET_ENV}{}",
+        if std::env::var_os(IDP_SECRET_ENV).is_some() {
+            ""
+        } else {
+            " (unset: a random secret is used)"
+        }
+    );
+    tokio::select! {
+        _ = idp.wait() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    0
+}
+
+async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -> u8 {
+    let secret = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+    };
+    let (Some(s1), Some(s2)) = (secret(CLIENT_SECRET_ENV), secret("XAA_CLIENT2_SECRET")) else {
+        eprintln!(
+            "error: set {CLIENT_SECRET_ENV} and XAA_CLIENT2_SECRET (any values) first: the reference registers its clients \
+             with them, and the target.yaml it prints reads them from the environment"
+        );
+        return 2;
+    };
+    let issuers = xaa_conform::fixture::issuer_urls(&format!("http://{idp_bind}"));
+    let defect_set: BTreeSet<Defect> = defects.into_iter().collect();
+    let started = ReferenceRas::start(&bind, defect_set.clone(), |base| {
+        let mut f = reference::embedded_fixture(base, &issuers, DEFAULT_TIMEOUT);
+        f.client.secret = s1;
+        if let Some(c2) = f.client2.as_mut() {
+            c2.secret = s2;
+        }
+        f
+    })
+    .await;
+    let (ras, f) = match started {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 3;
+        }
+    };
+    let names: Vec<&str> = defect_set.iter().map(|d| d.name()).collect();
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    println!(
+        "# target.yaml for the reference RAS at {} (defects: {})",
+        ras.base_url(),
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    );
+    println!("token_endpoint: {}", f.token_endpoint);
+    println!("issuer: {}", f.ras_issuer);
+    println!(
+        "client: {{ id: {}, secret: \"${{{CLIENT_SECRET_ENV}}}\", auth: client_secret_basic }}",
+        f.client.id
+    );
+    if let Some(c2) = &f.client2 {
+        println!(
+            "client2: {{ id: {}, secret: \"${{XAA_CLIENT2_SECRET}}\" }}",
+            c2.id
+        );
+    }
+    println!("subject: {}", f.subject);
+    println!("resource: {}", opt(&f.resource));
+    println!("resource2: {}", opt(&f.resource2));
+    println!("scope: \"{}\"", opt(&f.scope));
+    println!("idp: {{ bind: \"{idp_bind}\" }}");
+    tokio::select! {
+        _ = ras.wait() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    0
+}
+
+fn keys_generate(dir: PathBuf) -> u8 {
+    let written = Keyring::ephemeral().and_then(|k| k.save(&dir));
+    match written {
+        Ok(paths) => {
+            for p in paths {
+                println!("wrote {} (mode 0600)", p.display());
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            3
+        }
+    }
+}
+
+fn list(args: ListArgs) -> u8 {
+    let scenarios = match &args.scenarios {
+        Some(dir) => scenario::load_dir(dir),
+        None => scenario::embedded(),
+    };
+    let scenarios = match scenarios {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let rows: Vec<serde_json::Value> = scenarios
+        .iter()
+        .map(|l| {
+            let s = &l.scenario;
+            let defects: Vec<&str> = Defect::ALL
+                .iter()
+                .filter(|d| d.breaks().iter().any(|(id, _)| *id == s.id))
+                .map(|d| d.name())
+                .collect();
+            serde_json::json!({
+                "id": s.id,
+                "title": s.title,
+                "level": s.requirement.level,
+                "source": s.requirement.source,
+                "area": s.tags.first().cloned().unwrap_or_default(),
+                "tags": s.tags,
+                "covered": true,
+                "defects": defects,
+                "file": l.origin,
+            })
+        })
+        .collect();
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        ),
+        Format::Text => {
+            for r in &rows {
+                let defects: Vec<&str> = r["defects"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d.as_str())
+                    .collect();
+                println!(
+                    "{:<12} {:<6} {:<60} proven by: {}",
+                    r["id"].as_str().unwrap_or_default(),
+                    r["level"].as_str().unwrap_or_default(),
+                    r["source"].as_str().unwrap_or_default(),
+                    if defects.is_empty() {
+                        "-".into()
+                    } else {
+                        defects.join(", ")
+                    }
+                );
+            }
+            println!("\nreference defects:");
+            for d in Defect::ALL {
+                println!("  {:<22} {}", d.name(), d.description());
+            }
+        }
+    }
+    0
+}
+
+fn schema(args: SchemaArgs) -> u8 {
+    let scenario = scenario::schema();
+    let target = serde_json::to_value(schemars::schema_for!(TargetFile)).unwrap_or_default();
+    let results = report::json::results_schema();
+    let out = match args.kind {
+        Some(SchemaKind::Scenario) => scenario,
+        Some(SchemaKind::Target) => target,
+        Some(SchemaKind::Results) => results,
+        None => serde_json::json!({ "scenario": scenario, "target": target, "results": results }),
+    };
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    0
+}

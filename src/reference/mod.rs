@@ -104,6 +104,7 @@ impl ReferenceRas {
                 "/.well-known/oauth-authorization-server",
                 get(token::metadata),
             )
+            .route("/api/{resource}", get(token::resource_api))
             .with_state(state);
         let handle = server::spawn(listener, router)?;
         Ok((ReferenceRas { handle, base_url }, fixture))

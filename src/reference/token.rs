@@ -268,3 +268,45 @@ pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
     }))
     .into_response()
 }
+
+/// `GET /api/{resource}`: the resource API behind the issued access tokens (RFC 6750 §2.1).
+/// Answers who the token is for, so checks can see which account a grant mapped to.
+pub(crate) async fn resource_api(
+    State(state): State<Arc<RasState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let challenge = |status: StatusCode, error: Option<&str>| {
+        let value = match error {
+            Some(e) => format!("Bearer realm=\"xaa-reference\", error=\"{e}\""),
+            None => "Bearer realm=\"xaa-reference\"".to_string(),
+        };
+        let mut resp = status.into_response();
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return challenge(StatusCode::UNAUTHORIZED, None);
+    };
+    let issued = state
+        .tokens
+        .lock()
+        .ok()
+        .and_then(|t| t.get(token.trim()).cloned());
+    match issued {
+        Some(t) if t.expires > Instant::now() => Json(json!({
+            "resource": name,
+            "user": t.user,
+            "client_id": t.client_id,
+            "scope": t.scopes.join(" "),
+        }))
+        .into_response(),
+        _ => challenge(StatusCode::UNAUTHORIZED, Some("invalid_token")),
+    }
+}

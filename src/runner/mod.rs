@@ -1,0 +1,309 @@
+//! Runs the catalogue: starts the fake IdP (and the reference RAS when there is no target),
+//! executes the scenarios in parallel, each in isolation with fresh `jti`s, and gathers the
+//! results.
+
+mod check;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+pub use check::{CLIENT_SECRET_ENV, IDP_SECRET_ENV};
+
+use crate::client::HttpClient;
+use crate::fixture::{Fixture, Secret};
+use crate::idp::{AppRegistration, FakeIdp};
+use crate::input::InputError;
+use crate::jose::{Keyring, keys::KeyError};
+use crate::reference::{self, Defect, ReferenceRas};
+use crate::report::model::{CheckResult, RunResults, Summary, TargetInfo};
+use crate::scenario::{self, LoadedScenario};
+use crate::server::ServeError;
+use crate::spec::{DRAFT, Verdict};
+use crate::target::{DEFAULT_TIMEOUT, TargetFile};
+
+/// How many checks run at once.
+pub const CONCURRENCY: usize = 8;
+
+/// The profiles `--profile` accepts.
+pub const PROFILES: &[&str] = &["id-jag-04"];
+
+/// Everything a check needs while it runs.
+pub struct RunContext {
+    /// The target's values.
+    pub fixture: Fixture,
+    /// Keys of the fake issuers.
+    pub keyring: Arc<Keyring>,
+    /// The requesting app's HTTP client.
+    pub http: HttpClient,
+    /// The requesting app's registration at the fake IdP.
+    pub idp_app: AppRegistration,
+}
+
+/// Runs `scenarios` against the context: independent checks in parallel, then the ones that
+/// depend on them. A check whose dependency did not PASS is SKIP.
+pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> Vec<CheckResult> {
+    let mut done: BTreeMap<String, CheckResult> = BTreeMap::new();
+    let mut pending: Vec<&LoadedScenario> = scenarios.iter().collect();
+    let limit = Arc::new(Semaphore::new(CONCURRENCY));
+    while !pending.is_empty() {
+        let (ready, waiting): (Vec<&LoadedScenario>, Vec<&LoadedScenario>) = pending
+            .into_iter()
+            .partition(|s| s.scenario.depends_on.iter().all(|d| done.contains_key(d)));
+        if ready.is_empty() {
+            for s in waiting {
+                done.insert(
+                    s.scenario.id.clone(),
+                    skipped(&s.scenario, "its depends_on forms a cycle".into()),
+                );
+            }
+            break;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for s in ready {
+            let failed_dep = s
+                .scenario
+                .depends_on
+                .iter()
+                .find(|d| done.get(*d).is_some_and(|r| r.verdict != Verdict::Pass));
+            if let Some(dep) = failed_dep {
+                done.insert(
+                    s.scenario.id.clone(),
+                    skipped(&s.scenario, format!("{dep} did not pass")),
+                );
+                continue;
+            }
+            let (ctx, limit, sc) = (ctx.clone(), limit.clone(), s.scenario.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                check::run(&ctx, &sc).await
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(r) => {
+                    done.insert(r.id.clone(), r);
+                }
+                Err(e) => tracing::error!("a check task failed: {e}"),
+            }
+        }
+        pending = waiting;
+    }
+    // Catalogue order; a check lost to a crashed task is an ERROR, never silently missing.
+    scenarios
+        .iter()
+        .map(|s| {
+            done.remove(&s.scenario.id).unwrap_or_else(|| CheckResult {
+                verdict: Verdict::Error,
+                reason: "the check did not complete".into(),
+                ..skipped(&s.scenario, String::new())
+            })
+        })
+        .collect()
+}
+
+fn skipped(sc: &scenario::Scenario, reason: String) -> CheckResult {
+    CheckResult {
+        id: sc.id.clone(),
+        title: sc.title.clone(),
+        requirement: sc.requirement.clone(),
+        tags: sc.tags.clone(),
+        verdict: Verdict::Skip,
+        reason,
+        token: None,
+        exchanges: Vec::new(),
+        elapsed_ms: 0.0,
+    }
+}
+
+/// What `xaa-conform run` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// A target file; none: the embedded reference RAS.
+    pub target: Option<PathBuf>,
+    /// A scenario folder; none: the compiled-in catalogue.
+    pub scenarios: Option<PathBuf>,
+    /// Check-ID glob.
+    pub filter: Option<String>,
+    /// Profile name.
+    pub profile: Option<String>,
+    /// Reference defects to switch on (embedded reference only).
+    pub defects: BTreeSet<Defect>,
+    /// Per-request timeout override.
+    pub timeout: Option<Duration>,
+    /// Where issuer keys are read from; missing files mean ephemeral keys.
+    pub keys_dir: Option<PathBuf>,
+}
+
+/// Why a run could not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad input: a file, a flag, no scenarios (exit 2).
+    #[error("{0}")]
+    Input(#[from] InputError),
+    /// A server could not start (exit 3).
+    #[error("{0}")]
+    Start(#[from] ServeError),
+    /// Keys could not be read or made (exit 3).
+    #[error("keys: {0}")]
+    Keys(#[from] KeyError),
+    /// Anything else that stops the run before checks (exit 3).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl RunError {
+    /// The exit code (design.md contract).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Input(_) => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// Loads the scenarios the options ask for.
+pub fn load_scenarios(opts: &RunOptions) -> Result<Vec<LoadedScenario>, InputError> {
+    let all = match &opts.scenarios {
+        Some(dir) => scenario::load_dir(dir)?,
+        None => scenario::embedded()?,
+    };
+    match &opts.filter {
+        Some(glob) => scenario::filter(all, glob),
+        None => Ok(all),
+    }
+}
+
+/// The keys: from `keys_dir` when it holds a key set, otherwise fresh in-memory keys.
+pub fn keyring(opts: &RunOptions) -> Result<Keyring, KeyError> {
+    if let Some(dir) = &opts.keys_dir
+        && let Some(k) = Keyring::load(dir)?
+    {
+        return Ok(k);
+    }
+    Keyring::ephemeral()
+}
+
+fn rfc3339_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// A whole `run`: validate input, start the servers, run the checks, stop the servers.
+/// `keys` lets callers share one keyring across runs.
+pub async fn run_suite(
+    opts: &RunOptions,
+    keys: Option<Arc<Keyring>>,
+) -> Result<RunResults, RunError> {
+    let profile = opts
+        .profile
+        .clone()
+        .unwrap_or_else(|| PROFILES[0].to_string());
+    if !PROFILES.contains(&profile.as_str()) {
+        return Err(InputError::file(
+            "--profile",
+            format!(
+                "unknown profile `{profile}`; valid profiles: {}",
+                PROFILES.join(", ")
+            ),
+        )
+        .into());
+    }
+    let scenarios = load_scenarios(opts)?;
+    let target = match &opts.target {
+        Some(path) => {
+            let origin = path.display().to_string();
+            let file = TargetFile::read(path)?;
+            let fixture = file.to_fixture(&origin)?;
+            if !opts.defects.is_empty() {
+                return Err(InputError::file(
+                    "--reference-defect",
+                    "defects apply to the embedded reference RAS; drop --target",
+                )
+                .into());
+            }
+            Some((origin, file, fixture))
+        }
+        None => None,
+    };
+    let keyring = match keys {
+        Some(k) => k,
+        None => Arc::new(keyring(opts)?),
+    };
+    let app = AppRegistration {
+        client_id: "requesting-app".into(),
+        secret: Secret::random(),
+    };
+    let started_at = rfc3339_now();
+    let started = Instant::now();
+
+    let (idp, reference, fixture, kind) = match target {
+        Some((origin, file, mut fixture)) => {
+            let idp = FakeIdp::start(
+                &file.idp.bind,
+                file.idp.public_url.as_deref(),
+                keyring.clone(),
+                app.clone(),
+            )
+            .await?;
+            if let Some(t) = opts.timeout {
+                fixture.timeout = t;
+            }
+            (idp, None, fixture, origin)
+        }
+        None => {
+            let idp = FakeIdp::start("127.0.0.1:0", None, keyring.clone(), app.clone()).await?;
+            let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
+            let issuers = idp.issuers().clone();
+            let (ras, fixture) = ReferenceRas::start("127.0.0.1:0", opts.defects.clone(), |base| {
+                reference::embedded_fixture(base, &issuers, timeout)
+            })
+            .await?;
+            (idp, Some(ras), fixture, "reference".to_string())
+        }
+    };
+    idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
+    let http = HttpClient::new(fixture.timeout).map_err(RunError::Other)?;
+    let ctx = Arc::new(RunContext {
+        fixture,
+        keyring,
+        http,
+        idp_app: app,
+    });
+    let checks = run_checks(ctx.clone(), &scenarios).await;
+    if let Some(r) = reference {
+        r.stop().await;
+    }
+    idp.stop().await;
+
+    Ok(RunResults {
+        schema_version: crate::report::model::RESULTS_SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        draft: DRAFT.to_string(),
+        profile,
+        target: TargetInfo {
+            kind,
+            issuer: ctx.fixture.ras_issuer.clone(),
+            token_endpoint: ctx.fixture.token_endpoint.clone(),
+            defects: opts.defects.iter().map(|d| d.name().to_string()).collect(),
+        },
+        started_at,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        summary: Summary::of(&checks),
+        checks,
+    })
+}
+
+/// The exit code of a finished run (design.md): 3 when any check got no answer (ERROR),
+/// else 1 when any FAILed, else 0.
+pub fn exit_code(results: &RunResults) -> u8 {
+    if results.checks.iter().any(|c| c.verdict == Verdict::Error) {
+        3
+    } else if results.checks.iter().any(|c| c.verdict == Verdict::Fail) {
+        1
+    } else {
+        0
+    }
+}
