@@ -337,7 +337,7 @@ fn client_of(
     state: &IdpState,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
-) -> Result<(), Response> {
+) -> Result<(), &'static str> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -361,23 +361,13 @@ fn client_of(
         Some(pair) => pair,
         None => match (form.get("client_id"), form.get("client_secret")) {
             (Some(id), Some(secret)) => (id.clone(), secret.clone()),
-            _ => {
-                return Err(oauth_error(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_client",
-                    "client authentication required",
-                ));
-            }
+            _ => return Err("client authentication required"),
         },
     };
     if id == state.app.client_id && secret == state.app.secret.expose() {
         Ok(())
     } else {
-        Err(oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown client or wrong secret",
-        ))
+        Err("unknown client or wrong secret")
     }
 }
 
@@ -393,8 +383,8 @@ async fn token(
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
-    if let Err(resp) = client_of(&state, &headers, &form) {
-        return resp;
+    if let Err(why) = client_of(&state, &headers, &form) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why);
     }
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => authorization_code(&state, role, &form),

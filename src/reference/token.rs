@@ -74,7 +74,7 @@ fn authenticate(
     state: &RasState,
     headers: &HeaderMap,
     form: &[(String, String)],
-) -> Result<String, Response> {
+) -> Result<String, Box<Response>> {
     let param = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -88,11 +88,11 @@ fn authenticate(
     let (id, secret, via_basic) = match basic {
         Some(b64) => {
             if param("client_secret").is_some() || param("client_assertion").is_some() {
-                return Err(error_response(
+                return Err(Box::new(error_response(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "more than one client authentication method",
-                ));
+                )));
             }
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(b64)
@@ -103,27 +103,38 @@ fn authenticate(
                         .map(|(a, b)| (form_decode(a), form_decode(b)))
                 });
             let Some((Some(id), Some(secret))) = decoded else {
-                return Err(invalid_client(true, "malformed Basic credentials"));
+                return Err(Box::new(invalid_client(
+                    true,
+                    "malformed Basic credentials",
+                )));
             };
             if let Some(body_id) = param("client_id")
                 && body_id != id
             {
-                return Err(error_response(
+                return Err(Box::new(error_response(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "client_id differs from the authenticated client",
-                ));
+                )));
             }
             (id, secret, true)
         }
         None => match (param("client_id"), param("client_secret")) {
             (Some(id), Some(secret)) => (id.to_string(), secret.to_string(), false),
-            _ => return Err(invalid_client(false, "client authentication required")),
+            _ => {
+                return Err(Box::new(invalid_client(
+                    false,
+                    "client authentication required",
+                )));
+            }
         },
     };
     match state.cfg.clients.iter().find(|c| c.id == id) {
         Some(c) if secret_matches(c.secret.expose(), &secret) => Ok(id),
-        _ => Err(invalid_client(via_basic, "unknown client or wrong secret")),
+        _ => Err(Box::new(invalid_client(
+            via_basic,
+            "unknown client or wrong secret",
+        ))),
     }
 }
 
@@ -147,7 +158,7 @@ pub(crate) async fn token(
     }
     let client_id = match authenticate(&state, &headers, &form) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     // RFC 6749 §3.2: parameters sent without a value are treated as omitted.
     let param = |k: &str| {
