@@ -64,16 +64,22 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
         }
         let mut tasks = tokio::task::JoinSet::new();
         for s in ready {
-            let failed_dep = s
-                .scenario
-                .depends_on
-                .iter()
-                .find(|d| done.get(*d).is_some_and(|r| r.verdict != Verdict::Pass));
-            if let Some(dep) = failed_dep {
-                done.insert(
-                    s.scenario.id.clone(),
-                    skipped(&s.scenario, format!("{dep} did not pass")),
-                );
+            let failed_dep = s.scenario.depends_on.iter().find_map(|d| {
+                done.get(d)
+                    .filter(|r| r.verdict != Verdict::Pass)
+                    .map(|r| (d, r.verdict, r.reason.clone()))
+            });
+            if let Some((dep, verdict, why)) = failed_dep {
+                // A dependency that got no answer leaves this one unanswered too: ERROR.
+                let result = if verdict == Verdict::Error {
+                    CheckResult {
+                        verdict: Verdict::Error,
+                        ..skipped(&s.scenario, format!("{dep} got no answer ({why})"))
+                    }
+                } else {
+                    skipped(&s.scenario, format!("{dep} did not pass"))
+                };
+                done.insert(s.scenario.id.clone(), result);
                 continue;
             }
             let (ctx, limit, sc) = (ctx.clone(), limit.clone(), s.scenario.clone());
@@ -251,6 +257,8 @@ pub async fn run_suite(
             if let Some(t) = opts.timeout {
                 fixture.timeout = t;
             }
+            // The bound address is known only now (the file may say port 0).
+            fixture.issuers = idp.issuers().clone();
             (idp, None, fixture, origin)
         }
         None => {

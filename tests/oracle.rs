@@ -1,0 +1,826 @@
+//! The judge, pure: classification of recorded answers, differential negatives, positive
+//! checks against their rules, and the one-line summaries. No network.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+use xaa_conform::oracle::{
+    AcceptRules, Expect, OneOrMany, Outcome, classify, classify_response, judge_negative,
+    judge_positive, summarize,
+};
+use xaa_conform::report::model::{Exchange, RecordedRequest, RecordedResponse};
+use xaa_conform::spec::{Level, Verdict};
+
+const WHAT: &str = "aud https://other-ras.example/";
+const TOKEN_BODY: &str = r#"{"access_token":"x","token_type":"Bearer"}"#;
+
+fn resp(status: u16, body: &str) -> RecordedResponse {
+    resp_h(status, &[("content-type", "application/json")], body)
+}
+
+fn resp_h(status: u16, headers: &[(&str, &str)], body: &str) -> RecordedResponse {
+    RecordedResponse {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        body: body.to_owned(),
+    }
+}
+
+fn exchange(response: Option<RecordedResponse>, error: Option<&str>) -> Exchange {
+    Exchange {
+        role: "probe".to_owned(),
+        request: RecordedRequest {
+            method: "POST".to_owned(),
+            url: "https://ras.example/token".to_owned(),
+            headers: vec![(
+                "content-type".to_owned(),
+                "application/x-www-form-urlencoded".to_owned(),
+            )],
+            body: "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer".to_owned(),
+        },
+        response,
+        error: error.map(str::to_owned),
+        elapsed_ms: 1.0,
+        curl: "curl -sS -X POST https://ras.example/token".to_owned(),
+    }
+}
+
+fn outcome(status: u16, body: &str) -> Outcome {
+    classify_response(&resp(status, body))
+}
+
+fn accepted() -> Outcome {
+    outcome(200, TOKEN_BODY)
+}
+
+fn rejected(status: u16, error: &str) -> Outcome {
+    Outcome::Rejected {
+        status,
+        error: error.to_owned(),
+        description: None,
+    }
+}
+
+fn no_answer(reason: &str) -> Outcome {
+    Outcome::NoAnswer {
+        reason: reason.to_owned(),
+    }
+}
+
+fn codes(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn other_why(o: &Outcome) -> &str {
+    match o {
+        Outcome::Other { why, .. } => why,
+        other => panic!("expected Other, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- classify
+
+#[test]
+fn classify_200_with_token_is_accepted() {
+    let o = classify(&exchange(Some(resp(200, TOKEN_BODY)), None));
+    let Outcome::Accepted { body } = o else {
+        panic!("expected Accepted, got {o:?}");
+    };
+    assert_eq!(body.get("access_token"), Some(&json!("x")));
+    assert_eq!(body.get("token_type"), Some(&json!("Bearer")));
+}
+
+#[test]
+fn classify_200_with_empty_access_token_is_other() {
+    let o = outcome(200, r#"{"access_token":"","token_type":"Bearer"}"#);
+    assert!(matches!(o, Outcome::Other { status: 200, .. }), "{o:?}");
+    assert_eq!(other_why(&o), "200 but access_token is empty");
+}
+
+#[test]
+fn classify_200_with_numeric_access_token_is_other() {
+    let o = outcome(200, r#"{"access_token":12,"token_type":"Bearer"}"#);
+    assert!(matches!(o, Outcome::Other { status: 200, .. }), "{o:?}");
+    let why = other_why(&o);
+    assert!(
+        why.starts_with("200 but access_token is not a string"),
+        "{why}"
+    );
+    assert!(why.contains("12"), "{why}");
+}
+
+#[test]
+fn classify_200_without_access_token_is_other() {
+    let o = outcome(200, r#"{"token_type":"Bearer"}"#);
+    assert!(matches!(o, Outcome::Other { status: 200, .. }), "{o:?}");
+    assert_eq!(other_why(&o), "200 without an access_token");
+}
+
+#[test]
+fn classify_200_with_non_json_body_is_other() {
+    for body in ["access_token=x", "", "[1,2]", r#""access_token""#] {
+        let o = outcome(200, body);
+        assert!(matches!(o, Outcome::Other { status: 200, .. }), "{o:?}");
+        assert_eq!(other_why(&o), "200 but the body is not a JSON object");
+    }
+}
+
+#[test]
+fn classify_400_error_body_is_rejected_with_code_and_description() {
+    let o = outcome(400, r#"{"error":"invalid_grant","error_description":"d"}"#);
+    assert_eq!(
+        o,
+        Outcome::Rejected {
+            status: 400,
+            error: "invalid_grant".to_owned(),
+            description: Some("d".to_owned()),
+        }
+    );
+}
+
+#[test]
+fn classify_400_without_description_has_none() {
+    let o = outcome(400, r#"{"error":"invalid_grant"}"#);
+    assert_eq!(o, rejected(400, "invalid_grant"));
+}
+
+#[test]
+fn classify_401_invalid_client_is_rejected() {
+    let o = outcome(401, r#"{"error":"invalid_client"}"#);
+    assert_eq!(o, rejected(401, "invalid_client"));
+}
+
+#[test]
+fn classify_400_html_body_is_other() {
+    let o = outcome(400, "<html><body>Bad Request</body></html>");
+    assert!(matches!(o, Outcome::Other { status: 400, .. }), "{o:?}");
+    let why = other_why(&o);
+    assert!(why.starts_with("400 without"), "{why}");
+    assert!(why.contains("error body"), "{why}");
+}
+
+#[test]
+fn classify_400_error_with_forbidden_chars_is_other() {
+    for body in [
+        r#"{"error":"a\"b"}"#,
+        r#"{"error":"a\\b"}"#,
+        r#"{"error":"invalid_grånt"}"#,
+        r#"{"error":"tab\there"}"#,
+        r#"{"error":""}"#,
+        r#"{"error":12}"#,
+    ] {
+        let o = outcome(400, body);
+        assert!(matches!(o, Outcome::Other { status: 400, .. }), "{body}: {o:?}");
+        let why = other_why(&o);
+        assert!(why.contains("malformed error member"), "{body}: {why}");
+    }
+}
+
+#[test]
+fn classify_400_error_allows_the_whole_rfc_charset() {
+    // %x20-21 / %x23-5B / %x5D-7E: space, `!`, `#`..`[`, `]`..`~` are all allowed.
+    let code = " !#[]~";
+    let body = json!({ "error": code }).to_string();
+    assert_eq!(outcome(400, &body), rejected(400, code));
+}
+
+#[test]
+fn classify_500_is_other_server_error() {
+    let o = outcome(500, r#"{"error":"server_error"}"#);
+    assert_eq!(
+        o,
+        Outcome::Other {
+            status: 500,
+            why: "500 server error".to_owned(),
+        }
+    );
+}
+
+#[test]
+fn classify_302_is_other() {
+    let o = classify_response(&resp_h(
+        302,
+        &[("location", "https://ras.example/login")],
+        "",
+    ));
+    assert!(matches!(o, Outcome::Other { status: 302, .. }), "{o:?}");
+    assert!(other_why(&o).contains("302"), "{o:?}");
+}
+
+#[test]
+fn classify_without_response_is_no_answer() {
+    let o = classify(&exchange(None, Some("connection failed: refused")));
+    assert_eq!(o, no_answer("connection failed: refused"));
+}
+
+#[test]
+fn classify_without_response_or_error_is_still_no_answer() {
+    let o = classify(&exchange(None, None));
+    assert!(matches!(o, Outcome::NoAnswer { .. }), "{o:?}");
+}
+
+// ---------------------------------------------------------------- judge_negative
+
+#[test]
+fn negative_rejected_with_expected_code_passes() {
+    let probe = outcome(400, r#"{"error":"invalid_grant","error_description":"aud"}"#);
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &probe,
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+    assert!(j.reason.starts_with("rejected: 400 invalid_grant"), "{j:?}");
+}
+
+#[test]
+fn negative_accepted_probe_at_must_fails() {
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &accepted(),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Fail);
+    assert_eq!(
+        j.reason,
+        "aud https://other-ras.example/ was accepted: 200 with an access token"
+    );
+}
+
+#[test]
+fn negative_accepted_probe_verdict_follows_level() {
+    for (level, verdict) in [
+        (Level::Should, Verdict::Warn),
+        (Level::May, Verdict::Info),
+        (Level::Info, Verdict::Info),
+    ] {
+        let j = judge_negative(
+            level,
+            &codes(&["invalid_grant"]),
+            &accepted(),
+            &accepted(),
+            WHAT,
+        );
+        assert_eq!(j.verdict, verdict, "{level}: {j:?}");
+        assert_eq!(
+            j.reason,
+            format!("{WHAT} was accepted: 200 with an access token")
+        );
+    }
+}
+
+#[test]
+fn negative_rejected_with_another_code_warns_naming_both() {
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &rejected(400, "invalid_request"),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Warn, "{j:?}");
+    assert!(j.reason.contains("invalid_request"), "{j:?}");
+    assert!(j.reason.contains("invalid_grant"), "{j:?}");
+    assert!(j.reason.starts_with(WHAT), "{j:?}");
+}
+
+#[test]
+fn negative_rejected_with_another_code_at_may_is_info() {
+    let j = judge_negative(
+        Level::May,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &rejected(400, "invalid_request"),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Info, "{j:?}");
+}
+
+#[test]
+fn negative_expected_code_with_wrong_status_warns() {
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &rejected(403, "invalid_grant"),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Warn, "{j:?}");
+    assert!(j.reason.contains("403"), "{j:?}");
+    assert!(j.reason.contains("invalid_grant"), "{j:?}");
+}
+
+#[test]
+fn negative_invalid_client_with_401_passes() {
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_client"]),
+        &accepted(),
+        &outcome(401, r#"{"error":"invalid_client"}"#),
+        "client_secret wrong",
+    );
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+    assert!(j.reason.starts_with("rejected: 401 invalid_client"), "{j:?}");
+}
+
+#[test]
+fn negative_invalid_client_with_400_passes() {
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_client"]),
+        &accepted(),
+        &rejected(400, "invalid_client"),
+        "client_secret wrong",
+    );
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+}
+
+#[test]
+fn negative_invalid_grant_with_401_warns() {
+    // Only invalid_client may come with 401.
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &rejected(401, "invalid_grant"),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Warn, "{j:?}");
+}
+
+#[test]
+fn negative_probe_server_error_fails_at_must() {
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &outcome(500, "oops"),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(j.reason.contains("500 server error"), "{j:?}");
+    assert!(j.reason.starts_with(WHAT), "{j:?}");
+}
+
+#[test]
+fn negative_probe_server_error_at_should_warns() {
+    let j = judge_negative(
+        Level::Should,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &outcome(500, "oops"),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Warn, "{j:?}");
+}
+
+#[test]
+fn negative_probe_no_answer_is_error() {
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &no_answer("timeout after 10s"),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Error, "{j:?}");
+    assert!(j.reason.contains("timeout after 10s"), "{j:?}");
+}
+
+#[test]
+fn negative_control_rejected_skips() {
+    let control = outcome(400, r#"{"error":"invalid_grant","error_description":"nope"}"#);
+    for probe in [
+        accepted(),
+        rejected(400, "invalid_grant"),
+        outcome(500, ""),
+        no_answer("reset"),
+    ] {
+        let j = judge_negative(
+            Level::Must,
+            &codes(&["invalid_grant"]),
+            &control,
+            &probe,
+            WHAT,
+        );
+        assert_eq!(j.verdict, Verdict::Skip, "{probe:?}: {j:?}");
+        assert!(
+            j.reason.starts_with("baseline not accepted: 400 invalid_grant"),
+            "{j:?}"
+        );
+    }
+}
+
+#[test]
+fn negative_control_server_error_skips() {
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &outcome(500, ""),
+        &rejected(400, "invalid_grant"),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Skip, "{j:?}");
+    assert!(j.reason.starts_with("baseline not accepted: "), "{j:?}");
+    assert!(j.reason.contains("500 server error"), "{j:?}");
+}
+
+#[test]
+fn negative_control_200_without_token_skips() {
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &outcome(200, r#"{"token_type":"Bearer"}"#),
+        &rejected(400, "invalid_grant"),
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Skip, "{j:?}");
+}
+
+#[test]
+fn negative_control_no_answer_is_error_whatever_the_probe() {
+    for probe in [
+        accepted(),
+        rejected(400, "invalid_grant"),
+        outcome(500, ""),
+        no_answer("reset"),
+    ] {
+        let j = judge_negative(
+            Level::Must,
+            &codes(&["invalid_grant"]),
+            &no_answer("connection failed: refused"),
+            &probe,
+            WHAT,
+        );
+        assert_eq!(j.verdict, Verdict::Error, "{probe:?}: {j:?}");
+        assert!(j.reason.contains("connection failed: refused"), "{j:?}");
+    }
+}
+
+#[test]
+fn negative_never_pass_or_fail_without_accepted_control() {
+    let controls = [
+        rejected(400, "invalid_grant"),
+        rejected(401, "invalid_client"),
+        outcome(500, ""),
+        outcome(302, ""),
+        outcome(200, r#"{"access_token":""}"#),
+        no_answer("timeout"),
+    ];
+    let probes = [
+        accepted(),
+        rejected(400, "invalid_grant"),
+        rejected(400, "invalid_request"),
+        outcome(500, ""),
+        no_answer("timeout"),
+    ];
+    for level in [Level::Must, Level::Should, Level::May, Level::Info] {
+        for c in &controls {
+            for p in &probes {
+                let j = judge_negative(level, &codes(&["invalid_grant"]), c, p, WHAT);
+                assert!(
+                    matches!(j.verdict, Verdict::Skip | Verdict::Error),
+                    "{level} control {c:?} probe {p:?}: {j:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn negative_expected_list_accepts_either_code() {
+    let expected = codes(&["invalid_grant", "invalid_target"]);
+    for code in ["invalid_grant", "invalid_target"] {
+        let j = judge_negative(
+            Level::Must,
+            &expected,
+            &accepted(),
+            &rejected(400, code),
+            "resource https://foreign.example/",
+        );
+        assert_eq!(j.verdict, Verdict::Pass, "{code}: {j:?}");
+        assert_eq!(j.reason, format!("rejected: 400 {code}"));
+    }
+    let j = judge_negative(
+        Level::Must,
+        &expected,
+        &accepted(),
+        &rejected(400, "invalid_scope"),
+        "resource https://foreign.example/",
+    );
+    assert_eq!(j.verdict, Verdict::Warn, "{j:?}");
+    assert!(
+        j.reason.contains("invalid_grant or invalid_target"),
+        "{j:?}"
+    );
+}
+
+#[test]
+fn expect_reject_one_or_many_lists_codes() {
+    let one = Expect::Reject(OneOrMany::One("invalid_grant".to_owned()));
+    let many = Expect::Reject(OneOrMany::Many(codes(&["invalid_grant", "invalid_target"])));
+    let Expect::Reject(o) = one else {
+        unreachable!()
+    };
+    assert_eq!(o.to_vec(), codes(&["invalid_grant"]));
+    let Expect::Reject(m) = many else {
+        unreachable!()
+    };
+    assert_eq!(m.to_vec(), codes(&["invalid_grant", "invalid_target"]));
+}
+
+// ---------------------------------------------------------------- judge_positive
+
+fn rules_token_type(t: &str) -> AcceptRules {
+    AcceptRules {
+        token_type: Some(t.to_owned()),
+        ..AcceptRules::default()
+    }
+}
+
+fn rules_header(name: &str, value: &str) -> AcceptRules {
+    AcceptRules {
+        headers: BTreeMap::from([(name.to_owned(), value.to_owned())]),
+        ..AcceptRules::default()
+    }
+}
+
+/// Judges a 200 token answer with these headers against `rules` at MUST.
+fn judge_headers(rules: &AcceptRules, headers: &[(&str, &str)]) -> xaa_conform::oracle::Judgement {
+    let r = resp_h(200, headers, TOKEN_BODY);
+    let o = classify_response(&r);
+    judge_positive(Level::Must, rules, &o, Some(&r), "the valid ID-JAG")
+}
+
+#[test]
+fn positive_accepted_with_rules_met_passes() {
+    let rules = AcceptRules {
+        token_type: Some("Bearer".to_owned()),
+        headers: BTreeMap::from([
+            ("cache-control".to_owned(), "no-store".to_owned()),
+            ("content-type".to_owned(), "application/json".to_owned()),
+        ]),
+        absent: vec!["refresh_token".to_owned()],
+    };
+    let j = judge_headers(
+        &rules,
+        &[
+            ("content-type", "application/json"),
+            ("cache-control", "no-store"),
+        ],
+    );
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+    assert_eq!(j.reason, "accepted: 200 with an access token");
+}
+
+#[test]
+fn positive_no_rules_passes() {
+    let j = judge_positive(
+        Level::Must,
+        &AcceptRules::default(),
+        &accepted(),
+        None,
+        "the valid ID-JAG",
+    );
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+}
+
+#[test]
+fn positive_token_type_is_case_insensitive() {
+    let o = outcome(200, r#"{"access_token":"x","token_type":"bearer"}"#);
+    let j = judge_positive(Level::Must, &rules_token_type("Bearer"), &o, None, "x");
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+}
+
+#[test]
+fn positive_wrong_token_type_fails_at_must() {
+    let o = outcome(200, r#"{"access_token":"x","token_type":"N_A"}"#);
+    let j = judge_positive(Level::Must, &rules_token_type("Bearer"), &o, None, "x");
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(j.reason.contains("N_A"), "{j:?}");
+    assert!(j.reason.contains("Bearer"), "{j:?}");
+}
+
+#[test]
+fn positive_missing_token_type_fails_at_must() {
+    let o = outcome(200, r#"{"access_token":"x"}"#);
+    let j = judge_positive(Level::Must, &rules_token_type("Bearer"), &o, None, "x");
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(j.reason.contains("token_type"), "{j:?}");
+}
+
+#[test]
+fn positive_cache_control_no_store_satisfied() {
+    let rules = rules_header("cache-control", "no-store");
+    for value in ["no-store", "No-Store", "private, no-store", "no-cache,no-store"] {
+        let j = judge_headers(&rules, &[("cache-control", value)]);
+        assert_eq!(j.verdict, Verdict::Pass, "{value}: {j:?}");
+    }
+    // The header name matches case-insensitively too.
+    let j = judge_headers(&rules, &[("Cache-Control", "no-store")]);
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+    // Items may be spread over repeated header lines.
+    let j = judge_headers(
+        &rules,
+        &[("cache-control", "private"), ("cache-control", "no-store")],
+    );
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+}
+
+#[test]
+fn positive_cache_control_no_cache_is_not_no_store() {
+    let rules = rules_header("cache-control", "no-store");
+    let j = judge_headers(&rules, &[("cache-control", "no-cache")]);
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(j.reason.contains("no-cache"), "{j:?}");
+    assert!(j.reason.contains("no-store"), "{j:?}");
+}
+
+#[test]
+fn positive_cache_control_substring_is_not_enough() {
+    let rules = rules_header("cache-control", "no-store");
+    let j = judge_headers(&rules, &[("cache-control", "no-store-please")]);
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+}
+
+#[test]
+fn positive_missing_cache_control_fails() {
+    let rules = rules_header("cache-control", "no-store");
+    let j = judge_headers(&rules, &[("content-type", "application/json")]);
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(j.reason.contains("no cache-control header"), "{j:?}");
+}
+
+#[test]
+fn positive_header_rule_without_recorded_response_fails() {
+    let rules = rules_header("cache-control", "no-store");
+    let j = judge_positive(Level::Must, &rules, &accepted(), None, "x");
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(j.reason.contains("no cache-control header"), "{j:?}");
+}
+
+#[test]
+fn positive_content_type_with_charset_satisfied() {
+    let rules = rules_header("content-type", "application/json");
+    let j = judge_headers(&rules, &[("content-type", "application/json; charset=utf-8")]);
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+    let j = judge_headers(&rules, &[("content-type", "text/html")]);
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(j.reason.contains("text/html"), "{j:?}");
+}
+
+#[test]
+fn positive_absent_member_present_warns_at_should() {
+    let rules = AcceptRules {
+        absent: vec!["refresh_token".to_owned()],
+        ..AcceptRules::default()
+    };
+    let o = outcome(
+        200,
+        r#"{"access_token":"x","token_type":"Bearer","refresh_token":"r"}"#,
+    );
+    let j = judge_positive(Level::Should, &rules, &o, None, "x");
+    assert_eq!(j.verdict, Verdict::Warn, "{j:?}");
+    assert!(j.reason.contains("refresh_token"), "{j:?}");
+    let j = judge_positive(Level::Should, &rules, &accepted(), None, "x");
+    assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+}
+
+#[test]
+fn positive_several_problems_are_all_named() {
+    let rules = AcceptRules {
+        token_type: Some("Bearer".to_owned()),
+        headers: BTreeMap::from([("cache-control".to_owned(), "no-store".to_owned())]),
+        absent: vec!["refresh_token".to_owned()],
+    };
+    let r = resp_h(
+        200,
+        &[],
+        r#"{"access_token":"x","token_type":"mac","refresh_token":"r"}"#,
+    );
+    let j = judge_positive(Level::Must, &rules, &classify_response(&r), Some(&r), "x");
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(j.reason.contains("mac"), "{j:?}");
+    assert!(j.reason.contains("cache-control"), "{j:?}");
+    assert!(j.reason.contains("refresh_token"), "{j:?}");
+}
+
+#[test]
+fn positive_refused_fails_at_must_with_summary() {
+    let o = outcome(400, r#"{"error":"invalid_grant","error_description":"bad aud"}"#);
+    let j = judge_positive(
+        Level::Must,
+        &rules_token_type("Bearer"),
+        &o,
+        None,
+        "the valid ID-JAG",
+    );
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert_eq!(
+        j.reason,
+        "the valid ID-JAG was not accepted: 400 invalid_grant (bad aud)"
+    );
+}
+
+#[test]
+fn positive_server_error_fails_at_must() {
+    let j = judge_positive(
+        Level::Must,
+        &AcceptRules::default(),
+        &outcome(503, ""),
+        None,
+        "the valid ID-JAG",
+    );
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(j.reason.contains("503 server error"), "{j:?}");
+}
+
+#[test]
+fn positive_no_answer_is_error() {
+    let j = judge_positive(
+        Level::Must,
+        &rules_token_type("Bearer"),
+        &no_answer("connection failed: refused"),
+        None,
+        "the valid ID-JAG",
+    );
+    assert_eq!(j.verdict, Verdict::Error, "{j:?}");
+    assert!(j.reason.contains("connection failed: refused"), "{j:?}");
+}
+
+// ---------------------------------------------------------------- summarize
+
+#[test]
+fn summarize_each_outcome() {
+    assert_eq!(summarize(&accepted()), "200 with an access token");
+    assert_eq!(
+        summarize(&Outcome::Accepted { body: Map::new() }),
+        "200 with an access token"
+    );
+    assert_eq!(
+        summarize(&rejected(400, "invalid_grant")),
+        "400 invalid_grant"
+    );
+    assert_eq!(
+        summarize(&Outcome::Rejected {
+            status: 400,
+            error: "invalid_grant".to_owned(),
+            description: Some("aud mismatch".to_owned()),
+        }),
+        "400 invalid_grant (aud mismatch)"
+    );
+    assert_eq!(
+        summarize(&Outcome::Other {
+            status: 500,
+            why: "500 server error".to_owned(),
+        }),
+        "500 server error"
+    );
+    assert_eq!(
+        summarize(&no_answer("connection failed: refused")),
+        "no answer: connection failed: refused"
+    );
+}
+
+#[test]
+fn summarize_flattens_and_caps_descriptions() {
+    let s = summarize(&Outcome::Rejected {
+        status: 400,
+        error: "invalid_grant".to_owned(),
+        description: Some("line one\nline two".to_owned()),
+    });
+    assert_eq!(s, "400 invalid_grant (line one line two)");
+    assert!(!s.contains('\n'));
+
+    let long = "é".repeat(500);
+    let s = summarize(&Outcome::Rejected {
+        status: 400,
+        error: "invalid_grant".to_owned(),
+        description: Some(long),
+    });
+    assert_eq!(s, format!("400 invalid_grant ({}…)", "é".repeat(120)));
+}
+
+#[test]
+fn summarize_of_classified_answers() {
+    let v: Value = json!({"error":"invalid_grant","error_description":"d"});
+    assert_eq!(
+        summarize(&outcome(400, &v.to_string())),
+        "400 invalid_grant (d)"
+    );
+    assert_eq!(
+        summarize(&outcome(200, r#"{"access_token":12}"#)),
+        "200 but access_token is not a string (12)"
+    );
+    assert_eq!(
+        summarize(&classify(&exchange(None, Some("timeout")))),
+        "no answer: timeout"
+    );
+}
