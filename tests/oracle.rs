@@ -173,7 +173,10 @@ fn classify_400_error_with_forbidden_chars_is_other() {
         r#"{"error":12}"#,
     ] {
         let o = outcome(400, body);
-        assert!(matches!(o, Outcome::Other { status: 400, .. }), "{body}: {o:?}");
+        assert!(
+            matches!(o, Outcome::Other { status: 400, .. }),
+            "{body}: {o:?}"
+        );
         let why = other_why(&o);
         assert!(why.contains("malformed error member"), "{body}: {why}");
     }
@@ -226,7 +229,10 @@ fn classify_without_response_or_error_is_still_no_answer() {
 
 #[test]
 fn negative_rejected_with_expected_code_passes() {
-    let probe = outcome(400, r#"{"error":"invalid_grant","error_description":"aud"}"#);
+    let probe = outcome(
+        400,
+        r#"{"error":"invalid_grant","error_description":"aud"}"#,
+    );
     let j = judge_negative(
         Level::Must,
         &codes(&["invalid_grant"]),
@@ -327,7 +333,10 @@ fn negative_invalid_client_with_401_passes() {
         "client_secret wrong",
     );
     assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
-    assert!(j.reason.starts_with("rejected: 401 invalid_client"), "{j:?}");
+    assert!(
+        j.reason.starts_with("rejected: 401 invalid_client"),
+        "{j:?}"
+    );
 }
 
 #[test]
@@ -396,7 +405,10 @@ fn negative_probe_no_answer_is_error() {
 
 #[test]
 fn negative_control_rejected_skips() {
-    let control = outcome(400, r#"{"error":"invalid_grant","error_description":"nope"}"#);
+    let control = outcome(
+        400,
+        r#"{"error":"invalid_grant","error_description":"nope"}"#,
+    );
     for probe in [
         accepted(),
         rejected(400, "invalid_grant"),
@@ -412,7 +424,8 @@ fn negative_control_rejected_skips() {
         );
         assert_eq!(j.verdict, Verdict::Skip, "{probe:?}: {j:?}");
         assert!(
-            j.reason.starts_with("baseline not accepted: 400 invalid_grant"),
+            j.reason
+                .starts_with("baseline not accepted: 400 invalid_grant"),
             "{j:?}"
         );
     }
@@ -619,7 +632,12 @@ fn positive_missing_token_type_fails_at_must() {
 #[test]
 fn positive_cache_control_no_store_satisfied() {
     let rules = rules_header("cache-control", "no-store");
-    for value in ["no-store", "No-Store", "private, no-store", "no-cache,no-store"] {
+    for value in [
+        "no-store",
+        "No-Store",
+        "private, no-store",
+        "no-cache,no-store",
+    ] {
         let j = judge_headers(&rules, &[("cache-control", value)]);
         assert_eq!(j.verdict, Verdict::Pass, "{value}: {j:?}");
     }
@@ -669,7 +687,10 @@ fn positive_header_rule_without_recorded_response_fails() {
 #[test]
 fn positive_content_type_with_charset_satisfied() {
     let rules = rules_header("content-type", "application/json");
-    let j = judge_headers(&rules, &[("content-type", "application/json; charset=utf-8")]);
+    let j = judge_headers(
+        &rules,
+        &[("content-type", "application/json; charset=utf-8")],
+    );
     assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
     let j = judge_headers(&rules, &[("content-type", "text/html")]);
     assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
@@ -714,7 +735,10 @@ fn positive_several_problems_are_all_named() {
 
 #[test]
 fn positive_refused_fails_at_must_with_summary() {
-    let o = outcome(400, r#"{"error":"invalid_grant","error_description":"bad aud"}"#);
+    let o = outcome(
+        400,
+        r#"{"error":"invalid_grant","error_description":"bad aud"}"#,
+    );
     let j = judge_positive(
         Level::Must,
         &rules_token_type("Bearer"),

@@ -1,29 +1,541 @@
-use xaa_conform::scenario::load_dir;
-const VALID: &str = "id: JAG-AUD-02\ntitle: t\nrequirement: { level: MUST, source: \"ID-JAG-04\" }\ntags: [claims, aud]\njag:\n  claims: { aud: \"https://other-ras.example/\" }\nexpect: { reject: invalid_grant }\n";
-#[test]
-fn probe() {
-    let cases: Vec<(&str, String)> = vec![
-        ("tags5", VALID.replace("tags: [claims, aud]", "tags: 5")),
-        ("bogus", "id: A\ntitle: t\nbogus: 1\nrequirement: { level: MUST, source: s }\nexpect: { reject: invalid_grant }\n".into()),
-        ("noexpect", "id: A\ntitle: t\nrequirement: { level: MUST, source: s }\ntags: [a]\n".into()),
-        ("unclosed", VALID.replace("tags: [claims, aud]", "tags: [claims, aud")),
-        ("sign", "id: A\ntitle: t\nrequirement: { level: MUST, source: s }\njag:\n  sign: nonsense\nexpect: { reject: invalid_grant }\n".into()),
-        ("dup", "id: A\ntitle: t\nid: B\nrequirement: { level: MUST, source: s }\nexpect: { reject: invalid_grant }\n".into()),
-        ("ph", "id: A\ntitle: t\nrequirement: { level: MUST, source: s }\njag:\n  claims: { sub: \"${nope}\" }\nexpect: { reject: invalid_grant }\n".into()),
-        ("jagfield", "id: A\ntitle: t\nrequirement: { level: MUST, source: s }\njag:\n  claims: { sub: x }\n  bogus: 1\nexpect: { reject: invalid_grant }\n".into()),
-        ("level", "id: A\ntitle: t\nrequirement: { level: MAYBE, source: s }\nexpect: { reject: invalid_grant }\n".into()),
-        ("deep", format!("id: A\ntitle: {}\n", "[".repeat(10_000))),
-        ("emptyreject", "id: A\ntitle: t\nrequirement: { level: MUST, source: s }\nexpect: { reject: [] }\n".into()),
-    ];
-    for (name, text) in cases {
-        let d = tempfile::TempDir::new().unwrap();
-        let p = d.path().join("s.yaml");
-        std::fs::write(&p, &text).unwrap();
-        let r = std::panic::catch_unwind(|| load_dir(d.path()));
-        match r {
-            Ok(Ok(v)) => println!("=== {name}: OK {}", v.len()),
-            Ok(Err(e)) => println!("=== {name}: {:?} {:?}\n{e}\n", e.line, e.column),
-            Err(_) => println!("=== {name}: PANIC"),
-        }
+//! The scenario loader: the embedded catalogue, folders of scenario files, diagnostics with
+//! exact file:line:column positions, cross-file checks and `--filter`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+use xaa_conform::input::InputError;
+use xaa_conform::oracle::{Expect, OneOrMany};
+use xaa_conform::scenario::{self, LoadedScenario, Obtain, load_dir};
+use xaa_conform::spec::Level;
+
+/// The shape of scenarios/claims/JAG-AUD-02.yaml.
+const AUD_02: &str = r#"id: JAG-AUD-02
+title: an ID-JAG whose aud names another authorization server is refused
+requirement: { level: MUST, source: "ID-JAG-04 §4.4.1; RFC 7523 §3 item 3" }
+tags: [claims, aud]
+jag:
+  claims: { aud: "https://other-ras.example/" }
+expect: { reject: invalid_grant }
+"#;
+
+/// A minimal scenario with the given id and extra top-level lines.
+fn minimal(id: &str, extra: &str) -> String {
+    format!(
+        "id: {id}\ntitle: t\nrequirement: {{ level: MUST, source: \"RFC 6749 §5.2\" }}\n{extra}expect: {{ reject: invalid_grant }}\n"
+    )
+}
+
+fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create dir");
     }
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+fn origin(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Loads a folder holding only `text` as `s.yaml`; returns the error and the file's origin.
+fn load_err(text: impl AsRef<[u8]>) -> (InputError, String) {
+    let dir = TempDir::new().expect("tempdir");
+    let path = write(dir.path(), "s.yaml", text);
+    match load_dir(dir.path()) {
+        Ok(v) => panic!(
+            "expected an error, loaded {:?}",
+            v.iter().map(|s| &s.scenario.id).collect::<Vec<_>>()
+        ),
+        Err(e) => (e, origin(&path)),
+    }
+}
+
+/// Asserts the error points at `line`:`column` of `path` and renders as `path:line:col: …`.
+fn assert_at(e: &InputError, path: &str, line: u64, column: u64) {
+    assert_eq!(e.origin, path, "{e}");
+    assert_eq!((e.line, e.column), (Some(line), Some(column)), "{e}");
+    let prefix = format!("{path}:{line}:{column}: ");
+    assert!(
+        e.to_string().starts_with(&prefix),
+        "expected {prefix}…, got {e}"
+    );
+    assert!(
+        e.to_string().contains(&e.message),
+        "Display must carry the message: {e}"
+    );
+}
+
+fn ids(v: &[LoadedScenario]) -> Vec<&str> {
+    v.iter().map(|s| s.scenario.id.as_str()).collect()
+}
+
+// ---------------------------------------------------------------- embedded catalogue
+
+const CATALOGUE_IDS: [&str; 14] = [
+    "BASE-01",
+    "BASE-02",
+    "BASE-05",
+    "JAG-AUD-02",
+    "JAG-TIME-02",
+    "JAG-SUB-02",
+    "JAG-SIG-03",
+    "JAG-RES-01",
+    "JAG-HDR-02",
+    "JAG-HDR-05",
+    "JAG-CID-01",
+    "JAG-SIG-01",
+    "JAG-SIG-04",
+    "JAG-ISS-02",
+];
+
+#[test]
+fn embedded_catalogue_loads_with_unique_ids() {
+    let all = scenario::embedded().unwrap_or_else(|e| panic!("{e}"));
+    let ids = ids(&all);
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "duplicate ids in {ids:?}");
+    for want in CATALOGUE_IDS {
+        assert!(unique.contains(want), "{want} missing from {ids:?}");
+    }
+}
+
+#[test]
+fn embedded_catalogue_names_its_sources() {
+    let all = scenario::embedded().unwrap_or_else(|e| panic!("{e}"));
+    for s in &all {
+        assert!(
+            !s.scenario.requirement.source.trim().is_empty(),
+            "{} has no requirement source",
+            s.scenario.id
+        );
+        assert!(
+            !s.scenario.title.trim().is_empty(),
+            "{} has no title",
+            s.scenario.id
+        );
+        assert!(
+            s.origin.starts_with("scenarios/") && s.origin.ends_with(".yaml"),
+            "{}",
+            s.origin
+        );
+    }
+}
+
+#[test]
+fn embedded_catalogue_matches_the_folder() {
+    let embedded = scenario::embedded().unwrap_or_else(|e| panic!("{e}"));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let on_disk = load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let a: BTreeSet<&str> = ids(&embedded).into_iter().collect();
+    let b: BTreeSet<&str> = ids(&on_disk).into_iter().collect();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn embedded_aud_02_has_the_expected_shape() {
+    let all = scenario::embedded().unwrap_or_else(|e| panic!("{e}"));
+    let s = all
+        .iter()
+        .find(|s| s.scenario.id == "JAG-AUD-02")
+        .expect("JAG-AUD-02");
+    assert_eq!(s.origin, "scenarios/claims/JAG-AUD-02.yaml");
+    assert_eq!(s.scenario.requirement.level, Level::Must);
+    assert_eq!(
+        s.scenario.expect,
+        Expect::Reject(OneOrMany::One("invalid_grant".to_owned()))
+    );
+    let base01 = all
+        .iter()
+        .find(|s| s.scenario.id == "BASE-01")
+        .expect("BASE-01");
+    assert_eq!(base01.scenario.obtain, Obtain::TokenExchange);
+}
+
+// ---------------------------------------------------------------- a valid folder
+
+#[test]
+fn load_dir_returns_a_valid_scenario_with_its_path() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = write(dir.path(), "JAG-AUD-02.yaml", AUD_02);
+    let all = load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.len(), 1);
+    let s = &all[0];
+    assert_eq!(s.origin, origin(&path));
+    assert_eq!(s.scenario.id, "JAG-AUD-02");
+    assert_eq!(s.scenario.tags, vec!["claims", "aud"]);
+    assert_eq!(s.scenario.requirement.level, Level::Must);
+    assert_eq!(
+        s.scenario.requirement.source,
+        "ID-JAG-04 §4.4.1; RFC 7523 §3 item 3"
+    );
+    assert_eq!(
+        s.scenario.jag.claims.get("aud"),
+        Some(&serde_json::json!("https://other-ras.example/"))
+    );
+    assert_eq!(
+        s.scenario.expect,
+        Expect::Reject(OneOrMany::One("invalid_grant".to_owned()))
+    );
+}
+
+#[test]
+fn load_dir_walks_subfolders_reads_yml_and_ignores_other_files() {
+    let dir = TempDir::new().expect("tempdir");
+    write(dir.path(), "a/deep/A-1.yaml", minimal("A-1", ""));
+    write(
+        dir.path(),
+        "b/B-1.yml",
+        minimal("B-1", "depends_on: [A-1]\n"),
+    );
+    write(dir.path(), "README.md", "# not a scenario: ${nope}\n");
+    write(dir.path(), "notes.txt", "bogus: [");
+    let all = load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let mut got = ids(&all);
+    got.sort_unstable();
+    assert_eq!(got, vec!["A-1", "B-1"]);
+}
+
+#[test]
+fn load_dir_accepts_known_placeholders() {
+    let dir = TempDir::new().expect("tempdir");
+    write(
+        dir.path(),
+        "s.yaml",
+        minimal(
+            "P-1",
+            "jag:\n  claims: { sub: \"${user.unknown}\", aud: \"${ras.issuer}\" }\nrequest:\n  params: { resource: \"${resource.r1}\" }\n",
+        ),
+    );
+    load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+}
+
+// ---------------------------------------------------------------- per-file errors
+
+#[test]
+fn wrong_type_is_reported_at_the_value() {
+    let (e, path) = load_err(AUD_02.replace("tags: [claims, aud]", "tags: 5"));
+    assert_at(&e, &path, 4, 7);
+    assert!(e.message.contains("sequence"), "{e}");
+}
+
+#[test]
+fn unknown_top_level_field_is_reported_at_the_key() {
+    let text = "id: A-1\ntitle: t\nbogus: 1\nrequirement: { level: MUST, source: s }\nexpect: { reject: invalid_grant }\n";
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 3, 1);
+    assert!(e.message.contains("bogus"), "{e}");
+    // The message lists what is allowed.
+    assert!(e.message.contains("expect"), "{e}");
+    assert!(e.snippet.is_some(), "{e:?}");
+}
+
+#[test]
+fn missing_required_field_is_reported_in_the_mapping() {
+    let text = "id: A-1\ntitle: t\nrequirement: { level: MUST, source: s }\ntags: [a]\n";
+    let (e, path) = load_err(text);
+    assert!(e.message.contains("missing field `expect`"), "{e}");
+    assert_eq!(e.origin, path);
+    // No position belongs to a missing field; the loader points into the top-level mapping.
+    let (line, column) = (e.line.expect("line"), e.column.expect("column"));
+    assert!((1..=4).contains(&line), "{e}");
+    assert_eq!(column, 1, "{e}");
+    assert!(
+        e.to_string().starts_with(&format!("{path}:{line}:1: ")),
+        "{e}"
+    );
+}
+
+#[test]
+fn yaml_syntax_error_is_reported_with_position() {
+    let (e, path) = load_err(AUD_02.replace("tags: [claims, aud]", "tags: [claims, aud"));
+    // The flow sequence opened on line 4 is still open when `jag:` shows up on line 5.
+    assert_at(&e, &path, 5, 4);
+}
+
+#[test]
+fn unknown_enum_value_lists_the_variants() {
+    let (e, path) = load_err(minimal("A-1", "jag:\n  sign: nonsense\n"));
+    assert_at(&e, &path, 5, 9);
+    assert!(e.message.contains("nonsense"), "{e}");
+    for variant in ["none", "hs256_public_key", "key_of", "unknown_kid"] {
+        assert!(e.message.contains(variant), "{variant} not listed: {e}");
+    }
+}
+
+#[test]
+fn unknown_level_lists_the_levels() {
+    let text = "id: A-1\ntitle: t\nrequirement: { level: MAYBE, source: s }\nexpect: { reject: invalid_grant }\n";
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 3, 23);
+    for level in ["MUST", "SHOULD", "MAY", "INFO"] {
+        assert!(e.message.contains(level), "{level} not listed: {e}");
+    }
+}
+
+#[test]
+fn duplicate_key_is_reported_at_the_second_occurrence() {
+    let text = "id: A-1\ntitle: t\nid: A-2\nrequirement: { level: MUST, source: s }\nexpect: { reject: invalid_grant }\n";
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 3, 1);
+    assert!(e.message.contains("duplicate"), "{e}");
+    assert!(e.message.contains("id"), "{e}");
+}
+
+#[test]
+fn unknown_placeholder_is_reported_at_the_dollar() {
+    let text = minimal("A-1", "jag:\n  claims: { sub: \"${nope}\" }\n");
+    assert_eq!(text.lines().nth(4), Some("  claims: { sub: \"${nope}\" }"));
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 5, 19);
+    assert!(e.message.contains("${nope}"), "{e}");
+    // The message lists the known placeholders.
+    assert!(e.message.contains("ras.issuer"), "{e}");
+    let snippet = e.snippet.as_deref().expect("snippet");
+    assert!(snippet.contains("${nope}"), "{snippet}");
+}
+
+#[test]
+fn placeholder_column_counts_characters_not_bytes() {
+    let (e, path) = load_err(minimal("A-1", "jag:\n  claims: { sub: \"éé${nope}\" }\n"));
+    assert_at(&e, &path, 5, 21);
+}
+
+#[test]
+fn unclosed_placeholder_is_reported() {
+    let text = "id: A-1\ntitle: t\nrequirement: { level: MUST, source: s }\njag:\n  claims:\n    sub: \"${user.sub\"\nexpect:\n  reject: invalid_grant\n";
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 6, 11);
+    assert!(e.message.contains("unclosed"), "{e}");
+}
+
+#[test]
+
+fn unclosed_placeholder_in_a_flow_mapping_is_called_unclosed() {
+    let (e, path) = load_err(minimal("A-1", "jag:\n  claims: { sub: \"${user.sub\" }\n"));
+    assert_at(&e, &path, 5, 19);
+    assert!(e.message.contains("unclosed"), "{e}");
+}
+
+#[test]
+fn unknown_field_inside_jag_is_reported_at_the_key() {
+    let (e, path) = load_err(minimal("A-1", "jag:\n  claims: { sub: x }\n  bogus: 1\n"));
+    assert_at(&e, &path, 6, 3);
+    assert!(e.message.contains("bogus"), "{e}");
+    assert!(e.message.contains("remove_claims"), "{e}");
+}
+
+#[test]
+fn unknown_field_inside_expect_accept_is_reported() {
+    let text = "id: A-1\ntitle: t\nrequirement: { level: MUST, source: s }\nexpect:\n  accept:\n    token_typ: Bearer\n";
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 6, 5);
+    assert!(e.message.contains("token_typ"), "{e}");
+}
+
+#[test]
+fn empty_reject_list_is_reported() {
+    let text =
+        "id: A-1\ntitle: t\nrequirement: { level: MUST, source: s }\nexpect: { reject: [] }\n";
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 4, 11);
+    assert!(e.message.contains("at least one"), "{e}");
+}
+
+#[test]
+fn id_with_whitespace_is_reported() {
+    let (e, path) = load_err(minimal("\"JAG AUD 02\"", ""));
+    assert_at(&e, &path, 1, 1);
+    assert!(e.message.contains("id"), "{e}");
+}
+
+#[test]
+fn token_exchange_with_jag_changes_is_reported() {
+    let text = minimal(
+        "A-1",
+        "obtain: token_exchange\njag:\n  claims: { aud: x }\n",
+    );
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 4, 1);
+    assert!(e.message.contains("token_exchange"), "{e}");
+}
+
+#[test]
+
+fn token_exchange_error_points_at_obtain_even_when_the_title_mentions_it() {
+    let text = "id: A-1\ntitle: a valid ID-JAG obtained from the IdP\nrequirement: { level: MUST, source: s }\nobtain: token_exchange\njag:\n  claims: { aud: x }\nexpect: { reject: invalid_grant }\n";
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 4, 1);
+}
+
+#[test]
+
+fn empty_reject_error_points_at_reject_even_when_the_title_mentions_it() {
+    let text = "id: A-1\ntitle: an expired ID-JAG is rejected\nrequirement: { level: MUST, source: s }\nexpect: { reject: [] }\n";
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 4, 11);
+}
+
+// ---------------------------------------------------------------- hostile files
+
+#[test]
+fn non_utf8_file_is_an_error() {
+    let (e, path) = load_err(b"id: A-1\ntitle: \xff\xfe\n".as_slice());
+    assert_eq!(e.origin, path);
+    assert!(e.message.contains("UTF-8"), "{e}");
+    assert!(e.to_string().starts_with(&format!("{path}: ")), "{e}");
+}
+
+#[test]
+fn deeply_nested_flow_sequences_are_an_error_not_a_crash() {
+    let n = 10_000;
+    for text in [
+        "[".repeat(n),
+        format!("{}{}", "[".repeat(n), "]".repeat(n)),
+        minimal(
+            "A-1",
+            &format!("jag:\n  claims: {{ aud: {} }}\n", "[".repeat(n)),
+        ),
+        minimal(
+            "A-1",
+            &format!(
+                "jag:\n  claims: {{ aud: {}{} }}\n",
+                "[".repeat(n),
+                "]".repeat(n)
+            ),
+        ),
+        minimal(
+            "A-1",
+            &format!("jag:\n  claims: {{ aud: {} }}\n", "{a: ".repeat(n)),
+        ),
+    ] {
+        let (e, path) = load_err(text);
+        assert_eq!(e.origin, path);
+        assert!(e.line.is_some(), "{}", e.message);
+    }
+}
+
+#[test]
+fn deeply_nested_block_sequences_are_an_error_not_a_crash() {
+    let mut text = String::from(
+        "id: A-1\ntitle: t\nrequirement: { level: MUST, source: s }\njag:\n  claims:\n    aud:\n",
+    );
+    for i in 0..2_000 {
+        text.push_str(&" ".repeat(6 + 2 * i));
+        text.push_str("- \n");
+    }
+    text.push_str("expect: { reject: invalid_grant }\n");
+    let (e, path) = load_err(text);
+    assert_eq!(e.origin, path);
+    assert!(e.line.is_some(), "{}", e.message);
+}
+
+#[test]
+fn empty_and_null_files_are_errors() {
+    for text in ["", "\n", "~\n", "---\n", "[]\n", "42\n"] {
+        let (e, path) = load_err(text);
+        assert_eq!(e.origin, path, "{text:?}");
+    }
+}
+
+// ---------------------------------------------------------------- cross-file errors
+
+#[test]
+fn duplicate_ids_name_both_files() {
+    let dir = TempDir::new().expect("tempdir");
+    let a = write(dir.path(), "a.yaml", minimal("DUP-1", ""));
+    let b = write(dir.path(), "sub/b.yaml", minimal("DUP-1", ""));
+    let e = load_dir(dir.path()).expect_err("duplicate ids");
+    let text = e.to_string();
+    assert!(text.contains("DUP-1"), "{text}");
+    assert!(text.contains(&origin(&a)), "{text}");
+    assert!(text.contains(&origin(&b)), "{text}");
+}
+
+#[test]
+fn unknown_dependency_is_an_error() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = write(
+        dir.path(),
+        "a.yaml",
+        minimal("A-1", "depends_on: [NOPE-9]\n"),
+    );
+    let e = load_dir(dir.path()).expect_err("unknown dependency");
+    assert_eq!(e.origin, origin(&path));
+    assert!(e.message.contains("NOPE-9"), "{e}");
+}
+
+#[test]
+fn empty_directory_is_an_error() {
+    let dir = TempDir::new().expect("tempdir");
+    write(dir.path(), "README.md", "nothing here");
+    let e = load_dir(dir.path()).expect_err("no scenarios");
+    assert_eq!(e.origin, origin(dir.path()));
+    assert!(e.message.contains("no scenarios found"), "{e}");
+}
+
+#[test]
+fn a_file_or_missing_path_is_not_a_directory() {
+    let dir = TempDir::new().expect("tempdir");
+    let file = write(dir.path(), "a.yaml", AUD_02);
+    for p in [file.clone(), dir.path().join("missing")] {
+        let e = load_dir(&p).expect_err("not a directory");
+        assert_eq!(e.origin, origin(&p));
+        assert!(e.message.contains("not a directory"), "{e}");
+    }
+}
+
+#[test]
+fn one_bad_file_fails_the_whole_folder() {
+    let dir = TempDir::new().expect("tempdir");
+    write(dir.path(), "good.yaml", AUD_02);
+    let bad = write(dir.path(), "bad.yaml", "id: [\n");
+    let e = load_dir(dir.path()).expect_err("bad file");
+    assert_eq!(e.origin, origin(&bad));
+}
+
+// ---------------------------------------------------------------- filter
+
+#[test]
+fn filter_keeps_matching_ids() {
+    let all = scenario::embedded().unwrap_or_else(|e| panic!("{e}"));
+    let kept = scenario::filter(all, "JAG-AUD-*").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids(&kept), vec!["JAG-AUD-02"]);
+}
+
+#[test]
+fn filter_keeps_dependencies() {
+    let all = scenario::embedded().unwrap_or_else(|e| panic!("{e}"));
+    let kept = scenario::filter(all, "BASE-02").unwrap_or_else(|e| panic!("{e}"));
+    let got: BTreeSet<&str> = ids(&kept).into_iter().collect();
+    assert_eq!(got, BTreeSet::from(["BASE-01", "BASE-02"]));
+}
+
+#[test]
+fn filter_keeps_dependencies_transitively() {
+    let dir = TempDir::new().expect("tempdir");
+    write(dir.path(), "a.yaml", minimal("T-1", ""));
+    write(dir.path(), "b.yaml", minimal("T-2", "depends_on: [T-1]\n"));
+    write(dir.path(), "c.yaml", minimal("T-3", "depends_on: [T-2]\n"));
+    write(dir.path(), "d.yaml", minimal("U-1", ""));
+    let all = load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let kept = scenario::filter(all, "T-3").unwrap_or_else(|e| panic!("{e}"));
+    let got: BTreeSet<&str> = ids(&kept).into_iter().collect();
+    assert_eq!(got, BTreeSet::from(["T-1", "T-2", "T-3"]));
+}
+
+#[test]
+fn filter_matching_nothing_is_an_error() {
+    let all = scenario::embedded().unwrap_or_else(|e| panic!("{e}"));
+    let e = scenario::filter(all, "NOPE-*").expect_err("no match");
+    assert!(e.message.contains("NOPE-*"), "{e}");
+}
+
+#[test]
+fn filter_with_an_invalid_glob_is_an_error() {
+    let all = scenario::embedded().unwrap_or_else(|e| panic!("{e}"));
+    let e = scenario::filter(all, "[").expect_err("invalid glob");
+    assert!(e.message.contains('['), "{e}");
 }

@@ -26,47 +26,86 @@ fn is_yaml(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
-/// Checks every `${name}` in the text against the known placeholders.
+/// Byte offset where a YAML comment starts on `line` (a `#` at the start or after a space).
+fn comment_start(line: &str) -> usize {
+    let bytes = line.as_bytes();
+    (0..bytes.len())
+        .find(|&i| bytes[i] == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()))
+        .unwrap_or(line.len())
+}
+
+/// Checks every `${name}` outside comments against the known placeholders.
 fn check_placeholders(origin: &str, text: &str) -> Result<(), InputError> {
-    let mut from = 0;
-    while let Some(rel) = text[from..].find("${") {
-        let start = from + rel;
-        let after = &text[start + 2..];
-        let Some(end) = after.find('}') else {
-            return Err(InputError::at_offset(
-                origin,
-                text,
-                start,
-                "unclosed placeholder `${`",
-            ));
-        };
-        let name = &after[..end];
-        if !PLACEHOLDERS.iter().any(|(p, _)| *p == name) {
-            let known: Vec<&str> = PLACEHOLDERS.iter().map(|(p, _)| *p).collect();
-            return Err(InputError::at_offset(
-                origin,
-                text,
-                start,
-                format!(
-                    "unknown placeholder ${{{name}}}; known: {}",
-                    known.join(", ")
-                ),
-            ));
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let code = &line[..comment_start(line)];
+        let mut from = 0;
+        while let Some(rel) = code[from..].find("${") {
+            let start = from + rel;
+            let at = line_start + start;
+            let after = &code[start + 2..];
+            let name_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+                .unwrap_or(after.len());
+            if !after[name_len..].starts_with('}') {
+                return Err(InputError::at_offset(
+                    origin,
+                    text,
+                    at,
+                    "unclosed placeholder: `${` needs a name and `}`",
+                ));
+            }
+            let name = &after[..name_len];
+            if !PLACEHOLDERS.iter().any(|(p, _)| *p == name) {
+                let known: Vec<&str> = PLACEHOLDERS.iter().map(|(p, _)| *p).collect();
+                return Err(InputError::at_offset(
+                    origin,
+                    text,
+                    at,
+                    format!(
+                        "unknown placeholder ${{{name}}}; known: {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            from = start + 2 + name_len + 1;
         }
-        from = start + 2 + end;
+        line_start += line.len();
     }
     Ok(())
+}
+
+/// Offset of `key:` written at the start of a line (at any indentation), after `from`.
+fn key_offset(text: &str, key: &str, from: usize) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start().len();
+        let rest = line.trim_start().trim_start_matches("- ");
+        if offset >= from && rest.starts_with(key) && rest[key.len()..].starts_with(':') {
+            return Some(offset + indent);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Offset of `key` inside the flow or block value of the top-level `parent` key.
+fn nested_offset(text: &str, parent: &str, key: &str) -> usize {
+    let Some(p) = key_offset(text, parent, 0) else {
+        return 0;
+    };
+    text[p..].find(key).map_or(p, |k| p + k)
 }
 
 fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
     let scenario: Scenario = parse_yaml(origin, text)?;
     check_placeholders(origin, text)?;
-    let pos = |needle: &str| text.find(needle).unwrap_or(0);
+    let pos = |key: &str| key_offset(text, key, 0).unwrap_or(0);
     if scenario.id.trim().is_empty() || scenario.id.contains(char::is_whitespace) {
         return Err(InputError::at_offset(
             origin,
             text,
-            pos("id:"),
+            pos("id"),
             "id must be a non-empty word such as JAG-AUD-02",
         ));
     }
@@ -76,7 +115,7 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
         return Err(InputError::at_offset(
             origin,
             text,
-            pos("reject"),
+            nested_offset(text, "expect", "reject"),
             "reject needs at least one error code",
         ));
     }
