@@ -7,6 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{HeaderMap, HeaderValue};
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use crate::fixture::{ClientAuthMethod, Secret};
 use crate::report::model::{Exchange, RecordedRequest, RecordedResponse};
 
@@ -19,6 +22,30 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// What replaces a secret in reports and logs.
 pub const REDACTED: &str = "[REDACTED]";
 
+/// How client credentials are presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1, App. B).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the body.
+    ClientSecretPost,
+    /// `client_id` in the body, no secret.
+    None,
+    /// Basic and the body secret at once (RFC 6749 §2.3: more than one method).
+    BasicAndPost,
+}
+
+impl From<ClientAuthMethod> for AuthMethod {
+    fn from(m: ClientAuthMethod) -> Self {
+        match m {
+            ClientAuthMethod::ClientSecretBasic => AuthMethod::ClientSecretBasic,
+            ClientAuthMethod::ClientSecretPost => AuthMethod::ClientSecretPost,
+            ClientAuthMethod::None => AuthMethod::None,
+        }
+    }
+}
+
 /// Client credentials and how to present them.
 #[derive(Debug, Clone)]
 pub struct ClientCredentials {
@@ -27,9 +54,35 @@ pub struct ClientCredentials {
     /// Client secret.
     pub secret: Secret,
     /// Presentation method.
-    pub method: ClientAuthMethod,
+    pub method: AuthMethod,
     /// Environment variable named in curl reproductions in place of the secret.
     pub secret_env: String,
+}
+
+/// The HTTP method of a token request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// POST with the parameters in the body (RFC 6749 §3.2).
+    #[default]
+    Post,
+    /// GET with the parameters in the query string.
+    Get,
+}
+
+/// A token-endpoint request: parameters, credentials and how they travel.
+#[derive(Debug, Clone, Default)]
+pub struct FormRequest {
+    /// Parameters in order (repeats allowed).
+    pub params: Vec<(String, String)>,
+    /// Client credentials, if any.
+    pub auth: Option<ClientCredentials>,
+    /// `Content-Type` instead of `application/x-www-form-urlencoded`.
+    pub content_type: Option<String>,
+    /// POST (default) or GET.
+    pub method: HttpMethod,
+    /// Send the parameters as a JSON object instead of a form.
+    pub json_body: bool,
 }
 
 /// An HTTP client with a per-request timeout and a body cap, never following redirects.
@@ -68,81 +121,188 @@ impl HttpClient {
         params: &[(String, String)],
         creds: Option<&ClientCredentials>,
     ) -> Exchange {
-        let mut params = params.to_vec();
+        let req = FormRequest {
+            params: params.to_vec(),
+            auth: creds.cloned(),
+            ..Default::default()
+        };
+        self.token_request(role, url, &req).await
+    }
+
+    /// Sends a token-endpoint request as described, recording it with secrets redacted and a
+    /// curl command that repeats it.
+    pub async fn token_request(&self, role: &str, url: &str, req: &FormRequest) -> Exchange {
+        let mut params = req.params.clone();
         let mut headers = HeaderMap::new();
-        let mut shown_headers = vec![(
-            "content-type".to_string(),
-            "application/x-www-form-urlencoded".to_string(),
-        )];
-        let mut curl = format!("curl -sS -X POST {}", shell_quote(url));
+        let mut shown_headers = Vec::new();
+        let mut curl_auth = String::new();
         let mut secrets: Vec<&str> = Vec::new();
-        if let Some(c) = creds {
+        if let Some(c) = &req.auth {
             secrets.push(c.secret.expose());
-            match c.method {
-                ClientAuthMethod::ClientSecretBasic => {
-                    let pair = format!("{}:{}", form_encode(&c.id), form_encode(c.secret.expose()));
-                    let value = format!("Basic {}", STANDARD.encode(pair));
-                    if let Ok(v) = HeaderValue::from_str(&value) {
-                        headers.insert(reqwest::header::AUTHORIZATION, v);
-                    }
-                    shown_headers.push(("authorization".into(), format!("Basic {REDACTED}")));
-                    curl.push_str(&format!(
-                        " -u {}\"${}\"",
-                        shell_quote(&format!("{}:", form_encode(&c.id))),
-                        c.secret_env
-                    ));
+            let basic = matches!(
+                c.method,
+                AuthMethod::ClientSecretBasic | AuthMethod::BasicAndPost
+            );
+            let post = matches!(
+                c.method,
+                AuthMethod::ClientSecretPost | AuthMethod::BasicAndPost
+            );
+            if basic {
+                let pair = format!("{}:{}", form_encode(&c.id), form_encode(c.secret.expose()));
+                if let Ok(v) = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(pair))) {
+                    headers.insert(reqwest::header::AUTHORIZATION, v);
                 }
-                ClientAuthMethod::ClientSecretPost => {
-                    params.push(("client_id".into(), c.id.clone()));
-                    params.push(("client_secret".into(), c.secret.expose().to_string()));
-                }
-                ClientAuthMethod::None => params.push(("client_id".into(), c.id.clone())),
+                shown_headers.push(("authorization".into(), format!("Basic {REDACTED}")));
+                curl_auth = format!(
+                    " -u {}\"${}\"",
+                    shell_quote(&format!("{}:", form_encode(&c.id))),
+                    c.secret_env
+                );
+            }
+            if post {
+                params.push(("client_id".into(), c.id.clone()));
+                params.push(("client_secret".into(), c.secret.expose().to_string()));
+            }
+            if c.method == AuthMethod::None {
+                params.push(("client_id".into(), c.id.clone()));
             }
         }
-        let redact = |v: &str| {
-            if secrets.contains(&v) {
-                REDACTED.to_string()
+        let secret_env = req.auth.as_ref().map_or("", |c| c.secret_env.as_str());
+        let is_secret = |v: &str| secrets.contains(&v);
+        let encode = |redact: bool| {
+            params
+                .iter()
+                .map(|(k, v)| {
+                    let v = if redact && is_secret(v) {
+                        REDACTED
+                    } else {
+                        v.as_str()
+                    };
+                    format!("{}={}", form_encode(k), form_encode(v))
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let json = |redact: bool| {
+            let mut m = serde_json::Map::new();
+            for (k, v) in &params {
+                let v = if redact && is_secret(v) {
+                    REDACTED
+                } else {
+                    v.as_str()
+                };
+                m.insert(k.clone(), serde_json::Value::String(v.to_string()));
+            }
+            serde_json::Value::Object(m).to_string()
+        };
+        let content_type = req.content_type.clone().unwrap_or_else(|| {
+            if req.json_body {
+                "application/json".into()
             } else {
-                v.to_string()
+                "application/x-www-form-urlencoded".into()
+            }
+        });
+
+        let (rb, shown_url, shown_body, curl) = match req.method {
+            HttpMethod::Get => {
+                let full = if params.is_empty() {
+                    url.to_string()
+                } else {
+                    format!("{url}?{}", encode(false))
+                };
+                let shown = if params.is_empty() {
+                    url.to_string()
+                } else {
+                    format!("{url}?{}", encode(true))
+                };
+                let curl_url = shown.replace(REDACTED, &format!("${secret_env}"));
+                let curl = format!("curl -sS -G {}{curl_auth}", shell_quote(&curl_url));
+                (
+                    self.inner.get(full).headers(headers),
+                    shown,
+                    String::new(),
+                    curl,
+                )
+            }
+            HttpMethod::Post => {
+                shown_headers.insert(0, ("content-type".to_string(), content_type.clone()));
+                let mut curl = format!("curl -sS -X POST {}{curl_auth}", shell_quote(url));
+                let (body, shown) = if req.json_body {
+                    (json(false), json(true))
+                } else {
+                    (encode(false), encode(true))
+                };
+                if req.json_body || req.content_type.is_some() {
+                    curl.push_str(&format!(
+                        " -H {}",
+                        shell_quote(&format!("content-type: {content_type}"))
+                    ));
+                    curl.push_str(&format!(" --data-raw {}", shell_quote(&shown)));
+                    if shown.contains(REDACTED) {
+                        curl.push_str(&format!("  # replace {REDACTED} with ${secret_env}"));
+                    }
+                } else {
+                    for (k, v) in &params {
+                        let value = if is_secret(v) {
+                            format!("{}=\"${secret_env}\"", form_encode(k))
+                        } else {
+                            shell_quote(&format!("{k}={v}"))
+                        };
+                        curl.push_str(&format!(" --data-urlencode {value}"));
+                    }
+                }
+                let rb = self
+                    .inner
+                    .post(url)
+                    .headers(headers)
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body);
+                (rb, url.to_string(), shown, curl)
             }
         };
-        let shown_body = params
-            .iter()
-            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(&redact(v))))
-            .collect::<Vec<_>>()
-            .join("&");
-        for (k, v) in &params {
-            let value = if secrets.contains(&v.as_str()) {
-                format!(
-                    "{}=\"${}\"",
-                    form_encode(k),
-                    creds.map_or("", |c| c.secret_env.as_str())
-                )
-            } else {
-                shell_quote(&format!("{k}={v}"))
-            };
-            curl.push_str(&format!(" --data-urlencode {value}"));
-        }
-        let body = params
-            .iter()
-            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
         let request = RecordedRequest {
-            method: "POST".into(),
-            url: url.to_string(),
+            method: match req.method {
+                HttpMethod::Get => "GET".into(),
+                HttpMethod::Post => "POST".into(),
+            },
+            url: shown_url,
             headers: shown_headers,
             body: shown_body,
         };
-        let rb = self
-            .inner
-            .post(url)
-            .headers(headers)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body);
+        self.send(role, rb, request, curl).await
+    }
+
+    /// Calls a resource API with an optional Bearer token (RFC 6750 §2.1).
+    pub async fn bearer_request(
+        &self,
+        role: &str,
+        method: HttpMethod,
+        url: &str,
+        token: Option<&str>,
+    ) -> Exchange {
+        let (rb, name) = match method {
+            HttpMethod::Get => (self.inner.get(url), "GET"),
+            HttpMethod::Post => (self.inner.post(url), "POST"),
+        };
+        let mut shown_headers = Vec::new();
+        let mut curl = format!("curl -sS -X {name} {}", shell_quote(url));
+        let rb = match token {
+            Some(t) => {
+                shown_headers.push(("authorization".to_string(), format!("Bearer {t}")));
+                curl.push_str(&format!(
+                    " -H {}",
+                    shell_quote(&format!("Authorization: Bearer {t}"))
+                ));
+                rb.bearer_auth(t)
+            }
+            None => rb,
+        };
+        let request = RecordedRequest {
+            method: name.into(),
+            url: url.to_string(),
+            headers: shown_headers,
+            body: String::new(),
+        };
         self.send(role, rb, request, curl).await
     }
 

@@ -101,6 +101,10 @@ pub struct Fixture {
     pub scope: Option<String>,
     /// Issuer identifiers of the fake IdP's parties.
     pub issuers: BTreeMap<IssuerRole, String>,
+    /// The resource API of R1 (RFC 6750 Bearer), when the target has one.
+    pub api_r1: Option<String>,
+    /// The resource API of R2.
+    pub api_r2: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
 }
@@ -120,6 +124,9 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "R_FOREIGN, a resource the RAS does not govern",
     ),
     ("scope", "the scope of the valid ID-JAG"),
+    ("api.r1", "the resource API URL of R1"),
+    ("api.r2", "the resource API URL of R2"),
+    ("jag", "the minted ID-JAG (in request.assertion only)"),
     ("idp.trusted.issuer", "ISS_A, the trusted issuer"),
     ("idp.trusted_b.issuer", "ISS_B, a second trusted issuer"),
     (
@@ -144,6 +151,8 @@ impl Fixture {
             "resource.r2" => self.resource2.clone(),
             "resource.foreign" => Some(self.foreign_resource.clone()),
             "scope" => self.scope.clone(),
+            "api.r1" => self.api_r1.clone(),
+            "api.r2" => self.api_r2.clone(),
             "idp.trusted.issuer" => issuer(IssuerRole::Trusted),
             "idp.trusted_b.issuer" => issuer(IssuerRole::TrustedB),
             "idp.untrusted.issuer" => issuer(IssuerRole::Untrusted),
@@ -152,8 +161,8 @@ impl Fixture {
         }
     }
 
-    /// Replaces every `${name}` in `text`. Errors name the first placeholder the fixture
-    /// cannot fill.
+    /// Replaces every `${name}` in `text` but `${jag}`, which is filled at send time. Errors
+    /// name the first placeholder the fixture cannot fill.
     pub fn substitute(&self, text: &str) -> Result<String, String> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
@@ -166,6 +175,7 @@ impl Fixture {
             let name = &after[..end];
             match self.placeholder(name) {
                 Some(v) => out.push_str(&v),
+                None if name == "jag" => out.push_str("${jag}"),
                 None => return Err(format!("the target has no value for ${{{name}}}")),
             }
             rest = &after[end + 1..];
@@ -184,6 +194,7 @@ impl Fixture {
             resource: self.resource.clone(),
             scope: self.scope.clone(),
             lifetime_secs: 300,
+            client_secret: self.client.secret.expose().to_string(),
         }
     }
 }

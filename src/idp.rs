@@ -190,6 +190,11 @@ impl FakeIdp {
         }
     }
 
+    /// A handle on the request log that outlives borrows of the IdP.
+    pub fn hit_log(&self) -> HitLog {
+        HitLog(self.state.clone())
+    }
+
     /// Every request received so far.
     pub fn hits(&self) -> Vec<Hit> {
         self.state
@@ -207,6 +212,26 @@ impl FakeIdp {
     /// Runs until the process is stopped.
     pub async fn wait(self) {
         self.handle.wait().await;
+    }
+}
+
+/// The IdP's request log: mark a point, then read what arrived after it.
+#[derive(Clone)]
+pub struct HitLog(Arc<IdpState>);
+
+impl HitLog {
+    /// The current end of the log.
+    pub fn mark(&self) -> usize {
+        self.0.hits.lock().map(|h| h.len()).unwrap_or(0)
+    }
+
+    /// Requests received after `mark`.
+    pub fn since(&self, mark: usize) -> Vec<Hit> {
+        self.0
+            .hits
+            .lock()
+            .map(|h| h.get(mark..).map(<[Hit]>::to_vec).unwrap_or_default())
+            .unwrap_or_default()
     }
 }
 

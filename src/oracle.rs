@@ -47,7 +47,76 @@ pub struct AcceptRules {
     /// Members the JSON body must not have (e.g. `refresh_token`).
     #[serde(default)]
     pub absent: Vec<String>,
+    /// Members that must be positive integers (e.g. `expires_in`, RFC 6749 §5.1).
+    #[serde(default)]
+    pub positive_integers: Vec<String>,
+    /// The response `scope` must be present and a subset of these space-separated scopes.
+    #[serde(default)]
+    pub scope_within: Option<String>,
+    /// Scopes that must not be granted (when `scope` is present).
+    #[serde(default)]
+    pub scope_excludes: Vec<String>,
+    /// Members that must equal these JSON values.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub equals: Map<String, Value>,
 }
+
+/// A rejection with more than the error code: headers the error response must carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRules {
+    /// Acceptable RFC 6749 §5.2 error codes.
+    pub error: OneOrMany,
+    /// Headers the error response must carry (as in [`AcceptRules::headers`]).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// What a rejection must look like: just the codes, or codes and headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RejectSpec {
+    /// `reject: invalid_grant` or `reject: [invalid_grant, invalid_target]`.
+    Codes(OneOrMany),
+    /// `reject: { error: invalid_grant, headers: { cache-control: no-store } }`.
+    Rules(RejectRules),
+}
+
+impl RejectSpec {
+    /// The acceptable error codes.
+    pub fn codes(&self) -> Vec<String> {
+        match self {
+            RejectSpec::Codes(c) => c.to_vec(),
+            RejectSpec::Rules(r) => r.error.to_vec(),
+        }
+    }
+
+    /// Headers the error response must carry.
+    pub fn headers(&self) -> BTreeMap<String, String> {
+        match self {
+            RejectSpec::Codes(_) => BTreeMap::new(),
+            RejectSpec::Rules(r) => r.headers.clone(),
+        }
+    }
+}
+
+/// Either answer is conformant: a rejection with one of these codes, or an acceptance that
+/// satisfies the rules (e.g. RFC 7521 §4.1: refuse, or grant no more than the ID-JAG).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EitherRules {
+    /// Acceptable error codes.
+    pub reject: OneOrMany,
+    /// Rules an acceptance must satisfy.
+    #[serde(default)]
+    pub accept: AcceptRules,
+}
+
+/// Behaviour to record only (MAY-level rows): the verdict is INFO, with what happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRules {}
 
 /// What the check expects of the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -57,7 +126,18 @@ pub enum Expect {
     Accept(AcceptRules),
     /// The request is refused with one of these RFC 6749 §5.2 error codes. The positive
     /// control (the same request with the valid ID-JAG) must be accepted first.
-    Reject(OneOrMany),
+    Reject(RejectSpec),
+    /// Refused with one of these codes, or accepted within the rules.
+    Either(EitherRules),
+    /// Only recorded: INFO with the answer.
+    Record(RecordRules),
+}
+
+impl Expect {
+    /// True when the check is differential: a positive control is sent first.
+    pub fn needs_control(&self) -> bool {
+        !matches!(self, Expect::Accept(_))
+    }
 }
 
 /// What an answer was, as far as the judge is concerned.
@@ -309,7 +389,30 @@ pub fn judge_positive(
             None => problems.push(format!("no token_type, expected {want}")),
         }
     }
-    for (name, want) in &rules.headers {
+    problems.extend(header_problems(&rules.headers, response));
+    for member in &rules.absent {
+        if body.contains_key(member) {
+            problems.push(format!("the response includes {member}"));
+        }
+    }
+    problems.extend(body_problems(rules, body));
+    if problems.is_empty() {
+        judged(
+            Verdict::Pass,
+            "accepted: 200 with an access token".to_string(),
+        )
+    } else {
+        judged(level.violation(), problems.join("; "))
+    }
+}
+
+/// The `headers` rules a response breaks, each as a sentence.
+fn header_problems(
+    rules: &BTreeMap<String, String>,
+    response: Option<&RecordedResponse>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, want) in rules {
         let values: Vec<&str> = response
             .map(|r| {
                 r.headers
@@ -334,17 +437,155 @@ pub fn judge_positive(
             }
         }
     }
-    for member in &rules.absent {
-        if body.contains_key(member) {
-            problems.push(format!("the response includes {member}"));
+    problems
+}
+
+fn scopes(s: &str) -> Vec<&str> {
+    s.split(' ').filter(|x| !x.is_empty()).collect()
+}
+
+/// The body rules (integers, scope, equality) an accepted response breaks.
+fn body_problems(rules: &AcceptRules, body: &Map<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for member in &rules.positive_integers {
+        match body.get(member) {
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v > 0) => {}
+            Some(other) => problems.push(format!("{member} is {other}, not a positive integer")),
+            None => problems.push(format!("no {member} in the response")),
         }
     }
+    let granted = body.get("scope");
+    if let Some(allowed) = &rules.scope_within {
+        let allowed = scopes(allowed);
+        match granted {
+            Some(Value::String(g)) => {
+                let extra: Vec<&str> = scopes(g)
+                    .into_iter()
+                    .filter(|x| !allowed.contains(x))
+                    .collect();
+                if !extra.is_empty() {
+                    problems.push(format!(
+                        "scope {} was granted beyond {}",
+                        extra.join(" "),
+                        allowed.join(" ")
+                    ));
+                }
+            }
+            Some(other) => problems.push(format!("scope is {other}, not a string")),
+            None => problems.push("no scope in the response".to_string()),
+        }
+    }
+    if let Some(Value::String(g)) = granted {
+        let bad: Vec<&str> = scopes(g)
+            .into_iter()
+            .filter(|x| rules.scope_excludes.iter().any(|e| e == x))
+            .collect();
+        if !bad.is_empty() {
+            problems.push(format!("scope {} was granted", bad.join(" ")));
+        }
+    }
+    for (member, want) in &rules.equals {
+        match body.get(member) {
+            Some(v) if v == want => {}
+            Some(v) => problems.push(format!("{member} is {v}, expected {want}")),
+            None => problems.push(format!("no {member} in the response (expected {want})")),
+        }
+    }
+    problems
+}
+
+/// Judges a negative check whose rejection must also carry headers.
+pub fn judge_reject(
+    level: Level,
+    spec: &RejectSpec,
+    control: &Outcome,
+    probe: &Outcome,
+    response: Option<&RecordedResponse>,
+    what: &str,
+) -> Judgement {
+    let j = judge_negative(level, &spec.codes(), control, probe, what);
+    if j.verdict != Verdict::Pass {
+        return j;
+    }
+    let problems = header_problems(&spec.headers(), response);
     if problems.is_empty() {
-        judged(
-            Verdict::Pass,
-            "accepted: 200 with an access token".to_string(),
-        )
+        j
     } else {
-        judged(level.violation(), problems.join("; "))
+        judged(
+            level.violation(),
+            format!("rejected, but {}", problems.join("; ")),
+        )
+    }
+}
+
+/// Judges a check where a rejection with the listed codes and an acceptance within the
+/// rules are both conformant. The control must have been accepted.
+pub fn judge_either(
+    level: Level,
+    rules: &EitherRules,
+    control: &Outcome,
+    probe: &Outcome,
+    response: Option<&RecordedResponse>,
+    what: &str,
+) -> Judgement {
+    let codes = rules.reject.to_vec();
+    match probe {
+        Outcome::Accepted { body } => {
+            let j = judge_negative(
+                level,
+                &codes,
+                control,
+                &Outcome::NoAnswer {
+                    reason: String::new(),
+                },
+                what,
+            );
+            if matches!(j.verdict, Verdict::Skip)
+                || (j.verdict == Verdict::Error && j.reason.starts_with("positive"))
+            {
+                return j;
+            }
+            let mut problems = header_problems(&rules.accept.headers, response);
+            problems.extend(body_problems(&rules.accept, body));
+            if problems.is_empty() {
+                judged(
+                    Verdict::Pass,
+                    "accepted within the rules: 200 with an access token",
+                )
+            } else {
+                judged(
+                    level.violation(),
+                    format!("{what} was accepted, but {}", problems.join("; ")),
+                )
+            }
+        }
+        _ => judge_negative(level, &codes, control, probe, what),
+    }
+}
+
+/// Records behaviour (INFO) after a differential control; no answer is still ERROR.
+pub fn judge_record(control: &Outcome, probe: &Outcome, what: &str) -> Judgement {
+    match control {
+        Outcome::Accepted { .. } => {}
+        Outcome::NoAnswer { reason } => {
+            return judged(
+                Verdict::Error,
+                format!("positive control got no answer: {reason}"),
+            );
+        }
+        other => {
+            return judged(
+                Verdict::Skip,
+                format!("baseline not accepted: {}", summarize(other)),
+            );
+        }
+    }
+    match probe {
+        Outcome::NoAnswer { reason } => judged(Verdict::Error, format!("no answer: {reason}")),
+        Outcome::Accepted { .. } => judged(
+            Verdict::Info,
+            format!("{what}: accepted (200 with an access token)"),
+        ),
+        other => judged(Verdict::Info, format!("{what}: {}", summarize(other))),
     }
 }

@@ -108,3 +108,7 @@ pub struct Requirement {
 
 /// The draft revision the catalogue follows.
 pub const DRAFT: &str = "draft-ietf-oauth-identity-assertion-authz-grant-04";
+
+/// The expectation profiles (requirements.md §14): the generic draft, MCP enterprise-managed
+/// authorization, and Auth0's resource-app behaviour.
+pub const PROFILES: &[&str] = &["id-jag-04", "mcp-ema", "auth0"];

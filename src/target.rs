@@ -49,6 +49,18 @@ fn default_bind() -> String {
     "127.0.0.1:7400".into()
 }
 
+/// The resource APIs behind the governed resources.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiEntry {
+    /// An endpoint of R1 that answers 200 to a valid Bearer token.
+    #[serde(default)]
+    pub r1: Option<String>,
+    /// An endpoint of R2.
+    #[serde(default)]
+    pub r2: Option<String>,
+}
+
 /// The target file (see the README for a commented example).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +91,9 @@ pub struct TargetFile {
     /// The valid ID-JAG's `scope`.
     #[serde(default)]
     pub scope: Option<String>,
+    /// The resource APIs (checks of the resource step are SKIP without them).
+    #[serde(default)]
+    pub api: ApiEntry,
     /// The fake IdP.
     #[serde(default)]
     pub idp: IdpEntry,
@@ -176,6 +191,8 @@ impl TargetFile {
                 .unwrap_or_else(|| DEFAULT_FOREIGN_RESOURCE.into()),
             scope: self.scope.clone(),
             issuers: fixture::issuer_urls(&self.idp_base_url()),
+            api_r1: self.api.r1.clone(),
+            api_r2: self.api.r2.clone(),
             timeout,
         })
     }

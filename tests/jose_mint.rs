@@ -59,6 +59,7 @@ fn baseline() -> Baseline {
         resource: Some(RESOURCE.to_string()),
         scope: Some(SCOPE.to_string()),
         lifetime_secs: LIFETIME,
+        client_secret: "client-secret".to_string(),
     }
 }
 
@@ -1362,6 +1363,8 @@ fn mutation_signature_faults_fail_verification() {
                 SignatureFault::FlipBit => full,
                 SignatureFault::Strip => 0,
                 SignatureFault::Truncate => full / 2,
+                SignatureFault::Zero => full,
+                SignatureFault::DerEncoded => unreachable!("not in this loop"),
             };
             assert_eq!(p.sig.len(), want_len, "{alg:?} {fault:?}");
             if fault == SignatureFault::Strip {

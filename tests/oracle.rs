@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 use xaa_conform::oracle::{
-    AcceptRules, Expect, OneOrMany, Outcome, classify, classify_response, judge_negative,
-    judge_positive, summarize,
+    AcceptRules, Expect, OneOrMany, Outcome, RejectSpec, classify, classify_response,
+    judge_negative, judge_positive, summarize,
 };
 use xaa_conform::report::model::{Exchange, RecordedRequest, RecordedResponse};
 use xaa_conform::spec::{Level, Verdict};
@@ -537,16 +537,21 @@ fn negative_expected_list_accepts_either_code() {
 
 #[test]
 fn expect_reject_one_or_many_lists_codes() {
-    let one = Expect::Reject(OneOrMany::One("invalid_grant".to_owned()));
-    let many = Expect::Reject(OneOrMany::Many(codes(&["invalid_grant", "invalid_target"])));
+    let one = Expect::Reject(RejectSpec::Codes(OneOrMany::One(
+        "invalid_grant".to_owned(),
+    )));
+    let many = Expect::Reject(RejectSpec::Codes(OneOrMany::Many(codes(&[
+        "invalid_grant",
+        "invalid_target",
+    ]))));
     let Expect::Reject(o) = one else {
         unreachable!()
     };
-    assert_eq!(o.to_vec(), codes(&["invalid_grant"]));
+    assert_eq!(o.codes(), codes(&["invalid_grant"]));
     let Expect::Reject(m) = many else {
         unreachable!()
     };
-    assert_eq!(m.to_vec(), codes(&["invalid_grant", "invalid_target"]));
+    assert_eq!(m.codes(), codes(&["invalid_grant", "invalid_target"]));
 }
 
 // ---------------------------------------------------------------- judge_positive
@@ -581,6 +586,7 @@ fn positive_accepted_with_rules_met_passes() {
             ("content-type".to_owned(), "application/json".to_owned()),
         ]),
         absent: vec!["refresh_token".to_owned()],
+        ..AcceptRules::default()
     };
     let j = judge_headers(
         &rules,
@@ -720,6 +726,7 @@ fn positive_several_problems_are_all_named() {
         token_type: Some("Bearer".to_owned()),
         headers: BTreeMap::from([("cache-control".to_owned(), "no-store".to_owned())]),
         absent: vec!["refresh_token".to_owned()],
+        ..AcceptRules::default()
     };
     let r = resp_h(
         200,

@@ -145,7 +145,9 @@ fn embedded_aud_02_has_the_expected_shape() {
     assert_eq!(s.scenario.requirement.level, Level::Must);
     assert_eq!(
         s.scenario.expect,
-        Expect::Reject(OneOrMany::One("invalid_grant".to_owned()))
+        Expect::Reject(xaa_conform::oracle::RejectSpec::Codes(OneOrMany::One(
+            "invalid_grant".to_owned()
+        )))
     );
     let base01 = all
         .iter()
@@ -177,7 +179,9 @@ fn load_dir_returns_a_valid_scenario_with_its_path() {
     );
     assert_eq!(
         s.scenario.expect,
-        Expect::Reject(OneOrMany::One("invalid_grant".to_owned()))
+        Expect::Reject(xaa_conform::oracle::RejectSpec::Codes(OneOrMany::One(
+            "invalid_grant".to_owned()
+        )))
     );
 }
 

@@ -256,6 +256,23 @@ impl SigningKey {
         spki_pem(&self.public_key_der())
     }
 
+    /// Signs `msg` with ECDSA and an ASN.1 DER signature (the wrong encoding for JWS, RFC 7518
+    /// §3.4); RSA keys sign as usual.
+    pub fn sign_asn1(&self, msg: &[u8]) -> Vec<u8> {
+        let Inner::Ec(k) = &self.inner else {
+            return self.sign(msg);
+        };
+        let der = k
+            .to_pkcs8v1()
+            .map(|d| d.as_ref().to_vec())
+            .unwrap_or_default();
+        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &der)
+            .ok()
+            .and_then(|k| k.sign(&SystemRandom::new(), msg).ok())
+            .map(|s| s.as_ref().to_vec())
+            .unwrap_or_default()
+    }
+
     /// Signs `msg` with this key's algorithm.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();

@@ -28,6 +28,8 @@ pub struct Baseline {
     pub scope: Option<String>,
     /// Seconds from `iat` to `exp`.
     pub lifetime_secs: i64,
+    /// The requesting app's client secret at the RAS, for HS256-with-client-secret probes.
+    pub client_secret: String,
 }
 
 /// A minted token with its decoded parts, for sending and for reports.
@@ -177,6 +179,20 @@ pub fn mint(
             (alg.name(), Some(k.kid().to_string()), Signer::Key(k))
         }
         Some(Signing::None) => ("none", None, Signer::Unsigned),
+        Some(Signing::Hs256ClientSecret) => (
+            "HS256",
+            Some(own_key.kid().to_string()),
+            Signer::Hmac(base.client_secret.clone().into_bytes()),
+        ),
+        Some(Signing::Hs256EmptyKey) => (
+            "HS256",
+            Some(own_key.kid().to_string()),
+            Signer::Hmac(Vec::new()),
+        ),
+        Some(Signing::EmbeddedJwk) => {
+            let k = keyring.issuer(IssuerRole::Attacker).get(alg);
+            (alg.name(), Some(k.kid().to_string()), Signer::Key(k))
+        }
         Some(Signing::Hs256PublicKey(enc)) => {
             let rsa = &keyring.issuer(role).rs256;
             let secret = match enc {
@@ -192,6 +208,12 @@ pub fn mint(
         header.insert("kid".into(), json!(kid));
     }
     header.insert("typ".into(), json!(typ));
+    if m.sign == Some(Signing::EmbeddedJwk) {
+        header.insert(
+            "jwk".into(),
+            keyring.issuer(IssuerRole::Attacker).get(alg).public_jwk(),
+        );
+    }
     for (name, v) in &m.header {
         header.insert(name.clone(), v.clone());
     }
@@ -199,11 +221,19 @@ pub fn mint(
         header.shift_remove(name);
     }
 
-    let input = jws::signing_input(
-        &serde_json::to_string(&header)?,
-        &serde_json::to_string(&claims)?,
-    );
+    let header_text = match &m.raw_header {
+        Some(raw) => raw.clone(),
+        None => serde_json::to_string(&header)?,
+    };
+    let payload_text = match &m.raw_payload {
+        Some(raw) => raw.clone(),
+        None => with_duplicates(serde_json::to_string(&claims)?, &m.duplicate_claims)?,
+    };
+    let input = jws::signing_input(&header_text, &payload_text);
     let mut sig = match signer {
+        Signer::Key(k) if m.signature == Some(SignatureFault::DerEncoded) => {
+            k.sign_asn1(input.as_bytes())
+        }
         Signer::Key(k) => k.sign(input.as_bytes()),
         Signer::Hmac(secret) => {
             let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
@@ -222,11 +252,44 @@ pub fn mint(
         }
         Some(SignatureFault::Strip) => sig.clear(),
         Some(SignatureFault::Truncate) => sig.truncate(sig.len() / 2),
-        None => {}
+        Some(SignatureFault::Zero) => sig.iter_mut().for_each(|b| *b = 0),
+        Some(SignatureFault::DerEncoded) | None => {}
     }
+    let shown = |text: &str, minted: Map<String, Value>| {
+        serde_json::from_str(text).unwrap_or_else(|_| {
+            if text == serde_json::to_string(&minted).unwrap_or_default() {
+                Value::Object(minted)
+            } else {
+                Value::String(text.to_string())
+            }
+        })
+    };
     Ok(Minted {
         token: jws::compact(&input, &sig),
-        header: Value::Object(header),
-        claims: Value::Object(claims),
+        header: shown(&header_text, header),
+        claims: if m.duplicate_claims.is_empty() {
+            shown(&payload_text, claims)
+        } else {
+            Value::String(payload_text)
+        },
     })
+}
+
+/// Appends `"name":value` members after the last member of a serialized JSON object.
+fn with_duplicates(object_text: String, extra: &Map<String, Value>) -> Result<String, MintError> {
+    if extra.is_empty() {
+        return Ok(object_text);
+    }
+    let body = object_text.trim_end().trim_end_matches('}');
+    let mut out = body.to_string();
+    for (name, v) in extra {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(name)?);
+        out.push(':');
+        out.push_str(&serde_json::to_string(v)?);
+    }
+    out.push('}');
+    Ok(out)
 }

@@ -35,6 +35,13 @@ pub enum Signing {
     KeyOf(IssuerRole),
     /// Signed with a key no issuer publishes, under its own `kid`.
     UnknownKid,
+    /// HS256 keyed with the requesting app's client secret at the RAS (RFC 8725 §3.1).
+    Hs256ClientSecret,
+    /// HS256 keyed with an empty secret.
+    Hs256EmptyKey,
+    /// Signed with the attacker's key, whose public JWK is embedded in the `jwk` header
+    /// (RFC 8725 §3.8: the key must belong to the issuer, not to the token).
+    EmbeddedJwk,
 }
 
 /// The encodings of a public key an attacker may try as an HMAC secret.
@@ -57,6 +64,11 @@ pub enum SignatureFault {
     Strip,
     /// The signature cut to half its length.
     Truncate,
+    /// An ES256 signature re-encoded as ASN.1 DER instead of the fixed 64-byte r‖s
+    /// (RFC 7518 §3.4).
+    DerEncoded,
+    /// An all-zero signature: r = s = 0 for ES256 (CVE-2022-21449 "psychic signature").
+    Zero,
 }
 
 /// A time relative to the minting instant, such as `-10m` or `+300s`.
@@ -147,6 +159,17 @@ pub struct JagMutation {
     /// A fault applied to the signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<SignatureFault>,
+    /// Claims written a second time, after the real member, with these values (RFC 7519 §4:
+    /// a parser must reject duplicates or keep the last one).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub duplicate_claims: Map<String, Value>,
+    /// The header JSON text, verbatim, instead of the minted header (signed as it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_header: Option<String>,
+    /// The payload JSON text, verbatim, instead of the minted claims (signed as it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_payload: Option<String>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -202,6 +225,13 @@ impl JagMutation {
             Some(Signing::UnknownKid) => {
                 parts.push("signed with an unpublished key (unknown kid)".into())
             }
+            Some(Signing::Hs256ClientSecret) => {
+                parts.push("HS256 keyed with the client secret".into())
+            }
+            Some(Signing::Hs256EmptyKey) => parts.push("HS256 keyed with an empty secret".into()),
+            Some(Signing::EmbeddedJwk) => {
+                parts.push("signed with a key embedded in the jwk header".into())
+            }
             None => {}
         }
         for (member, v) in &self.header {
@@ -214,7 +244,20 @@ impl JagMutation {
             Some(SignatureFault::FlipBit) => parts.push("one signature bit flipped".into()),
             Some(SignatureFault::Strip) => parts.push("the signature stripped".into()),
             Some(SignatureFault::Truncate) => parts.push("the signature truncated".into()),
+            Some(SignatureFault::DerEncoded) => {
+                parts.push("the ECDSA signature DER-encoded".into())
+            }
+            Some(SignatureFault::Zero) => parts.push("an all-zero signature".into()),
             None => {}
+        }
+        for (claim, v) in &self.duplicate_claims {
+            parts.push(format!("a second {claim} member {}", show(v)));
+        }
+        if let Some(h) = &self.raw_header {
+            parts.push(format!("header {h}"));
+        }
+        if let Some(p) = &self.raw_payload {
+            parts.push(format!("payload {p}"));
         }
         if parts.is_empty() {
             "the valid ID-JAG".into()
@@ -234,9 +277,16 @@ impl JagMutation {
                 _ => {}
             }
         }
-        for v in self.claims.values_mut().chain(self.header.values_mut()) {
+        for v in self
+            .claims
+            .values_mut()
+            .chain(self.header.values_mut())
+            .chain(self.duplicate_claims.values_mut())
+        {
             walk(v, &mut out);
         }
+        out.extend(self.raw_header.iter_mut());
+        out.extend(self.raw_payload.iter_mut());
         out.into_iter()
     }
 }

@@ -64,6 +64,8 @@ pub fn embedded_fixture(
         foreign_resource: crate::target::DEFAULT_FOREIGN_RESOURCE.into(),
         scope: Some("s.read s.write".into()),
         issuers: issuers.clone(),
+        api_r1: Some(format!("{base_url}/api/r1")),
+        api_r2: Some(format!("{base_url}/api/r2")),
         timeout,
     }
 }

@@ -1,25 +1,27 @@
 //! Running one scenario: resolve placeholders, obtain or mint the ID-JAG, send the positive
-//! control and the probe, judge.
+//! control and the probe, call the resource API, watch the IdP, judge.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use super::RunContext;
-use crate::client::{ClientCredentials, JWT_BEARER};
-use crate::fixture::ClientAuthMethod;
+use crate::client::{AuthMethod, ClientCredentials, FormRequest, JWT_BEARER};
+use crate::fixture::Secret;
 use crate::idp::{ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, TOKEN_EXCHANGE};
 use crate::jose::mint::{Minted, fresh_jti, mint};
 use crate::jose::{IssuerRole, JagMutation};
-use crate::oracle::{self, Expect, Judgement};
+use crate::oracle::{self, Expect, Judgement, Outcome};
 use crate::report::model::{CheckResult, Exchange, SentToken};
-use crate::scenario::{Obtain, Scenario};
-use crate::spec::Verdict;
+use crate::scenario::{ApiStep, ApiToken, ClientChoice, Obtain, Scenario};
+use crate::spec::{Level, Verdict};
 
 /// Environment variable named in curl reproductions for the RAS client secret.
 pub const CLIENT_SECRET_ENV: &str = "XAA_CLIENT_SECRET";
 /// Environment variable named in curl reproductions for the IdP client secret.
 pub const IDP_SECRET_ENV: &str = "XAA_IDP_CLIENT_SECRET";
+/// The client secret presented by `wrong_secret` requests.
+const WRONG_SECRET: &str = "wrong-secret-xaa-conform";
 
 fn now_secs() -> i64 {
     SystemTime::now()
@@ -36,49 +38,67 @@ fn sent(m: &Minted, mutation: &str) -> SentToken {
     }
 }
 
-/// A scenario with every placeholder replaced by the target's values.
-struct Resolved {
-    jag: JagMutation,
-    params: Vec<(String, String)>,
-    creds: ClientCredentials,
+/// Replaces the target's placeholders in every string of the scenario (but `${jag}`).
+fn resolve(ctx: &RunContext, sc: &Scenario) -> Result<Scenario, String> {
+    fn walk(v: &mut Value, f: &crate::fixture::Fixture) -> Result<(), String> {
+        match v {
+            Value::String(s) => *s = f.substitute(s)?,
+            Value::Array(a) => a.iter_mut().try_for_each(|x| walk(x, f))?,
+            Value::Object(o) => o.values_mut().try_for_each(|x| walk(x, f))?,
+            _ => {}
+        }
+        Ok(())
+    }
+    let mut v = serde_json::to_value(sc).map_err(|e| e.to_string())?;
+    walk(&mut v, &ctx.fixture)?;
+    serde_json::from_value(v).map_err(|e| e.to_string())
 }
 
-fn resolve(ctx: &RunContext, sc: &Scenario) -> Result<Resolved, String> {
+/// The token request for `assertion` with the scenario's request changes.
+fn token_request(ctx: &RunContext, sc: &Scenario, assertion: &str) -> Result<FormRequest, String> {
     let f = &ctx.fixture;
-    let mut jag = sc.jag.clone();
-    for s in jag.strings_mut() {
-        *s = f.substitute(s)?;
-    }
-    let mut params = Vec::new();
-    for (k, v) in &sc.request.params {
-        params.push((k.clone(), f.substitute(v)?));
-    }
+    let rq = &sc.request;
+    let client = match rq.client.unwrap_or_default() {
+        ClientChoice::C1 => &f.client,
+        ClientChoice::C2 => f
+            .client2
+            .as_ref()
+            .ok_or("the target has no second client (client2)")?,
+    };
+    let secret = if rq.wrong_secret {
+        Secret::new(WRONG_SECRET)
+    } else {
+        client.secret.clone()
+    };
     let creds = ClientCredentials {
-        id: f.client.id.clone(),
-        secret: f.client.secret.clone(),
-        method: sc.request.client_auth.unwrap_or(f.client.auth),
+        id: client.id.clone(),
+        secret,
+        method: rq.client_auth.unwrap_or(client.auth.into()),
         secret_env: CLIENT_SECRET_ENV.into(),
     };
-    Ok(Resolved { jag, params, creds })
-}
-
-async fn present(ctx: &RunContext, role: &str, assertion: &str, r: &Resolved) -> Exchange {
-    let mut form = vec![
+    let assertion = match &rq.assertion {
+        Some(t) => t.replace("${jag}", assertion),
+        None => assertion.to_string(),
+    };
+    let mut params = vec![
         ("grant_type".to_string(), JWT_BEARER.to_string()),
-        ("assertion".to_string(), assertion.to_string()),
+        ("assertion".to_string(), assertion),
     ];
-    form.extend(r.params.iter().cloned());
-    ctx.http
-        .post_form(role, &ctx.fixture.token_endpoint, &form, Some(&r.creds))
-        .await
-}
-
-fn json_body(ex: &Exchange) -> Option<serde_json::Map<String, Value>> {
-    let body = &ex.response.as_ref()?.body;
-    match serde_json::from_str(body) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => None,
+    for (k, v) in &rq.set {
+        match params.iter_mut().find(|(n, _)| n == k) {
+            Some(p) => p.1 = v.clone(),
+            None => params.push((k.clone(), v.clone())),
+        }
     }
+    params.retain(|(k, _)| !rq.remove.contains(k));
+    params.extend(rq.params.iter().cloned());
+    Ok(FormRequest {
+        params,
+        auth: Some(creds),
+        content_type: rq.content_type.clone(),
+        method: rq.method.unwrap_or_default(),
+        json_body: rq.json_body,
+    })
 }
 
 /// The requesting app's real path to an ID-JAG: sign the user in at the trusted issuer
@@ -95,7 +115,7 @@ async fn id_jag_by_exchange(
     let app = ClientCredentials {
         id: ctx.idp_app.client_id.clone(),
         secret: ctx.idp_app.secret.clone(),
-        method: ClientAuthMethod::ClientSecretBasic,
+        method: AuthMethod::ClientSecretBasic,
         secret_env: IDP_SECRET_ENV.into(),
     };
     let redirect_uri = "http://127.0.0.1/callback";
@@ -194,12 +214,47 @@ async fn id_jag_by_exchange(
         .ok_or_else(|| "IdP token exchange returned no token".into())
 }
 
+fn json_body(ex: &Exchange) -> Option<serde_json::Map<String, Value>> {
+    match serde_json::from_str(&ex.response.as_ref()?.body) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
+
 /// Runs one scenario to its verdict.
 pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
     let started = Instant::now();
     let mut exchanges = Vec::new();
     let mut token = None;
-    let judgement = judge(ctx, sc, &mut exchanges, &mut token).await;
+    let mark = ctx.hits.as_ref().map(|h| h.mark());
+    let mut judgement = judge(ctx, sc, &mut exchanges, &mut token).await;
+    if let (Some(observe), Some(hits), Some(mark)) = (&sc.observe, &ctx.hits, mark)
+        && matches!(
+            judgement.verdict,
+            Verdict::Pass | Verdict::Fail | Verdict::Warn | Verdict::Info
+        )
+    {
+        let prefix = format!("/{}", observe.no_fetch.path());
+        let fetched: Vec<String> = hits
+            .since(mark)
+            .into_iter()
+            .filter(|h| h.path.starts_with(&prefix) || h.path.ends_with(&prefix))
+            .map(|h| format!("{} {}", h.method, h.path))
+            .collect();
+        if !fetched.is_empty() {
+            let level = observe.level.unwrap_or(sc.requirement.level);
+            let v = level.violation();
+            let reason = format!(
+                "the server fetched {} ({})",
+                fetched.join(", "),
+                judgement.reason
+            );
+            // A fetch is at least as bad as the level says, whatever the answer was.
+            if judgement.verdict == Verdict::Pass || v == Verdict::Fail {
+                judgement = Judgement { verdict: v, reason };
+            }
+        }
+    }
     CheckResult {
         id: sc.id.clone(),
         title: sc.title.clone(),
@@ -213,27 +268,77 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
     }
 }
 
+fn outcome(verdict: Verdict, reason: impl Into<String>) -> Judgement {
+    Judgement {
+        verdict,
+        reason: reason.into(),
+    }
+}
+
+async fn present(ctx: &RunContext, role: &str, req: &FormRequest) -> (Exchange, Outcome) {
+    let ex = ctx
+        .http
+        .token_request(role, &ctx.fixture.token_endpoint, req)
+        .await;
+    let o = oracle::classify(&ex);
+    (ex, o)
+}
+
 async fn judge(
     ctx: &RunContext,
-    sc: &Scenario,
+    original: &Scenario,
     exchanges: &mut Vec<Exchange>,
     token: &mut Option<SentToken>,
 ) -> Judgement {
-    let outcome = |v, r: String| Judgement {
-        verdict: v,
-        reason: r,
+    let sc = match resolve(ctx, original) {
+        Ok(s) => s,
+        Err(e) => return outcome(Verdict::Skip, format!("not applicable to this target: {e}")),
     };
-    let r = match resolve(ctx, sc) {
+    let (level, expect) = sc.for_profile(&ctx.profile);
+    let what = sc.jag.describe();
+    let baseline = ctx.fixture.baseline();
+    let mint_now = |m: &JagMutation| mint(&ctx.keyring, &baseline, m, now_secs());
+
+    // The ID-JAG under test.
+    let probe_token = match sc.obtain {
+        Obtain::Mint => match mint_now(&sc.jag) {
+            Ok(m) => {
+                *token = Some(sent(&m, &what));
+                m.token
+            }
+            Err(e) => return outcome(Verdict::Error, format!("could not mint the ID-JAG: {e}")),
+        },
+        Obtain::TokenExchange => match id_jag_by_exchange(ctx, exchanges).await {
+            Ok(t) => {
+                let (header, claims) = crate::jose::jws::decode_for_display(&t);
+                *token = Some(SentToken {
+                    token: t.clone(),
+                    header,
+                    claims,
+                    mutation: "issued by the IdP's token exchange".into(),
+                });
+                t
+            }
+            Err(e) => {
+                return outcome(
+                    Verdict::Error,
+                    format!("could not obtain an ID-JAG from the fake IdP: {e}"),
+                );
+            }
+        },
+    };
+    let probe_req = match token_request(ctx, &sc, &probe_token) {
         Ok(r) => r,
         Err(e) => return outcome(Verdict::Skip, format!("not applicable to this target: {e}")),
     };
-    let level = sc.requirement.level;
-    let what = r.jag.describe();
-    let baseline = ctx.fixture.baseline();
-    let mint_now = |m: &JagMutation| mint(&ctx.keyring, &baseline, m, now_secs());
-    match &sc.expect {
-        Expect::Reject(codes) => {
-            let control = match mint_now(&JagMutation::default()) {
+
+    // The positive control: the same request with the valid ID-JAG (fresh jti), or for a
+    // replay the very same ID-JAG, sent first.
+    let control = if sc.replay || expect.needs_control() {
+        let control_req = if sc.replay {
+            probe_req.clone()
+        } else {
+            let valid = match mint_now(&JagMutation::default()) {
                 Ok(m) => m,
                 Err(e) => {
                     return outcome(
@@ -242,70 +347,141 @@ async fn judge(
                     );
                 }
             };
-            let ex = present(ctx, "control", &control.token, &r).await;
-            let control_outcome = oracle::classify(&ex);
-            exchanges.push(ex);
-            if !matches!(control_outcome, oracle::Outcome::Accepted { .. }) {
-                return oracle::judge_negative(
-                    level,
-                    &codes.to_vec(),
-                    &control_outcome,
-                    &control_outcome,
-                    &what,
-                );
+            let baseline_sc = Scenario {
+                request: Default::default(),
+                ..sc.clone()
+            };
+            match token_request(ctx, &baseline_sc, &valid.token) {
+                Ok(r) => r,
+                Err(e) => {
+                    return outcome(Verdict::Skip, format!("not applicable to this target: {e}"));
+                }
             }
-            let probe = match mint_now(&r.jag) {
-                Ok(m) => m,
-                Err(e) => return outcome(Verdict::Error, format!("could not mint the probe: {e}")),
-            };
-            *token = Some(sent(&probe, &what));
-            let ex = present(ctx, "probe", &probe.token, &r).await;
-            let probe_outcome = oracle::classify(&ex);
-            exchanges.push(ex);
-            oracle::judge_negative(
-                level,
-                &codes.to_vec(),
-                &control_outcome,
-                &probe_outcome,
-                &what,
-            )
+        };
+        let (ex, o) = present(ctx, "control", &control_req).await;
+        exchanges.push(ex);
+        if !matches!(o, Outcome::Accepted { .. }) {
+            return oracle::judge_negative(level, &[], &o, &o, &what);
         }
+        Some(o)
+    } else {
+        None
+    };
+
+    let (ex, probe) = present(ctx, "probe", &probe_req).await;
+    let response = ex.response.clone();
+    exchanges.push(ex);
+    let what = if sc.replay {
+        format!("{what} sent a second time")
+    } else {
+        what
+    };
+    let accepted = Outcome::Accepted {
+        body: Default::default(),
+    };
+    let control = control.unwrap_or(accepted);
+    let j = match &expect {
         Expect::Accept(rules) => {
-            let assertion = match sc.obtain {
-                Obtain::Mint => match mint_now(&r.jag) {
-                    Ok(m) => {
-                        *token = Some(sent(&m, &what));
-                        m.token
-                    }
-                    Err(e) => {
-                        return outcome(Verdict::Error, format!("could not mint the ID-JAG: {e}"));
-                    }
-                },
-                Obtain::TokenExchange => match id_jag_by_exchange(ctx, exchanges).await {
-                    Ok(t) => {
-                        let (header, claims) = crate::jose::jws::decode_for_display(&t);
-                        *token = Some(SentToken {
-                            token: t.clone(),
-                            header,
-                            claims,
-                            mutation: "issued by the IdP's token exchange".into(),
-                        });
-                        t
-                    }
-                    Err(e) => {
-                        return outcome(
-                            Verdict::Error,
-                            format!("could not obtain an ID-JAG from the fake IdP: {e}"),
-                        );
-                    }
-                },
-            };
-            let ex = present(ctx, "probe", &assertion, &r).await;
-            let probe_outcome = oracle::classify(&ex);
-            let j =
-                oracle::judge_positive(level, rules, &probe_outcome, ex.response.as_ref(), &what);
-            exchanges.push(ex);
-            j
+            oracle::judge_positive(level, rules, &probe, response.as_ref(), &what)
         }
+        Expect::Reject(spec) => {
+            oracle::judge_reject(level, spec, &control, &probe, response.as_ref(), &what)
+        }
+        Expect::Either(rules) => {
+            oracle::judge_either(level, rules, &control, &probe, response.as_ref(), &what)
+        }
+        Expect::Record(_) => oracle::judge_record(&control, &probe, &what),
+    };
+    match (&sc.api, &probe) {
+        (Some(step), Outcome::Accepted { body }) if j.verdict == Verdict::Pass => {
+            let at = body
+                .get("access_token")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            api_step(ctx, step, level, at, &probe_token, exchanges).await
+        }
+        _ => j,
+    }
+}
+
+/// Calls the resource API with the token the step names and judges the answer (RFC 6750).
+async fn api_step(
+    ctx: &RunContext,
+    step: &ApiStep,
+    level: Level,
+    access_token: &str,
+    id_jag: &str,
+    exchanges: &mut Vec<Exchange>,
+) -> Judgement {
+    let Some(url) = step.url.clone().or_else(|| ctx.fixture.api_r1.clone()) else {
+        return outcome(
+            Verdict::Skip,
+            "not applicable to this target: no resource API (api.r1)",
+        );
+    };
+    let bearer = match step.token {
+        ApiToken::AccessToken => Some(access_token.to_string()),
+        ApiToken::None => None,
+        ApiToken::IdJag => Some(id_jag.to_string()),
+        ApiToken::Tampered => {
+            let mut t: Vec<char> = access_token.chars().collect();
+            let mid = t.len() / 2;
+            if let Some(c) = t.get_mut(mid) {
+                *c = if *c == 'A' { 'B' } else { 'A' };
+            }
+            Some(t.into_iter().collect())
+        }
+    };
+    let ex = ctx
+        .http
+        .bearer_request("api", step.method, &url, bearer.as_deref())
+        .await;
+    let Some(resp) = ex.response.clone() else {
+        let reason = ex.error.clone().unwrap_or_default();
+        exchanges.push(ex);
+        return outcome(Verdict::Error, format!("resource API: no answer: {reason}"));
+    };
+    exchanges.push(ex);
+    let mut problems = Vec::new();
+    if resp.status != step.status {
+        problems.push(format!(
+            "the resource API answered {}, expected {}",
+            resp.status, step.status
+        ));
+    }
+    let challenge: Vec<&str> = resp
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let bearer_challenge = challenge
+        .iter()
+        .find(|v| v.len() >= 6 && v[..6].eq_ignore_ascii_case("bearer"));
+    if let Some(code) = &step.challenge {
+        match bearer_challenge {
+            Some(v) if v.contains(&format!("error=\"{code}\"")) => {}
+            Some(v) => problems.push(format!(
+                "WWW-Authenticate is `{v}`, expected error=\"{code}\""
+            )),
+            None => problems.push("no WWW-Authenticate: Bearer challenge".into()),
+        }
+    }
+    if step.challenge_without_error {
+        match bearer_challenge {
+            Some(v) if !v.contains("error=") => {}
+            Some(v) => problems.push(format!(
+                "WWW-Authenticate `{v}` carries an error though no credentials were sent"
+            )),
+            None => problems.push("no WWW-Authenticate: Bearer challenge".into()),
+        }
+    }
+    if problems.is_empty() {
+        outcome(
+            Verdict::Pass,
+            format!("resource API answered {} as required", resp.status),
+        )
+    } else {
+        outcome(level.violation(), problems.join("; "))
     }
 }

@@ -15,7 +15,7 @@ pub use check::{CLIENT_SECRET_ENV, IDP_SECRET_ENV};
 
 use crate::client::HttpClient;
 use crate::fixture::{Fixture, Secret};
-use crate::idp::{AppRegistration, FakeIdp};
+use crate::idp::{AppRegistration, FakeIdp, HitLog};
 use crate::input::InputError;
 use crate::jose::{Keyring, keys::KeyError};
 use crate::reference::{self, Defect, ReferenceRas};
@@ -28,8 +28,7 @@ use crate::target::{DEFAULT_TIMEOUT, TargetFile};
 /// How many checks run at once.
 pub const CONCURRENCY: usize = 8;
 
-/// The profiles `--profile` accepts.
-pub const PROFILES: &[&str] = &["id-jag-04"];
+pub use crate::spec::PROFILES;
 
 /// Everything a check needs while it runs.
 pub struct RunContext {
@@ -41,6 +40,10 @@ pub struct RunContext {
     pub http: HttpClient,
     /// The requesting app's registration at the fake IdP.
     pub idp_app: AppRegistration,
+    /// The expectation profile.
+    pub profile: String,
+    /// The fake IdP's request log, for checks that watch what the server fetches.
+    pub hits: Option<HitLog>,
 }
 
 /// Runs `scenarios` against the context: independent checks in parallel, then the ones that
@@ -62,6 +65,16 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
             }
             break;
         }
+        // Checks that watch the IdP run one at a time, after the others, so that what the
+        // IdP sees during one belongs to it alone.
+        let (mut ready, mut watching): (Vec<&LoadedScenario>, Vec<&LoadedScenario>) = ready
+            .into_iter()
+            .partition(|s| s.scenario.observe.is_none());
+        let mut waiting = waiting;
+        if ready.is_empty() {
+            ready.push(watching.remove(0));
+        }
+        waiting.extend(watching);
         let mut tasks = tokio::task::JoinSet::new();
         for s in ready {
             let failed_dep = s.scenario.depends_on.iter().find_map(|d| {
@@ -279,6 +292,8 @@ pub async fn run_suite(
         keyring,
         http,
         idp_app: app,
+        profile: profile.clone(),
+        hits: Some(idp.hit_log()),
     });
     let checks = run_checks(ctx.clone(), &scenarios).await;
     if let Some(r) = reference {

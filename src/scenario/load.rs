@@ -110,7 +110,7 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
         ));
     }
     if let Expect::Reject(codes) = &scenario.expect
-        && codes.to_vec().is_empty()
+        && codes.codes().is_empty()
     {
         return Err(InputError::at_offset(
             origin,

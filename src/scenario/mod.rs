@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::fixture::ClientAuthMethod;
+use crate::client::{AuthMethod, HttpMethod};
+use crate::jose::IssuerRole;
 use crate::jose::JagMutation;
 use crate::oracle::Expect;
+use crate::spec::Level;
 use crate::spec::Requirement;
 
 pub use load::{LoadedScenario, embedded, filter, load_dir};
@@ -29,16 +31,112 @@ pub enum Obtain {
     TokenExchange,
 }
 
+/// Which registered client the request authenticates as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientChoice {
+    /// C1, the requesting app.
+    #[default]
+    C1,
+    /// C2, the second registered client.
+    C2,
+}
+
 /// Changes to the token request itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestChange {
     /// Authenticate this way instead of the target's default.
     #[serde(default)]
-    pub client_auth: Option<ClientAuthMethod>,
-    /// Extra form parameters (placeholders allowed).
+    pub client_auth: Option<AuthMethod>,
+    /// Authenticate as this client (default C1).
     #[serde(default)]
-    pub params: BTreeMap<String, String>,
+    pub client: Option<ClientChoice>,
+    /// Present a wrong client secret.
+    #[serde(default)]
+    pub wrong_secret: bool,
+    /// The `assertion` text; `${jag}` stands for the minted ID-JAG (e.g. `" ${jag}"`).
+    #[serde(default)]
+    pub assertion: Option<String>,
+    /// Form parameters left out (e.g. `grant_type`).
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Parameters replacing the standard ones of the same name (e.g. another `grant_type`).
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Extra parameters appended in order, repeats allowed: `[[name, value], …]`.
+    #[serde(default)]
+    pub params: Vec<(String, String)>,
+    /// A `Content-Type` other than `application/x-www-form-urlencoded`.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// GET with the parameters in the query instead of POST.
+    #[serde(default)]
+    pub method: Option<HttpMethod>,
+    /// Send the parameters as a JSON object.
+    #[serde(default)]
+    pub json_body: bool,
+}
+
+/// Which token the resource-API step presents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiToken {
+    /// The access token the RAS issued.
+    #[default]
+    AccessToken,
+    /// No `Authorization` header.
+    None,
+    /// The access token with one character changed.
+    Tampered,
+    /// The ID-JAG itself as a Bearer token.
+    IdJag,
+}
+
+/// A call to the resource API with the token the check obtained (RFC 6750).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiStep {
+    /// The API URL (default `${api.r1}`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The token presented.
+    #[serde(default)]
+    pub token: ApiToken,
+    /// `GET` (default) or `POST`.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// The status the API must answer.
+    pub status: u16,
+    /// The `error` the `WWW-Authenticate: Bearer` challenge must carry, if any.
+    #[serde(default)]
+    pub challenge: Option<String>,
+    /// True when the challenge must carry no `error` (RFC 6750 §3: no credentials sent).
+    #[serde(default)]
+    pub challenge_without_error: bool,
+}
+
+/// IdP endpoints the server must not fetch while the check runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Observe {
+    /// No request may reach this party's endpoints during the check.
+    pub no_fetch: IssuerRole,
+    /// Level of a fetch (default: the check's level).
+    #[serde(default)]
+    pub level: Option<Level>,
+}
+
+/// Expectations for one profile where the sources disagree (requirements.md §14, §15).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileOverride {
+    /// The level under this profile.
+    #[serde(default)]
+    pub level: Option<Level>,
+    /// The expectation under this profile.
+    #[serde(default)]
+    pub expect: Option<Expect>,
 }
 
 /// One check: what to send and what the server must do.
@@ -68,6 +166,30 @@ pub struct Scenario {
     pub request: RequestChange,
     /// What the server must do.
     pub expect: Expect,
+    /// Send the same ID-JAG twice; the first send is the control, the second is judged.
+    #[serde(default)]
+    pub replay: bool,
+    /// Then call the resource API with the token.
+    #[serde(default)]
+    pub api: Option<ApiStep>,
+    /// IdP endpoints that must see no request during the check (run alone, after the rest).
+    #[serde(default)]
+    pub observe: Option<Observe>,
+    /// Per-profile expectations, keyed by profile name.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileOverride>,
+}
+
+impl Scenario {
+    /// The level and expectation under `profile`.
+    pub fn for_profile(&self, profile: &str) -> (Level, Expect) {
+        let o = self.profiles.get(profile);
+        (
+            o.and_then(|o| o.level).unwrap_or(self.requirement.level),
+            o.and_then(|o| o.expect.clone())
+                .unwrap_or_else(|| self.expect.clone()),
+        )
+    }
 }
 
 /// The JSON Schema of scenario files, for editors (`# yaml-language-server: $schema=…`).
