@@ -83,6 +83,8 @@ pub struct Fixture {
     pub ras_issuer: String,
     /// The RAS token endpoint.
     pub token_endpoint: String,
+    /// Another authorization server's issuer: an `aud` this RAS must refuse.
+    pub other_ras: String,
     /// C1: the requesting app's client at the RAS.
     pub client: Client,
     /// C2: a second registered client, when the target has one.
@@ -113,6 +115,10 @@ pub struct Fixture {
 pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("ras.issuer", "the RAS issuer identifier (RAS_ISSUER)"),
     ("ras.token_endpoint", "the RAS token endpoint URL"),
+    (
+        "ras.other",
+        "another authorization server's issuer (default https://other-ras.example/)",
+    ),
     ("client.id", "C1, the requesting app's client id at the RAS"),
     ("client2.id", "C2, a second client registered at the RAS"),
     ("user.sub", "U1's sub under the trusted issuer"),
@@ -143,6 +149,7 @@ impl Fixture {
         match name {
             "ras.issuer" => Some(self.ras_issuer.clone()),
             "ras.token_endpoint" => Some(self.token_endpoint.clone()),
+            "ras.other" => Some(self.other_ras.clone()),
             "client.id" => Some(self.client.id.clone()),
             "client2.id" => self.client2.as_ref().map(|c| c.id.clone()),
             "user.sub" => Some(self.subject.clone()),
@@ -198,6 +205,9 @@ impl Fixture {
         }
     }
 }
+
+/// The default issuer of another authorization server, for `${ras.other}`.
+pub const DEFAULT_OTHER_RAS: &str = "https://other-ras.example/";
 
 /// Issuer identifiers of every party hosted under the fake IdP's base URL.
 pub fn issuer_urls(idp_base: &str) -> BTreeMap<IssuerRole, String> {

@@ -344,7 +344,11 @@ async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -
     };
     let issuers = xaa_conform::fixture::issuer_urls(&format!("http://{idp_bind}"));
     let defect_set: BTreeSet<Defect> = defects.into_iter().collect();
-    let started = ReferenceRas::start(&bind, defect_set.clone(), |base| {
+    let options = reference::ReferenceOptions {
+        defects: defect_set.clone(),
+        ..Default::default()
+    };
+    let started = ReferenceRas::start(&bind, options, |base| {
         let mut f = reference::embedded_fixture(base, &issuers, DEFAULT_TIMEOUT);
         f.client.secret = s1;
         if let Some(c2) = f.client2.as_mut() {

@@ -53,6 +53,10 @@ pub struct AcceptRules {
     /// The response `scope` must be present and a subset of these space-separated scopes.
     #[serde(default)]
     pub scope_within: Option<String>,
+    /// When the response has a `scope`, it must be a subset of these (RFC 6749 §5.1: an
+    /// absent scope means the requested one).
+    #[serde(default)]
+    pub scope_at_most: Option<String>,
     /// Scopes that must not be granted (when `scope` is present).
     #[serde(default)]
     pub scope_excludes: Vec<String>,
@@ -62,24 +66,32 @@ pub struct AcceptRules {
     pub equals: Map<String, Value>,
 }
 
-/// A rejection with more than the error code: headers the error response must carry.
+/// A rejection with more than the error code: the status and headers it must carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRules {
-    /// Acceptable RFC 6749 §5.2 error codes.
-    pub error: OneOrMany,
+    /// Acceptable RFC 6749 §5.2 error codes (none: any refusal with an allowed status).
+    #[serde(default)]
+    pub error: Option<OneOrMany>,
+    /// Acceptable HTTP statuses (e.g. `[400, 405]`); with no `error`, any answer with one of
+    /// these statuses is a refusal, JSON body or not.
+    #[serde(default)]
+    pub status: Vec<u16>,
     /// Headers the error response must carry (as in [`AcceptRules::headers`]).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Texts the error body must not contain; `${jag}` stands for the ID-JAG sent.
+    #[serde(default)]
+    pub body_excludes: Vec<String>,
 }
 
-/// What a rejection must look like: just the codes, or codes and headers.
+/// What a rejection must look like: just the codes, or codes, status and headers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RejectSpec {
     /// `reject: invalid_grant` or `reject: [invalid_grant, invalid_target]`.
     Codes(OneOrMany),
-    /// `reject: { error: invalid_grant, headers: { cache-control: no-store } }`.
+    /// `reject: { error: invalid_client, status: [401], headers: { www-authenticate: Basic } }`.
     Rules(RejectRules),
 }
 
@@ -88,7 +100,23 @@ impl RejectSpec {
     pub fn codes(&self) -> Vec<String> {
         match self {
             RejectSpec::Codes(c) => c.to_vec(),
-            RejectSpec::Rules(r) => r.error.to_vec(),
+            RejectSpec::Rules(r) => r.error.as_ref().map(OneOrMany::to_vec).unwrap_or_default(),
+        }
+    }
+
+    /// Acceptable statuses (empty: as RFC 6749 §5.2 prescribes for the code).
+    pub fn statuses(&self) -> Vec<u16> {
+        match self {
+            RejectSpec::Codes(_) => Vec::new(),
+            RejectSpec::Rules(r) => r.status.clone(),
+        }
+    }
+
+    /// Texts the error body must not contain.
+    pub fn body_excludes(&self) -> Vec<String> {
+        match self {
+            RejectSpec::Codes(_) => Vec::new(),
+            RejectSpec::Rules(r) => r.body_excludes.clone(),
         }
     }
 
@@ -289,6 +317,17 @@ pub struct Judgement {
     pub reason: String,
 }
 
+impl Judgement {
+    /// The same verdict with another reason, when it passed.
+    fn with_reason(self, reason: String) -> Judgement {
+        if self.verdict == Verdict::Pass {
+            Judgement { reason, ..self }
+        } else {
+            self
+        }
+    }
+}
+
 fn judged(verdict: Verdict, reason: impl Into<String>) -> Judgement {
     Judgement {
         verdict,
@@ -407,6 +446,18 @@ pub fn judge_positive(
 }
 
 /// The `headers` rules a response breaks, each as a sentence.
+/// A header item matches the wanted value, or starts with it as a word (an auth scheme:
+/// `Basic realm="…"` matches `Basic`).
+fn item_matches(item: &str, want: &str) -> bool {
+    if item.eq_ignore_ascii_case(want) {
+        return true;
+    }
+    match (item.get(..want.len()), item.get(want.len()..)) {
+        (Some(head), Some(rest)) => head.eq_ignore_ascii_case(want) && rest.starts_with(' '),
+        _ => false,
+    }
+}
+
 fn header_problems(
     rules: &BTreeMap<String, String>,
     response: Option<&RecordedResponse>,
@@ -425,7 +476,7 @@ fn header_problems(
         let has = values
             .iter()
             .flat_map(|v| v.split([',', ';']))
-            .any(|item| item.trim().eq_ignore_ascii_case(want));
+            .any(|item| item_matches(item.trim(), want));
         if !has {
             if values.is_empty() {
                 problems.push(format!("no {name} header (expected {want})"));
@@ -475,6 +526,20 @@ fn body_problems(rules: &AcceptRules, body: &Map<String, Value>) -> Vec<String> 
             None => problems.push("no scope in the response".to_string()),
         }
     }
+    if let (Some(allowed), Some(Value::String(g))) = (&rules.scope_at_most, granted) {
+        let allowed = scopes(allowed);
+        let extra: Vec<&str> = scopes(g)
+            .into_iter()
+            .filter(|x| !allowed.contains(x))
+            .collect();
+        if !extra.is_empty() {
+            problems.push(format!(
+                "scope {} was granted beyond {}",
+                extra.join(" "),
+                allowed.join(" ")
+            ));
+        }
+    }
     if let Some(Value::String(g)) = granted {
         let bad: Vec<&str> = scopes(g)
             .into_iter()
@@ -494,7 +559,7 @@ fn body_problems(rules: &AcceptRules, body: &Map<String, Value>) -> Vec<String> 
     problems
 }
 
-/// Judges a negative check whose rejection must also carry headers.
+/// Judges a negative check whose rejection may be pinned to statuses and headers.
 pub fn judge_reject(
     level: Level,
     spec: &RejectSpec,
@@ -503,11 +568,96 @@ pub fn judge_reject(
     response: Option<&RecordedResponse>,
     what: &str,
 ) -> Judgement {
-    let j = judge_negative(level, &spec.codes(), control, probe, what);
+    let codes = spec.codes();
+    let statuses = spec.statuses();
+    let status_of = |o: &Outcome| match o {
+        Outcome::Rejected { status, .. } | Outcome::Other { status, .. } => Some(*status),
+        _ => None,
+    };
+    let j = if codes.is_empty() {
+        // Any refusal with an allowed status.
+        match (control, probe) {
+            (Outcome::Accepted { .. }, p)
+                if status_of(p).is_some_and(|s| statuses.contains(&s)) =>
+            {
+                judged(Verdict::Pass, format!("refused: {}", summarize(p)))
+            }
+            (Outcome::Accepted { .. }, Outcome::Other { status, why })
+                if !(500..600).contains(status) =>
+            {
+                judged(
+                    level.violation(),
+                    format!(
+                        "{what}: {why}, expected HTTP {}",
+                        statuses
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                )
+            }
+            _ => judge_negative(level, &[], control, probe, what),
+        }
+    } else {
+        let coded = matches!(probe, Outcome::Rejected { error, .. } if codes.contains(error));
+        let j = match probe {
+            Outcome::Rejected { status, .. }
+                if coded && !statuses.is_empty() && statuses.contains(status) =>
+            {
+                judge_negative(
+                    level,
+                    &codes,
+                    control,
+                    &Outcome::Rejected {
+                        status: 400,
+                        error: codes[0].clone(),
+                        description: None,
+                    },
+                    what,
+                )
+                .with_reason(format!("rejected: {}", summarize(probe)))
+            }
+            _ => judge_negative(level, &codes, control, probe, what),
+        };
+        let j = if coded
+            && matches!(j.verdict, Verdict::Warn | Verdict::Info)
+            && !statuses.is_empty()
+        {
+            judged(level.violation(), j.reason)
+        } else {
+            j
+        };
+        match status_of(probe) {
+            Some(s)
+                if j.verdict == Verdict::Pass && !statuses.is_empty() && !statuses.contains(&s) =>
+            {
+                judged(
+                    level.violation(),
+                    format!(
+                        "rejected with HTTP {s}, expected {}",
+                        statuses
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                )
+            }
+            _ => j,
+        }
+    };
     if j.verdict != Verdict::Pass {
         return j;
     }
-    let problems = header_problems(&spec.headers(), response);
+    let mut problems = header_problems(&spec.headers(), response);
+    let body = response.map(|r| r.body.as_str()).unwrap_or_default();
+    for text in spec.body_excludes() {
+        if !text.is_empty() && body.contains(&text) {
+            let shown: String = text.chars().take(40).collect();
+            problems.push(format!("the error body repeats `{shown}…`"));
+        }
+    }
     if problems.is_empty() {
         j
     } else {

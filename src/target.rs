@@ -69,6 +69,10 @@ pub struct TargetFile {
     pub token_endpoint: String,
     /// The RAS issuer identifier, exactly as in its RFC 8414 metadata: a valid ID-JAG's `aud`.
     pub issuer: String,
+    /// Another authorization server's issuer, which the RAS must refuse as `aud` (default
+    /// `https://other-ras.example/`; another tenant of the same deployment makes a sharper test).
+    #[serde(default)]
+    pub other_issuer: Option<String>,
     /// C1: the requesting app's registration at the RAS.
     pub client: ClientEntry,
     /// C2: a second registered client (checks that need one are skipped without it).
@@ -172,6 +176,10 @@ impl TargetFile {
         Ok(Fixture {
             ras_issuer: self.issuer.clone(),
             token_endpoint: self.token_endpoint.clone(),
+            other_ras: self
+                .other_issuer
+                .clone()
+                .unwrap_or_else(|| fixture::DEFAULT_OTHER_RAS.into()),
             client: client("client.secret", &self.client)?,
             client2: self
                 .client2

@@ -86,13 +86,18 @@ async fn compliant_reference_passes_every_check() {
     );
 }
 
-/// Each defect moves exactly its declared checks off PASS, to the declared verdicts; every
-/// check is proven by at least one defect; no defect breaks more than three checks.
+/// Each defect moves exactly its declared checks from their compliant verdict to the declared
+/// ones; every check whose level is not INFO is proven by at least one defect; no defect
+/// breaks more than three checks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn defect_matrix() {
     let keys = keyring();
+    let compliant = runner::run_suite(&RunOptions::default(), Some(keys.clone()))
+        .await
+        .expect("run");
+    let baseline = verdicts(&compliant);
     let mut tasks = tokio::task::JoinSet::new();
-    for d in Defect::ALL {
+    for &d in Defect::ALL {
         let keys = keys.clone();
         tasks.spawn(async move {
             let opts = RunOptions {
@@ -103,7 +108,7 @@ async fn defect_matrix() {
         });
     }
     let mut proven: BTreeSet<String> = BTreeSet::new();
-    let mut catalogue: BTreeSet<String> = BTreeSet::new();
+    let mut failures = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (defect, results) = joined.expect("task");
         let declared: BTreeMap<&str, Verdict> = defect.breaks().iter().copied().collect();
@@ -112,35 +117,48 @@ async fn defect_matrix() {
             "{defect} declares {} checks",
             declared.len()
         );
-        for c in &results.checks {
-            catalogue.insert(c.id.clone());
-            let want = declared
-                .get(c.id.as_str())
-                .copied()
-                .unwrap_or(Verdict::Pass);
-            assert_eq!(
-                c.verdict, want,
-                "{defect}: {} is {} ({}), expected {want}",
-                c.id, c.verdict, c.reason
-            );
-            if want != Verdict::Pass {
-                proven.insert(c.id.clone());
-            }
-        }
         for id in declared.keys() {
             assert!(
-                results.checks.iter().any(|c| c.id == *id),
+                baseline.contains_key(*id),
                 "{defect} declares unknown check {id}"
             );
         }
+        for c in &results.checks {
+            let want = declared
+                .get(c.id.as_str())
+                .copied()
+                .unwrap_or(baseline[&c.id].0);
+            if c.verdict != want {
+                failures.push(format!(
+                    "{defect}: {} is {} ({}), expected {want}",
+                    c.id, c.verdict, c.reason
+                ));
+            }
+            if declared.contains_key(c.id.as_str()) && c.verdict == want {
+                proven.insert(c.id.clone());
+            }
+        }
         let must_fail = declared.values().any(|v| *v == Verdict::Fail);
-        assert_eq!(
-            runner::exit_code(&results),
-            if must_fail { 1 } else { 0 },
-            "{defect}"
-        );
+        let code = runner::exit_code(&results);
+        if code != if must_fail { 1 } else { 0 } {
+            failures.push(format!("{defect}: exit code {code}"));
+        }
     }
-    let unproven: Vec<&String> = catalogue.difference(&proven).collect();
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let unproven: Vec<&String> = compliant
+        .checks
+        .iter()
+        .filter(|c| {
+            c.requirement.level != xaa_conform::spec::Level::Info && c.verdict != Verdict::Info
+        })
+        .map(|c| &c.id)
+        .filter(|id| !proven.contains(*id))
+        .collect();
     assert!(unproven.is_empty(), "checks no defect proves: {unproven:?}");
 }
 
@@ -181,7 +199,7 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
 async fn target_file_pointing_at_a_reference_passes() {
     let idp_bind = format!("127.0.0.1:{}", free_port());
     let issuers = xaa_conform::fixture::issuer_urls(&format!("http://{idp_bind}"));
-    let (ras, f) = ReferenceRas::start("127.0.0.1:0", BTreeSet::new(), |base| {
+    let (ras, f) = ReferenceRas::start("127.0.0.1:0", Default::default(), |base| {
         reference::embedded_fixture(base, &issuers, Duration::from_secs(5))
     })
     .await
@@ -193,7 +211,7 @@ async fn target_file_pointing_at_a_reference_passes() {
         "target.yaml",
         &format!(
             "token_endpoint: {}\nissuer: {}\nclient: {{ id: {}, secret: \"{}\" }}\nclient2: {{ id: {}, secret: \"{}\" }}\n\
-             subject: u1\nresource: {}\nresource2: {}\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 5s\n",
+             subject: u1\nresource: {}\nresource2: {}\napi: {{ r1: {}, r2: {} }}\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 5s\n",
             f.token_endpoint,
             f.ras_issuer,
             f.client.id,
@@ -202,6 +220,8 @@ async fn target_file_pointing_at_a_reference_passes() {
             c2.secret.expose(),
             f.resource.as_deref().unwrap_or_default(),
             f.resource2.as_deref().unwrap_or_default(),
+            f.api_r1.as_deref().unwrap_or_default(),
+            f.api_r2.as_deref().unwrap_or_default(),
         ),
     );
     let opts = RunOptions {
@@ -214,7 +234,13 @@ async fn target_file_pointing_at_a_reference_passes() {
     ras.stop().await;
     assert!(results.checks.len() >= 14);
     for c in &results.checks {
-        assert_eq!(c.verdict, Verdict::Pass, "{}: {}", c.id, c.reason);
+        assert!(
+            matches!(c.verdict, Verdict::Pass | Verdict::Info),
+            "{}: {} ({})",
+            c.id,
+            c.verdict,
+            c.reason
+        );
     }
     // No secret in the results.
     let json = serde_json::to_string(&results).expect("json");
@@ -274,7 +300,7 @@ fn cli_unknown_defect_lists_the_valid_ones() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("accept-any-aud") && err.contains("ignore-typ"),
+        err.contains("accept-any-aud") && err.contains("accept-typ-jwt"),
         "{err}"
     );
 }
@@ -345,6 +371,27 @@ fn target_at(dir: &std::path::Path, endpoint: &str, idp_bind: &str) -> std::path
     )
 }
 
+/// Every check is ERROR for `why`, or SKIP because this minimal target lacks what it needs.
+fn assert_unanswered(results: &RunResults, why: &str) {
+    let mut errors = 0;
+    for c in &results.checks {
+        match c.verdict {
+            Verdict::Error => {
+                errors += 1;
+                assert!(c.reason.contains(why), "{}: {}", c.id, c.reason);
+            }
+            Verdict::Skip => assert!(
+                c.reason.starts_with("not applicable"),
+                "{}: {}",
+                c.id,
+                c.reason
+            ),
+            other => panic!("{} is {other}: {}", c.id, c.reason),
+        }
+    }
+    assert!(errors >= 14, "only {errors} checks are ERROR");
+}
+
 fn run_against(endpoint: &str) -> (Option<i32>, RunResults, Duration, String) {
     let dir = tempfile::tempdir().expect("tmp");
     let target = target_at(dir.path(), endpoint, "127.0.0.1:0");
@@ -373,18 +420,7 @@ fn closed_port_gives_error_and_exit_3() {
     let port = free_port();
     let (code, results, elapsed, _) = run_against(&format!("http://127.0.0.1:{port}/token"));
     assert_eq!(code, Some(3));
-    for c in &results.checks {
-        // CID-01 needs a second client this target lacks: not applicable.
-        let want = if c.id == "JAG-CID-01" {
-            Verdict::Skip
-        } else {
-            Verdict::Error
-        };
-        assert_eq!(c.verdict, want, "{}: {}", c.id, c.reason);
-        if want == Verdict::Error {
-            assert!(c.reason.contains("connection"), "{}: {}", c.id, c.reason);
-        }
-    }
+    assert_unanswered(&results, "connection");
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
 }
 
@@ -402,24 +438,14 @@ fn silent_listener_times_out_with_error_and_exit_3() {
                 Ok((s, _)) => held.push(s),
                 Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
-            if held.len() > 64 {
+            if held.len() > 1024 {
                 break;
             }
         }
     });
     let (code, results, elapsed, _) = run_against(&format!("http://127.0.0.1:{port}/token"));
     assert_eq!(code, Some(3));
-    let errors: Vec<_> = results
-        .checks
-        .iter()
-        .filter(|c| c.verdict == Verdict::Error)
-        .collect();
-    assert!(errors.len() >= 13, "{:?}", verdicts(&results));
-    assert!(
-        errors.iter().all(|c| c.reason.contains("timed out")),
-        "{:?}",
-        verdicts(&results)
-    );
+    assert_unanswered(&results, "timed out");
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
     drop(holder);
 }

@@ -244,7 +244,11 @@ fn write_reports_writes_both_files() {
     let written = write_reports(&results, &dir).expect("reports written");
     assert_eq!(
         written,
-        vec![dir.join("results.json"), dir.join("junit.xml")]
+        vec![
+            dir.join("results.json"),
+            dir.join("junit.xml"),
+            dir.join("report.html")
+        ]
     );
 
     let json_text = std::fs::read_to_string(&written[0]).expect("results.json");

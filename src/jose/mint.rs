@@ -151,6 +151,11 @@ pub fn mint(
     for (name, t) in &m.times {
         claims.insert(name.clone(), json!(now.saturating_add(t.seconds)));
     }
+    for (name, f) in &m.add_fraction {
+        if let Some(n) = claims.get(name).and_then(Value::as_f64) {
+            claims.insert(name.clone(), json!(n + f));
+        }
+    }
     for (name, v) in &m.claims {
         claims.insert(name.clone(), v.clone());
     }

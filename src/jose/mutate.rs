@@ -139,6 +139,10 @@ pub struct JagMutation {
     /// Time claims set relative to now, e.g. `exp: -10m`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub times: BTreeMap<String, RelTime>,
+    /// Fractions added to time claims after `times`, e.g. `exp: 0.5` for a non-integer
+    /// NumericDate (RFC 7519 §2).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub add_fraction: BTreeMap<String, f64>,
     /// Claims set to these JSON values (placeholders such as `${ras.issuer}` allowed).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     #[schemars(with = "BTreeMap<String, Value>")]
@@ -203,6 +207,9 @@ impl JagMutation {
         }
         for (claim, t) in &self.times {
             parts.push(format!("{claim} {}", t.describe()));
+        }
+        for (claim, f) in &self.add_fraction {
+            parts.push(format!("{claim} with a fraction of {f} s"));
         }
         for (claim, v) in &self.claims {
             parts.push(format!("{claim} {}", show(v)));

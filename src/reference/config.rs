@@ -32,6 +32,10 @@ pub struct TrustedIssuer {
 pub struct ReferenceConfig {
     /// Its issuer identifier: the `aud` it accepts.
     pub issuer: String,
+    /// Its token endpoint URL.
+    pub token_endpoint: String,
+    /// Issuers of other authorization servers (tenants) the same deployment hosts.
+    pub other_tenants: Vec<String>,
     /// Registered confidential clients.
     pub clients: Vec<RegisteredClient>,
     /// Trusted issuers, in order; the first is the default namespace.
@@ -40,6 +44,10 @@ pub struct ReferenceConfig {
     pub resources: Vec<String>,
     /// Scopes it defines.
     pub scopes: Vec<String>,
+    /// Scopes granted when neither the ID-JAG nor the request names any (RFC 6749 §3.3).
+    pub default_scopes: Vec<String>,
+    /// Whether an ID-JAG may be used once only (the MCP profile's replay rule).
+    pub single_use_jti: bool,
     /// Allowed clock skew for exp, nbf and iat.
     pub skew_secs: i64,
     /// How long a fetched JWKS is used.
@@ -76,8 +84,20 @@ impl ReferenceConfig {
                 })
             })
             .collect();
+        let scopes: Vec<String> = fixture
+            .scope
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
         ReferenceConfig {
             issuer: fixture.ras_issuer.clone(),
+            token_endpoint: fixture.token_endpoint.clone(),
+            other_tenants: vec![fixture.other_ras.clone()],
+            default_scopes: scopes.iter().take(1).cloned().collect(),
+            single_use_jti: false,
             clients,
             trusted,
             resources: [&fixture.resource, &fixture.resource2]
@@ -85,14 +105,7 @@ impl ReferenceConfig {
                 .flatten()
                 .cloned()
                 .collect(),
-            scopes: fixture
-                .scope
-                .as_deref()
-                .unwrap_or_default()
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            scopes,
             skew_secs: 60,
             jwks_ttl: Duration::from_secs(300),
             token_lifetime_secs: 3600,

@@ -8,124 +8,240 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::spec::Verdict;
+use crate::spec::Verdict::{Fail, Skip, Warn};
 
-/// A way the reference RAS can be made wrong on purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Defect {
-    /// Skips the `aud` comparison (ID-JAG §4.4.1).
-    AcceptAnyAud,
-    /// Looks up the key but never verifies the signature.
-    SkipSignatureCheck,
-    /// Takes `alg: none` tokens as valid without a signature.
-    AcceptAlgNone,
-    /// Verifies HS256 tokens with the issuer's RSA public key (PEM) as the HMAC secret.
-    Hs256KeyConfusion,
-    /// Does not refuse unlisted issuers: fetches their keys from their own discovery
-    /// document and resolves their subjects in the first trusted issuer's namespace.
-    TrustAnyIssuer,
-    /// Skips the `typ` header check (ID-JAG §3.1, RFC 8725 §3.11).
-    IgnoreTyp,
-    /// Skips the `exp` check.
-    IgnoreExp,
-    /// Provisions a new account for an unknown `sub` instead of refusing.
-    AcceptUnknownSub,
-    /// Skips the `client_id` claim versus authenticated client comparison.
-    IgnoreClientId,
-    /// Ignores the `resource` claim.
-    IgnoreResource,
-    /// Leaves `Cache-Control: no-store` off token responses.
-    NoCacheControl,
-    /// Issues a refresh token with the access token.
-    IssueRefreshToken,
-    /// Answers `token_type: N_A` (the token-exchange value) instead of `Bearer`.
-    TokenTypeNA,
+macro_rules! defects {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $desc:literal, [$(($check:literal, $verdict:expr)),+ $(,)?]; )+) => {
+        /// A way the reference RAS can be made wrong on purpose.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Defect {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl Defect {
+            /// Every defect.
+            pub const ALL: &'static [Defect] = &[$(Defect::$variant),+];
+
+            /// The kebab-case name used on the command line.
+            pub fn name(self) -> &'static str {
+                match self { $(Defect::$variant => $name,)+ }
+            }
+
+            /// What the server wrongly does, in one line.
+            pub fn description(self) -> &'static str {
+                match self { $(Defect::$variant => $desc,)+ }
+            }
+
+            /// The checks this defect moves off PASS, with the verdict each must get.
+            pub fn breaks(self) -> &'static [(&'static str, Verdict)] {
+                match self { $(Defect::$variant => &[$(($check, $verdict)),+],)+ }
+            }
+        }
+    };
 }
 
-impl Defect {
-    /// Every defect.
-    pub const ALL: [Defect; 13] = [
-        Defect::AcceptAnyAud,
-        Defect::SkipSignatureCheck,
-        Defect::AcceptAlgNone,
-        Defect::Hs256KeyConfusion,
-        Defect::TrustAnyIssuer,
-        Defect::IgnoreTyp,
-        Defect::IgnoreExp,
-        Defect::AcceptUnknownSub,
-        Defect::IgnoreClientId,
-        Defect::IgnoreResource,
-        Defect::NoCacheControl,
-        Defect::IssueRefreshToken,
-        Defect::TokenTypeNA,
-    ];
+defects! {
+    // Header: typ, crit, kid.
+    /// Accepts a missing `typ`; checks it only when present.
+    TypOptional = "typ-optional", "accepts an ID-JAG without a typ header", [("JAG-HDR-01", Fail)];
+    /// Accepts the generic `JWT` type as well (a JWT library's default).
+    AcceptTypJwt = "accept-typ-jwt", "accepts typ JWT as well as oauth-id-jag+jwt", [("JAG-HDR-02", Fail), ("JAG-HDR-05", Fail)];
+    /// Accepts any `…+jwt` media type.
+    TypSuffixMatch = "typ-suffix-match", "accepts any typ ending in +jwt", [("JAG-HDR-03", Fail)];
+    /// Accepts any `typ` starting with `oauth-id-jag`.
+    TypPrefixMatch = "typ-prefix-match", "accepts any typ starting with oauth-id-jag", [("JAG-HDR-04", Fail)];
+    /// Compares `typ` byte for byte (no `application/` prefix, no case folding).
+    TypExactBytes = "typ-exact-bytes", "compares typ byte for byte, refusing equivalent spellings", [("JAG-HDR-06", Warn), ("JAG-HDR-07", Warn)];
+    /// Ignores the `crit` header.
+    IgnoreCrit = "ignore-crit", "ignores crit, accepting extensions it does not understand", [("JAG-HDR-08", Fail)];
+    /// Answers 500 when the header is not JSON.
+    ServerErrorOnBadHeader = "server-error-on-bad-header", "answers 500 when the JWT header is not JSON", [("JAG-HDR-10", Fail)];
+    /// Answers 500 when `kid` is not a string.
+    ServerErrorOnNumericKid = "server-error-on-numeric-kid", "answers 500 when kid is a number", [("JAG-HDR-12", Fail)];
 
-    /// The kebab-case name used on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Defect::AcceptAnyAud => "accept-any-aud",
-            Defect::SkipSignatureCheck => "skip-signature-check",
-            Defect::AcceptAlgNone => "accept-alg-none",
-            Defect::Hs256KeyConfusion => "hs256-key-confusion",
-            Defect::TrustAnyIssuer => "trust-any-issuer",
-            Defect::IgnoreTyp => "ignore-typ",
-            Defect::IgnoreExp => "ignore-exp",
-            Defect::AcceptUnknownSub => "accept-unknown-sub",
-            Defect::IgnoreClientId => "ignore-client-id",
-            Defect::IgnoreResource => "ignore-resource",
-            Defect::NoCacheControl => "no-cache-control",
-            Defect::IssueRefreshToken => "issue-refresh-token",
-            Defect::TokenTypeNA => "token-type-n-a",
-        }
-    }
+    // Signature, algorithms, keys.
+    /// Ignores the result of RSA signature verification.
+    SkipSignatureCheck = "skip-signature-check", "ignores the result of RSA signature verification", [("JAG-SIG-02", Fail), ("JAG-SIG-03", Fail)];
+    /// Accepts unsigned `alg: none` tokens.
+    AcceptAlgNone = "accept-alg-none", "accepts unsigned alg-none tokens", [("JAG-SIG-01", Fail), ("ERR-05", Warn)];
+    /// Verifies HS256 with the issuer's RSA public key (PEM) as the HMAC secret.
+    Hs256KeyConfusion = "hs256-key-confusion", "verifies HS256 with the issuer's RSA public key PEM as HMAC secret", [("JAG-SIG-04", Fail)];
+    /// Verifies HS256 with the authenticated client's secret.
+    Hs256ClientSecret = "hs256-client-secret", "verifies HS256 ID-JAGs with the client's own secret", [("JAG-SIG-05", Fail)];
+    /// Accepts ASN.1 DER ECDSA signatures as well as raw r‖s.
+    AcceptDerEcdsa = "accept-der-ecdsa", "accepts DER-encoded ECDSA signatures", [("JAG-SIG-07", Fail)];
+    /// ECDSA verification that accepts r = s = 0 (CVE-2022-21449).
+    PsychicSignature = "psychic-signature", "accepts an ECDSA signature with r = s = 0", [("JAG-SIG-08", Fail)];
+    /// Fetches the key from the `jku` URL and trusts it.
+    FetchJku = "fetch-jku", "fetches keys from the jku header and trusts them", [("JAG-SIG-09", Fail)];
+    /// Trusts a key embedded in the `jwk` header.
+    TrustEmbeddedJwk = "trust-embedded-jwk", "verifies with the key embedded in the jwk header", [("JAG-SIG-10", Fail)];
+    /// Looks a `kid` up in every trusted issuer's JWKS.
+    KidLookupAcrossIssuers = "kid-lookup-across-issuers", "finds the kid in any trusted issuer's JWKS, not only the token issuer's", [("JAG-SIG-11", Fail)];
+    /// When no key matches the `kid`, tries every key of the issuer instead of refusing.
+    UnknownKidTriesAllKeys = "unknown-kid-tries-all-keys", "tries all the issuer's keys when the kid matches none", [("JAG-SIG-15", Fail)];
 
-    /// What the server wrongly does, in one line.
-    pub fn description(self) -> &'static str {
-        match self {
-            Defect::AcceptAnyAud => "accepts an ID-JAG whatever its aud",
-            Defect::SkipSignatureCheck => "finds the key but never verifies the signature",
-            Defect::AcceptAlgNone => "accepts unsigned alg-none tokens",
-            Defect::Hs256KeyConfusion => {
-                "verifies HS256 with the issuer's RSA public key PEM as HMAC secret"
-            }
-            Defect::TrustAnyIssuer => {
-                "trusts any issuer, fetching its keys from its own discovery document"
-            }
-            Defect::IgnoreTyp => "does not check the typ header",
-            Defect::IgnoreExp => "does not check exp",
-            Defect::AcceptUnknownSub => "provisions an account for an unknown sub",
-            Defect::IgnoreClientId => {
-                "does not compare the client_id claim with the authenticated client"
-            }
-            Defect::IgnoreResource => "ignores the resource claim",
-            Defect::NoCacheControl => "omits Cache-Control: no-store on token responses",
-            Defect::IssueRefreshToken => "issues a refresh token",
-            Defect::TokenTypeNA => "answers token_type N_A instead of Bearer",
-        }
-    }
+    // iss.
+    /// Does not refuse unlisted issuers: fetches their keys from their own discovery
+    /// document and resolves their subjects in the first trusted issuer's namespace.
+    TrustAnyIssuer = "trust-any-issuer", "trusts any issuer, fetching its keys from its own discovery document", [("JAG-ISS-02", Fail), ("JAG-SIG-12", Warn)];
+    /// Takes a missing `iss` as the first trusted issuer.
+    IssOptional = "iss-optional", "takes a missing iss as the default issuer", [("JAG-ISS-01", Fail)];
+    /// Compares issuers after trimming trailing slashes.
+    IssNormalizedCompare = "iss-normalized-compare", "compares iss after trimming trailing slashes", [("JAG-ISS-03", Fail)];
 
-    /// The checks this defect moves off PASS, with the verdict each must get.
-    pub fn breaks(self) -> &'static [(&'static str, Verdict)] {
-        match self {
-            Defect::AcceptAnyAud => &[("JAG-AUD-02", Verdict::Fail)],
-            Defect::SkipSignatureCheck => &[("JAG-SIG-03", Verdict::Fail)],
-            Defect::AcceptAlgNone => &[("JAG-SIG-01", Verdict::Fail)],
-            Defect::Hs256KeyConfusion => &[("JAG-SIG-04", Verdict::Fail)],
-            Defect::TrustAnyIssuer => &[("JAG-ISS-02", Verdict::Fail)],
-            Defect::IgnoreTyp => &[("JAG-HDR-02", Verdict::Fail), ("JAG-HDR-05", Verdict::Fail)],
-            Defect::IgnoreExp => &[("JAG-TIME-02", Verdict::Fail)],
-            Defect::AcceptUnknownSub => &[("JAG-SUB-02", Verdict::Fail)],
-            Defect::IgnoreClientId => &[("JAG-CID-01", Verdict::Fail)],
-            Defect::IgnoreResource => &[("JAG-RES-01", Verdict::Fail)],
-            Defect::NoCacheControl => &[("BASE-02", Verdict::Fail)],
-            Defect::IssueRefreshToken => &[("BASE-05", Verdict::Warn)],
-            // BASE-02 and BASE-05 depend on BASE-01, so they are SKIP when it fails.
-            Defect::TokenTypeNA => &[
-                ("BASE-01", Verdict::Fail),
-                ("BASE-02", Verdict::Skip),
-                ("BASE-05", Verdict::Skip),
-            ],
-        }
-    }
+    // aud.
+    /// Accepts an ID-JAG addressed to any authorization server (tenant) the deployment
+    /// hosts, not only this one.
+    AcceptAnyAud = "accept-any-aud", "accepts an ID-JAG addressed to another authorization server of the same deployment", [("JAG-AUD-02", Fail)];
+    /// Accepts a missing `aud`.
+    AudOptional = "aud-optional", "accepts an ID-JAG without aud", [("JAG-AUD-01", Fail)];
+    /// Accepts an `aud` array that contains this issuer among others.
+    AudArrayAny = "aud-array-any", "accepts an aud array that merely contains its issuer", [("JAG-AUD-03", Fail)];
+    /// Accepts its token endpoint URL as `aud` (RFC 7523 allows it; ID-JAG does not).
+    AudAcceptsTokenEndpoint = "aud-accepts-token-endpoint", "accepts its token endpoint URL as aud", [("JAG-AUD-04", Fail)];
+    /// Compares `aud` after normalizing (trailing slash, case, default port).
+    AudNormalizedCompare = "aud-normalized-compare", "compares aud after trimming trailing slashes", [("JAG-AUD-05", Fail)];
+    /// Accepts a governed resource URL as `aud`.
+    AudAcceptsResource = "aud-accepts-resource", "accepts one of its resource URLs as aud", [("JAG-AUD-06", Fail)];
+    /// Skips the `aud` check when `aud` is neither a string nor an array.
+    AudLenientTypes = "aud-lenient-types", "skips the aud check when aud is not a string or an array", [("JAG-AUD-07", Fail)];
+    /// Accepts `aud` only as a string.
+    AudStringOnly = "aud-string-only", "refuses an aud array even with the single right element", [("BASE-10", Fail)];
+
+    // sub.
+    /// Provisions a new account for an unknown `sub` instead of refusing.
+    AcceptUnknownSub = "accept-unknown-sub", "provisions an account for an unknown sub", [("JAG-SUB-02", Fail)];
+    /// Maps a missing `sub` to the client's own service account.
+    SubOptional = "sub-optional", "maps a missing sub to the client's service account", [("JAG-SUB-01", Fail)];
+
+    // client_id.
+    /// Does not compare the `client_id` claim with the authenticated client.
+    IgnoreClientId = "ignore-client-id", "does not compare the client_id claim with the authenticated client", [("JAG-CID-01", Fail), ("JAG-CID-03", Fail)];
+    /// Accepts an ID-JAG without `client_id`.
+    ClientIdOptional = "client-id-optional", "accepts an ID-JAG without client_id", [("JAG-CID-02", Fail)];
+    /// Accepts a `client_id` array that contains the client.
+    ClientIdArrayAny = "client-id-array-any", "accepts a client_id array containing the client", [("JAG-CID-04", Fail)];
+    /// Lets a confidential client through on its `client_id` alone when the ID-JAG names it.
+    AllowUnauthenticatedClient = "allow-unauthenticated-client", "accepts a confidential client without credentials when the ID-JAG names it", [("JAG-CID-05", Fail)];
+
+    // jti.
+    /// Refuses a second use of an ID-JAG (single use, as the MCP profile requires).
+    SingleUseJti = "single-use-jti", "refuses an ID-JAG's second use within its lifetime", [("JAG-JTI-01", Warn)];
+    /// Accepts an ID-JAG without `jti`.
+    JtiOptional = "jti-optional", "accepts an ID-JAG without jti", [("JAG-JTI-02", Warn)];
+    /// Answers 500 when `jti` is not a string (an unhashable cache key).
+    ServerErrorOnObjectJti = "server-error-on-object-jti", "answers 500 when jti is an object", [("JAG-JTI-03", Warn)];
+
+    // exp, nbf, iat.
+    /// Does not compare `exp` with the clock.
+    IgnoreExp = "ignore-exp", "does not compare exp with the clock", [("JAG-TIME-02", Fail), ("ERR-01", Fail)];
+    /// Accepts an ID-JAG without `exp`.
+    ExpOptional = "exp-optional", "accepts an ID-JAG without exp", [("JAG-TIME-01", Fail)];
+    /// Parses numeric strings as NumericDates.
+    LenientNumericDates = "lenient-numeric-dates", "accepts exp written as a numeric string", [("JAG-TIME-04", Fail)];
+    /// Does not check `nbf`.
+    IgnoreNbf = "ignore-nbf", "does not check nbf", [("JAG-TIME-06", Fail), ("ERR-06", Warn)];
+    /// Accepts an ID-JAG without `iat`.
+    IatOptional = "iat-optional", "accepts an ID-JAG without iat", [("JAG-TIME-08", Warn)];
+    /// Accepts an `iat` in the future.
+    AcceptFutureIat = "accept-future-iat", "accepts an iat in the future", [("JAG-TIME-09", Warn)];
+    /// Checks `iat` only when it is a number.
+    IatUncheckedType = "iat-unchecked-type", "ignores an iat that is not a number", [("JAG-TIME-11", Fail)];
+    /// Accepts only integer NumericDates.
+    IntegerDatesOnly = "integer-dates-only", "refuses a non-integer NumericDate", [("BASE-09", Warn)];
+
+    // resource.
+    /// Ignores whether the `resource` is governed here.
+    IgnoreResource = "ignore-resource", "does not check that resource is governed here", [("JAG-RES-01", Fail), ("JAG-RES-02", Warn), ("JAG-RES-03", Warn)];
+    /// Issues the token for the `resource` request parameter over the ID-JAG's.
+    ResourceParamOverrides = "resource-param-overrides", "issues the token for the resource parameter instead of the ID-JAG's", [("JAG-RES-05", Warn)];
+    /// Issues access tokens valid at every resource.
+    UnrestrictedAccessTokens = "unrestricted-access-tokens", "issues access tokens that every resource accepts", [("JAG-RES-06", Warn), ("RS-05", Warn)];
+    /// Accepts `resource` only as a string.
+    ResourceStringOnly = "resource-string-only", "refuses a resource array", [("JAG-RES-07", Fail)];
+    /// Ignores a `resource` that is neither a string nor an array.
+    IgnoreResourceType = "ignore-resource-type", "ignores a resource claim of the wrong type", [("JAG-RES-08", Warn)];
+
+    // scope.
+    /// Grants the requested scope without capping it at the ID-JAG's.
+    GrantRequestedScope = "grant-requested-scope", "grants the requested scope beyond the ID-JAG's", [("JAG-SCP-01", Fail)];
+    /// Ignores the `scope` request parameter.
+    IgnoreScopeParam = "ignore-scope-param", "grants the ID-JAG's whole scope whatever was requested", [("JAG-SCP-02", Fail)];
+    /// Grants scopes it does not define.
+    GrantUndefinedScopes = "grant-undefined-scopes", "grants scopes it does not define", [("JAG-SCP-03", Warn)];
+    /// Accepts `scope` as a JSON array.
+    ScopeArrayAccepted = "scope-array-accepted", "accepts scope as a JSON array", [("JAG-SCP-04", Warn)];
+    /// Answers 500 when neither the ID-JAG nor the request names a scope.
+    ServerErrorWithoutScope = "server-error-without-scope", "answers 500 when no scope is named anywhere", [("JAG-SCP-05", Fail)];
+
+    // Token response.
+    /// Leaves `Cache-Control: no-store` off token responses.
+    NoCacheControl = "no-cache-control", "omits Cache-Control: no-store on token responses", [("BASE-02", Fail)];
+    /// Issues a refresh token with the access token.
+    IssueRefreshToken = "issue-refresh-token", "issues a refresh token", [("BASE-05", Warn)];
+    /// Answers `token_type: N_A` (the token-exchange value) instead of `Bearer`.
+    TokenTypeNA = "token-type-n-a", "answers token_type N_A instead of Bearer", [("BASE-01", Fail), ("BASE-02", Skip), ("BASE-05", Skip)];
+    /// Leaves `expires_in` out.
+    NoExpiresIn = "no-expires-in", "omits expires_in", [("BASE-03", Warn)];
+    /// Leaves the granted `scope` out of the response.
+    OmitGrantedScope = "omit-granted-scope", "omits the granted scope from the response", [("BASE-04", Fail)];
+    /// Leaves the granted `resource` out of the response.
+    OmitGrantedResource = "omit-granted-resource", "omits the granted resource from the response", [("BASE-06", Warn)];
+    /// Refuses requests with parameters it does not know.
+    RejectUnknownParams = "reject-unknown-params", "refuses unknown request parameters", [("BASE-07", Fail)];
+    /// Refuses ID-JAGs with claims it does not know.
+    RejectUnknownClaims = "reject-unknown-claims", "refuses ID-JAGs with claims it does not know", [("BASE-08", Fail)];
+
+    // Client authentication.
+    /// Does not form-urldecode Basic credentials (RFC 6749 App. B).
+    BasicWithoutFormDecoding = "basic-without-form-decoding", "does not form-urldecode Basic credentials", [("CAUTH-01", Fail)];
+    /// Answers `invalid_client` to Basic without a `WWW-Authenticate` header.
+    NoWwwAuthenticate = "no-www-authenticate", "answers invalid_client to Basic without WWW-Authenticate", [("CAUTH-03", Fail)];
+    /// Accepts any `client_secret` in the body.
+    NoSecretCheckForPost = "no-secret-check-for-post", "accepts any client_secret sent in the body", [("CAUTH-04", Fail)];
+    /// Accepts more than one client authentication method in a request.
+    AllowMultipleAuthMethods = "allow-multiple-auth-methods", "accepts Basic and a body secret together", [("CAUTH-05", Fail)];
+    /// Ignores a body `client_id` that differs from the Basic one.
+    IgnoreBodyClientId = "ignore-body-client-id", "ignores a body client_id that differs from the authenticated client", [("CAUTH-06", Fail)];
+
+    // Request format.
+    /// Takes a missing `grant_type` as jwt-bearer.
+    DefaultGrantType = "default-grant-type", "takes a missing grant_type as jwt-bearer", [("REQ-01", Fail)];
+    /// Matches `grant_type` by prefix.
+    GrantTypePrefixMatch = "grant-type-prefix-match", "accepts any grant_type starting with the jwt-bearer URN", [("REQ-02", Fail)];
+    /// Answers 500 when `assertion` is missing or empty.
+    ServerErrorOnMissingAssertion = "server-error-on-missing-assertion", "answers 500 when assertion is missing or empty", [("REQ-03", Fail), ("REQ-04", Fail)];
+    /// Uses the first of repeated parameters.
+    FirstParamWins = "first-param-wins", "uses the first of repeated parameters", [("REQ-05", Fail)];
+    /// Answers 500 when the assertion is not a JWT.
+    ServerErrorOnMalformedAssertion = "server-error-on-malformed-assertion", "answers 500 when the assertion is not a JWT", [("REQ-06", Fail)];
+    /// Serves the token endpoint on GET with the parameters in the URL.
+    AcceptGet = "accept-get", "issues tokens on GET with the assertion in the URL", [("REQ-07", Warn)];
+    /// Accepts a JSON request body.
+    AcceptJsonBody = "accept-json-body", "accepts the parameters as a JSON body", [("REQ-08", Warn)];
+    /// Accepts only the exact `application/x-www-form-urlencoded` content type.
+    StrictContentType = "strict-content-type", "refuses a form content type with a charset parameter", [("REQ-09", Fail)];
+
+    // Error responses.
+    /// Answers an expired ID-JAG with HTTP 401.
+    ExpiredAs401 = "expired-as-401", "answers an expired ID-JAG with 401 instead of 400", [("JAG-TIME-02", Warn), ("ERR-01", Fail)];
+    /// Leaves `Cache-Control: no-store` off error responses.
+    ErrorWithoutNoStore = "error-without-no-store", "omits Cache-Control: no-store on error responses", [("ERR-05", Warn)];
+    /// Answers an unsupported grant type with an HTML page.
+    HtmlErrorForUnknownGrant = "html-error-for-unknown-grant", "answers an unsupported grant type with an HTML page", [("REQ-02", Fail), ("ERR-02", Fail)];
+    /// Echoes the assertion in `error_description`.
+    EchoAssertionInErrors = "echo-assertion-in-errors", "echoes the assertion in error_description", [("ERR-06", Warn)];
+
+    // Resource API.
+    /// The resource API refuses tokens that are restricted to a resource.
+    ApiRefusesRestrictedTokens = "api-refuses-restricted-tokens", "the resource API refuses audience-restricted tokens, its own included", [("RS-01", Fail), ("RS-06", Warn)];
+    /// The resource API answers a request without a token with a bare 401.
+    ApiChallengeMissing = "api-challenge-missing", "the resource API answers a request without a token with no challenge", [("RS-02", Fail)];
+    /// The resource API accepts any Bearer token.
+    ApiAcceptsAnyToken = "api-accepts-any-token", "the resource API accepts any Bearer token", [("RS-03", Fail), ("RS-04", Fail)];
+    /// The resource API does not check scopes.
+    ApiIgnoresScope = "api-ignores-scope", "the resource API does not check scopes", [("RS-06", Warn)];
 }
 
 impl fmt::Display for Defect {
@@ -138,7 +254,8 @@ impl FromStr for Defect {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Defect::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|d| d.name() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = Defect::ALL.iter().map(|d| d.name()).collect();

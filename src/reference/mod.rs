@@ -26,7 +26,27 @@ pub(crate) struct RasState {
     cfg: ReferenceConfig,
     http: reqwest::Client,
     cache: validate::JwksCache,
+    replay: validate::ReplayCache,
     tokens: std::sync::Mutex<std::collections::HashMap<String, token::IssuedToken>>,
+}
+
+/// How the reference behaves beyond its fixture.
+#[derive(Debug, Clone, Default)]
+pub struct ReferenceOptions {
+    /// Defects switched on.
+    pub defects: BTreeSet<Defect>,
+    /// Refuse a second use of an ID-JAG (the MCP profile's rule).
+    pub single_use_jti: bool,
+}
+
+impl ReferenceOptions {
+    /// The reference that is compliant under `profile`, with `defects` on.
+    pub fn for_profile(profile: &str, defects: BTreeSet<Defect>) -> Self {
+        ReferenceOptions {
+            defects,
+            single_use_jti: profile == "mcp-ema",
+        }
+    }
 }
 
 /// A running reference RAS; dropping it stops the server.
@@ -36,25 +56,27 @@ pub struct ReferenceRas {
 }
 
 /// Builds the embedded fixture for a reference RAS at `base_url` trusting the fake IdP
-/// issuers `issuers`: fresh client secrets (with the `:` `+` `%` characters that client
-/// authentication must encode, RFC 6749 App. B), `u1`, R1/R2 under `/api/`.
+/// issuers `issuers`: fresh client secrets (C2's with the `:` `+` `%` characters that client
+/// authentication must form-encode, RFC 6749 App. B), `u1`, R1/R2 and their APIs under `/api/`.
 pub fn embedded_fixture(
     base_url: &str,
     issuers: &std::collections::BTreeMap<IssuerRole, String>,
     timeout: Duration,
 ) -> Fixture {
-    let secret = || Secret::new(format!("{}:+%", Secret::random().expose()));
+    let plain = Secret::random();
+    let special = Secret::new(format!("{}:+% x", Secret::random().expose()));
     Fixture {
         ras_issuer: base_url.to_string(),
         token_endpoint: format!("{base_url}/token"),
+        other_ras: crate::fixture::DEFAULT_OTHER_RAS.into(),
         client: Client {
             id: "agent-c1".into(),
-            secret: secret(),
+            secret: plain,
             auth: ClientAuthMethod::ClientSecretBasic,
         },
         client2: Some(Client {
             id: "agent-c2".into(),
-            secret: secret(),
+            secret: special,
             auth: ClientAuthMethod::ClientSecretBasic,
         }),
         subject: "u1".into(),
@@ -75,7 +97,7 @@ impl ReferenceRas {
     /// a reference configured from it with `defects` on. Returns the server and the fixture.
     pub async fn start(
         bind: &str,
-        defects: BTreeSet<Defect>,
+        options: ReferenceOptions,
         make_fixture: impl FnOnce(&str) -> Fixture,
     ) -> Result<(Self, Fixture), ServeError> {
         let listener = server::bind(bind).await?;
@@ -85,7 +107,8 @@ impl ReferenceRas {
         })?;
         let base_url = format!("http://{addr}");
         let fixture = make_fixture(&base_url);
-        let cfg = ReferenceConfig::from_fixture(&fixture, defects);
+        let mut cfg = ReferenceConfig::from_fixture(&fixture, options.defects);
+        cfg.single_use_jti = options.single_use_jti;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
@@ -96,17 +119,21 @@ impl ReferenceRas {
             })?;
         let state = Arc::new(RasState {
             cache: validate::JwksCache::new(http.clone(), cfg.jwks_ttl),
+            replay: validate::ReplayCache::default(),
             cfg,
             http,
             tokens: Default::default(),
         });
         let router = Router::new()
-            .route("/token", post(token::token))
+            .route("/token", post(token::token).get(token::token))
             .route(
                 "/.well-known/oauth-authorization-server",
                 get(token::metadata),
             )
-            .route("/api/{resource}", get(token::resource_api))
+            .route(
+                "/api/{resource}",
+                get(token::resource_api).post(token::resource_api),
+            )
             .with_state(state);
         let handle = server::spawn(listener, router)?;
         Ok((ReferenceRas { handle, base_url }, fixture))

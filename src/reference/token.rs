@@ -1,14 +1,15 @@
-//! The reference token endpoint: client authentication, the jwt-bearer grant, and the token
-//! response (RFC 6749 §5, RFC 7523 §2.1, ID-JAG §4.4).
+//! The reference token endpoint and resource API: client authentication, the jwt-bearer
+//! grant, the token response (RFC 6749 §5, RFC 7523 §2.1, ID-JAG §4.4), and RFC 6750
+//! Bearer access to the governed resources.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value, json};
 
@@ -25,30 +26,56 @@ pub struct IssuedToken {
     pub client_id: String,
     /// Granted scopes.
     pub scopes: Vec<String>,
+    /// Resources it is restricted to (empty: none named).
+    pub resources: Vec<String>,
     /// When it stops being valid.
     pub expires: Instant,
 }
 
-fn error_response(status: StatusCode, error: &str, description: &str) -> Response {
+/// Parameters a token request may carry; with `reject-unknown-params` others are refused.
+const KNOWN_PARAMS: &[&str] = &[
+    "grant_type",
+    "assertion",
+    "scope",
+    "resource",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
+
+fn error_response(
+    state: &RasState,
+    status: StatusCode,
+    error: &str,
+    description: &str,
+) -> Response {
     let mut resp = (
         status,
         Json(json!({ "error": error, "error_description": description })),
     )
         .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if !state.cfg.defects.contains(&Defect::ErrorWithoutNoStore) {
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp.headers_mut()
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
     resp
 }
 
-fn refused(r: Refusal) -> Response {
-    error_response(StatusCode::BAD_REQUEST, r.error, &r.description)
+fn bad_request(state: &RasState, error: &str, description: &str) -> Response {
+    error_response(state, StatusCode::BAD_REQUEST, error, description)
 }
 
-fn invalid_client(basic: bool, description: &str) -> Response {
-    let mut resp = error_response(StatusCode::UNAUTHORIZED, "invalid_client", description);
-    if basic {
+fn invalid_client(state: &RasState, basic: bool, description: &str) -> Response {
+    let mut resp = error_response(
+        state,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        description,
+    );
+    if basic && !state.cfg.defects.contains(&Defect::NoWwwAuthenticate) {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"xaa-reference\""),
@@ -68,13 +95,20 @@ fn secret_matches(cfg_secret: &str, given: &str) -> bool {
         .is_ok()
 }
 
+/// The authenticated client's id and secret.
+struct Authenticated {
+    id: String,
+    secret: String,
+}
+
 /// Authenticates the client (RFC 6749 §2.3.1): Basic with form-urlencoded parts, or the
 /// body parameters, never both.
 fn authenticate(
     state: &RasState,
     headers: &HeaderMap,
     form: &[(String, String)],
-) -> Result<String, Box<Response>> {
+) -> Result<Authenticated, Box<Response>> {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
     let param = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -87,32 +121,40 @@ fn authenticate(
         });
     let (id, secret, via_basic) = match basic {
         Some(b64) => {
-            if param("client_secret").is_some() || param("client_assertion").is_some() {
-                return Err(Box::new(error_response(
-                    StatusCode::BAD_REQUEST,
+            if (param("client_secret").is_some() && !has(Defect::AllowMultipleAuthMethods))
+                || param("client_assertion").is_some()
+            {
+                return Err(Box::new(bad_request(
+                    state,
                     "invalid_request",
                     "more than one client authentication method",
                 )));
             }
+            let decode = |x: &str| {
+                if has(Defect::BasicWithoutFormDecoding) {
+                    Some(x.to_string())
+                } else {
+                    form_decode(x)
+                }
+            };
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .ok()
                 .and_then(|raw| String::from_utf8(raw).ok())
-                .and_then(|s| {
-                    s.split_once(':')
-                        .map(|(a, b)| (form_decode(a), form_decode(b)))
-                });
+                .and_then(|s| s.split_once(':').map(|(a, b)| (decode(a), decode(b))));
             let Some((Some(id), Some(secret))) = decoded else {
                 return Err(Box::new(invalid_client(
+                    state,
                     true,
                     "malformed Basic credentials",
                 )));
             };
             if let Some(body_id) = param("client_id")
                 && body_id != id
+                && !has(Defect::IgnoreBodyClientId)
             {
-                return Err(Box::new(error_response(
-                    StatusCode::BAD_REQUEST,
+                return Err(Box::new(bad_request(
+                    state,
                     "invalid_request",
                     "client_id differs from the authenticated client",
                 )));
@@ -121,45 +163,132 @@ fn authenticate(
         }
         None => match (param("client_id"), param("client_secret")) {
             (Some(id), Some(secret)) => (id.to_string(), secret.to_string(), false),
+            (Some(id), None) if has(Defect::AllowUnauthenticatedClient) => {
+                if let Some(c) = state.cfg.clients.iter().find(|c| c.id == id) {
+                    return Ok(Authenticated {
+                        id: c.id.clone(),
+                        secret: c.secret.expose().to_string(),
+                    });
+                }
+                return Err(Box::new(invalid_client(state, false, "unknown client")));
+            }
             _ => {
                 return Err(Box::new(invalid_client(
+                    state,
                     false,
                     "client authentication required",
                 )));
             }
         },
     };
+    let lenient = !via_basic && has(Defect::NoSecretCheckForPost);
     match state.cfg.clients.iter().find(|c| c.id == id) {
-        Some(c) if secret_matches(c.secret.expose(), &secret) => Ok(id),
+        Some(c) if lenient || secret_matches(c.secret.expose(), &secret) => Ok(Authenticated {
+            id,
+            secret: c.secret.expose().to_string(),
+        }),
         _ => Err(Box::new(invalid_client(
+            state,
             via_basic,
             "unknown client or wrong secret",
         ))),
     }
 }
 
-/// `POST /token`.
+/// The request parameters, from the form body (or, under defects, a JSON body or the query).
+fn parameters(
+    state: &RasState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &str,
+) -> Result<Vec<(String, String)>, Box<Response>> {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
+    if *method == Method::GET {
+        return Ok(
+            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        );
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/json" && has(Defect::AcceptJsonBody) {
+        let Ok(Value::Object(m)) = serde_json::from_str::<Value>(body) else {
+            return Err(Box::new(bad_request(
+                state,
+                "invalid_request",
+                "the body is not a JSON object",
+            )));
+        };
+        return Ok(m
+            .into_iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+            .collect());
+    }
+    let form_ok = if has(Defect::StrictContentType) {
+        content_type == "application/x-www-form-urlencoded"
+    } else {
+        media == "application/x-www-form-urlencoded"
+    };
+    if !form_ok {
+        return Err(Box::new(bad_request(
+            state,
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        )));
+    }
+    Ok(url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect())
+}
+
+/// `POST /token` (and `GET /token` under the `accept-get` defect).
 pub(crate) async fn token(
     State(state): State<Arc<RasState>>,
+    method: Method,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     body: String,
 ) -> Response {
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
+    let has = |d: Defect| state.cfg.defects.contains(&d);
+    if method == Method::GET && !has(Defect::AcceptGet) {
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response();
+    }
+    let mut form = match parameters(&state, &method, &headers, query.as_deref(), &body) {
+        Ok(f) => f,
+        Err(resp) => return *resp,
+    };
     // RFC 6749 §3.2: parameters MUST NOT be included more than once.
     let mut seen = BTreeSet::new();
-    if let Some((dup, _)) = form.iter().find(|(k, _)| !seen.insert(k.as_str())) {
-        return error_response(
-            StatusCode::BAD_REQUEST,
+    if has(Defect::FirstParamWins) {
+        form.retain(|(k, _)| seen.insert(k.clone()));
+    } else if let Some((dup, _)) = form.iter().find(|(k, _)| !seen.insert(k.clone())) {
+        return bad_request(
+            &state,
             "invalid_request",
             &format!("parameter {dup} is repeated"),
         );
     }
-    let client_id = match authenticate(&state, &headers, &form) {
-        Ok(id) => id,
+    let client = match authenticate(&state, &headers, &form) {
+        Ok(c) => c,
         Err(resp) => return *resp,
     };
+    if has(Defect::RejectUnknownParams)
+        && let Some((k, _)) = form
+            .iter()
+            .find(|(k, _)| !KNOWN_PARAMS.contains(&k.as_str()))
+    {
+        return bad_request(&state, "invalid_request", &format!("unknown parameter {k}"));
+    }
     // RFC 6749 §3.2: parameters sent without a value are treated as omitted.
     let param = |k: &str| {
         form.iter()
@@ -168,63 +297,103 @@ pub(crate) async fn token(
             .filter(|v| !v.is_empty())
     };
     match param("grant_type") {
-        None => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is required",
-            );
-        }
+        None if has(Defect::DefaultGrantType) => {}
+        None => return bad_request(&state, "invalid_request", "grant_type is required"),
         Some(JWT_BEARER) => {}
-        Some(other) => {
-            return error_response(
+        Some(g) if has(Defect::GrantTypePrefixMatch) && g.starts_with(JWT_BEARER) => {}
+        Some(_) if has(Defect::HtmlErrorForUnknownGrant) => {
+            return (
                 StatusCode::BAD_REQUEST,
+                Html("<html><body><h1>Bad Request</h1></body></html>"),
+            )
+                .into_response();
+        }
+        Some(other) => {
+            return bad_request(
+                &state,
                 "unsupported_grant_type",
                 &format!("{other} is not supported"),
             );
         }
     }
     let Some(assertion) = param("assertion") else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "assertion is required",
-        );
+        if has(Defect::ServerErrorOnMissingAssertion) {
+            return error_response(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "assertion unwrap failed",
+            );
+        }
+        return bad_request(&state, "invalid_request", "assertion is required");
     };
-    let grant = match validate::validate(
-        &state.cfg,
-        &state.cache,
-        &state.http,
-        assertion,
-        &client_id,
-    )
-    .await
-    {
+    let cx = validate::Context {
+        cfg: &state.cfg,
+        cache: &state.cache,
+        replay: &state.replay,
+        http: &state.http,
+        client_id: &client.id,
+        client_secret: &client.secret,
+    };
+    let grant = match validate::validate(&cx, assertion).await {
         Ok(g) => g,
-        Err(r) => return refused(r),
+        Err(r) => return refused(&state, r, assertion),
     };
 
+    // Resource: a `resource` parameter must stay within the ID-JAG's (RFC 8707 §2).
+    let mut resources = grant.resources.clone();
+    let mut resource_claim = grant.resource_claim.clone();
+    if let Some(requested) = param("resource") {
+        if has(Defect::ResourceParamOverrides) {
+            resources = vec![requested.to_string()];
+            resource_claim = Some(Value::String(requested.to_string()));
+        } else if !grant.resources.is_empty() && !grant.resources.iter().any(|r| r == requested) {
+            return bad_request(
+                &state,
+                "invalid_target",
+                &format!("resource {requested} is not in the ID-JAG"),
+            );
+        }
+    }
+
     // Scope: at most what the ID-JAG grants (RFC 7521 §4.1), only scopes defined here.
-    let granted: Vec<String> = match param("scope") {
-        Some(requested) => {
-            let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-            if let Some(extra) = requested
-                .iter()
-                .find(|s| !grant.scopes.iter().any(|g| g == *s))
+    let requested: Option<Vec<String>> = param("scope")
+        .filter(|_| !has(Defect::IgnoreScopeParam))
+        .map(|s| {
+            s.split(' ')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        });
+    let mut granted: Vec<String> = match requested {
+        Some(req) => {
+            if !has(Defect::GrantRequestedScope)
+                && let Some(extra) = req.iter().find(|s| !grant.scopes.contains(s))
             {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
+                return bad_request(
+                    &state,
                     "invalid_scope",
                     &format!("scope {extra} exceeds the ID-JAG"),
                 );
             }
-            requested.into_iter().map(str::to_string).collect()
+            req
         }
         None => grant.scopes.clone(),
+    };
+    if !has(Defect::GrantUndefinedScopes) {
+        granted.retain(|s| state.cfg.scopes.contains(s));
     }
-    .into_iter()
-    .filter(|s| state.cfg.scopes.contains(s))
-    .collect();
+    if granted.is_empty() && grant.scopes.is_empty() {
+        if has(Defect::ServerErrorWithoutScope) {
+            return error_response(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "scope is null",
+            );
+        }
+        granted = state.cfg.default_scopes.clone();
+    }
 
     let access_token = crate::fixture::Secret::random().expose().to_string();
     let lifetime = state.cfg.token_lifetime_secs;
@@ -234,30 +403,34 @@ pub(crate) async fn token(
             access_token.clone(),
             IssuedToken {
                 user: grant.user,
-                client_id,
+                client_id: client.id,
                 scopes: granted.clone(),
+                resources,
                 expires: Instant::now() + Duration::from_secs(lifetime),
             },
         );
     }
-    let defects = &state.cfg.defects;
     let mut body = json!({
         "access_token": access_token,
-        "token_type": if defects.contains(&Defect::TokenTypeNA) { "N_A" } else { "Bearer" },
-        "expires_in": lifetime,
+        "token_type": if has(Defect::TokenTypeNA) { "N_A" } else { "Bearer" },
     });
-    if !granted.is_empty() {
+    if !has(Defect::NoExpiresIn) {
+        body["expires_in"] = json!(lifetime);
+    }
+    if !granted.is_empty() && !has(Defect::OmitGrantedScope) {
         body["scope"] = json!(granted.join(" "));
     }
-    if let Some(r) = grant.resource {
+    if let Some(r) = resource_claim
+        && !has(Defect::OmitGrantedResource)
+    {
         body["resource"] = r;
     }
-    if defects.contains(&Defect::IssueRefreshToken) {
+    if has(Defect::IssueRefreshToken) {
         body["refresh_token"] =
             Value::String(crate::fixture::Secret::random().expose().to_string());
     }
     let mut resp = Json(body).into_response();
-    if !defects.contains(&Defect::NoCacheControl) {
+    if !has(Defect::NoCacheControl) {
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -266,12 +439,22 @@ pub(crate) async fn token(
     resp
 }
 
+fn refused(state: &RasState, r: Refusal, assertion: &str) -> Response {
+    let description = if state.cfg.defects.contains(&Defect::EchoAssertionInErrors) {
+        format!("{}: {assertion}", r.description)
+    } else {
+        r.description
+    };
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    error_response(state, status, r.error, &description)
+}
+
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3, ID-JAG §7.2).
 pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
     let iss = &state.cfg.issuer;
     Json(json!({
         "issuer": iss,
-        "token_endpoint": format!("{iss}/token"),
+        "token_endpoint": state.cfg.token_endpoint,
         "grant_types_supported": [JWT_BEARER],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "authorization_grant_profiles_supported": ["urn:ietf:params:oauth:grant-profile:id-jag"],
@@ -280,44 +463,77 @@ pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
     .into_response()
 }
 
-/// `GET /api/{resource}`: the resource API behind the issued access tokens (RFC 6750 §2.1).
-/// Answers who the token is for, so checks can see which account a grant mapped to.
+/// `GET` or `POST /api/{resource}`: the resource API behind the issued access tokens
+/// (RFC 6750). GET needs `s.read`, POST `s.write`; tokens restricted to resources work only
+/// there. Answers who the token is for.
 pub(crate) async fn resource_api(
     State(state): State<Arc<RasState>>,
-    axum::extract::Path(name): axum::extract::Path<String>,
+    Path(name): Path<String>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
     let challenge = |status: StatusCode, error: Option<&str>| {
+        let mut resp = status.into_response();
         let value = match error {
             Some(e) => format!("Bearer realm=\"xaa-reference\", error=\"{e}\""),
             None => "Bearer realm=\"xaa-reference\"".to_string(),
         };
-        let mut resp = status.into_response();
         if let Ok(v) = HeaderValue::from_str(&value) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         resp
     };
-    let Some(token) = headers
+    let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+        .map(|t| t.trim().to_string());
+    // The header is the method resource servers MUST support (RFC 6750 §2.1).
+    let Some(token) = from_header else {
+        if has(Defect::ApiChallengeMissing) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
         return challenge(StatusCode::UNAUTHORIZED, None);
     };
+    let url = format!("{}/api/{name}", state.cfg.issuer);
     let issued = state
         .tokens
         .lock()
         .ok()
-        .and_then(|t| t.get(token.trim()).cloned());
-    match issued {
-        Some(t) if t.expires > Instant::now() => Json(json!({
-            "resource": name,
-            "user": t.user,
-            "client_id": t.client_id,
-            "scope": t.scopes.join(" "),
-        }))
-        .into_response(),
-        _ => challenge(StatusCode::UNAUTHORIZED, Some("invalid_token")),
+        .and_then(|t| t.get(&token).cloned());
+    let issued = match issued {
+        Some(t) if t.expires > Instant::now() => t,
+        _ if has(Defect::ApiAcceptsAnyToken) => {
+            return Json(
+                json!({ "resource": url, "user": "unknown", "client_id": null, "scope": "" }),
+            )
+            .into_response();
+        }
+        _ => return challenge(StatusCode::UNAUTHORIZED, Some("invalid_token")),
+    };
+    if has(Defect::ApiRefusesRestrictedTokens) && !issued.resources.is_empty() {
+        return challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"));
     }
+    if !issued.resources.is_empty()
+        && !issued.resources.contains(&url)
+        && !has(Defect::UnrestrictedAccessTokens)
+    {
+        return challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"));
+    }
+    let needed = if method == Method::POST {
+        "s.write"
+    } else {
+        "s.read"
+    };
+    if !issued.scopes.iter().any(|s| s == needed) && !has(Defect::ApiIgnoresScope) {
+        return challenge(StatusCode::FORBIDDEN, Some("insufficient_scope"));
+    }
+    Json(json!({
+        "resource": url,
+        "user": issued.user,
+        "client_id": issued.client_id,
+        "scope": issued.scopes.join(" "),
+    }))
+    .into_response()
 }

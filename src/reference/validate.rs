@@ -1,8 +1,9 @@
 //! The reference RAS's ID-JAG validation (ID-JAG §4.4.1, RFC 7523 §3), one step per rule so
-//! that each defect can change exactly one of them.
+//! that each defect changes exactly one of them.
 //!
-//! Signatures are verified with jsonwebtoken's decoder against keys fetched over HTTP from
-//! the issuer's JWKS; the suite's own minting code plays no part.
+//! Signatures are verified with jsonwebtoken's decoder (and aws-lc-rs for the DER-ECDSA
+//! defect) against keys fetched over HTTP from the issuer's JWKS; the suite's own minting code
+//! plays no part.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,24 +19,31 @@ use super::Defect;
 use super::config::{ReferenceConfig, TrustedIssuer};
 use crate::jose::keys::{rsa_spki_der, spki_pem};
 
-/// A refusal: the RFC 6749 §5.2 error code and a description.
+/// A refusal: HTTP status, the RFC 6749 §5.2 error code and a description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
+    /// HTTP status (400 unless a defect says otherwise).
+    pub status: u16,
     /// `error`.
     pub error: &'static str,
     /// `error_description`.
     pub description: String,
 }
 
-fn refuse(error: &'static str, description: impl Into<String>) -> Refusal {
+fn invalid_grant(description: impl Into<String>) -> Refusal {
     Refusal {
-        error,
+        status: 400,
+        error: "invalid_grant",
         description: description.into(),
     }
 }
 
-fn invalid_grant(description: impl Into<String>) -> Refusal {
-    refuse("invalid_grant", description)
+fn server_error(description: impl Into<String>) -> Refusal {
+    Refusal {
+        status: 500,
+        error: "server_error",
+        description: description.into(),
+    }
 }
 
 /// What a valid ID-JAG grants.
@@ -45,8 +53,10 @@ pub struct Grant {
     pub user: String,
     /// Scopes in the ID-JAG.
     pub scopes: Vec<String>,
-    /// The `resource` claim as sent (string or array), when present.
-    pub resource: Option<Value>,
+    /// Resources in the ID-JAG (empty: none named).
+    pub resources: Vec<String>,
+    /// The `resource` claim as sent, for the response.
+    pub resource_claim: Option<Value>,
 }
 
 struct CachedJwks {
@@ -76,25 +86,17 @@ impl JwksCache {
     }
 
     async fn fetch(&self, uri: &str) -> Result<JwkSet, Refusal> {
-        let resp = self
-            .http
-            .get(uri)
-            .send()
-            .await
-            .map_err(|e| invalid_grant(format!("cannot fetch the issuer's JWKS: {e}")))?;
-        if !resp.status().is_success() {
-            return Err(invalid_grant(format!(
-                "the issuer's JWKS answered {}",
-                resp.status()
-            )));
-        }
-        resp.json::<JwkSet>()
-            .await
-            .map_err(|e| invalid_grant(format!("the issuer's JWKS is not a JWK Set: {e}")))
+        fetch_jwks(&self.http, uri).await
     }
 
-    /// The key `kid` (or the only key for `alg` when there is no `kid`) of the JWKS at `uri`.
-    pub async fn key(&self, uri: &str, kid: Option<&str>, alg: &str) -> Result<Jwk, Refusal> {
+    /// The key `kid` (or the only key for `alg` when there is no `kid`) of the JWKS at `uri`;
+    /// `None` when there is no such key even after a refetch.
+    pub async fn key(
+        &self,
+        uri: &str,
+        kid: Option<&str>,
+        alg: &str,
+    ) -> Result<Option<Jwk>, Refusal> {
         let mut entries = self.entries.lock().await;
         let fresh = entries
             .get(uri)
@@ -109,22 +111,8 @@ impl JwksCache {
                 },
             );
         }
-        let find = |set: &JwkSet| -> Option<Jwk> {
-            match kid {
-                Some(k) => set.find(k).cloned(),
-                None => {
-                    let same_family: Vec<&Jwk> =
-                        set.keys.iter().filter(|j| jwk_fits_alg(j, alg)).collect();
-                    if same_family.len() == 1 {
-                        Some(same_family[0].clone())
-                    } else {
-                        None
-                    }
-                }
-            }
-        };
-        if let Some(k) = entries.get(uri).and_then(|c| find(&c.set)) {
-            return Ok(k);
+        if let Some(k) = entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)) {
+            return Ok(Some(k));
         }
         // Unknown kid: the issuer may have rotated; refetch, but not more than once a second.
         if entries
@@ -139,14 +127,52 @@ impl JwksCache {
                     fetched: Instant::now(),
                 },
             );
-            if let Some(k) = entries.get(uri).and_then(|c| find(&c.set)) {
-                return Ok(k);
+            return Ok(entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)));
+        }
+        Ok(None)
+    }
+}
+
+impl JwksCache {
+    /// Every key cached for `uri` (empty when none was fetched yet).
+    pub async fn all_keys(&self, uri: &str) -> Vec<Jwk> {
+        self.entries
+            .lock()
+            .await
+            .get(uri)
+            .map(|c| c.set.keys.clone())
+            .unwrap_or_default()
+    }
+}
+
+async fn fetch_jwks(http: &reqwest::Client, uri: &str) -> Result<JwkSet, Refusal> {
+    let resp = http
+        .get(uri)
+        .send()
+        .await
+        .map_err(|e| invalid_grant(format!("cannot fetch the issuer's JWKS: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(invalid_grant(format!(
+            "the issuer's JWKS answered {}",
+            resp.status()
+        )));
+    }
+    resp.json::<JwkSet>()
+        .await
+        .map_err(|e| invalid_grant(format!("the issuer's JWKS is not a JWK Set: {e}")))
+}
+
+fn find_key(set: &JwkSet, kid: Option<&str>, alg: &str) -> Option<Jwk> {
+    match kid {
+        Some(k) => set.find(k).cloned(),
+        None => {
+            let same_family: Vec<&Jwk> = set.keys.iter().filter(|j| jwk_fits_alg(j, alg)).collect();
+            if same_family.len() == 1 {
+                Some(same_family[0].clone())
+            } else {
+                None
             }
         }
-        Err(invalid_grant(match kid {
-            Some(k) => format!("no key {k} in the issuer's JWKS"),
-            None => "no kid, and the issuer has no single key for that alg".to_string(),
-        }))
     }
 }
 
@@ -157,6 +183,24 @@ fn jwk_fits_alg(jwk: &Jwk, alg: &str) -> bool {
         }
         AlgorithmParameters::EllipticCurve(_) => alg.starts_with("ES"),
         _ => false,
+    }
+}
+
+/// `jti` values already used, with the time each stops mattering (its `exp` plus skew).
+#[derive(Default)]
+pub struct ReplayCache {
+    seen: std::sync::Mutex<HashMap<(String, String), f64>>,
+}
+
+impl ReplayCache {
+    /// Records `(iss, jti)`; false when it was already there and not yet expired.
+    fn first_use(&self, iss: &str, jti: &str, until: f64, now: f64) -> bool {
+        let Ok(mut seen) = self.seen.lock() else {
+            return true;
+        };
+        seen.retain(|_, exp| *exp > now);
+        seen.insert((iss.to_string(), jti.to_string()), until)
+            .is_none()
     }
 }
 
@@ -183,10 +227,25 @@ fn typ_is_id_jag(typ: &str) -> bool {
     t == "oauth-id-jag+jwt" || t == "application/oauth-id-jag+jwt"
 }
 
+/// Claims this RAS acts on; with `reject-unknown-claims` any other claim is refused.
+const CORE_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "client_id",
+    "jti",
+    "iat",
+    "exp",
+    "nbf",
+    "resource",
+    "scope",
+];
+
 /// How the signature will be checked, decided from the header before any key is fetched.
 enum SigPlan {
     Asymmetric(Algorithm),
     Hs256Confusion,
+    Hs256ClientSecret,
     Unsigned,
 }
 
@@ -196,7 +255,12 @@ async fn resolve_issuer(
     http: &reqwest::Client,
     iss: &str,
 ) -> Result<TrustedIssuer, Refusal> {
-    if let Some(t) = cfg.trusted.iter().find(|t| t.issuer == iss) {
+    let norm = |s: &str| s.trim_end_matches('/').to_string();
+    let found = cfg.trusted.iter().find(|t| {
+        t.issuer == iss
+            || (cfg.defects.contains(&Defect::IssNormalizedCompare) && norm(&t.issuer) == norm(iss))
+    });
+    if let Some(t) = found {
         return Ok(t.clone());
     }
     if !cfg.defects.contains(&Defect::TrustAnyIssuer) {
@@ -213,6 +277,11 @@ async fn resolve_issuer(
             .map_err(|e| invalid_grant(format!("issuer discovery failed: {e}")))?,
         Err(e) => return Err(invalid_grant(format!("issuer discovery failed: {e}"))),
     };
+    if meta.get("issuer").and_then(Value::as_str) != Some(iss) {
+        return Err(invalid_grant(
+            "the discovered metadata names another issuer (RFC 8414 §3.3)",
+        ));
+    }
     let jwks_uri = meta
         .get("jwks_uri")
         .and_then(Value::as_str)
@@ -240,43 +309,113 @@ fn verify_with(token: &str, key: &DecodingKey, alg: Algorithm) -> Result<(), Ref
         .map_err(|e| invalid_grant(format!("signature check failed: {e}")))
 }
 
-fn number(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Refusal> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| invalid_grant(format!("{name} is not a NumericDate"))),
-        Some(_) => Err(invalid_grant(format!("{name} is not a NumericDate"))),
-    }
+/// ECDSA P-256 verification of a DER signature, for the `accept-der-ecdsa` defect.
+fn verify_der_ecdsa(jwk: &Jwk, signing_input: &[u8], sig: &[u8]) -> bool {
+    let AlgorithmParameters::EllipticCurve(ec) = &jwk.algorithm else {
+        return false;
+    };
+    let (Ok(x), Ok(y)) = (URL_SAFE_NO_PAD.decode(&ec.x), URL_SAFE_NO_PAD.decode(&ec.y)) else {
+        return false;
+    };
+    let mut point = vec![0x04];
+    point.extend(x);
+    point.extend(y);
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1,
+        point,
+    )
+    .verify(signing_input, sig)
+    .is_ok()
 }
 
-/// Validates an ID-JAG presented by the authenticated client `client_id`.
-pub async fn validate(
-    cfg: &ReferenceConfig,
-    cache: &JwksCache,
-    http: &reqwest::Client,
-    token: &str,
-    client_id: &str,
-) -> Result<Grant, Refusal> {
-    let defects: &BTreeSet<Defect> = &cfg.defects;
+/// A claim as a NumericDate: a JSON number (or, under `lenient-numeric-dates`, a numeric
+/// string). `Ok(None)` when absent, `Err` when present but not a date.
+fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &str,
+    defects: &BTreeSet<Defect>,
+) -> Result<Option<f64>, Refusal> {
+    let bad = || invalid_grant(format!("{name} is not a NumericDate"));
+    let n = match claims.get(name) {
+        None => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64().ok_or_else(bad)?,
+        Some(Value::String(s)) if defects.contains(&Defect::LenientNumericDates) => {
+            s.parse::<f64>().map_err(|_| bad())?
+        }
+        Some(_) => return Err(bad()),
+    };
+    if !n.is_finite() {
+        return Err(bad());
+    }
+    if defects.contains(&Defect::IntegerDatesOnly) && n.fract() != 0.0 {
+        return Err(invalid_grant(format!("{name} must be an integer")));
+    }
+    Ok(Some(n))
+}
+
+/// What the validation needs besides the token.
+pub struct Context<'a> {
+    /// The configuration.
+    pub cfg: &'a ReferenceConfig,
+    /// JWKS cache.
+    pub cache: &'a JwksCache,
+    /// Used `jti`s.
+    pub replay: &'a ReplayCache,
+    /// For discovery, `jku`.
+    pub http: &'a reqwest::Client,
+    /// The authenticated client.
+    pub client_id: &'a str,
+    /// Its secret (for the HS256-with-client-secret defect).
+    pub client_secret: &'a str,
+}
+
+/// Validates an ID-JAG presented by the authenticated client.
+pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
+    let cfg = cx.cfg;
+    let defects = &cfg.defects;
     let has = |d: Defect| defects.contains(&d);
 
-    // Structure: a compact JWS of three segments.
+    // Structure: a compact JWS of three segments (RFC 7515 §7.1).
     let parts: Vec<&str> = token.split('.').collect();
-    let [h, p, _sig] = parts.as_slice() else {
+    let [h, p, sig_segment] = parts.as_slice() else {
+        if has(Defect::ServerErrorOnMalformedAssertion) {
+            return Err(server_error("index out of range"));
+        }
         return Err(invalid_grant("the assertion is not a compact JWS"));
     };
-    let header = b64_json(h, "JWT header")?;
-    let claims = b64_json(p, "JWT payload")?;
+    let header = match b64_json(h, "JWT header") {
+        Ok(hd) => hd,
+        Err(_) if has(Defect::ServerErrorOnBadHeader) => {
+            return Err(server_error("header parse failure"));
+        }
+        Err(e) => return Err(e),
+    };
+
+    // crit: no extension is understood here (RFC 7515 §4.1.11).
+    if !has(Defect::IgnoreCrit) && header.contains_key("crit") {
+        return Err(invalid_grant(
+            "crit lists extensions this server does not understand",
+        ));
+    }
 
     // typ (ID-JAG §3.1, RFC 8725 §3.11).
-    if !has(Defect::IgnoreTyp) {
-        match header.get("typ").and_then(Value::as_str) {
-            Some(t) if typ_is_id_jag(t) => {}
-            Some(t) => return Err(invalid_grant(format!("typ {t} is not oauth-id-jag+jwt"))),
-            None => return Err(invalid_grant("no typ header; oauth-id-jag+jwt is required")),
+    match header.get("typ") {
+        None if has(Defect::TypOptional) => {}
+        None => return Err(invalid_grant("no typ header; oauth-id-jag+jwt is required")),
+        Some(Value::String(t)) => {
+            let lower = t.to_ascii_lowercase();
+            let ok = if has(Defect::TypExactBytes) {
+                t == "oauth-id-jag+jwt"
+            } else {
+                typ_is_id_jag(t)
+            } || (has(Defect::AcceptTypJwt) && lower == "jwt")
+                || (has(Defect::TypSuffixMatch) && lower.ends_with("+jwt"))
+                || (has(Defect::TypPrefixMatch) && lower.starts_with("oauth-id-jag"));
+            if !ok {
+                return Err(invalid_grant(format!("typ {t} is not oauth-id-jag+jwt")));
+            }
         }
+        Some(_) => return Err(invalid_grant("typ is not a string")),
     }
 
     // alg: an allow-list of asymmetric algorithms (RFC 8725 §3.1, §3.2).
@@ -289,38 +428,113 @@ pub async fn validate(
         "ES256" => SigPlan::Asymmetric(Algorithm::ES256),
         a if a.eq_ignore_ascii_case("none") && has(Defect::AcceptAlgNone) => SigPlan::Unsigned,
         "HS256" if has(Defect::Hs256KeyConfusion) => SigPlan::Hs256Confusion,
+        "HS256" if has(Defect::Hs256ClientSecret) => SigPlan::Hs256ClientSecret,
         other => return Err(invalid_grant(format!("alg {other} is not accepted"))),
     };
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.as_str()),
+        Some(_) if has(Defect::ServerErrorOnNumericKid) => {
+            return Err(server_error("kid type error"));
+        }
+        Some(_) => return Err(invalid_grant("kid is not a string")),
+    };
+
+    let claims = b64_json(p, "JWT payload")?;
+    if has(Defect::RejectUnknownClaims)
+        && let Some(extra) = claims.keys().find(|k| !CORE_CLAIMS.contains(&k.as_str()))
+    {
+        return Err(invalid_grant(format!("unsupported claim {extra}")));
+    }
 
     // iss: a configured trusted issuer (ID-JAG §4.1).
-    let iss = claims
-        .get("iss")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid_grant("no iss claim"))?;
-    let issuer = resolve_issuer(cfg, http, iss).await?;
+    let iss = match claims.get("iss") {
+        None if has(Defect::IssOptional) => cfg
+            .trusted
+            .first()
+            .map(|t| t.issuer.clone())
+            .unwrap_or_default(),
+        None => return Err(invalid_grant("no iss claim")),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(invalid_grant("iss is not a string")),
+    };
+    let issuer = resolve_issuer(cfg, cx.http, &iss).await?;
 
-    // Key and signature (RFC 7523 §3 item 9).
-    let kid = header.get("kid").and_then(Value::as_str);
+    // Key and signature (RFC 7523 §3 item 9, RFC 8725 §3.8).
+    let signing_input = format!("{h}.{p}");
+    let sig = URL_SAFE_NO_PAD.decode(sig_segment).unwrap_or_default();
     match plan {
         SigPlan::Unsigned => {}
         SigPlan::Asymmetric(a) => {
-            let jwk = cache.key(&issuer.jwks_uri, kid, alg).await?;
-            if let Some(key_alg) = &jwk.common.key_algorithm
-                && key_alg.to_string() != alg
-            {
-                return Err(invalid_grant(format!(
-                    "key {} is for {key_alg}, not {alg}",
-                    kid.unwrap_or("?")
-                )));
-            }
-            if !has(Defect::SkipSignatureCheck) {
-                let key = DecodingKey::from_jwk(&jwk)
-                    .map_err(|e| invalid_grant(format!("unusable key: {e}")))?;
-                verify_with(token, &key, a)?;
+            let embedded = header.get("jwk").filter(|_| has(Defect::TrustEmbeddedJwk));
+            let jku = header
+                .get("jku")
+                .and_then(Value::as_str)
+                .filter(|_| has(Defect::FetchJku));
+            let jwk = if let Some(j) = embedded {
+                serde_json::from_value::<Jwk>(j.clone()).ok()
+            } else if let Some(url) = jku {
+                fetch_jwks(cx.http, url)
+                    .await
+                    .ok()
+                    .and_then(|set| find_key(&set, kid, alg))
+            } else {
+                let mut found = cx.cache.key(&issuer.jwks_uri, kid, alg).await?;
+                if found.is_none() && has(Defect::KidLookupAcrossIssuers) {
+                    for other in cfg.trusted.iter().filter(|t| t.jwks_uri != issuer.jwks_uri) {
+                        if let Some(k) = cx.cache.key(&other.jwks_uri, kid, alg).await? {
+                            found = Some(k);
+                            break;
+                        }
+                    }
+                }
+                found
+            };
+            match jwk {
+                None if has(Defect::UnknownKidTriesAllKeys)
+                    && cx.cache.all_keys(&issuer.jwks_uri).await.iter().any(|k| {
+                        jwk_fits_alg(k, alg)
+                            && DecodingKey::from_jwk(k)
+                                .is_ok_and(|key| verify_with(token, &key, a).is_ok())
+                    }) => {}
+                None => {
+                    return Err(invalid_grant(format!(
+                        "no key {} for this issuer",
+                        kid.unwrap_or("(no kid)")
+                    )));
+                }
+                Some(jwk) => {
+                    if let Some(key_alg) = &jwk.common.key_algorithm
+                        && key_alg.to_string() != alg
+                    {
+                        return Err(invalid_grant(format!(
+                            "key {} is for {key_alg}, not {alg}",
+                            kid.unwrap_or("?")
+                        )));
+                    }
+                    let key = DecodingKey::from_jwk(&jwk)
+                        .map_err(|e| invalid_grant(format!("unusable key: {e}")))?;
+                    let verified = verify_with(token, &key, a);
+                    let excused = (a == Algorithm::RS256 && has(Defect::SkipSignatureCheck))
+                        || (a == Algorithm::ES256
+                            && has(Defect::AcceptDerEcdsa)
+                            && verify_der_ecdsa(&jwk, signing_input.as_bytes(), &sig))
+                        || (a == Algorithm::ES256
+                            && has(Defect::PsychicSignature)
+                            && sig.len() == 64
+                            && sig.iter().all(|b| *b == 0));
+                    if !excused {
+                        verified?;
+                    }
+                }
             }
         }
         SigPlan::Hs256Confusion => {
-            let jwk = cache.key(&issuer.jwks_uri, kid, alg).await?;
+            let jwk = cx
+                .cache
+                .key(&issuer.jwks_uri, kid, alg)
+                .await?
+                .ok_or_else(|| invalid_grant("no such key"))?;
             let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
                 return Err(invalid_grant("HS256 needs an RSA key"));
             };
@@ -339,80 +553,148 @@ pub async fn validate(
                 Algorithm::HS256,
             )?;
         }
+        SigPlan::Hs256ClientSecret => {
+            verify_with(
+                token,
+                &DecodingKey::from_secret(cx.client_secret.as_bytes()),
+                Algorithm::HS256,
+            )?;
+        }
     }
 
     // aud: exactly this RAS's issuer identifier, or a one-element array of it (ID-JAG §4.4.1).
-    if !has(Defect::AcceptAnyAud) {
-        let ok = match claims.get("aud") {
-            Some(Value::String(a)) => *a == cfg.issuer,
-            Some(Value::Array(a)) => a.len() == 1 && a[0].as_str() == Some(cfg.issuer.as_str()),
-            _ => false,
-        };
-        if !ok {
-            return Err(invalid_grant("aud does not name this authorization server"));
+    match claims.get("aud") {
+        None if has(Defect::AudOptional) => {}
+        None => return Err(invalid_grant("no aud claim")),
+        Some(Value::String(a)) => {
+            let ok = *a == cfg.issuer
+                || (has(Defect::AudAcceptsTokenEndpoint) && *a == cfg.token_endpoint)
+                || (has(Defect::AudNormalizedCompare)
+                    && !a.is_empty()
+                    && a.trim_end_matches('/') == cfg.issuer.trim_end_matches('/'))
+                || (has(Defect::AudAcceptsResource) && cfg.resources.contains(a))
+                || (has(Defect::AcceptAnyAud) && cfg.other_tenants.contains(a));
+            if !ok {
+                return Err(invalid_grant("aud does not name this authorization server"));
+            }
         }
+        Some(Value::Array(list)) => {
+            let ok = !has(Defect::AudStringOnly)
+                && ((list.len() == 1 && list[0].as_str() == Some(cfg.issuer.as_str()))
+                    || (has(Defect::AudArrayAny)
+                        && list.iter().any(|v| v.as_str() == Some(cfg.issuer.as_str()))));
+            if !ok {
+                return Err(invalid_grant(
+                    "aud must be this issuer, or an array of exactly that one element",
+                ));
+            }
+        }
+        Some(_) if has(Defect::AudLenientTypes) => {}
+        Some(_) => return Err(invalid_grant("aud is neither a string nor an array")),
     }
 
     // Times (RFC 7523 §3 items 4–6), with clock skew.
     let now = now_secs();
     let skew = cfg.skew_secs as f64;
-    if !has(Defect::IgnoreExp) {
-        match number(&claims, "exp")? {
-            None => return Err(invalid_grant("no exp claim")),
-            Some(exp) if now > exp + skew => return Err(invalid_grant("the ID-JAG has expired")),
-            Some(_) => {}
-        }
+    let exp = match numeric_date(&claims, "exp", defects)? {
+        None if has(Defect::ExpOptional) => now + 300.0,
+        None => return Err(invalid_grant("no exp claim")),
+        Some(exp) => exp,
+    };
+    if !has(Defect::IgnoreExp) && now > exp + skew {
+        let status = if has(Defect::ExpiredAs401) { 401 } else { 400 };
+        return Err(Refusal {
+            status,
+            ..invalid_grant("the ID-JAG has expired")
+        });
     }
-    if let Some(nbf) = number(&claims, "nbf")?
+    if let Some(nbf) = numeric_date(&claims, "nbf", defects)?
+        && !has(Defect::IgnoreNbf)
         && now + skew < nbf
     {
         return Err(invalid_grant("the ID-JAG is not valid yet (nbf)"));
     }
-    match number(&claims, "iat")? {
+    let iat = match numeric_date(&claims, "iat", defects) {
+        // Present but not a number: ignored under `iat-unchecked-type`.
+        Err(_) if has(Defect::IatUncheckedType) => Some(now),
+        other => other?,
+    };
+    match iat {
+        None if has(Defect::IatOptional) => {}
         None => return Err(invalid_grant("no iat claim")),
-        Some(iat) if iat > now + skew => return Err(invalid_grant("iat is in the future")),
+        Some(iat) if iat > now + skew && !has(Defect::AcceptFutureIat) => {
+            return Err(invalid_grant("iat is in the future"));
+        }
         Some(_) => {}
     }
 
+    // jti: required, a string; single use where the profile demands it (RFC 7523 §3 item 7).
+    match claims.get("jti") {
+        None if has(Defect::JtiOptional) => {}
+        None => return Err(invalid_grant("no jti claim")),
+        Some(Value::String(jti)) => {
+            if (cfg.single_use_jti || has(Defect::SingleUseJti))
+                && !cx.replay.first_use(&iss, jti, exp + skew, now)
+            {
+                return Err(invalid_grant("this ID-JAG was already used"));
+            }
+        }
+        Some(_) if has(Defect::ServerErrorOnObjectJti) => {
+            return Err(server_error("unhashable jti"));
+        }
+        Some(_) => return Err(invalid_grant("jti is not a string")),
+    }
+
     // sub: a user this issuer vouches for (identity-chaining §2.4.2).
-    let sub = match claims.get("sub") {
-        Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+    let user = match claims.get("sub") {
+        None if has(Defect::SubOptional) => format!("service:{}", cx.client_id),
+        Some(Value::String(sub)) if !sub.is_empty() => {
+            match issuer.users.iter().find(|(s, _)| s == sub) {
+                Some((_, u)) => u.clone(),
+                None if has(Defect::AcceptUnknownSub) => format!("jit:{iss}:{sub}"),
+                None => return Err(invalid_grant("unknown subject")),
+            }
+        }
         _ => return Err(invalid_grant("no sub claim")),
-    };
-    let user = match issuer.users.iter().find(|(s, _)| s == sub) {
-        Some((_, u)) => u.clone(),
-        None if has(Defect::AcceptUnknownSub) => format!("jit:{iss}:{sub}"),
-        None => return Err(invalid_grant("unknown subject")),
     };
 
     // client_id: the authenticated client (ID-JAG §4.4.1).
-    if !has(Defect::IgnoreClientId)
-        && claims.get("client_id").and_then(Value::as_str) != Some(client_id)
-    {
-        return Err(invalid_grant(
-            "client_id does not match the authenticated client",
-        ));
+    match claims.get("client_id") {
+        None if has(Defect::ClientIdOptional) => {}
+        Some(Value::String(c)) if c == cx.client_id || has(Defect::IgnoreClientId) => {}
+        Some(Value::Array(list))
+            if has(Defect::ClientIdArrayAny)
+                && list.iter().any(|v| v.as_str() == Some(cx.client_id)) => {}
+        _ => {
+            return Err(invalid_grant(
+                "client_id does not match the authenticated client",
+            ));
+        }
     }
 
     // resource: only resources this RAS governs (ID-JAG §4.4.1, RFC 8707 §2).
-    let resource = claims.get("resource").cloned();
-    if !has(Defect::IgnoreResource)
-        && let Some(r) = &resource
-    {
-        let list: Vec<&str> = match r {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) if !a.is_empty() => a
-                .iter()
-                .map(Value::as_str)
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| invalid_grant("resource must hold strings"))?,
-            _ => return Err(invalid_grant("resource must be a URI or an array of URIs")),
-        };
-        if let Some(bad) = list.iter().find(|r| !cfg.resources.iter().any(|g| g == *r)) {
-            return Err(invalid_grant(format!(
-                "resource {bad} is not governed by this authorization server"
-            )));
+    let mut resource_claim = claims.get("resource").cloned();
+    let resources: Vec<String> = match &resource_claim {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) if !a.is_empty() && !has(Defect::ResourceStringOnly) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| invalid_grant("resource must hold strings"))?,
+        Some(Value::Array(_)) => return Err(invalid_grant("resource must be a URI")),
+        Some(_) if has(Defect::IgnoreResourceType) => {
+            resource_claim = None;
+            Vec::new()
         }
+        Some(_) => return Err(invalid_grant("resource must be a URI or an array of URIs")),
+    };
+    if !has(Defect::IgnoreResource)
+        && let Some(bad) = resources.iter().find(|r| !cfg.resources.contains(r))
+    {
+        return Err(invalid_grant(format!(
+            "resource {bad} is not governed by this authorization server"
+        )));
     }
 
     // scope: a space-separated string (ID-JAG §3.1).
@@ -423,16 +705,18 @@ pub async fn validate(
             .filter(|x| !x.is_empty())
             .map(str::to_string)
             .collect(),
+        Some(Value::Array(a)) if has(Defect::ScopeArrayAccepted) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         Some(_) => return Err(invalid_grant("scope must be a space-separated string")),
     };
 
     Ok(Grant {
         user,
         scopes,
-        resource: if has(Defect::IgnoreResource) {
-            None
-        } else {
-            resource
-        },
+        resources,
+        resource_claim,
     })
 }

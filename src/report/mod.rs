@@ -1,5 +1,6 @@
-//! Reports of a run: terminal table, `results.json`, `junit.xml`.
+//! Reports of a run: terminal table, `results.json`, `junit.xml`, `report.html`.
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod model;
@@ -59,10 +60,11 @@ pub enum ReportError {
     },
 }
 
-/// Writes `results.json` and `junit.xml` for `results` into `dir`, creating `dir` (and its
-/// parents) if needed, so one call leaves a complete report directory for CI to pick up.
+/// Writes `results.json`, `junit.xml` and `report.html` for `results` into `dir`, creating
+/// `dir` (and its parents) if needed, so one call leaves a complete report directory for CI
+/// to pick up and for people to open.
 ///
-/// Returns the paths written, JSON first. Existing files of the same names are replaced.
+/// Returns the paths written, in that order. Existing files of the same names are replaced.
 pub fn write_reports(results: &RunResults, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
         path: dir.to_path_buf(),
@@ -84,7 +86,10 @@ pub fn write_reports(results: &RunResults, dir: &Path) -> Result<Vec<PathBuf>, R
     })?;
     write_file(&junit_path, &xml)?;
 
-    Ok(vec![json_path, junit_path])
+    let html_path = dir.join(html::FILE_NAME);
+    write_file(&html_path, &html::to_html(results))?;
+
+    Ok(vec![json_path, junit_path, html_path])
 }
 
 /// Writes `contents` to `path`, mapping the error to [`ReportError::Write`].

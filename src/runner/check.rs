@@ -255,6 +255,7 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
             }
         }
     }
+    redact_issued_tokens(&mut exchanges);
     CheckResult {
         id: sc.id.clone(),
         title: sc.title.clone(),
@@ -265,6 +266,46 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
         token,
         exchanges,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+/// Replaces the access and refresh tokens the RAS issued with `[REDACTED]` wherever they
+/// appear in the record: against a real server they are live credentials.
+fn redact_issued_tokens(exchanges: &mut [Exchange]) {
+    let mut issued: Vec<String> = Vec::new();
+    for ex in exchanges
+        .iter()
+        .filter(|e| e.role == "control" || e.role == "probe")
+    {
+        if let Some(body) = json_body(ex) {
+            for member in ["access_token", "refresh_token"] {
+                if let Some(Value::String(t)) = body.get(member)
+                    && t.len() >= 8
+                {
+                    issued.push(t.clone());
+                }
+            }
+        }
+    }
+    if issued.is_empty() {
+        return;
+    }
+    let scrub = |text: &mut String| {
+        for t in &issued {
+            if text.contains(t.as_str()) {
+                *text = text.replace(t.as_str(), crate::client::REDACTED);
+            }
+        }
+    };
+    for ex in exchanges.iter_mut() {
+        scrub(&mut ex.curl);
+        scrub(&mut ex.request.url);
+        scrub(&mut ex.request.body);
+        ex.request.headers.iter_mut().for_each(|(_, v)| scrub(v));
+        if let Some(r) = ex.response.as_mut() {
+            scrub(&mut r.body);
+            r.headers.iter_mut().for_each(|(_, v)| scrub(v));
+        }
     }
 }
 
@@ -294,7 +335,7 @@ async fn judge(
         Ok(s) => s,
         Err(e) => return outcome(Verdict::Skip, format!("not applicable to this target: {e}")),
     };
-    let (level, expect) = sc.for_profile(&ctx.profile);
+    let (level, mut expect) = sc.for_profile(&ctx.profile);
     let what = sc.jag.describe();
     let baseline = ctx.fixture.baseline();
     let mint_now = |m: &JagMutation| mint(&ctx.keyring, &baseline, m, now_secs());
@@ -327,6 +368,11 @@ async fn judge(
             }
         },
     };
+    if let Expect::Reject(oracle::RejectSpec::Rules(r)) = &mut expect {
+        r.body_excludes
+            .iter_mut()
+            .for_each(|t| *t = t.replace("${jag}", &probe_token));
+    }
     let probe_req = match token_request(ctx, &sc, &probe_token) {
         Ok(r) => r,
         Err(e) => return outcome(Verdict::Skip, format!("not applicable to this target: {e}")),

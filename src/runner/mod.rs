@@ -18,7 +18,7 @@ use crate::fixture::{Fixture, Secret};
 use crate::idp::{AppRegistration, FakeIdp, HitLog};
 use crate::input::InputError;
 use crate::jose::{Keyring, keys::KeyError};
-use crate::reference::{self, Defect, ReferenceRas};
+use crate::reference::{self, Defect, ReferenceOptions, ReferenceRas};
 use crate::report::model::{CheckResult, RunResults, Summary, TargetInfo};
 use crate::scenario::{self, LoadedScenario};
 use crate::server::ServeError;
@@ -278,9 +278,11 @@ pub async fn run_suite(
             let idp = FakeIdp::start("127.0.0.1:0", None, keyring.clone(), app.clone()).await?;
             let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
             let issuers = idp.issuers().clone();
-            let (ras, fixture) = ReferenceRas::start("127.0.0.1:0", opts.defects.clone(), |base| {
-                reference::embedded_fixture(base, &issuers, timeout)
-            })
+            let (ras, fixture) = ReferenceRas::start(
+                "127.0.0.1:0",
+                ReferenceOptions::for_profile(&profile, opts.defects.clone()),
+                |base| reference::embedded_fixture(base, &issuers, timeout),
+            )
             .await?;
             (idp, Some(ras), fixture, "reference".to_string())
         }

@@ -111,12 +111,13 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
     }
     if let Expect::Reject(codes) = &scenario.expect
         && codes.codes().is_empty()
+        && codes.statuses().is_empty()
     {
         return Err(InputError::at_offset(
             origin,
             text,
             nested_offset(text, "expect", "reject"),
-            "reject needs at least one error code",
+            "reject needs at least one error code or status",
         ));
     }
     if scenario.obtain == Obtain::TokenExchange && !scenario.jag.is_baseline() {
