@@ -89,6 +89,9 @@ pub struct Fixture {
     pub client: Client,
     /// C2: a second registered client, when the target has one.
     pub client2: Option<Client>,
+    /// C3: a client that authenticates with `private_key_jwt` (the suite's key, published at
+    /// the fake IdP's `/clients/c3/jwks`), when the target has one.
+    pub client3: Option<String>,
     /// U1's `sub` under the trusted issuer.
     pub subject: String,
     /// A `sub` no issuer has a user for.
@@ -121,6 +124,7 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ),
     ("client.id", "C1, the requesting app's client id at the RAS"),
     ("client2.id", "C2, a second client registered at the RAS"),
+    ("client3.id", "C3, a client registered for private_key_jwt"),
     ("user.sub", "U1's sub under the trusted issuer"),
     ("user.unknown", "a sub no issuer has a user for"),
     ("resource.r1", "R1, a resource the RAS governs"),
@@ -152,6 +156,7 @@ impl Fixture {
             "ras.other" => Some(self.other_ras.clone()),
             "client.id" => Some(self.client.id.clone()),
             "client2.id" => self.client2.as_ref().map(|c| c.id.clone()),
+            "client3.id" => self.client3.clone(),
             "user.sub" => Some(self.subject.clone()),
             "user.unknown" => Some(self.unknown_subject.clone()),
             "resource.r1" => self.resource.clone(),
@@ -191,6 +196,19 @@ impl Fixture {
         Ok(out)
     }
 
+    /// The fake IdP's base URL (the trusted issuer without its path).
+    pub fn idp_base(&self) -> String {
+        let trusted = self
+            .issuers
+            .get(&IssuerRole::Trusted)
+            .map(String::as_str)
+            .unwrap_or_default();
+        trusted
+            .strip_suffix(&format!("/{}", IssuerRole::Trusted.path()))
+            .unwrap_or(trusted)
+            .to_string()
+    }
+
     /// The valid baseline ID-JAG for this fixture.
     pub fn baseline(&self) -> Baseline {
         Baseline {
@@ -204,6 +222,11 @@ impl Fixture {
             client_secret: self.client.secret.expose().to_string(),
         }
     }
+}
+
+/// Where the fake IdP under `idp_base` publishes C3's public key.
+pub fn client3_jwks_uri(idp_base: &str) -> String {
+    format!("{}/clients/c3/jwks", idp_base.trim_end_matches('/'))
 }
 
 /// The default issuer of another authorization server, for `${ras.other}`.

@@ -18,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::fixture::{Secret, issuer_urls};
@@ -62,7 +64,37 @@ struct PendingCode {
     nonce: Option<String>,
 }
 
+/// How the trusted issuer's JWKS endpoint fails (RFC 7523 §3 item 9: the RAS must fail closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JwksFault {
+    /// HTTP 500.
+    ServerError,
+    /// An answer only after six seconds.
+    Slow,
+    /// A body that is not JSON.
+    InvalidJson,
+    /// A JWK Set with no keys.
+    EmptyKeys,
+}
+
+/// A temporary change to what the fake IdP serves, for the length of one check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdpCondition {
+    /// Publish the trusted issuer's next key (rotated in) next to its current ones.
+    #[serde(default)]
+    pub publish_new_key: bool,
+    /// Make a JWKS endpoint fail.
+    #[serde(default)]
+    pub jwks_fault: Option<JwksFault>,
+    /// Whose JWKS fails (default the trusted issuer).
+    #[serde(default)]
+    pub fault_issuer: Option<IssuerRole>,
+}
+
 struct IdpState {
+    condition: Mutex<IdpCondition>,
     started: Instant,
     keyring: Arc<Keyring>,
     issuers: BTreeMap<IssuerRole, String>,
@@ -120,6 +152,7 @@ impl FakeIdp {
             |u| u.trim_end_matches('/').to_string(),
         );
         let state = Arc::new(IdpState {
+            condition: Mutex::new(IdpCondition::default()),
             started: Instant::now(),
             keyring,
             issuers: issuer_urls(&base_url),
@@ -140,6 +173,7 @@ impl FakeIdp {
                 get(metadata),
             )
             .route("/{issuer}/jwks", get(jwks))
+            .route("/clients/c3/jwks", get(client_jwks))
             .route("/{issuer}/authorize", get(authorize))
             .route("/{issuer}/token", axum::routing::post(token))
             .layer(middleware::from_fn_with_state(state.clone(), record))
@@ -215,11 +249,24 @@ impl FakeIdp {
     }
 }
 
-/// The IdP's request log: mark a point, then read what arrived after it.
+/// A handle on the running IdP for checks: its request log (mark a point, read what arrived
+/// after it) and the conditions it serves under.
 #[derive(Clone)]
 pub struct HitLog(Arc<IdpState>);
 
 impl HitLog {
+    /// Sets what the IdP serves until [`HitLog::reset`].
+    pub fn set_condition(&self, condition: IdpCondition) {
+        if let Ok(mut c) = self.0.condition.lock() {
+            *c = condition;
+        }
+    }
+
+    /// Restores the normal IdP.
+    pub fn reset(&self) {
+        self.set_condition(IdpCondition::default());
+    }
+
     /// The current end of the log.
     pub fn mark(&self) -> usize {
         self.0.hits.lock().map(|h| h.len()).unwrap_or(0)
@@ -280,12 +327,42 @@ async fn jwks(State(state): State<Arc<IdpState>>, Path(segment): Path<String>) -
     let Some(role) = role_of(&segment) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mut resp = Json(state.keyring.issuer(role).jwks()).into_response();
+    let condition = state.condition.lock().map(|c| *c).unwrap_or_default();
+    let mut set = state.keyring.issuer(role).jwks();
+    if role == condition.fault_issuer.unwrap_or(IssuerRole::Trusted) {
+        match condition.jwks_fault {
+            Some(JwksFault::ServerError) => {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+            Some(JwksFault::InvalidJson) => {
+                return ([(header::CONTENT_TYPE, "application/json")], "{\"keys\": [")
+                    .into_response();
+            }
+            Some(JwksFault::EmptyKeys) => set = json!({ "keys": [] }),
+            Some(JwksFault::Slow) => tokio::time::sleep(std::time::Duration::from_secs(6)).await,
+            None => {}
+        }
+    }
+    if role == IssuerRole::Trusted
+        && condition.publish_new_key
+        && let Some(keys) = set.get_mut("keys").and_then(Value::as_array_mut)
+    {
+        let new = state.keyring.next();
+        keys.push(new.rs256.public_jwk());
+        keys.push(new.es256.public_jwk());
+    }
+    let mut resp = Json(set).into_response();
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("max-age=300"),
     );
     resp
+}
+
+/// `GET /clients/c3/jwks`: the requesting app's public key for `private_key_jwt`, where a RAS
+/// can register it as the client's `jwks_uri`.
+async fn client_jwks(State(state): State<Arc<IdpState>>) -> Response {
+    Json(json!({ "keys": [state.keyring.client().public_jwk()] })).into_response()
 }
 
 /// Signs `login_hint` in at once (no login page) and redirects with a code (OIDC Core §3.1.2).

@@ -140,10 +140,10 @@ enum Format {
 
 #[derive(clap::Args)]
 struct ListArgs {
-    /// Output format.
+    /// Output format: one line per requirement, or a JSON array for scripts.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// List the scenarios of this folder instead of the built-in catalogue.
+    /// Decide coverage from the scenarios of this folder instead of the built-in catalogue.
     #[arg(long)]
     scenarios: Option<PathBuf>,
 }
@@ -310,6 +310,10 @@ async fn idp_serve(config: Option<PathBuf>, bind: Option<String>, keys: PathBuf)
         );
     }
     println!(
+        "private_key_jwt client C3: register jwks_uri {}",
+        xaa_conform::fixture::client3_jwks_uri(idp.base_url())
+    );
+    println!(
         "do not trust (negative checks use it): {}",
         idp.issuer(xaa_conform::jose::IssuerRole::Untrusted)
     );
@@ -415,7 +419,16 @@ fn keys_generate(dir: PathBuf) -> u8 {
     }
 }
 
+/// Prints the requirement catalogue: every row of requirements.md, covered when the loaded
+/// scenarios have a check with its ID, with the reference defects that prove it or the reason
+/// it is not covered; then the scenarios outside the catalogue, the defects and a summary.
 fn list(args: ListArgs) -> u8 {
+    use std::collections::BTreeMap;
+    use std::io::Write as _;
+    use xaa_conform::catalogue::{self, RequirementRow};
+    use xaa_conform::scenario::LoadedScenario;
+    use xaa_conform::spec::Level;
+
     let scenarios = match &args.scenarios {
         Some(dir) => scenario::load_dir(dir),
         None => scenario::embedded(),
@@ -427,60 +440,138 @@ fn list(args: ListArgs) -> u8 {
             return 2;
         }
     };
-    let rows: Vec<serde_json::Value> = scenarios
+    let by_id: BTreeMap<&str, &LoadedScenario> = scenarios
         .iter()
-        .map(|l| {
-            let s = &l.scenario;
-            let defects: Vec<&str> = Defect::ALL
-                .iter()
-                .filter(|d| d.breaks().iter().any(|(id, _)| *id == s.id))
-                .map(|d| d.name())
-                .collect();
-            serde_json::json!({
-                "id": s.id,
-                "title": s.title,
-                "level": s.requirement.level,
-                "source": s.requirement.source,
-                "area": s.tags.first().cloned().unwrap_or_default(),
-                "tags": s.tags,
-                "covered": true,
-                "defects": defects,
-                "file": l.origin,
-            })
-        })
+        .map(|l| (l.scenario.id.as_str(), l))
         .collect();
+    let proving = |id: &str| -> Vec<&'static str> {
+        catalogue::proving_defects(id)
+            .into_iter()
+            .map(|d| d.name())
+            .collect()
+    };
+    let mut rows: Vec<&RequirementRow> = catalogue::REQUIREMENTS.iter().collect();
+    rows.sort_by_key(|r| r.section_key());
+    let custom: Vec<&LoadedScenario> = scenarios
+        .iter()
+        .filter(|l| catalogue::find(&l.scenario.id).is_none())
+        .collect();
+
+    let covered = |r: &RequirementRow| by_id.contains_key(r.id);
+    let count = |f: &dyn Fn(&RequirementRow) -> bool| rows.iter().filter(|r| f(r)).count();
+    let summary = format!(
+        "{} rows: {} covered ({} MUST), {} not covered ({} MUST)",
+        rows.len(),
+        count(&|r| covered(r)),
+        count(&|r| covered(r) && r.level == Level::Must),
+        count(&|r| !covered(r)),
+        count(&|r| !covered(r) && r.level == Level::Must),
+    );
+
+    let mut text = String::new();
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        ),
+        Format::Json => {
+            let mut out: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let s = by_id.get(r.id).map(|l| (&l.scenario, l.origin.as_str()));
+                    serde_json::json!({
+                        "id": r.id,
+                        "title": s.map_or(r.summary, |(s, _)| s.title.as_str()),
+                        "level": r.level,
+                        "area": r.area,
+                        "section": r.section,
+                        "source": r.source,
+                        "summary": r.summary,
+                        "in_catalogue": true,
+                        "covered": s.is_some(),
+                        "defects": proving(r.id),
+                        "reason": if s.is_some() { None } else { Some(r.reason()) },
+                        "scenario": s.map(|(_, origin)| origin),
+                        "scenario_level": s.map(|(s, _)| s.requirement.level),
+                        "tags": s.map_or(&[][..], |(s, _)| s.tags.as_slice()),
+                    })
+                })
+                .collect();
+            out.extend(custom.iter().map(|l| {
+                let s = &l.scenario;
+                serde_json::json!({
+                    "id": s.id,
+                    "title": s.title,
+                    "level": s.requirement.level,
+                    "area": s.tags.first().map_or("custom", String::as_str),
+                    "section": null,
+                    "source": s.requirement.source,
+                    "summary": s.title,
+                    "in_catalogue": false,
+                    "covered": true,
+                    "defects": proving(&s.id),
+                    "reason": null,
+                    "scenario": l.origin,
+                    "scenario_level": s.requirement.level,
+                    "tags": s.tags,
+                })
+            }));
+            text = serde_json::to_string_pretty(&out).unwrap_or_default();
+            text.push('\n');
+        }
         Format::Text => {
+            let proven_by = |id: &str| {
+                let names = proving(id);
+                if names.is_empty() {
+                    "proven by: -".to_string()
+                } else {
+                    format!("proven by: {}", names.join(", "))
+                }
+            };
             for r in &rows {
-                let defects: Vec<&str> = r["defects"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|d| d.as_str())
-                    .collect();
-                println!(
-                    "{:<12} {:<6} {:<60} proven by: {}",
-                    r["id"].as_str().unwrap_or_default(),
-                    r["level"].as_str().unwrap_or_default(),
-                    r["source"].as_str().unwrap_or_default(),
-                    if defects.is_empty() {
-                        "-".into()
-                    } else {
-                        defects.join(", ")
-                    }
-                );
+                let detail = if covered(r) {
+                    format!("{:<12} {}", "covered", proven_by(r.id))
+                } else {
+                    format!("not covered: {}", r.reason())
+                };
+                text.push_str(&format!(
+                    "{:<12} {:<6} {:<17} {detail}\n",
+                    r.id,
+                    r.level.name(),
+                    r.section
+                ));
             }
-            println!("\nreference defects:");
+            if !custom.is_empty() {
+                text.push_str("\nscenarios not in the requirement catalogue (custom):\n");
+                for l in &custom {
+                    let s = &l.scenario;
+                    text.push_str(&format!(
+                        "{:<12} {:<6} {:<17} {:<12} {} ({})\n",
+                        s.id,
+                        s.requirement.level.name(),
+                        "custom",
+                        "covered",
+                        proven_by(&s.id),
+                        l.origin
+                    ));
+                }
+            }
+            text.push_str("\nreference defects:\n");
             for d in Defect::ALL {
-                println!("  {:<22} {}", d.name(), d.description());
+                text.push_str(&format!("  {:<22} {}\n", d.name(), d.description()));
             }
+            text.push_str(&format!("\n{summary}\n"));
         }
     }
-    0
+    // One write, and a closed pipe (`list | head`) is not an error.
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("error: cannot write the list: {e}");
+            3
+        }
+    }
 }
 
 fn schema(args: SchemaArgs) -> u8 {

@@ -159,12 +159,32 @@ pub enum Expect {
     Either(EitherRules),
     /// Only recorded: INFO with the answer.
     Record(RecordRules),
+    /// Rules for the RAS's RFC 8414 metadata document (no token request is made).
+    Metadata(MetadataRules),
+}
+
+/// What the RFC 8414 metadata document must say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataRules {
+    /// `issuer` must be identical to this (RFC 8414 §3.3).
+    #[serde(default)]
+    pub issuer_equals: Option<String>,
+    /// Members that, when present, must be JSON arrays of strings.
+    #[serde(default)]
+    pub arrays_of_strings: Vec<String>,
+    /// Members that must be arrays containing these values.
+    #[serde(default)]
+    pub contains: BTreeMap<String, String>,
+    /// Members whose values must not be URLs (no issuer allow-lists, ID-JAG §9.4).
+    #[serde(default)]
+    pub no_urls_in: Vec<String>,
 }
 
 impl Expect {
     /// True when the check is differential: a positive control is sent first.
     pub fn needs_control(&self) -> bool {
-        !matches!(self, Expect::Accept(_))
+        !matches!(self, Expect::Accept(_) | Expect::Metadata(_))
     }
 }
 
@@ -737,5 +757,71 @@ pub fn judge_record(control: &Outcome, probe: &Outcome, what: &str) -> Judgement
             format!("{what}: accepted (200 with an access token)"),
         ),
         other => judged(Verdict::Info, format!("{what}: {}", summarize(other))),
+    }
+}
+
+/// Judges the RAS's RFC 8414 metadata document. A 404 means the server publishes none: SKIP.
+pub fn judge_metadata(level: Level, rules: &MetadataRules, ex: &Exchange) -> Judgement {
+    let Some(resp) = &ex.response else {
+        return judged(
+            Verdict::Error,
+            format!("no answer: {}", ex.error.clone().unwrap_or_default()),
+        );
+    };
+    if resp.status == 404 {
+        return judged(
+            Verdict::Skip,
+            format!(
+                "not applicable to this target: no metadata at {}",
+                ex.request.url
+            ),
+        );
+    }
+    let Some(doc) = json_object(&resp.body).filter(|_| resp.status == 200) else {
+        return judged(
+            level.violation(),
+            format!("metadata answered {} without a JSON object", resp.status),
+        );
+    };
+    let mut problems = Vec::new();
+    if let Some(want) = &rules.issuer_equals {
+        match doc.get("issuer") {
+            Some(Value::String(i)) if i == want => {}
+            Some(other) => problems.push(format!("issuer is {other}, not the identical {want}")),
+            None => problems.push("no issuer member".into()),
+        }
+    }
+    for member in &rules.arrays_of_strings {
+        match doc.get(member) {
+            None => {}
+            Some(Value::Array(a)) if a.iter().all(Value::is_string) => {}
+            Some(other) => problems.push(format!("{member} is {other}, not an array of strings")),
+        }
+    }
+    for (member, value) in &rules.contains {
+        let has = doc
+            .get(member)
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(value)));
+        if !has {
+            problems.push(format!("{member} does not list {value}"));
+        }
+    }
+    for member in &rules.no_urls_in {
+        if let Some(Value::Array(a)) = doc.get(member) {
+            let urls: Vec<&str> = a
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|v| v.starts_with("http://") || v.starts_with("https://"))
+                .collect();
+            if !urls.is_empty() {
+                problems.push(format!("{member} discloses URLs: {}", urls.join(", ")));
+            }
+        }
+    }
+    if problems.is_empty() {
+        judged(Verdict::Pass, "metadata as required".to_string())
+    } else {
+        judged(level.violation(), problems.join("; "))
     }
 }

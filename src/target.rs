@@ -23,6 +23,14 @@ pub struct ClientEntry {
     pub auth: ClientAuthMethod,
 }
 
+/// A `private_key_jwt` client as written in the target file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Client3Entry {
+    /// Client id at the RAS.
+    pub id: String,
+}
+
 /// Where the fake IdP listens and how the RAS reaches it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +86,10 @@ pub struct TargetFile {
     /// C2: a second registered client (checks that need one are skipped without it).
     #[serde(default)]
     pub client2: Option<ClientEntry>,
+    /// C3: a client registered for `private_key_jwt` with the fake IdP's
+    /// `{idp}/clients/c3/jwks` as its `jwks_uri` (checks that need one are skipped without it).
+    #[serde(default)]
+    pub client3: Option<Client3Entry>,
     /// U1: a `sub` the RAS knows under the trusted issuer.
     pub subject: String,
     /// A `sub` the RAS does not know (default `ghost`).
@@ -181,6 +193,7 @@ impl TargetFile {
                 .clone()
                 .unwrap_or_else(|| fixture::DEFAULT_OTHER_RAS.into()),
             client: client("client.secret", &self.client)?,
+            client3: self.client3.as_ref().map(|c| c.id.clone()),
             client2: self
                 .client2
                 .as_ref()

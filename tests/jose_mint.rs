@@ -676,12 +676,23 @@ fn keyring_save_then_load_round_trips() {
     let tmp = tempfile::TempDir::new().expect("tempdir");
     let dir = tmp.path().join("keys"); // does not exist yet
     let written = keyring().save(&dir).expect("save");
-    assert_eq!(written.len(), 8);
+    // The eight issuer keys and C3's client key.
+    assert_eq!(written.len(), 9);
+    assert!(
+        written
+            .iter()
+            .any(|p| p.ends_with(xaa_conform::jose::keys::CLIENT_KEY_FILE))
+    );
     let written_names: BTreeSet<String> = written
         .iter()
         .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
         .collect();
-    let want: BTreeSet<String> = KEY_FILES.iter().map(|s| s.to_string()).collect();
+    let want: BTreeSet<String> = KEY_FILES
+        .iter()
+        .copied()
+        .chain([xaa_conform::jose::keys::CLIENT_KEY_FILE])
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(written_names, want);
     assert_eq!(
         file_names(&dir),
@@ -810,6 +821,8 @@ fn keyring_load_with_only_one_file_left_is_an_error() {
     for name in &KEY_FILES[1..] {
         std::fs::remove_file(tmp.path().join(name)).expect("delete");
     }
+    std::fs::remove_file(tmp.path().join(xaa_conform::jose::keys::CLIENT_KEY_FILE))
+        .expect("delete");
     assert_eq!(file_names(tmp.path()).len(), 1);
     assert!(
         Keyring::load(tmp.path()).is_err(),

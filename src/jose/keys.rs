@@ -273,6 +273,25 @@ impl SigningKey {
             .unwrap_or_default()
     }
 
+    /// Signs `msg` with RSASSA-PSS SHA-256 (PS256) using this RSA key; empty for EC keys.
+    pub fn sign_pss(&self, msg: &[u8]) -> Vec<u8> {
+        let Inner::Rsa(k) = &self.inner else {
+            return Vec::new();
+        };
+        let mut sig = vec![0u8; k.public_modulus_len()];
+        if k.sign(
+            &signature::RSA_PSS_SHA256,
+            &SystemRandom::new(),
+            msg,
+            &mut sig,
+        )
+        .is_err()
+        {
+            sig.clear();
+        }
+        sig
+    }
+
     /// Signs `msg` with this key's algorithm.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
@@ -361,6 +380,8 @@ impl IssuerKeys {
 pub struct Keyring {
     issuers: BTreeMap<IssuerRole, IssuerKeys>,
     stray: IssuerKeys,
+    next: IssuerKeys,
+    client: SigningKey,
 }
 
 impl Keyring {
@@ -373,12 +394,24 @@ impl Keyring {
         Ok(Keyring {
             issuers,
             stray: IssuerKeys::generate()?,
+            next: IssuerKeys::generate()?,
+            client: SigningKey::generate(KeyAlg::ES256)?,
         })
     }
 
     /// Keys that no issuer publishes: signing with them gives an unknown `kid`.
     pub fn stray(&self) -> &IssuerKeys {
         &self.stray
+    }
+
+    /// C3's key: the requesting app authenticates with it by `private_key_jwt`.
+    pub fn client(&self) -> &SigningKey {
+        &self.client
+    }
+
+    /// The trusted issuer's next keys: published only while a check rotates them in.
+    pub fn next(&self) -> &IssuerKeys {
+        &self.next
     }
 
     /// The keys of `role`.
@@ -429,9 +462,17 @@ impl Keyring {
                 ),
             });
         }
+        let client_path = dir.join(CLIENT_KEY_FILE);
+        let client = match std::fs::read_to_string(&client_path) {
+            Ok(text) => SigningKey::from_pkcs8_pem(KeyAlg::ES256, &text)
+                .map_err(|e| KeyError::Crypto(format!("{}: {e}", client_path.display())))?,
+            Err(_) => SigningKey::generate(KeyAlg::ES256)?,
+        };
         Ok(Some(Keyring {
             issuers,
             stray: IssuerKeys::generate()?,
+            next: IssuerKeys::generate()?,
+            client,
         }))
     }
 
@@ -450,9 +491,15 @@ impl Keyring {
                 written.push(path);
             }
         }
+        let path = dir.join(CLIENT_KEY_FILE);
+        write_private(&path, self.client.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
+        written.push(path);
         Ok(written)
     }
 }
+
+/// File of C3's client-authentication key inside a key folder.
+pub const CLIENT_KEY_FILE: &str = "client-c3-es256.pem";
 
 /// Writes a private file readable by its owner only.
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {

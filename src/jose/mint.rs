@@ -166,6 +166,7 @@ pub fn mint(
     // Signing decides alg and kid; the header changes come after, so they can override both.
     enum Signer<'a> {
         Key(&'a SigningKey),
+        Pss(&'a SigningKey),
         Hmac(Vec<u8>),
         Unsigned,
     }
@@ -177,6 +178,14 @@ pub fn mint(
         ),
         Some(Signing::KeyOf(other)) => {
             let k = keyring.issuer(*other).get(alg);
+            (alg.name(), Some(k.kid().to_string()), Signer::Key(k))
+        }
+        Some(Signing::Ps256SameKey) => {
+            let rsa = &keyring.issuer(role).rs256;
+            ("PS256", Some(rsa.kid().to_string()), Signer::Pss(rsa))
+        }
+        Some(Signing::NewKey) => {
+            let k = keyring.next().get(alg);
             (alg.name(), Some(k.kid().to_string()), Signer::Key(k))
         }
         Some(Signing::UnknownKid) => {
@@ -240,6 +249,7 @@ pub fn mint(
             k.sign_asn1(input.as_bytes())
         }
         Signer::Key(k) => k.sign(input.as_bytes()),
+        Signer::Pss(k) => k.sign_pss(input.as_bytes()),
         Signer::Hmac(secret) => {
             let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
             aws_lc_rs::hmac::sign(&key, input.as_bytes())
@@ -297,4 +307,26 @@ fn with_duplicates(object_text: String, extra: &Map<String, Value>) -> Result<St
     }
     out.push('}');
     Ok(out)
+}
+
+/// The JWS `typ` of a client assertion (draft-ietf-oauth-rfc7523bis).
+pub const CLIENT_ASSERTION_TYP: &str = "client-authentication+jwt";
+
+/// A `private_key_jwt` client assertion (RFC 7523 §2.2, §3): `iss` = `sub` = the client,
+/// `aud` = the authorization server, a fresh `jti`, valid for `lifetime_secs` from `issued_at`.
+pub fn client_assertion(
+    key: &SigningKey,
+    client_id: &str,
+    audience: &str,
+    issued_at: i64,
+    lifetime_secs: i64,
+) -> Result<String, MintError> {
+    let mut c = Map::new();
+    c.insert("iss".into(), json!(client_id));
+    c.insert("sub".into(), json!(client_id));
+    c.insert("aud".into(), json!(audience));
+    c.insert("jti".into(), json!(fresh_jti()));
+    c.insert("iat".into(), json!(issued_at));
+    c.insert("exp".into(), json!(issued_at.saturating_add(lifetime_secs)));
+    sign_jwt(key, Some(CLIENT_ASSERTION_TYP), &c)
 }

@@ -35,6 +35,11 @@ pub enum Signing {
     KeyOf(IssuerRole),
     /// Signed with a key no issuer publishes, under its own `kid`.
     UnknownKid,
+    /// PS256 with the issuer's RSA key, which its JWKS declares for RS256 only (RFC 8725 §3.1).
+    Ps256SameKey,
+    /// Signed with the trusted issuer's next key, which the IdP publishes only under the
+    /// `publish_new_key` condition (rotation checks).
+    NewKey,
     /// HS256 keyed with the requesting app's client secret at the RAS (RFC 8725 §3.1).
     Hs256ClientSecret,
     /// HS256 keyed with an empty secret.
@@ -231,6 +236,10 @@ impl JagMutation {
             }
             Some(Signing::UnknownKid) => {
                 parts.push("signed with an unpublished key (unknown kid)".into())
+            }
+            Some(Signing::Ps256SameKey) => parts.push("PS256 with the issuer's RS256 key".into()),
+            Some(Signing::NewKey) => {
+                parts.push("signed with the issuer's newly published key".into())
             }
             Some(Signing::Hs256ClientSecret) => {
                 parts.push("HS256 keyed with the client secret".into())

@@ -38,6 +38,8 @@ pub struct ReferenceConfig {
     pub other_tenants: Vec<String>,
     /// Registered confidential clients.
     pub clients: Vec<RegisteredClient>,
+    /// Clients that authenticate with `private_key_jwt`: id and JWKS URL.
+    pub jwt_clients: Vec<(String, String)>,
     /// Trusted issuers, in order; the first is the default namespace.
     pub trusted: Vec<TrustedIssuer>,
     /// Resources it governs.
@@ -92,7 +94,18 @@ impl ReferenceConfig {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect();
+        let jwt_clients = fixture
+            .client3
+            .iter()
+            .map(|id| {
+                (
+                    id.clone(),
+                    crate::fixture::client3_jwks_uri(&fixture.idp_base()),
+                )
+            })
+            .collect();
         ReferenceConfig {
+            jwt_clients,
             issuer: fixture.ras_issuer.clone(),
             token_endpoint: fixture.token_endpoint.clone(),
             other_tenants: vec![fixture.other_ras.clone()],

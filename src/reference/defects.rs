@@ -81,10 +81,26 @@ defects! {
     /// When no key matches the `kid`, tries every key of the issuer instead of refusing.
     UnknownKidTriesAllKeys = "unknown-kid-tries-all-keys", "tries all the issuer's keys when the kid matches none", [("JAG-SIG-15", Fail)];
 
+    /// Never refetches the JWKS for an unknown `kid` before its cache time is up.
+    NoRefetchOnUnknownKid = "no-refetch-on-unknown-kid", "does not refetch the JWKS when a kid is unknown", [("JAG-SIG-13", Warn)];
+    /// Accepts tokens unverified when the issuer's JWKS cannot be fetched.
+    FailOpenOnJwksError = "fail-open-on-jwks-error", "accepts tokens unverified when the JWKS cannot be fetched", [("JAG-SIG-16", Fail)];
+
+    /// Accepts an algorithm other than the one the key is published for.
+    KeyAlgNotEnforced = "key-alg-not-enforced", "accepts PS256 signatures by a key published for RS256", [("JAG-SIG-06", Warn)];
+
+    // Payload.
+    /// Keeps the first of duplicate claims.
+    FirstDuplicateWins = "first-duplicate-wins", "keeps the first of duplicate claim names", [("JAG-DUP-01", Fail)];
+    /// Answers 500 when the payload is not a JSON object.
+    ServerErrorOnArrayPayload = "server-error-on-array-payload", "answers 500 when the payload is a JSON array", [("JAG-JSON-01", Fail)];
+    /// Ignores `cnf`, serving key-bound ID-JAGs without proof of possession.
+    IgnoreCnf = "ignore-cnf", "ignores cnf, serving key-bound ID-JAGs without proof of possession", [("JAG-CNF-01", Fail)];
+
     // iss.
     /// Does not refuse unlisted issuers: fetches their keys from their own discovery
     /// document and resolves their subjects in the first trusted issuer's namespace.
-    TrustAnyIssuer = "trust-any-issuer", "trusts any issuer, fetching its keys from its own discovery document", [("JAG-ISS-02", Fail), ("JAG-SIG-12", Warn)];
+    TrustAnyIssuer = "trust-any-issuer", "trusts any issuer, fetching its keys from its own discovery document", [("JAG-ISS-02", Fail), ("JAG-SIG-12", Fail)];
     /// Takes a missing `iss` as the first trusted issuer.
     IssOptional = "iss-optional", "takes a missing iss as the default issuer", [("JAG-ISS-01", Fail)];
     /// Compares issuers after trimming trailing slashes.
@@ -205,6 +221,19 @@ defects! {
     /// Ignores a body `client_id` that differs from the Basic one.
     IgnoreBodyClientId = "ignore-body-client-id", "ignores a body client_id that differs from the authenticated client", [("CAUTH-06", Fail)];
 
+    /// Does not support `private_key_jwt`.
+    NoPrivateKeyJwt = "no-private-key-jwt", "does not support private_key_jwt client authentication", [("CAUTH-07", Fail), ("CAUTH-12", Skip)];
+    /// Does not check a client assertion's `exp`.
+    ClientAssertionNoExpCheck = "client-assertion-no-exp-check", "accepts an expired client assertion", [("CAUTH-08", Fail)];
+    /// Ignores a `client_id` parameter that names another client than the assertion.
+    IgnoreClientIdParam = "ignore-client-id-param", "ignores a client_id parameter that contradicts the client assertion", [("CAUTH-09", Fail)];
+    /// Accepts a client assertion twice.
+    ClientAssertionReplayOk = "client-assertion-replay-ok", "accepts the same client assertion twice", [("CAUTH-12", Warn)];
+    /// Takes the client from `client_id`/`sub` and any trusted key as proof.
+    ClientAssertionAnyTrustedKey = "client-assertion-any-trusted-key", "accepts any JWT signed by a trusted issuer as a client assertion", [("CAUTH-13", Fail)];
+    /// Ignores `client_assertion_type`.
+    IgnoreClientAssertionType = "ignore-client-assertion-type", "ignores client_assertion_type", [("CAUTH-14", Fail)];
+
     // Request format.
     /// Takes a missing `grant_type` as jwt-bearer.
     DefaultGrantType = "default-grant-type", "takes a missing grant_type as jwt-bearer", [("REQ-01", Fail)];
@@ -232,6 +261,18 @@ defects! {
     HtmlErrorForUnknownGrant = "html-error-for-unknown-grant", "answers an unsupported grant type with an HTML page", [("REQ-02", Fail), ("ERR-02", Fail)];
     /// Echoes the assertion in `error_description`.
     EchoAssertionInErrors = "echo-assertion-in-errors", "echoes the assertion in error_description", [("ERR-06", Warn)];
+
+    // Metadata (RFC 8414, ID-JAG §7.2).
+    /// Publishes its issuer with a trailing slash added.
+    MetadataIssuerSlash = "metadata-issuer-slash", "publishes its issuer in metadata with a trailing slash added", [("META-01", Fail)];
+    /// Publishes `authorization_grant_profiles_supported` as a string.
+    ProfilesAsString = "profiles-as-string", "publishes authorization_grant_profiles_supported as a string", [("META-02", Fail), ("META-03", Warn)];
+    /// Does not advertise the ID-JAG grant profile.
+    NoGrantProfile = "no-grant-profile", "does not advertise the id-jag grant profile", [("META-03", Warn)];
+    /// Leaves jwt-bearer out of `grant_types_supported`.
+    NoJwtBearerGrantType = "no-jwt-bearer-grant-type", "leaves jwt-bearer out of grant_types_supported", [("META-04", Fail)];
+    /// Lists its trusted issuers in `authorization_grant_profiles_supported`.
+    ProfilesListIssuers = "profiles-list-issuers", "discloses its trusted issuers in authorization_grant_profiles_supported", [("META-05", Fail)];
 
     // Resource API.
     /// The resource API refuses tokens that are restricted to a resource.

@@ -79,6 +79,7 @@ pub fn embedded_fixture(
             secret: special,
             auth: ClientAuthMethod::ClientSecretBasic,
         }),
+        client3: Some("agent-c3".into()),
         subject: "u1".into(),
         unknown_subject: "ghost".into(),
         resource: Some(format!("{base_url}/api/r1")),

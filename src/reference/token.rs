@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::validate::{self, Refusal};
 use super::{Defect, RasState};
 use crate::client::JWT_BEARER;
+use crate::runner::CLIENT_ASSERTION_TYPE;
 
 /// An access token the reference issued, for the resource API.
 #[derive(Debug, Clone)]
@@ -195,6 +196,56 @@ fn authenticate(
     }
 }
 
+/// Authenticates a `private_key_jwt` client by its assertion (RFC 7523 §2.2, §3; RFC 7521
+/// §4.2): `iss` = `sub` = a client registered with a JWKS, `aud` this server, unexpired,
+/// signed by the client's key, used once.
+async fn authenticate_assertion(
+    state: &RasState,
+    form: &[(String, String)],
+    assertion: &str,
+) -> Result<Authenticated, Box<Response>> {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
+    let refuse = |why: &str| Box::new(invalid_client(state, false, why));
+    let param = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if param("client_secret").is_some() {
+        return Err(Box::new(bad_request(
+            state,
+            "invalid_request",
+            "more than one client authentication method",
+        )));
+    }
+    if has(Defect::NoPrivateKeyJwt) {
+        return Err(refuse("client assertions are not supported"));
+    }
+    if param("client_assertion_type") != Some(CLIENT_ASSERTION_TYPE)
+        && !has(Defect::IgnoreClientAssertionType)
+    {
+        return Err(refuse(
+            "client_assertion_type must be the jwt-bearer client assertion type",
+        ));
+    }
+    let cx = validate::ClientAssertionContext {
+        cfg: &state.cfg,
+        cache: &state.cache,
+        replay: &state.replay,
+    };
+    let id = validate::client_assertion(&cx, assertion)
+        .await
+        .map_err(|r| refuse(&r.description))?;
+    if let Some(param_id) = param("client_id")
+        && param_id != id
+        && !has(Defect::IgnoreClientIdParam)
+    {
+        return Err(refuse(
+            "client_id does not identify the client of the assertion",
+        ));
+    }
+    Ok(Authenticated {
+        id,
+        secret: String::new(),
+    })
+}
+
 /// The request parameters, from the form body (or, under defects, a JSON body or the query).
 fn parameters(
     state: &RasState,
@@ -278,9 +329,17 @@ pub(crate) async fn token(
             &format!("parameter {dup} is repeated"),
         );
     }
-    let client = match authenticate(&state, &headers, &form) {
-        Ok(c) => c,
-        Err(resp) => return *resp,
+    let client = match form.iter().find(|(k, _)| k == "client_assertion") {
+        Some((_, ca)) if !headers.contains_key(header::AUTHORIZATION) => {
+            match authenticate_assertion(&state, &form, ca).await {
+                Ok(c) => c,
+                Err(resp) => return *resp,
+            }
+        }
+        _ => match authenticate(&state, &headers, &form) {
+            Ok(c) => c,
+            Err(resp) => return *resp,
+        },
     };
     if has(Defect::RejectUnknownParams)
         && let Some((k, _)) = form
@@ -451,16 +510,30 @@ fn refused(state: &RasState, r: Refusal, assertion: &str) -> Response {
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3, ID-JAG §7.2).
 pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
     let iss = &state.cfg.issuer;
-    Json(json!({
-        "issuer": iss,
+    let mut doc = json!({
+        "issuer": if has(Defect::MetadataIssuerSlash) { format!("{iss}/") } else { iss.clone() },
         "token_endpoint": state.cfg.token_endpoint,
-        "grant_types_supported": [JWT_BEARER],
+        "grant_types_supported": if has(Defect::NoJwtBearerGrantType) { json!(["client_credentials"]) } else { json!([JWT_BEARER]) },
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "authorization_grant_profiles_supported": ["urn:ietf:params:oauth:grant-profile:id-jag"],
         "scopes_supported": state.cfg.scopes,
-    }))
-    .into_response()
+    });
+    let profile = "urn:ietf:params:oauth:grant-profile:id-jag";
+    if has(Defect::ProfilesAsString) {
+        doc["authorization_grant_profiles_supported"] = json!(profile);
+    } else if has(Defect::ProfilesListIssuers) {
+        let issuers: Vec<&str> = state
+            .cfg
+            .trusted
+            .iter()
+            .map(|t| t.issuer.as_str())
+            .collect();
+        doc["authorization_grant_profiles_supported"] = json!([profile, issuers.join(" ")]);
+    } else if !has(Defect::NoGrantProfile) {
+        doc["authorization_grant_profiles_supported"] = json!([profile]);
+    }
+    Json(doc).into_response()
 }
 
 /// `GET` or `POST /api/{resource}`: the resource API behind the issued access tokens

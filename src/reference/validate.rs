@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
@@ -62,6 +62,8 @@ pub struct Grant {
 struct CachedJwks {
     set: JwkSet,
     fetched: Instant,
+    /// Whether this copy came from a refetch for an unknown `kid`.
+    by_refetch: bool,
 }
 
 /// JWKS per URL, cached for the configured TTL and refetched once on an unknown `kid`.
@@ -91,11 +93,13 @@ impl JwksCache {
 
     /// The key `kid` (or the only key for `alg` when there is no `kid`) of the JWKS at `uri`;
     /// `None` when there is no such key even after a refetch.
+    /// With `refetch` false an unknown `kid` is never looked up again before the TTL.
     pub async fn key(
         &self,
         uri: &str,
         kid: Option<&str>,
         alg: &str,
+        refetch: bool,
     ) -> Result<Option<Jwk>, Refusal> {
         let mut entries = self.entries.lock().await;
         let fresh = entries
@@ -108,16 +112,19 @@ impl JwksCache {
                 CachedJwks {
                     set,
                     fetched: Instant::now(),
+                    by_refetch: false,
                 },
             );
         }
         if let Some(k) = entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)) {
             return Ok(Some(k));
         }
-        // Unknown kid: the issuer may have rotated; refetch, but not more than once a second.
-        if entries
-            .get(uri)
-            .is_some_and(|c| c.fetched.elapsed() >= MIN_REFETCH)
+        // Unknown kid: the issuer may have rotated. Refetch at once, but a refetched copy is
+        // kept at least a second, so a flood of unknown kids cannot cause a fetch per request.
+        if refetch
+            && entries
+                .get(uri)
+                .is_some_and(|c| !c.by_refetch || c.fetched.elapsed() >= MIN_REFETCH)
         {
             let set = self.fetch(uri).await?;
             entries.insert(
@@ -125,6 +132,7 @@ impl JwksCache {
                 CachedJwks {
                     set,
                     fetched: Instant::now(),
+                    by_refetch: true,
                 },
             );
             return Ok(entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)));
@@ -220,6 +228,43 @@ fn b64_json(segment: &str, what: &str) -> Result<Map<String, Value>, Refusal> {
     }
 }
 
+/// The JWT payload as a JSON object. Duplicate members: the last wins, as serde_json does
+/// (RFC 7519 §4 allows that or rejection); under `first-duplicate-wins`, the first.
+fn payload_json(segment: &str, first_wins: bool) -> Result<Map<String, Value>, Refusal> {
+    if !first_wins {
+        return b64_json(segment, "JWT payload");
+    }
+    struct FirstWins(Map<String, Value>);
+    impl<'de> serde::Deserialize<'de> for FirstWins {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = FirstWins;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut a: A,
+                ) -> Result<FirstWins, A::Error> {
+                    let mut m = Map::new();
+                    while let Some((k, v)) = a.next_entry::<String, Value>()? {
+                        m.entry(k).or_insert(v);
+                    }
+                    Ok(FirstWins(m))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| invalid_grant("the JWT payload is not base64url"))?;
+    serde_json::from_slice::<FirstWins>(&bytes)
+        .map(|f| f.0)
+        .map_err(|_| invalid_grant("the JWT payload is not a JSON object"))
+}
+
 /// `typ` equivalence per RFC 7515 §4.1.9: an `application/` prefix may be omitted, and media
 /// types are case-insensitive.
 fn typ_is_id_jag(typ: &str) -> bool {
@@ -298,15 +343,17 @@ async fn resolve_issuer(
     })
 }
 
+/// Verifies the JWS signature of `token` with jsonwebtoken. Only the signature: the claims
+/// are this module's job, step by step.
 fn verify_with(token: &str, key: &DecodingKey, alg: Algorithm) -> Result<(), Refusal> {
-    let mut v = Validation::new(alg);
-    v.validate_exp = false;
-    v.validate_nbf = false;
-    v.validate_aud = false;
-    v.required_spec_claims = Default::default();
-    jsonwebtoken::decode::<Value>(token, key, &v)
-        .map(|_| ())
-        .map_err(|e| invalid_grant(format!("signature check failed: {e}")))
+    let (message, signature) = token
+        .rsplit_once('.')
+        .ok_or_else(|| invalid_grant("not a JWS"))?;
+    match jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(invalid_grant("signature check failed")),
+        Err(e) => Err(invalid_grant(format!("signature check failed: {e}"))),
+    }
 }
 
 /// ECDSA P-256 verification of a DER signature, for the `accept-der-ecdsa` defect.
@@ -426,6 +473,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     let plan = match alg {
         "RS256" => SigPlan::Asymmetric(Algorithm::RS256),
         "ES256" => SigPlan::Asymmetric(Algorithm::ES256),
+        "PS256" if has(Defect::KeyAlgNotEnforced) => SigPlan::Asymmetric(Algorithm::PS256),
         a if a.eq_ignore_ascii_case("none") && has(Defect::AcceptAlgNone) => SigPlan::Unsigned,
         "HS256" if has(Defect::Hs256KeyConfusion) => SigPlan::Hs256Confusion,
         "HS256" if has(Defect::Hs256ClientSecret) => SigPlan::Hs256ClientSecret,
@@ -440,7 +488,13 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         Some(_) => return Err(invalid_grant("kid is not a string")),
     };
 
-    let claims = b64_json(p, "JWT payload")?;
+    let claims = match payload_json(p, has(Defect::FirstDuplicateWins)) {
+        Ok(c) => c,
+        Err(_) if has(Defect::ServerErrorOnArrayPayload) => {
+            return Err(server_error("payload is not a map"));
+        }
+        Err(e) => return Err(e),
+    };
     if has(Defect::RejectUnknownClaims)
         && let Some(extra) = claims.keys().find(|k| !CORE_CLAIMS.contains(&k.as_str()))
     {
@@ -463,6 +517,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     // Key and signature (RFC 7523 §3 item 9, RFC 8725 §3.8).
     let signing_input = format!("{h}.{p}");
     let sig = URL_SAFE_NO_PAD.decode(sig_segment).unwrap_or_default();
+    let mut fail_open = false;
     match plan {
         SigPlan::Unsigned => {}
         SigPlan::Asymmetric(a) => {
@@ -479,10 +534,19 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
                     .ok()
                     .and_then(|set| find_key(&set, kid, alg))
             } else {
-                let mut found = cx.cache.key(&issuer.jwks_uri, kid, alg).await?;
+                let refetch = !has(Defect::NoRefetchOnUnknownKid);
+                let mut found = match cx.cache.key(&issuer.jwks_uri, kid, alg, refetch).await {
+                    Ok(f) => f,
+                    // Fail open: no keys to be had, so no verification at all.
+                    Err(_) if has(Defect::FailOpenOnJwksError) => {
+                        fail_open = true;
+                        None
+                    }
+                    Err(e) => return Err(e),
+                };
                 if found.is_none() && has(Defect::KidLookupAcrossIssuers) {
                     for other in cfg.trusted.iter().filter(|t| t.jwks_uri != issuer.jwks_uri) {
-                        if let Some(k) = cx.cache.key(&other.jwks_uri, kid, alg).await? {
+                        if let Some(k) = cx.cache.key(&other.jwks_uri, kid, alg, refetch).await? {
                             found = Some(k);
                             break;
                         }
@@ -491,6 +555,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
                 found
             };
             match jwk {
+                None if fail_open => {}
                 None if has(Defect::UnknownKidTriesAllKeys)
                     && cx.cache.all_keys(&issuer.jwks_uri).await.iter().any(|k| {
                         jwk_fits_alg(k, alg)
@@ -506,6 +571,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
                 Some(jwk) => {
                     if let Some(key_alg) = &jwk.common.key_algorithm
                         && key_alg.to_string() != alg
+                        && !has(Defect::KeyAlgNotEnforced)
                     {
                         return Err(invalid_grant(format!(
                             "key {} is for {key_alg}, not {alg}",
@@ -532,7 +598,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         SigPlan::Hs256Confusion => {
             let jwk = cx
                 .cache
-                .key(&issuer.jwks_uri, kid, alg)
+                .key(&issuer.jwks_uri, kid, alg, true)
                 .await?
                 .ok_or_else(|| invalid_grant("no such key"))?;
             let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
@@ -658,6 +724,14 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         _ => return Err(invalid_grant("no sub claim")),
     };
 
+    // cnf: a key-bound ID-JAG needs proof of possession (ID-JAG §9.8.1); this RAS supports no
+    // DPoP, so it can never be satisfied.
+    if claims.contains_key("cnf") && !has(Defect::IgnoreCnf) {
+        return Err(invalid_grant(
+            "the ID-JAG is key-bound (cnf) and no DPoP proof was given",
+        ));
+    }
+
     // client_id: the authenticated client (ID-JAG §4.4.1).
     match claims.get("client_id") {
         None if has(Defect::ClientIdOptional) => {}
@@ -719,4 +793,104 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         resources,
         resource_claim,
     })
+}
+
+/// What client-assertion validation needs.
+pub struct ClientAssertionContext<'a> {
+    /// The configuration.
+    pub cfg: &'a ReferenceConfig,
+    /// JWKS cache (client keys are fetched like issuer keys).
+    pub cache: &'a JwksCache,
+    /// Used `jti`s.
+    pub replay: &'a ReplayCache,
+}
+
+/// Validates a `private_key_jwt` client assertion and returns the client id (RFC 7523 §3).
+pub async fn client_assertion(
+    cx: &ClientAssertionContext<'_>,
+    token: &str,
+) -> Result<String, Refusal> {
+    let cfg = cx.cfg;
+    let has = |d: Defect| cfg.defects.contains(&d);
+    let parts: Vec<&str> = token.split('.').collect();
+    let [h, p, _] = parts.as_slice() else {
+        return Err(invalid_grant("the client assertion is not a compact JWS"));
+    };
+    let header = b64_json(h, "client assertion header")?;
+    let claims = b64_json(p, "client assertion payload")?;
+    let alg = match header.get("alg").and_then(Value::as_str) {
+        Some("RS256") => Algorithm::RS256,
+        Some("ES256") => Algorithm::ES256,
+        _ => return Err(invalid_grant("unsupported client assertion alg")),
+    };
+    let alg_name = if alg == Algorithm::RS256 {
+        "RS256"
+    } else {
+        "ES256"
+    };
+    let kid = header.get("kid").and_then(Value::as_str);
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_string);
+
+    // Under `client-assertion-any-trusted-key` the client is whoever `client_id`/`sub` names,
+    // and any trusted issuer's key will do.
+    if has(Defect::ClientAssertionAnyTrustedKey)
+        && let Some(id) = text("client_id").or_else(|| text("sub"))
+    {
+        for t in &cfg.trusted {
+            if let Some(jwk) = cx.cache.key(&t.jwks_uri, kid, alg_name, true).await?
+                && let Ok(key) = DecodingKey::from_jwk(&jwk)
+                && verify_with(token, &key, alg).is_ok()
+            {
+                return Ok(id);
+            }
+        }
+    }
+
+    let (iss, sub) = (text("iss"), text("sub"));
+    let Some(id) = sub.filter(|s| Some(s) == iss.as_ref()) else {
+        return Err(invalid_grant(
+            "client assertion iss and sub must both name the client",
+        ));
+    };
+    let Some((_, jwks_uri)) = cfg.jwt_clients.iter().find(|(c, _)| *c == id) else {
+        return Err(invalid_grant("unknown client"));
+    };
+    let aud_ok = |a: &str| a == cfg.issuer || a == cfg.token_endpoint;
+    let aud_fits = match claims.get("aud") {
+        Some(Value::String(a)) => aud_ok(a),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(aud_ok),
+        _ => false,
+    };
+    if !aud_fits {
+        return Err(invalid_grant(
+            "client assertion aud does not name this server",
+        ));
+    }
+    let now = now_secs();
+    match numeric_date(&claims, "exp", &cfg.defects)? {
+        None => return Err(invalid_grant("client assertion without exp")),
+        Some(exp)
+            if now > exp + cfg.skew_secs as f64 && !has(Defect::ClientAssertionNoExpCheck) =>
+        {
+            return Err(invalid_grant("the client assertion has expired"));
+        }
+        Some(_) => {}
+    }
+    let jwk = cx
+        .cache
+        .key(jwks_uri, kid, alg_name, true)
+        .await?
+        .ok_or_else(|| invalid_grant("no such client key"))?;
+    let key = DecodingKey::from_jwk(&jwk)
+        .map_err(|e| invalid_grant(format!("unusable client key: {e}")))?;
+    verify_with(token, &key, alg)?;
+    let jti = text("jti").ok_or_else(|| invalid_grant("client assertion without jti"))?;
+    if !has(Defect::ClientAssertionReplayOk)
+        && !cx
+            .replay
+            .first_use(&format!("client:{id}"), &jti, now + 600.0, now)
+    {
+        return Err(invalid_grant("this client assertion was already used"));
+    }
+    Ok(id)
 }

@@ -54,36 +54,83 @@ fn resolve(ctx: &RunContext, sc: &Scenario) -> Result<Scenario, String> {
     serde_json::from_value(v).map_err(|e| e.to_string())
 }
 
-/// The token request for `assertion` with the scenario's request changes.
-fn token_request(ctx: &RunContext, sc: &Scenario, assertion: &str) -> Result<FormRequest, String> {
+/// The client-assertion type of `private_key_jwt` (RFC 7523 §2.2).
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// C3's `private_key_jwt` client assertion for this target, issued `age_secs` ago.
+fn client_assertion(ctx: &RunContext, age_secs: i64) -> Result<String, String> {
+    let id = ctx
+        .fixture
+        .client3
+        .as_deref()
+        .ok_or("the target has no private_key_jwt client (client3)")?;
+    crate::jose::mint::client_assertion(
+        ctx.keyring.client(),
+        id,
+        &ctx.fixture.ras_issuer,
+        now_secs() - age_secs,
+        60,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The token request for `assertion` with the scenario's request changes. `reused` is a client
+/// assertion to send again instead of a fresh one.
+fn token_request(
+    ctx: &RunContext,
+    sc: &Scenario,
+    assertion: &str,
+    reused: Option<&str>,
+) -> Result<FormRequest, String> {
     let f = &ctx.fixture;
     let rq = &sc.request;
-    let client = match rq.client.unwrap_or_default() {
-        ClientChoice::C1 => &f.client,
-        ClientChoice::C2 => f
-            .client2
-            .as_ref()
-            .ok_or("the target has no second client (client2)")?,
-    };
-    let secret = if rq.wrong_secret {
-        Secret::new(WRONG_SECRET)
-    } else {
-        client.secret.clone()
-    };
-    let creds = ClientCredentials {
-        id: client.id.clone(),
-        secret,
-        method: rq.client_auth.unwrap_or(client.auth.into()),
-        secret_env: CLIENT_SECRET_ENV.into(),
-    };
-    let assertion = match &rq.assertion {
+    let assertion_text = match &rq.assertion {
         Some(t) => t.replace("${jag}", assertion),
         None => assertion.to_string(),
     };
     let mut params = vec![
         ("grant_type".to_string(), JWT_BEARER.to_string()),
-        ("assertion".to_string(), assertion),
+        ("assertion".to_string(), assertion_text),
     ];
+    let auth = match rq.client.unwrap_or_default() {
+        ClientChoice::C3 => {
+            let change = rq.client_assertion.clone().unwrap_or_default();
+            let client_assertion = match (reused, change.use_id_jag) {
+                (_, true) => assertion.to_string(),
+                (Some(r), false) => r.to_string(),
+                (None, false) => client_assertion(ctx, if change.expired { 600 } else { 0 })?,
+            };
+            let kind = change
+                .assertion_type
+                .unwrap_or_else(|| CLIENT_ASSERTION_TYPE.to_string());
+            params.push(("client_assertion_type".into(), kind));
+            params.push(("client_assertion".into(), client_assertion));
+            if let Some(id) = change.client_id_param {
+                params.push(("client_id".into(), id));
+            }
+            None
+        }
+        choice => {
+            let client = match choice {
+                ClientChoice::C2 => f
+                    .client2
+                    .as_ref()
+                    .ok_or("the target has no second client (client2)")?,
+                _ => &f.client,
+            };
+            let secret = if rq.wrong_secret {
+                Secret::new(WRONG_SECRET)
+            } else {
+                client.secret.clone()
+            };
+            Some(ClientCredentials {
+                id: client.id.clone(),
+                secret,
+                method: rq.client_auth.unwrap_or(client.auth.into()),
+                secret_env: CLIENT_SECRET_ENV.into(),
+            })
+        }
+    };
     for (k, v) in &rq.set {
         match params.iter_mut().find(|(n, _)| n == k) {
             Some(p) => p.1 = v.clone(),
@@ -94,7 +141,7 @@ fn token_request(ctx: &RunContext, sc: &Scenario, assertion: &str) -> Result<For
     params.extend(rq.params.iter().cloned());
     Ok(FormRequest {
         params,
-        auth: Some(creds),
+        auth,
         content_type: rq.content_type.clone(),
         method: rq.method.unwrap_or_default(),
         json_body: rq.json_body,
@@ -221,12 +268,50 @@ fn json_body(ex: &Exchange) -> Option<serde_json::Map<String, Value>> {
     }
 }
 
+/// The RFC 8414 §3 metadata URL of `issuer`: the well-known path goes between the host and
+/// the issuer's path, whose terminating `/` is dropped.
+pub fn metadata_url(issuer: &str) -> String {
+    match url::Url::parse(issuer) {
+        Ok(u) => {
+            let path = u.path().trim_end_matches('/');
+            let mut base = u.clone();
+            base.set_path("");
+            base.set_query(None);
+            format!(
+                "{}/.well-known/oauth-authorization-server{path}",
+                base.as_str().trim_end_matches('/')
+            )
+        }
+        Err(_) => format!(
+            "{}/.well-known/oauth-authorization-server",
+            issuer.trim_end_matches('/')
+        ),
+    }
+}
+
+/// Puts the fake IdP back to normal when dropped.
+struct RestoreIdp<'a>(&'a crate::idp::HitLog);
+
+impl Drop for RestoreIdp<'_> {
+    fn drop(&mut self) {
+        self.0.reset();
+    }
+}
+
 /// Runs one scenario to its verdict.
 pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
     let started = Instant::now();
     let mut exchanges = Vec::new();
     let mut token = None;
     let mark = ctx.hits.as_ref().map(|h| h.mark());
+    // The IdP is restored when this guard drops, whatever happens to the check.
+    let _restore = match (&sc.idp, &ctx.hits) {
+        (Some(condition), Some(idp)) => {
+            idp.set_condition(*condition);
+            Some(RestoreIdp(idp))
+        }
+        _ => None,
+    };
     let mut judgement = judge(ctx, sc, &mut exchanges, &mut token).await;
     if let (Some(observe), Some(hits), Some(mark)) = (&sc.observe, &ctx.hits, mark)
         && matches!(
@@ -336,7 +421,14 @@ async fn judge(
         Err(e) => return outcome(Verdict::Skip, format!("not applicable to this target: {e}")),
     };
     let (level, mut expect) = sc.for_profile(&ctx.profile);
-    let what = sc.jag.describe();
+    if let Expect::Metadata(rules) = &expect {
+        let url = metadata_url(&ctx.fixture.ras_issuer);
+        let ex = ctx.http.get("metadata", &url).await;
+        let j = oracle::judge_metadata(level, rules, &ex);
+        exchanges.push(ex);
+        return j;
+    }
+    let what = sc.describe();
     let baseline = ctx.fixture.baseline();
     let mint_now = |m: &JagMutation| mint(&ctx.keyring, &baseline, m, now_secs());
 
@@ -373,7 +465,21 @@ async fn judge(
             .iter_mut()
             .for_each(|t| *t = t.replace("${jag}", &probe_token));
     }
-    let probe_req = match token_request(ctx, &sc, &probe_token) {
+    // A client assertion that the control and the probe share (client-assertion replay).
+    let reuse = sc
+        .request
+        .client_assertion
+        .as_ref()
+        .is_some_and(|c| c.reuse);
+    let shared_assertion = if reuse {
+        match client_assertion(ctx, 0) {
+            Ok(a) => Some(a),
+            Err(e) => return outcome(Verdict::Skip, format!("not applicable to this target: {e}")),
+        }
+    } else {
+        None
+    };
+    let probe_req = match token_request(ctx, &sc, &probe_token, shared_assertion.as_deref()) {
         Ok(r) => r,
         Err(e) => return outcome(Verdict::Skip, format!("not applicable to this target: {e}")),
     };
@@ -384,7 +490,14 @@ async fn judge(
         let control_req = if sc.replay {
             probe_req.clone()
         } else {
-            let valid = match mint_now(&JagMutation::default()) {
+            // The control authenticates as C1, unless it must use the shared client assertion.
+            let mut valid_jag = JagMutation::default();
+            if reuse && let Some(id) = &ctx.fixture.client3 {
+                valid_jag
+                    .claims
+                    .insert("client_id".into(), Value::String(id.clone()));
+            }
+            let valid = match mint_now(&valid_jag) {
                 Ok(m) => m,
                 Err(e) => {
                     return outcome(
@@ -393,11 +506,15 @@ async fn judge(
                     );
                 }
             };
+            let mut request = crate::scenario::RequestChange::default();
+            if reuse {
+                request.client = Some(ClientChoice::C3);
+            }
             let baseline_sc = Scenario {
-                request: Default::default(),
+                request,
                 ..sc.clone()
             };
-            match token_request(ctx, &baseline_sc, &valid.token) {
+            match token_request(ctx, &baseline_sc, &valid.token, shared_assertion.as_deref()) {
                 Ok(r) => r,
                 Err(e) => {
                     return outcome(Verdict::Skip, format!("not applicable to this target: {e}"));
@@ -414,9 +531,27 @@ async fn judge(
         None
     };
 
-    let (ex, probe) = present(ctx, "probe", &probe_req).await;
-    let response = ex.response.clone();
+    let (ex, mut probe) = present(ctx, "probe", &probe_req).await;
+    let mut response = ex.response.clone();
     exchanges.push(ex);
+    // A refused probe of a check that allows a retry: wait, then send a fresh one.
+    let wait = sc
+        .retry_after
+        .as_deref()
+        .and_then(|w| humantime::parse_duration(w).ok());
+    if let (Some(wait), Expect::Accept(_), Obtain::Mint) = (wait, &expect, sc.obtain)
+        && !matches!(probe, Outcome::Accepted { .. } | Outcome::NoAnswer { .. })
+    {
+        tokio::time::sleep(wait).await;
+        if let Ok(again) = mint_now(&sc.jag)
+            && let Ok(req) = token_request(ctx, &sc, &again.token, None)
+        {
+            let (ex, o) = present(ctx, "retry", &req).await;
+            response = ex.response.clone();
+            exchanges.push(ex);
+            probe = o;
+        }
+    }
     let what = if sc.replay {
         format!("{what} sent a second time")
     } else {
@@ -437,6 +572,13 @@ async fn judge(
             oracle::judge_either(level, rules, &control, &probe, response.as_ref(), &what)
         }
         Expect::Record(_) => oracle::judge_record(&control, &probe, &what),
+        // Handled before any token is minted.
+        Expect::Metadata(_) => {
+            return outcome(
+                Verdict::Error,
+                "metadata expectation reached the token path",
+            );
+        }
     };
     match (&sc.api, &probe) {
         (Some(step), Outcome::Accepted { body }) if j.verdict == Verdict::Pass => {

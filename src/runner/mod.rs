@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-pub use check::{CLIENT_SECRET_ENV, IDP_SECRET_ENV};
+pub use check::{CLIENT_ASSERTION_TYPE, CLIENT_SECRET_ENV, IDP_SECRET_ENV, metadata_url};
 
 use crate::client::HttpClient;
 use crate::fixture::{Fixture, Secret};
@@ -65,14 +65,14 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
             }
             break;
         }
-        // Checks that watch the IdP run one at a time, after the others, so that what the
-        // IdP sees during one belongs to it alone.
-        let (mut ready, mut watching): (Vec<&LoadedScenario>, Vec<&LoadedScenario>) = ready
-            .into_iter()
-            .partition(|s| s.scenario.observe.is_none());
+        // Checks that watch or change the IdP run one at a time, before the others, so that
+        // what the IdP sees or serves during one belongs to it alone.
+        let (mut watching, mut ready): (Vec<&LoadedScenario>, Vec<&LoadedScenario>) =
+            ready.into_iter().partition(|s| s.scenario.exclusive());
         let mut waiting = waiting;
-        if ready.is_empty() {
-            ready.push(watching.remove(0));
+        if !watching.is_empty() {
+            waiting.extend(ready);
+            ready = vec![watching.remove(0)];
         }
         waiting.extend(watching);
         let mut tasks = tokio::task::JoinSet::new();

@@ -120,6 +120,18 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
             "reject needs at least one error code or status",
         ));
     }
+    if let Some(wait) = &scenario.retry_after {
+        let ok =
+            humantime::parse_duration(wait).is_ok_and(|d| d <= std::time::Duration::from_secs(30));
+        if !ok {
+            return Err(InputError::at_offset(
+                origin,
+                text,
+                pos("retry_after"),
+                format!("retry_after `{wait}` must be a duration of at most 30s, such as 2s"),
+            ));
+        }
+    }
     if scenario.obtain == Obtain::TokenExchange && !scenario.jag.is_baseline() {
         return Err(InputError::at_offset(
             origin,

@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{AuthMethod, HttpMethod};
+use crate::idp::IdpCondition;
 use crate::jose::IssuerRole;
 use crate::jose::JagMutation;
 use crate::oracle::Expect;
@@ -40,6 +41,30 @@ pub enum ClientChoice {
     C1,
     /// C2, the second registered client.
     C2,
+    /// C3, the client that authenticates with `private_key_jwt`.
+    C3,
+}
+
+/// Changes to C3's `private_key_jwt` client assertion (RFC 7523 §2.2, §3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAssertionChange {
+    /// The assertion expired ten minutes ago.
+    #[serde(default)]
+    pub expired: bool,
+    /// Also send this `client_id` parameter (e.g. another client's).
+    #[serde(default)]
+    pub client_id_param: Option<String>,
+    /// Send the ID-JAG itself as the client assertion.
+    #[serde(default)]
+    pub use_id_jag: bool,
+    /// This `client_assertion_type` instead of the jwt-bearer one.
+    #[serde(default)]
+    pub assertion_type: Option<String>,
+    /// The positive control authenticates as C3 with one assertion, and the probe sends the
+    /// same assertion again (with a fresh ID-JAG).
+    #[serde(default)]
+    pub reuse: bool,
 }
 
 /// Changes to the token request itself.
@@ -55,6 +80,9 @@ pub struct RequestChange {
     /// Present a wrong client secret.
     #[serde(default)]
     pub wrong_secret: bool,
+    /// Changes to the client assertion (with `client: c3`).
+    #[serde(default)]
+    pub client_assertion: Option<ClientAssertionChange>,
     /// The `assertion` text; `${jag}` stands for the minted ID-JAG (e.g. `" ${jag}"`).
     #[serde(default)]
     pub assertion: Option<String>,
@@ -76,6 +104,69 @@ pub struct RequestChange {
     /// Send the parameters as a JSON object.
     #[serde(default)]
     pub json_body: bool,
+}
+
+impl RequestChange {
+    /// One line naming the changes, e.g. `client c3 with an expired client assertion`;
+    /// empty when nothing is changed.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        match self.client {
+            Some(ClientChoice::C2) => parts.push("authenticated as C2".into()),
+            Some(ClientChoice::C3) => parts.push("authenticated as C3 by private_key_jwt".into()),
+            _ => {}
+        }
+        if let Some(m) = self.client_auth {
+            let name = serde_json::to_value(m)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            parts.push(format!("client auth {name}"));
+        }
+        if self.wrong_secret {
+            parts.push("a wrong client secret".into());
+        }
+        if let Some(c) = &self.client_assertion {
+            if c.expired {
+                parts.push("an expired client assertion".into());
+            }
+            if let Some(id) = &c.client_id_param {
+                parts.push(format!("client_id parameter {id}"));
+            }
+            if c.use_id_jag {
+                parts.push("the ID-JAG as client assertion".into());
+            }
+            if let Some(t) = &c.assertion_type {
+                parts.push(format!("client_assertion_type {t}"));
+            }
+            if c.reuse {
+                parts.push("a client assertion used before".into());
+            }
+        }
+        if let Some(a) = &self.assertion {
+            let shown: String = a.chars().take(40).collect();
+            parts.push(format!("assertion `{shown}`"));
+        }
+        for k in &self.remove {
+            parts.push(format!("no {k} parameter"));
+        }
+        for (k, v) in &self.set {
+            parts.push(format!("{k} {v}"));
+        }
+        for (k, v) in &self.params {
+            parts.push(format!("an extra {k}={v}"));
+        }
+        if let Some(ct) = &self.content_type {
+            parts.push(format!("content type {ct}"));
+        }
+        if self.method == Some(HttpMethod::Get) {
+            parts.push("sent by GET".into());
+        }
+        if self.json_body {
+            parts.push("a JSON body".into());
+        }
+        parts.join(", ")
+    }
 }
 
 /// Which token the resource-API step presents.
@@ -169,18 +260,46 @@ pub struct Scenario {
     /// Send the same ID-JAG twice; the first send is the control, the second is judged.
     #[serde(default)]
     pub replay: bool,
+    /// For checks that expect acceptance: if the first probe is refused, wait this long
+    /// (e.g. `2s`, at most 30 s) and send a freshly minted one again; the second answer is judged.
+    #[serde(default)]
+    pub retry_after: Option<String>,
     /// Then call the resource API with the token.
     #[serde(default)]
     pub api: Option<ApiStep>,
     /// IdP endpoints that must see no request during the check (run alone, after the rest).
     #[serde(default)]
     pub observe: Option<Observe>,
+    /// What the fake IdP serves during the check (run alone, after the rest; restored after).
+    #[serde(default)]
+    pub idp: Option<IdpCondition>,
     /// Per-profile expectations, keyed by profile name.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileOverride>,
 }
 
 impl Scenario {
+    /// True when the check must run alone: it watches or changes the fake IdP.
+    pub fn exclusive(&self) -> bool {
+        self.observe.is_some() || self.idp.is_some()
+    }
+
+    /// One line naming what this check changes from the valid request.
+    pub fn describe(&self) -> String {
+        let jag = if self.jag.is_baseline() {
+            String::new()
+        } else {
+            self.jag.describe()
+        };
+        let request = self.request.describe();
+        match (jag.is_empty(), request.is_empty()) {
+            (true, true) => "the valid ID-JAG".into(),
+            (false, true) => jag,
+            (true, false) => request,
+            (false, false) => format!("{jag}; {request}"),
+        }
+    }
+
     /// The level and expectation under `profile`.
     pub fn for_profile(&self, profile: &str) -> (Level, Expect) {
         let o = self.profiles.get(profile);

@@ -1,0 +1,456 @@
+//! The requirement catalogue (`src/catalogue.rs`) against the scenarios, the reference
+//! defects, requirements.md (when it is next to the crate) and `xaa-conform list`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use xaa_conform::catalogue::{self, REQUIREMENTS, RequirementRow};
+use xaa_conform::reference::Defect;
+use xaa_conform::scenario::{self, LoadedScenario};
+use xaa_conform::spec::Level::{self, Must, Should};
+use xaa_conform::spec::Verdict;
+
+/// Scenarios whose level differs from their catalogue row on purpose: (id, row level,
+/// scenario level). Every entry must still be a real mismatch, so a fixed one leaves the list.
+const LEVEL_MISMATCHES: &[(&str, Level, Level)] = &[
+    // requirements.md: "MUST (draft), format undefined in -04", but its Expects column says
+    // "WARN if absent" (§15 A5: -04 points at RFC 8707 §2, which defines no response
+    // parameter). The scenario follows the verdict the row asks for.
+    ("BASE-06", Must, Should),
+    // requirements.md: "MUST accept" a non-integer NumericDate, but its Expects column says
+    // "WARN if rejected". The scenario follows the verdict.
+    ("BASE-09", Must, Should),
+    // requirements.md: "MUST (-05) / MAY (-04)"; the Expects column says "WARN on 200 (A4)"
+    // because -04, the draft the suite follows, allows granting a subset.
+    ("JAG-RES-02", Must, Should),
+];
+
+fn embedded() -> Vec<LoadedScenario> {
+    scenario::embedded().expect("the embedded catalogue loads")
+}
+
+fn scenario_ids() -> BTreeSet<String> {
+    embedded().into_iter().map(|l| l.scenario.id).collect()
+}
+
+/// The sections a row may come from: 2–10, 12 and 13 (§11 is the fake IdP, §14–15 notes).
+const SECTIONS: &[(u32, &str)] = &[
+    (2, "baseline"),
+    (3, "header"),
+    (4, "signature"),
+    (5, "claims"),
+    (6, "client-auth"),
+    (7, "request"),
+    (8, "response"),
+    (9, "dpop"),
+    (10, "metadata"),
+    (12, "resource-api"),
+    (13, "load"),
+];
+
+/// (a) Every built-in scenario is a row of the catalogue, at the row's level unless the
+/// mismatch is listed in [`LEVEL_MISMATCHES`].
+#[test]
+fn every_scenario_is_a_row_at_its_level() {
+    let mut problems = Vec::new();
+    let mut seen_mismatches = BTreeSet::new();
+    for l in embedded() {
+        let s = &l.scenario;
+        let Some(row) = catalogue::find(&s.id) else {
+            problems.push(format!("{} ({}) is not a catalogue row", s.id, l.origin));
+            continue;
+        };
+        if row.level == s.requirement.level {
+            continue;
+        }
+        let allowed = LEVEL_MISMATCHES
+            .iter()
+            .any(|(id, r, sc)| *id == s.id && *r == row.level && *sc == s.requirement.level);
+        if allowed {
+            seen_mismatches.insert(s.id.clone());
+        } else {
+            problems.push(format!(
+                "{}: requirements.md says {}, the scenario {} ({})",
+                s.id, row.level, s.requirement.level, l.origin
+            ));
+        }
+    }
+    for (id, _, _) in LEVEL_MISMATCHES {
+        if !seen_mismatches.contains(*id) {
+            problems.push(format!("{id} is in LEVEL_MISMATCHES but does not mismatch"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// (b) IDs are unique, and `find` finds each row.
+#[test]
+fn ids_are_unique() {
+    let mut seen = BTreeSet::new();
+    for r in REQUIREMENTS {
+        assert!(seen.insert(r.id), "{} appears twice", r.id);
+        assert_eq!(catalogue::find(r.id), Some(r));
+    }
+    assert_eq!(catalogue::find("NOPE-01"), None);
+}
+
+/// (c) Every row is covered by a built-in scenario or says why not.
+#[test]
+fn every_row_is_covered_or_has_a_reason() {
+    let ids = scenario_ids();
+    let missing: Vec<&str> = REQUIREMENTS
+        .iter()
+        .filter(|r| !ids.contains(r.id))
+        .filter(|r| r.not_covered.is_none_or(|s| s.trim().is_empty()))
+        .map(|r| r.id)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rows with no scenario and no not_covered reason: {missing:?}"
+    );
+}
+
+/// A row the built-in catalogue covers carries no stale reason: when a scenario is added for
+/// it, its `not_covered` becomes `None`.
+#[test]
+fn covered_rows_have_no_reason() {
+    let ids = scenario_ids();
+    let stale: Vec<&str> = REQUIREMENTS
+        .iter()
+        .filter(|r| ids.contains(r.id) && r.not_covered.is_some())
+        .map(|r| r.id)
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "covered by a scenario, so set not_covered to None in src/catalogue.rs: {stale:?}"
+    );
+}
+
+/// (d) Every MUST row of sections 2–8 and 12 is covered or has a reason.
+#[test]
+fn every_must_row_is_covered_or_has_a_reason() {
+    let ids = scenario_ids();
+    let missing: Vec<&str> = REQUIREMENTS
+        .iter()
+        .filter(|r| r.level == Must)
+        .filter(|r| matches!(r.section_key().0, 2..=8 | 12))
+        .filter(|r| !ids.contains(r.id))
+        .filter(|r| r.not_covered.is_none_or(|s| s.trim().is_empty()))
+        .map(|r| r.id)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "MUST rows with no scenario and no reason: {missing:?}"
+    );
+}
+
+/// The table is well formed: known sections in document order, each with its area, one-line
+/// text, and the reason fallback.
+#[test]
+fn rows_are_well_formed() {
+    let mut last = (0, 0);
+    for r in REQUIREMENTS {
+        let key = r.section_key();
+        assert!(
+            key >= last,
+            "{} ({}) is out of section order",
+            r.id,
+            r.section
+        );
+        last = key;
+        let area = SECTIONS.iter().find(|(n, _)| *n == key.0).map(|(_, a)| *a);
+        assert_eq!(area, Some(r.area), "{}: section {} area", r.id, r.section);
+        for (what, text) in [("source", r.source), ("summary", r.summary)] {
+            assert!(!text.trim().is_empty(), "{}: empty {what}", r.id);
+            assert!(!text.contains('\n'), "{}: {what} is not one line", r.id);
+        }
+        if let Some(reason) = r.not_covered {
+            assert!(!reason.contains('\n'), "{}: reason is not one line", r.id);
+            assert_eq!(r.reason(), reason);
+        } else {
+            assert_eq!(r.reason(), catalogue::NO_SCENARIO_YET);
+        }
+    }
+}
+
+/// The level a requirements.md Level cell maps to (the rule in the catalogue's module doc).
+fn level_of_cell(cell: &str) -> Option<Level> {
+    let cell = cell.trim().trim_matches('*');
+    let first = cell.split([' ', ',', '(']).next().unwrap_or_default();
+    Some(match first {
+        "MUST" | "REQUIRED" => Must,
+        "SHOULD" | "RECOMMENDED" | "Profile-dependent" => Should,
+        "MAY" => Level::May,
+        "INFO" if cell.contains("WARN") => Should,
+        "INFO" => Level::Info,
+        _ => return None,
+    })
+}
+
+/// The transcription matches requirements.md: the same IDs, in the same order, with the level
+/// its Level column maps to. Skipped when the file is not next to the crate.
+#[test]
+fn table_matches_requirements_md() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/requirements.md");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("skipped: {} not found", path.display());
+        return;
+    };
+    let mut section = 0u32;
+    let mut rows: Vec<(String, Option<Level>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("## ") {
+            section = rest
+                .split('.')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            continue;
+        }
+        if !SECTIONS.iter().any(|(n, _)| *n == section) || !line.starts_with("| ") {
+            continue;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        let id = cells[0];
+        let is_id = id.rsplit_once('-').is_some_and(|(prefix, n)| {
+            n.len() == 2
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && prefix.bytes().all(|b| b.is_ascii_uppercase() || b == b'-')
+        });
+        if !is_id {
+            continue;
+        }
+        // Section 13 has no Level column (ID | Basis | Check).
+        let level = if cells.len() >= 5 {
+            level_of_cell(cells[2])
+        } else {
+            None
+        };
+        rows.push((id.to_string(), level));
+    }
+    let md_ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+    let table_ids: Vec<&str> = REQUIREMENTS.iter().map(|r| r.id).collect();
+    assert_eq!(md_ids, table_ids, "IDs differ from requirements.md");
+    for ((id, level), r) in rows.iter().zip(REQUIREMENTS) {
+        if let Some(level) = level {
+            assert_eq!(*level, r.level, "{id}: level differs from requirements.md");
+        }
+    }
+}
+
+fn run_list(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_xaa-conform"))
+        .arg("list")
+        .args(args)
+        .output()
+        .expect("run xaa-conform list");
+    assert!(
+        out.status.success(),
+        "list {args:?} exited {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+fn list_json(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let text = run_list(&all);
+    match serde_json::from_str(&text) {
+        Ok(Value::Array(items)) => items,
+        other => panic!("list --format json is not a JSON array: {other:?}"),
+    }
+}
+
+fn str_field<'a>(item: &'a Value, key: &str) -> &'a str {
+    item[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is not a string in {item}"))
+}
+
+/// (e) `list --format json` lists every row with its fields, covered exactly for the
+/// scenario IDs.
+#[test]
+fn list_json_has_every_row() {
+    let items = list_json(&[]);
+    let scenarios: BTreeMap<String, LoadedScenario> = embedded()
+        .into_iter()
+        .map(|l| (l.scenario.id.clone(), l))
+        .collect();
+    let ids: Vec<&str> = items.iter().map(|i| str_field(i, "id")).collect();
+    let table: Vec<&str> = REQUIREMENTS.iter().map(|r| r.id).collect();
+    assert_eq!(
+        ids, table,
+        "the JSON lists the catalogue rows in order, nothing else"
+    );
+    for (item, row) in items.iter().zip(REQUIREMENTS) {
+        check_item(item, row, scenarios.get(row.id));
+    }
+}
+
+fn check_item(item: &Value, row: &RequirementRow, scenario: Option<&LoadedScenario>) {
+    let id = row.id;
+    assert_eq!(str_field(item, "level"), row.level.name(), "{id}");
+    assert_eq!(str_field(item, "area"), row.area, "{id}");
+    assert_eq!(str_field(item, "section"), row.section, "{id}");
+    assert_eq!(str_field(item, "source"), row.source, "{id}");
+    assert!(!str_field(item, "title").is_empty(), "{id}: title");
+    assert_eq!(item["in_catalogue"], Value::Bool(true), "{id}");
+    let defects: Vec<&str> = item["defects"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{id}: defects is not an array"))
+        .iter()
+        .map(|d| d.as_str().unwrap_or_else(|| panic!("{id}: defect name")))
+        .collect();
+    let expected: Vec<&str> = catalogue::proving_defects(id)
+        .into_iter()
+        .map(Defect::name)
+        .collect();
+    assert_eq!(defects, expected, "{id}: defects");
+    match scenario {
+        Some(l) => {
+            assert_eq!(item["covered"], Value::Bool(true), "{id}");
+            assert_eq!(str_field(item, "scenario"), l.origin, "{id}");
+            assert_eq!(str_field(item, "title"), l.scenario.title, "{id}");
+            assert!(item["reason"].is_null(), "{id}: reason on a covered row");
+        }
+        None => {
+            assert_eq!(item["covered"], Value::Bool(false), "{id}");
+            assert_eq!(str_field(item, "reason"), row.reason(), "{id}");
+            assert!(
+                item["scenario"].is_null(),
+                "{id}: scenario on an uncovered row"
+            );
+        }
+    }
+}
+
+/// The text form: one line per row in table order, and a summary that adds up.
+#[test]
+fn list_text_lines_and_summary() {
+    let text = run_list(&[]);
+    let ids = scenario_ids();
+    let lines: Vec<&str> = text.lines().collect();
+    for (line, row) in lines.iter().zip(REQUIREMENTS) {
+        assert!(
+            line.starts_with(row.id),
+            "expected {} first, got {line}",
+            row.id
+        );
+        if ids.contains(row.id) {
+            assert!(line.contains(" covered "), "{line}");
+        } else {
+            assert!(
+                line.contains(&format!("not covered: {}", row.reason())),
+                "{line}"
+            );
+        }
+    }
+    let covered = |r: &&RequirementRow| ids.contains(r.id);
+    let count = |f: &dyn Fn(&&RequirementRow) -> bool| REQUIREMENTS.iter().filter(f).count();
+    let summary = format!(
+        "{} rows: {} covered ({} MUST), {} not covered ({} MUST)",
+        REQUIREMENTS.len(),
+        count(&covered),
+        count(&|r| covered(r) && r.level == Must),
+        count(&|r| !covered(r)),
+        count(&|r| !covered(r) && r.level == Must),
+    );
+    assert_eq!(lines.last().copied(), Some(summary.as_str()));
+    for d in Defect::ALL {
+        assert!(
+            text.contains(d.name()),
+            "{} missing from the defect list",
+            d.name()
+        );
+    }
+}
+
+/// With `--scenarios DIR`, coverage follows that folder, and IDs outside the catalogue are
+/// listed as custom.
+#[test]
+fn list_follows_a_scenario_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("BASE-07.yaml"),
+        "id: BASE-07\ntitle: unknown parameters are ignored\n\
+         requirement: { level: MUST, source: \"RFC 6749 §3.2\" }\n\
+         tags: [baseline]\nrequest:\n  params: [[foo, bar]]\nexpect:\n  accept: {}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("X-CUSTOM-01.yaml"),
+        "id: X-CUSTOM-01\ntitle: a house rule\n\
+         requirement: { level: SHOULD, source: \"house rule\" }\n\
+         tags: [house]\nexpect:\n  accept: {}\n",
+    )
+    .expect("write");
+    let folder = dir.path().to_str().expect("UTF-8 temp path");
+    let items = list_json(&["--scenarios", folder]);
+    let covered: Vec<&str> = items
+        .iter()
+        .filter(|i| i["covered"] == Value::Bool(true))
+        .map(|i| str_field(i, "id"))
+        .collect();
+    assert_eq!(covered, ["BASE-07", "X-CUSTOM-01"]);
+    let custom = items.last().expect("items");
+    assert_eq!(str_field(custom, "id"), "X-CUSTOM-01");
+    assert_eq!(custom["in_catalogue"], Value::Bool(false));
+    assert_eq!(str_field(custom, "level"), "SHOULD");
+    assert_eq!(str_field(custom, "area"), "house");
+    // A row the built-in catalogue covers, with no reason of its own, falls back.
+    let base01 = items
+        .iter()
+        .find(|i| i["id"] == "BASE-01")
+        .expect("BASE-01");
+    assert_eq!(str_field(base01, "reason"), catalogue::NO_SCENARIO_YET);
+
+    let text = run_list(&["--scenarios", folder]);
+    assert!(text.contains("scenarios not in the requirement catalogue"));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("X-CUSTOM-01") && l.contains("custom")),
+        "{text}"
+    );
+    assert!(text.ends_with(&format!(
+        "{} rows: 1 covered (1 MUST), {} not covered ({} MUST)\n",
+        REQUIREMENTS.len(),
+        REQUIREMENTS.len() - 1,
+        REQUIREMENTS.iter().filter(|r| r.level == Must).count() - 1
+    )));
+}
+
+/// (f) Every check a defect declares is a covered catalogue row, and every defect proves at
+/// least one (moves it to FAIL or WARN, not only SKIP).
+#[test]
+fn every_defect_proves_a_covered_row() {
+    let ids = scenario_ids();
+    let mut problems = Vec::new();
+    for &d in Defect::ALL {
+        for (check, _) in d.breaks() {
+            if catalogue::find(check).is_none() {
+                problems.push(format!("{d} breaks {check}, which is not a catalogue row"));
+            } else if !ids.contains(*check) {
+                problems.push(format!("{d} breaks {check}, which no scenario covers"));
+            }
+        }
+        let proves: Vec<&str> = d
+            .breaks()
+            .iter()
+            .filter(|(_, v)| *v != Verdict::Skip)
+            .map(|(c, _)| *c)
+            .collect();
+        if proves.is_empty() {
+            problems.push(format!("{d} proves no check (only SKIPs)"));
+        }
+        for check in proves {
+            if !catalogue::proving_defects(check).contains(&d) {
+                problems.push(format!("{d} is not listed as proving {check}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
