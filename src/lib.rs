@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 pub mod client;
+pub mod expected;
 pub mod fixture;
 pub mod idp;
 pub mod input;

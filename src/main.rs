@@ -82,6 +82,10 @@ struct RunArgs {
     /// Folder of issuer keys from `keys generate`; without key files, keys are made in memory.
     #[arg(long, default_value = "keys")]
     keys: PathBuf,
+    /// YAML list of `{ id, reason }`: known FAILs that do not fail the run (a listed check that
+    /// no longer fails does).
+    #[arg(long, value_name = "FILE")]
+    expected_failures: Option<PathBuf>,
 }
 
 fn parse_defect(s: &str) -> Result<Defect, String> {
@@ -222,7 +226,27 @@ fn worst(a: u8, b: u8) -> u8 {
     if rank(b) > rank(a) { b } else { a }
 }
 
+/// A progress bar on stderr when it is a terminal; nothing in CI logs.
+fn progress_bar() -> Option<(runner::Progress, indicatif::ProgressBar)> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shown = bar.clone();
+    let progress = runner::Progress(Arc::new(move |done, total, check| {
+        shown.set_length(total as u64);
+        shown.set_position(done as u64);
+        shown.set_message(format!("{} {}", check.id, check.verdict));
+    }));
+    Some((progress, bar))
+}
+
 async fn run(args: RunArgs) -> u8 {
+    let (progress, bar) = progress_bar().unzip();
     let opts = RunOptions {
         target: args.target,
         scenarios: args.scenarios,
@@ -231,8 +255,14 @@ async fn run(args: RunArgs) -> u8 {
         defects: args.reference_defect.into_iter().collect(),
         timeout: args.timeout,
         keys_dir: Some(args.keys),
+        expected_failures: args.expected_failures,
+        progress,
     };
-    let results = match runner::run_suite(&opts, None).await {
+    let outcome = runner::run_suite(&opts, None).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let results = match outcome {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -241,6 +271,19 @@ async fn run(args: RunArgs) -> u8 {
     };
     println!("{}", terminal::table(&results, color()));
     println!("{}", terminal::summary(&results));
+    for e in &results.expected_failures {
+        match e.status {
+            xaa_conform::report::model::ExpectedStatus::Expected => {
+                println!("expected failure {}: {}", e.id, e.reason)
+            }
+            xaa_conform::report::model::ExpectedStatus::Stale => {
+                println!(
+                    "STALE expected failure {}: it no longer fails; remove it from the file",
+                    e.id
+                )
+            }
+        }
+    }
     let mut code = runner::exit_code(&results);
     match report::write_reports(&results, &args.report_dir) {
         Ok(paths) => {

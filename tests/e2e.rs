@@ -473,3 +473,64 @@ fn idp_port_in_use_exits_3_naming_the_address() {
     assert!(err.contains(&addr), "{err}");
     let _ = busy.local_addr().map(|_| std::io::stdout().flush());
 }
+
+#[test]
+fn expected_failures_turn_known_fails_off_and_stale_entries_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let known = write(
+        dir.path(),
+        "known.yaml",
+        "- id: JAG-AUD-02\n  reason: tenant aud check lands next release\n",
+    );
+    let out = bin()
+        .args([
+            "run",
+            "--filter",
+            "JAG-AUD-0[12]",
+            "--reference-defect",
+            "accept-any-aud",
+            "--report-dir",
+        ])
+        .arg(dir.path())
+        .arg("--expected-failures")
+        .arg(&known)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("expected failure JAG-AUD-02"), "{stdout}");
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit");
+    assert!(
+        junit.contains("expected failure: tenant aud check") && !junit.contains("<failure"),
+        "{junit}"
+    );
+
+    // Against the compliant reference the same entry is stale: exit 1.
+    let out = bin()
+        .args(["run", "--filter", "JAG-AUD-0[12]", "--report-dir"])
+        .arg(dir.path())
+        .arg("--expected-failures")
+        .arg(&known)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("STALE expected failure JAG-AUD-02"));
+
+    // An ID that is no check is bad input, with its position.
+    let unknown = write(
+        dir.path(),
+        "unknown.yaml",
+        "- id: JAG-NOPE-99\n  reason: x\n",
+    );
+    let out = bin()
+        .args(["run", "--expected-failures"])
+        .arg(&unknown)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:1:7", unknown.display())) && err.contains("JAG-NOPE-99"),
+        "{err}"
+    );
+}

@@ -140,6 +140,7 @@ fn sample() -> RunResults {
         elapsed_ms: 1234.0,
         summary: Summary::of(&checks),
         checks,
+        expected_failures: Vec::new(),
     }
 }
 

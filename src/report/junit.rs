@@ -56,7 +56,30 @@ pub fn junit_report(results: &RunResults) -> Report {
     if !results.target.defects.is_empty() {
         suite.add_property(Property::new("defects", results.target.defects.join(",")));
     }
-    suite.add_test_cases(results.checks.iter().map(test_case));
+    suite.add_test_cases(results.checks.iter().map(|c| {
+        let expected = results
+            .expected_failures
+            .iter()
+            .find(|e| e.id == c.id && e.status == crate::report::model::ExpectedStatus::Expected);
+        test_case(c, expected.map(|e| e.reason.as_str()))
+    }));
+    // A stale expected failure fails the run: it is a failed test case of its own.
+    for stale in results
+        .expected_failures
+        .iter()
+        .filter(|e| e.status == crate::report::model::ExpectedStatus::Stale)
+    {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status
+            .set_message(format!(
+                "{} is listed as an expected failure but did not fail",
+                stale.id
+            ))
+            .set_type("STALE");
+        let mut case = TestCase::new(format!("expected-failure:{}", stale.id), status);
+        case.set_classname(SUITE_NAME);
+        suite.add_test_case(case);
+    }
 
     let mut report = Report::new(SUITE_NAME);
     if let Some(time) = millis(results.elapsed_ms) {
@@ -66,10 +89,20 @@ pub fn junit_report(results: &RunResults) -> Report {
     report
 }
 
-/// The test case of one check.
-fn test_case(check: &CheckResult) -> TestCase {
+/// The test case of one check; a FAIL listed as expected is skipped with the file's reason.
+fn test_case(check: &CheckResult, expected: Option<&str>) -> TestCase {
     let status = match check.verdict {
         Verdict::Pass | Verdict::Warn | Verdict::Info => TestCaseStatus::success(),
+        Verdict::Fail if expected.is_some() => {
+            let mut status = TestCaseStatus::skipped();
+            status
+                .set_message(format!(
+                    "expected failure: {}",
+                    expected.unwrap_or_default()
+                ))
+                .set_type("EXPECTED-FAIL");
+            status
+        }
         Verdict::Fail => non_success(NonSuccessKind::Failure, check),
         Verdict::Error => non_success(NonSuccessKind::Error, check),
         Verdict::Skip => {

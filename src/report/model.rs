@@ -134,6 +134,27 @@ pub struct TargetInfo {
     pub defects: Vec<String>,
 }
 
+/// Whether an expected failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectedStatus {
+    /// The check FAILed, as the file says: it does not fail the run.
+    Expected,
+    /// The check no longer FAILs: the entry is stale and fails the run.
+    Stale,
+}
+
+/// An entry of the expected-failures file and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExpectedFailure {
+    /// The check ID.
+    pub id: String,
+    /// The reason the file gives.
+    pub reason: String,
+    /// Whether it failed as expected.
+    pub status: ExpectedStatus,
+}
+
 /// A whole run: the content of `results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunResults {
@@ -155,4 +176,7 @@ pub struct RunResults {
     pub summary: Summary,
     /// Every check, in catalogue order.
     pub checks: Vec<CheckResult>,
+    /// Entries of the expected-failures file, when one was given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_failures: Vec<ExpectedFailure>,
 }

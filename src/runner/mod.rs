@@ -44,6 +44,8 @@ pub struct RunContext {
     pub profile: String,
     /// The fake IdP's request log, for checks that watch what the server fetches.
     pub hits: Option<HitLog>,
+    /// Told about every finished check.
+    pub progress: Option<Progress>,
 }
 
 /// Runs `scenarios` against the context: independent checks in parallel, then the ones that
@@ -104,6 +106,9 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(r) => {
+                    if let Some(p) = &ctx.progress {
+                        (p.0)(done.len() + 1, scenarios.len(), &r);
+                    }
                     done.insert(r.id.clone(), r);
                 }
                 Err(e) => tracing::error!("a check task failed: {e}"),
@@ -138,6 +143,19 @@ fn skipped(sc: &scenario::Scenario, reason: String) -> CheckResult {
     }
 }
 
+/// A function told (checks done, checks in all, the check just finished).
+pub type ProgressFn = dyn Fn(usize, usize, &CheckResult) + Send + Sync;
+
+/// Called after each check, for the terminal's progress bar.
+#[derive(Clone)]
+pub struct Progress(pub Arc<ProgressFn>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
 /// What `xaa-conform run` was asked to do.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -155,6 +173,10 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Where issuer keys are read from; missing files mean ephemeral keys.
     pub keys_dir: Option<PathBuf>,
+    /// A file of known FAILs (`--expected-failures`).
+    pub expected_failures: Option<PathBuf>,
+    /// Told about every finished check (the terminal's progress bar).
+    pub progress: Option<Progress>,
 }
 
 /// Why a run could not happen.
@@ -231,6 +253,13 @@ pub async fn run_suite(
         .into());
     }
     let scenarios = load_scenarios(opts)?;
+    let expected = match &opts.expected_failures {
+        Some(path) => {
+            let ids: Vec<&str> = scenarios.iter().map(|s| s.scenario.id.as_str()).collect();
+            crate::expected::read(path, &ids)?
+        }
+        None => Vec::new(),
+    };
     let target = match &opts.target {
         Some(path) => {
             let origin = path.display().to_string();
@@ -296,6 +325,7 @@ pub async fn run_suite(
         idp_app: app,
         profile: profile.clone(),
         hits: Some(idp.hit_log()),
+        progress: opts.progress.clone(),
     });
     let checks = run_checks(ctx.clone(), &scenarios).await;
     if let Some(r) = reference {
@@ -318,15 +348,37 @@ pub async fn run_suite(
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         summary: Summary::of(&checks),
         checks,
+        expected_failures: Vec::new(),
+    })
+    .map(|mut results| {
+        crate::expected::apply(&mut results, &expected);
+        results
     })
 }
 
 /// The exit code of a finished run (design.md): 3 when any check got no answer (ERROR),
 /// else 1 when any FAILed, else 0.
+/// FAILs listed as expected do not count; a stale expected-failure entry counts as a FAIL.
 pub fn exit_code(results: &RunResults) -> u8 {
+    use crate::report::model::ExpectedStatus;
+    let expected = |id: &str| {
+        results
+            .expected_failures
+            .iter()
+            .any(|e| e.id == id && e.status == ExpectedStatus::Expected)
+    };
+    let stale = results
+        .expected_failures
+        .iter()
+        .any(|e| e.status == ExpectedStatus::Stale);
     if results.checks.iter().any(|c| c.verdict == Verdict::Error) {
         3
-    } else if results.checks.iter().any(|c| c.verdict == Verdict::Fail) {
+    } else if stale
+        || results
+            .checks
+            .iter()
+            .any(|c| c.verdict == Verdict::Fail && !expected(&c.id))
+    {
         1
     } else {
         0

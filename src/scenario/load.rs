@@ -120,6 +120,21 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
             "reject needs at least one error code or status",
         ));
     }
+    if let Some(name) = scenario
+        .profiles
+        .keys()
+        .find(|p| !crate::spec::PROFILES.contains(&p.as_str()))
+    {
+        return Err(InputError::at_offset(
+            origin,
+            text,
+            text.find(name.as_str()).unwrap_or(0),
+            format!(
+                "unknown profile `{name}`; valid profiles: {}",
+                crate::spec::PROFILES.join(", ")
+            ),
+        ));
+    }
     if let Some(wait) = &scenario.retry_after {
         let ok =
             humantime::parse_duration(wait).is_ok_and(|d| d <= std::time::Duration::from_secs(30));
