@@ -161,6 +161,44 @@ pub enum Expect {
     Record(RecordRules),
     /// Rules for the RAS's RFC 8414 metadata document (no token request is made).
     Metadata(MetadataRules),
+    /// A burst of refused requests whose `kid`s are all unknown must cause few JWKS fetches.
+    FetchBudget(FetchBudget),
+    /// Measure how far a time claim may be moved before the server refuses (INFO).
+    Measure(Measure),
+}
+
+/// A burst of ID-JAGs, each under a new unknown `kid`, and the JWKS fetches it may cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FetchBudget {
+    /// How many ID-JAGs to send, one after the other (at most 100).
+    pub sends: u32,
+    /// The most JWKS fetches they may cause.
+    pub max_fetches: u32,
+}
+
+/// Which tolerance to measure, by binary search over fresh ID-JAGs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tolerance {
+    /// How long after `exp` an ID-JAG is still accepted (clock skew on `exp`).
+    ExpSkew,
+    /// How long before `nbf` an ID-JAG is already accepted (clock skew on `nbf`).
+    NbfSkew,
+    /// The longest lifetime (`exp` − now) accepted.
+    MaxLifetime,
+    /// The oldest `iat` accepted.
+    MaxIatAge,
+}
+
+/// A measurement: the largest offset in seconds, up to `max_secs`, that is still accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Measure {
+    /// What to measure.
+    pub tolerance: Tolerance,
+    /// The search's upper bound in seconds.
+    pub max_secs: i64,
 }
 
 /// What the RFC 8414 metadata document must say.
@@ -184,7 +222,10 @@ pub struct MetadataRules {
 impl Expect {
     /// True when the check is differential: a positive control is sent first.
     pub fn needs_control(&self) -> bool {
-        !matches!(self, Expect::Accept(_) | Expect::Metadata(_))
+        !matches!(
+            self,
+            Expect::Accept(_) | Expect::Metadata(_) | Expect::FetchBudget(_) | Expect::Measure(_)
+        )
     }
 }
 

@@ -83,6 +83,8 @@ defects! {
 
     /// Never refetches the JWKS for an unknown `kid` before its cache time is up.
     NoRefetchOnUnknownKid = "no-refetch-on-unknown-kid", "does not refetch the JWKS when a kid is unknown", [("JAG-SIG-13", Warn)];
+    /// Refetches the JWKS for every unknown `kid`, however many arrive.
+    RefetchEveryUnknownKid = "refetch-every-unknown-kid", "refetches the JWKS for every unknown kid (an amplification vector)", [("LOAD-05", Warn)];
     /// Accepts tokens unverified when the issuer's JWKS cannot be fetched.
     FailOpenOnJwksError = "fail-open-on-jwks-error", "accepts tokens unverified when the JWKS cannot be fetched", [("JAG-SIG-16", Fail)];
 

@@ -119,7 +119,15 @@ impl ReferenceRas {
                 source: std::io::Error::other(e),
             })?;
         let state = Arc::new(RasState {
-            cache: validate::JwksCache::new(http.clone(), cfg.jwks_ttl),
+            cache: validate::JwksCache::new(
+                http.clone(),
+                cfg.jwks_ttl,
+                if cfg.defects.contains(&Defect::RefetchEveryUnknownKid) {
+                    Duration::ZERO
+                } else {
+                    validate::MIN_REFETCH
+                },
+            ),
             replay: validate::ReplayCache::default(),
             cfg,
             http,

@@ -70,19 +70,21 @@ struct CachedJwks {
 pub struct JwksCache {
     http: reqwest::Client,
     ttl: Duration,
+    min_refetch: Duration,
     entries: Mutex<HashMap<String, CachedJwks>>,
 }
 
 /// Shortest time between two fetches of one JWKS, so unknown `kid`s cannot force a fetch
 /// per request.
-const MIN_REFETCH: Duration = Duration::from_secs(1);
+pub const MIN_REFETCH: Duration = Duration::from_secs(1);
 
 impl JwksCache {
-    /// An empty cache.
-    pub fn new(http: reqwest::Client, ttl: Duration) -> Self {
+    /// An empty cache; a refetched JWKS is kept at least `min_refetch`.
+    pub fn new(http: reqwest::Client, ttl: Duration, min_refetch: Duration) -> Self {
         JwksCache {
             http,
             ttl,
+            min_refetch,
             entries: Mutex::new(HashMap::new()),
         }
     }
@@ -124,7 +126,7 @@ impl JwksCache {
         if refetch
             && entries
                 .get(uri)
-                .is_some_and(|c| !c.by_refetch || c.fetched.elapsed() >= MIN_REFETCH)
+                .is_some_and(|c| !c.by_refetch || c.fetched.elapsed() >= self.min_refetch)
         {
             let set = self.fetch(uri).await?;
             entries.insert(

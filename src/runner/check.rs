@@ -289,6 +289,176 @@ pub fn metadata_url(issuer: &str) -> String {
     }
 }
 
+/// Sends a valid control, then `sends` ID-JAGs each under a fresh unknown `kid`, and counts
+/// the JWKS fetches they cause at the fake IdP (LOAD-05: no fetch per request).
+async fn fetch_budget(
+    ctx: &RunContext,
+    sc: &Scenario,
+    level: Level,
+    budget: &oracle::FetchBudget,
+    exchanges: &mut Vec<Exchange>,
+) -> Judgement {
+    let Some(hits) = &ctx.hits else {
+        return outcome(Verdict::Skip, "not applicable: no IdP request log");
+    };
+    let baseline = &ctx.fixture.baseline();
+    let send = |jag: JagMutation, role: &'static str| async move {
+        let m = mint(&ctx.keyring, baseline, &jag, now_secs()).map_err(|e| e.to_string())?;
+        let req = token_request(ctx, sc, &m.token, None)?;
+        Ok::<_, String>(present(ctx, role, &req).await)
+    };
+    let (ex, control) = match send(JagMutation::default(), "control").await {
+        Ok(x) => x,
+        Err(e) => return outcome(Verdict::Error, e),
+    };
+    exchanges.push(ex);
+    if !matches!(control, Outcome::Accepted { .. }) {
+        return oracle::judge_negative(level, &[], &control, &control, "");
+    }
+    let mark = hits.mark();
+    let mut accepted = 0;
+    let sends = budget.sends.min(100);
+    for _ in 0..sends {
+        let mut jag = sc.jag.clone();
+        jag.sign = Some(crate::jose::mutate::Signing::UnknownKid);
+        jag.header.insert("kid".into(), Value::String(fresh_jti()));
+        match send(jag, "probe").await {
+            Ok((ex, o)) => {
+                if matches!(o, Outcome::Accepted { .. }) {
+                    accepted += 1;
+                }
+                if exchanges.len() < 4 {
+                    exchanges.push(ex);
+                }
+            }
+            Err(e) => return outcome(Verdict::Error, e),
+        }
+    }
+    let jwks_path = format!("/{}/jwks", IssuerRole::Trusted.path());
+    let fetches = hits
+        .since(mark)
+        .iter()
+        .filter(|h| h.path == jwks_path)
+        .count();
+    let figure = format!("{sends} ID-JAGs under unknown kids caused {fetches} JWKS fetches");
+    if accepted > 0 {
+        outcome(
+            Verdict::Fail,
+            format!("{accepted} of {sends} ID-JAGs under unknown kids were accepted"),
+        )
+    } else if fetches as u32 > budget.max_fetches {
+        outcome(
+            level.violation(),
+            format!("{figure} (at most {} expected)", budget.max_fetches),
+        )
+    } else {
+        outcome(Verdict::Pass, figure)
+    }
+}
+
+/// Binary-searches the largest offset (whole seconds, up to `max_secs`) at which a fresh
+/// ID-JAG with the measured time claim is still accepted, and reports it (INFO).
+async fn measure(
+    ctx: &RunContext,
+    sc: &Scenario,
+    m: oracle::Measure,
+    exchanges: &mut Vec<Exchange>,
+) -> Judgement {
+    use oracle::Tolerance;
+    let baseline = ctx.fixture.baseline();
+    let try_offset = |offset: i64| {
+        let mut jag = sc.jag.clone();
+        let now = now_secs();
+        let (claim_exp, claim_iat, claim_nbf) = match m.tolerance {
+            Tolerance::ExpSkew => (Some(now - offset), Some(now - offset - 60), None),
+            Tolerance::NbfSkew => (None, None, Some(now + offset)),
+            Tolerance::MaxLifetime => (Some(now + offset), None, None),
+            Tolerance::MaxIatAge => (Some(now + 300), Some(now - offset), None),
+        };
+        for (name, v) in [("exp", claim_exp), ("iat", claim_iat), ("nbf", claim_nbf)] {
+            if let Some(v) = v {
+                jag.claims.insert(name.into(), Value::from(v));
+            }
+        }
+        let baseline = baseline.clone();
+        async move {
+            let minted = mint(&ctx.keyring, &baseline, &jag, now).map_err(|e| e.to_string())?;
+            let req = token_request(ctx, sc, &minted.token, None)?;
+            Ok::<_, String>(present(ctx, "probe", &req).await)
+        }
+    };
+    // The bound must be refused, or there is nothing to find.
+    let (mut lo, mut hi) = (0i64, m.max_secs.max(1));
+    let mut steps = 0;
+    match try_offset(lo).await {
+        Ok((ex, Outcome::Accepted { .. })) => exchanges.push(ex),
+        Ok((ex, Outcome::NoAnswer { reason })) => {
+            exchanges.push(ex);
+            return outcome(
+                Verdict::Error,
+                format!("positive control got no answer: {reason}"),
+            );
+        }
+        Ok((ex, o)) => {
+            exchanges.push(ex);
+            return outcome(
+                Verdict::Skip,
+                format!("baseline not accepted: {}", oracle::summarize(&o)),
+            );
+        }
+        Err(e) => return outcome(Verdict::Error, e),
+    }
+    match try_offset(hi).await {
+        Ok((_, Outcome::Accepted { .. })) => {
+            let bound =
+                humantime::format_duration(std::time::Duration::from_secs(hi.unsigned_abs()));
+            let what = match m.tolerance {
+                Tolerance::ExpSkew => "an ID-JAG expired",
+                Tolerance::NbfSkew => "an ID-JAG not valid for another",
+                Tolerance::MaxLifetime => "a lifetime of",
+                Tolerance::MaxIatAge => "an iat as old as",
+            };
+            return outcome(
+                Verdict::Info,
+                format!("accepts {what} {bound}, the search bound: no limit found"),
+            );
+        }
+        Ok((_, Outcome::NoAnswer { reason })) => {
+            return outcome(Verdict::Error, format!("no answer: {reason}"));
+        }
+        Ok(_) => {}
+        Err(e) => return outcome(Verdict::Error, e),
+    }
+    // Invariant: lo accepted, hi refused.
+    while hi - lo > 1 && steps < 20 {
+        steps += 1;
+        let mid = lo + (hi - lo) / 2;
+        match try_offset(mid).await {
+            Ok((_, Outcome::Accepted { .. })) => lo = mid,
+            Ok((_, Outcome::NoAnswer { reason })) => {
+                return outcome(Verdict::Error, format!("no answer: {reason}"));
+            }
+            Ok(_) => hi = mid,
+            Err(e) => return outcome(Verdict::Error, e),
+        }
+    }
+    let what = match m.tolerance {
+        Tolerance::ExpSkew => "accepts an ID-JAG up to",
+        Tolerance::NbfSkew => "accepts an ID-JAG before its nbf by up to",
+        Tolerance::MaxLifetime => "accepts a lifetime (exp − now) of up to",
+        Tolerance::MaxIatAge => "accepts an iat as old as",
+    };
+    let tail = if m.tolerance == Tolerance::ExpSkew {
+        " after its exp"
+    } else {
+        ""
+    };
+    outcome(
+        Verdict::Info,
+        format!("{what} {lo} s{tail} (measured in {} requests)", steps + 2),
+    )
+}
+
 /// Puts the fake IdP back to normal when dropped.
 struct RestoreIdp<'a>(&'a crate::idp::HitLog);
 
@@ -429,6 +599,13 @@ async fn judge(
         return j;
     }
     let what = sc.describe();
+    match &expect {
+        Expect::FetchBudget(budget) => {
+            return fetch_budget(ctx, &sc, level, budget, exchanges).await;
+        }
+        Expect::Measure(m) => return measure(ctx, &sc, *m, exchanges).await,
+        _ => {}
+    }
     let baseline = ctx.fixture.baseline();
     let mint_now = |m: &JagMutation| mint(&ctx.keyring, &baseline, m, now_secs());
 
@@ -573,11 +750,8 @@ async fn judge(
         }
         Expect::Record(_) => oracle::judge_record(&control, &probe, &what),
         // Handled before any token is minted.
-        Expect::Metadata(_) => {
-            return outcome(
-                Verdict::Error,
-                "metadata expectation reached the token path",
-            );
+        Expect::Metadata(_) | Expect::FetchBudget(_) | Expect::Measure(_) => {
+            return outcome(Verdict::Error, "this expectation has its own path");
         }
     };
     match (&sc.api, &probe) {

@@ -281,7 +281,9 @@ pub struct Scenario {
 impl Scenario {
     /// True when the check must run alone: it watches or changes the fake IdP.
     pub fn exclusive(&self) -> bool {
-        self.observe.is_some() || self.idp.is_some()
+        self.observe.is_some()
+            || self.idp.is_some()
+            || matches!(self.expect, Expect::FetchBudget(_))
     }
 
     /// One line naming what this check changes from the valid request.
