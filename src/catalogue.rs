@@ -85,7 +85,6 @@ pub fn proving_defects(id: &str) -> Vec<Defect> {
 const PLANNED_LOAD: &str = "planned: load testing (xaa-conform load)";
 const NEEDS_DPOP: &str = "planned: DPoP (RFC 9449) is an optional ID-JAG feature the suite cannot exercise yet: neither the client nor the fake IdP makes DPoP proofs or cnf-bound ID-JAGs";
 const RECORD_METADATA: &str = "no scenario yet: the metadata expectation judges single members (META-01 to META-05) but does not record the document";
-const C3_AUD: &str = "no scenario yet: the client_assertion changes of the scenario language cannot set the assertion's aud";
 const NEEDS_RAR: &str =
     "needs the RAS to support RAR (RFC 9396); the suite has no RAR scenarios yet";
 const NEEDS_JWT_AT: &str = "applies only when the RAS issues JWT access tokens (RFC 9068): the suite treats access tokens as opaque and the target file cannot say they are JWTs";
@@ -551,9 +550,7 @@ pub const REQUIREMENTS: &[RequirementRow] = &[
         level: Must,
         source: "RFC 7519 §4.1.1 (StringOrURI)",
         summary: "iss as a number, an array or an object (no 5xx)",
-        not_covered: Some(
-            "no scenario yet, though jag.claims can express it; it also needs a reference defect to prove it",
-        ),
+        not_covered: None,
     },
     RequirementRow {
         id: "JAG-ISS-05",
@@ -1194,7 +1191,7 @@ pub const REQUIREMENTS: &[RequirementRow] = &[
         level: Must,
         source: "RFC 7523 §3 item 3 (MAY); rfc7523bis §4 (MUST NOT)",
         summary: "client_assertion aud = the token endpoint; record",
-        not_covered: Some(C3_AUD),
+        not_covered: None,
     },
     RequirementRow {
         id: "CAUTH-11",
@@ -1203,7 +1200,7 @@ pub const REQUIREMENTS: &[RequirementRow] = &[
         level: Must,
         source: "rfc7523bis (audience injection)",
         summary: "client_assertion aud [RAS_ISSUER, another URL]",
-        not_covered: Some(C3_AUD),
+        not_covered: None,
     },
     RequirementRow {
         id: "CAUTH-12",
@@ -1365,9 +1362,7 @@ pub const REQUIREMENTS: &[RequirementRow] = &[
         level: Must,
         source: "RFC 7523 §2.1",
         summary: "grant_type upper-cased (URN:IETF:PARAMS:OAUTH:GRANT-TYPE:JWT-BEARER); record",
-        not_covered: Some(
-            "no scenario yet, though request.set can express it; requirements.md says MUST but expects only INFO",
-        ),
+        not_covered: None,
     },
     RequirementRow {
         id: "REQ-13",

@@ -317,14 +317,14 @@ pub const CLIENT_ASSERTION_TYP: &str = "client-authentication+jwt";
 pub fn client_assertion(
     key: &SigningKey,
     client_id: &str,
-    audience: &str,
+    audience: Value,
     issued_at: i64,
     lifetime_secs: i64,
 ) -> Result<String, MintError> {
     let mut c = Map::new();
     c.insert("iss".into(), json!(client_id));
     c.insert("sub".into(), json!(client_id));
-    c.insert("aud".into(), json!(audience));
+    c.insert("aud".into(), audience);
     c.insert("jti".into(), json!(fresh_jti()));
     c.insert("iat".into(), json!(issued_at));
     c.insert("exp".into(), json!(issued_at.saturating_add(lifetime_secs)));

@@ -105,6 +105,8 @@ defects! {
     TrustAnyIssuer = "trust-any-issuer", "trusts any issuer, fetching its keys from its own discovery document", [("JAG-ISS-02", Fail), ("JAG-SIG-12", Fail)];
     /// Takes a missing `iss` as the first trusted issuer.
     IssOptional = "iss-optional", "takes a missing iss as the default issuer", [("JAG-ISS-01", Fail)];
+    /// Answers 500 when `iss` is not a string.
+    ServerErrorOnNumericIss = "server-error-on-numeric-iss", "answers 500 when iss is a number", [("JAG-ISS-04", Fail)];
     /// Compares issuers after trimming trailing slashes.
     IssNormalizedCompare = "iss-normalized-compare", "compares iss after trimming trailing slashes", [("JAG-ISS-03", Fail)];
 
@@ -233,6 +235,8 @@ defects! {
     ClientAssertionReplayOk = "client-assertion-replay-ok", "accepts the same client assertion twice", [("CAUTH-12", Warn)];
     /// Takes the client from `client_id`/`sub` and any trusted key as proof.
     ClientAssertionAnyTrustedKey = "client-assertion-any-trusted-key", "accepts any JWT signed by a trusted issuer as a client assertion", [("CAUTH-13", Fail)];
+    /// Accepts a client assertion whose `aud` array names other audiences too.
+    ClientAssertionAudAny = "client-assertion-aud-any", "accepts a client assertion whose aud array also names other servers", [("CAUTH-11", Warn)];
     /// Ignores `client_assertion_type`.
     IgnoreClientAssertionType = "ignore-client-assertion-type", "ignores client_assertion_type", [("CAUTH-14", Fail)];
 

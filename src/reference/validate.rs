@@ -512,6 +512,9 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
             .unwrap_or_default(),
         None => return Err(invalid_grant("no iss claim")),
         Some(Value::String(s)) => s.clone(),
+        Some(_) if has(Defect::ServerErrorOnNumericIss) => {
+            return Err(server_error("iss type error"));
+        }
         Some(_) => return Err(invalid_grant("iss is not a string")),
     };
     let issuer = resolve_issuer(cfg, cx.http, &iss).await?;
@@ -860,7 +863,12 @@ pub async fn client_assertion(
     let aud_ok = |a: &str| a == cfg.issuer || a == cfg.token_endpoint;
     let aud_fits = match claims.get("aud") {
         Some(Value::String(a)) => aud_ok(a),
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(aud_ok),
+        // draft-ietf-oauth-rfc7523bis §4: the issuer as the sole value; an array of one is
+        // the same, one with others is audience injection.
+        Some(Value::Array(list)) if has(Defect::ClientAssertionAudAny) => {
+            list.iter().filter_map(Value::as_str).any(aud_ok)
+        }
+        Some(Value::Array(list)) => list.len() == 1 && list[0].as_str().is_some_and(aud_ok),
         _ => false,
     };
     if !aud_fits {

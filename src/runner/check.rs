@@ -57,17 +57,27 @@ fn resolve(ctx: &RunContext, sc: &Scenario) -> Result<Scenario, String> {
 /// The client-assertion type of `private_key_jwt` (RFC 7523 §2.2).
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// C3's `private_key_jwt` client assertion for this target, issued `age_secs` ago.
-fn client_assertion(ctx: &RunContext, age_secs: i64) -> Result<String, String> {
+/// C3's `private_key_jwt` client assertion for this target, issued `age_secs` ago, addressed
+/// to `aud` (default: the RAS issuer).
+fn client_assertion(
+    ctx: &RunContext,
+    age_secs: i64,
+    aud: Option<&crate::oracle::OneOrMany>,
+) -> Result<String, String> {
     let id = ctx
         .fixture
         .client3
         .as_deref()
         .ok_or("the target has no private_key_jwt client (client3)")?;
+    let audience = match aud {
+        None => Value::String(ctx.fixture.ras_issuer.clone()),
+        Some(crate::oracle::OneOrMany::One(a)) => Value::String(a.clone()),
+        Some(crate::oracle::OneOrMany::Many(list)) => Value::from(list.clone()),
+    };
     crate::jose::mint::client_assertion(
         ctx.keyring.client(),
         id,
-        &ctx.fixture.ras_issuer,
+        audience,
         now_secs() - age_secs,
         60,
     )
@@ -98,7 +108,11 @@ fn token_request(
             let client_assertion = match (reused, change.use_id_jag) {
                 (_, true) => assertion.to_string(),
                 (Some(r), false) => r.to_string(),
-                (None, false) => client_assertion(ctx, if change.expired { 600 } else { 0 })?,
+                (None, false) => client_assertion(
+                    ctx,
+                    if change.expired { 600 } else { 0 },
+                    change.aud.as_ref(),
+                )?,
             };
             let kind = change
                 .assertion_type
@@ -649,7 +663,7 @@ async fn judge(
         .as_ref()
         .is_some_and(|c| c.reuse);
     let shared_assertion = if reuse {
-        match client_assertion(ctx, 0) {
+        match client_assertion(ctx, 0, None) {
             Ok(a) => Some(a),
             Err(e) => return outcome(Verdict::Skip, format!("not applicable to this target: {e}")),
         }

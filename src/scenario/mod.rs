@@ -58,6 +58,9 @@ pub struct ClientAssertionChange {
     /// Send the ID-JAG itself as the client assertion.
     #[serde(default)]
     pub use_id_jag: bool,
+    /// The assertion's `aud` instead of the RAS issuer (a string, or a list).
+    #[serde(default)]
+    pub aud: Option<crate::oracle::OneOrMany>,
     /// This `client_assertion_type` instead of the jwt-bearer one.
     #[serde(default)]
     pub assertion_type: Option<String>,
@@ -135,6 +138,12 @@ impl RequestChange {
             }
             if c.use_id_jag {
                 parts.push("the ID-JAG as client assertion".into());
+            }
+            if let Some(aud) = &c.aud {
+                parts.push(format!(
+                    "client assertion aud {}",
+                    aud.to_vec().join(" and ")
+                ));
             }
             if let Some(t) = &c.assertion_type {
                 parts.push(format!("client_assertion_type {t}"));
