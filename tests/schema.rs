@@ -1,0 +1,27 @@
+//! The JSON Schemas `xaa-conform schema` prints describe the files the loader accepts: every
+//! scenario of the catalogue, and the example target file, validate against them.
+
+use xaa_conform::scenario;
+
+#[test]
+fn every_catalogue_scenario_validates_against_the_scenario_schema() {
+    let schema = scenario::schema();
+    let validator = jsonschema::validator_for(&schema).expect("the scenario schema compiles");
+    for loaded in scenario::embedded().expect("catalogue") {
+        let text = std::fs::read_to_string(&loaded.origin).expect("scenario file");
+        let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", loaded.origin);
+    }
+}
+
+#[test]
+fn the_example_target_validates_against_the_target_schema() {
+    let schema = serde_json::to_value(schemars::schema_for!(xaa_conform::target::TargetFile))
+        .expect("schema");
+    let validator = jsonschema::validator_for(&schema).expect("the target schema compiles");
+    let text = std::fs::read_to_string("examples/target.yaml").expect("example");
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
