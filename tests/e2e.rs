@@ -534,3 +534,27 @@ fn expected_failures_turn_known_fails_off_and_stale_entries_on() {
         "{err}"
     );
 }
+
+/// Under the MCP profile the reference enforces single use, and every check is met there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliant_reference_passes_under_every_profile() {
+    for profile in xaa_conform::spec::PROFILES {
+        let opts = RunOptions {
+            profile: Some(profile.to_string()),
+            ..Default::default()
+        };
+        let results = runner::run_suite(&opts, Some(keyring()))
+            .await
+            .expect("run");
+        assert_eq!(results.profile, *profile);
+        for c in &results.checks {
+            assert!(
+                matches!(c.verdict, Verdict::Pass | Verdict::Info),
+                "{profile}: {} is {} ({})",
+                c.id,
+                c.verdict,
+                c.reason
+            );
+        }
+    }
+}

@@ -4,13 +4,23 @@ The point is to measure authlib, so this file supplies only what authlib asks an
 supply, and validates nothing itself:
 
 - the client store (``query_client``): agent-c1 and agent-c2, confidential, with
-  client_secret_basic and client_secret_post;
+  client_secret_basic and client_secret_post; agent-c3 with private_key_jwt only;
+- private_key_jwt: authlib's own JWTBearerClientAssertion (rfc7523), registered with
+  ``register_client_auth_method`` under the name ``private_key_jwt`` (its CLIENT_AUTH_METHOD),
+  with the hooks it asks for: ``get_audiences`` (this server's issuer and token endpoint, as in
+  authlib's docstring), ``resolve_client_public_key`` (C3's JWKS, fetched lazily from the fake
+  IdP's /clients/c3/jwks and cached briefly) and ``validate_jti`` (an in-memory store);
 - the IDJAGGrant hooks: ``get_audiences`` (this server's issuer), ``resolve_issuer_key`` (the
   JWKS of the trusted issuers, fetched lazily from the fake IdP and cached briefly; an untrusted
   issuer raises InvalidGrantError as in authlib's own documentation), ``authenticate_user``
   (lookup by (iss, sub)), ``check_jti`` (an in-memory store) and ``check_id_jag_permission``
   (the fixture has no per-user policy: always allowed);
 - token generation (authlib's default Bearer generator) and storage (in memory);
+- a resource API at /api/r1 and /api/r2: authlib's flask ResourceProtector with its
+  BearerTokenValidator over the stored tokens (``authenticate_token`` is a lookup; the token
+  model answers scope, expiry, revocation). GET needs s.read, POST s.write. authlib stores no
+  resource for an ID-JAG token and BearerTokenValidator has no audience check, so R1 and R2
+  accept the same tokens;
 - the scopes this server supports (authlib's OAUTH2_SCOPES_SUPPORTED).
 
 authlib does not ask for the resources the server governs, so the host has no resource list.
@@ -21,7 +31,8 @@ Configuration (arguments override the environment):
   --idp-base / XAA_IDP_BASE         the fake IdP base URL, e.g. http://127.0.0.1:7400
   --max-seconds / XAA_HOST_MAX_SECONDS  exit after this many seconds (default 600)
   XAA_CLIENT_SECRET, XAA_CLIENT2_SECRET  the secrets of agent-c1 and agent-c2
-The issuer is http://127.0.0.1:PORT; the token endpoint is {issuer}/token.
+The issuer is http://127.0.0.1:PORT; the token endpoint is {issuer}/token; the resource APIs are
+{issuer}/api/r1 and {issuer}/api/r2.
 """
 
 import argparse
@@ -40,24 +51,34 @@ from joserfc.jwk import KeySet
 from werkzeug.serving import make_server
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2.drafts import IDJAGGrant
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749 import InvalidGrantError
+from authlib.oauth2.rfc6749 import TokenMixin
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 
 log = logging.getLogger("interop-host")
 
 SCOPES = ["s.read", "s.write"]
-AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
+PRIVATE_KEY_JWT = "private_key_jwt"
+AUTH_METHODS = SECRET_METHODS + [PRIVATE_KEY_JWT]
 JWKS_TTL = 60.0  # seconds a fetched JWKS is reused
 JWKS_MIN_REFETCH = 1.0  # an unknown kid refetches at most this often
 
 
 class Client(ClientMixin):
-    """A confidential client registered for the jwt-bearer grant only."""
+    """A confidential client registered for the jwt-bearer grant only: with a secret
+    (client_secret_basic / client_secret_post) or with a jwks_uri (private_key_jwt)."""
 
-    def __init__(self, client_id, secret):
+    def __init__(self, client_id, secret=None, jwks_uri=None):
         self.client_id = client_id
         self.secret = secret
+        self.jwks_uri = jwks_uri
+        self.auth_methods = SECRET_METHODS if secret is not None else [PRIVATE_KEY_JWT]
 
     def get_client_id(self):
         return self.client_id
@@ -72,10 +93,12 @@ class Client(ClientMixin):
         return False
 
     def check_client_secret(self, client_secret):
+        if self.secret is None:
+            return False
         return secrets.compare_digest(self.secret, client_secret)
 
     def check_endpoint_auth_method(self, method, endpoint):
-        return method in AUTH_METHODS
+        return method in self.auth_methods
 
     def check_response_type(self, response_type):
         return False
@@ -92,8 +115,36 @@ class User:
         return self.id
 
 
+class Token(TokenMixin):
+    """An issued access token as the host stores it (for the resource API)."""
+
+    def __init__(self, token, client_id, user_id):
+        self.access_token = token["access_token"]
+        self.scope = token.get("scope") or ""
+        self.expires_in = int(token.get("expires_in") or 0)
+        self.issued_at = time.time()
+        self.client_id = client_id
+        self.user_id = user_id
+
+    def check_client(self, client):
+        return client.get_client_id() == self.client_id
+
+    def get_scope(self):
+        return self.scope
+
+    def get_expires_in(self):
+        return self.expires_in
+
+    def is_expired(self):
+        return time.time() >= self.issued_at + self.expires_in
+
+    def is_revoked(self):
+        return False
+
+
 class JwksCache:
-    """The trusted issuers' JWKS, fetched on first use (the IdP starts after the host)."""
+    """JWKS fetched on first use (the IdP starts after the host), keyed by base URL: the trusted
+    issuers ({issuer}/jwks) and C3 ({idp}/clients/c3/jwks)."""
 
     def __init__(self, trusted_issuers):
         self.trusted = set(trusted_issuers)
@@ -124,15 +175,20 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
     idp_a = f"{idp_base}/idp-a"
     idp_b = f"{idp_base}/idp-b"
     jwks = JwksCache([idp_a, idp_b])
+    c3_base = f"{idp_base}/clients/c3"  # its jwks_uri is {c3_base}/jwks
+    client_jwks = JwksCache([c3_base])
     clients = {
         "agent-c1": Client("agent-c1", client_secret),
         "agent-c2": Client("agent-c2", client2_secret),
+        "agent-c3": Client("agent-c3", jwks_uri=f"{c3_base}/jwks"),
     }
     # The same sub under two issuers is two different users (ID-JAG §3.1: iss+sub is unique).
     users = {(idp_a, "u1"): User("alice"), (idp_b, "u1"): User("bob")}
     used_jtis = {}  # (iss, jti) -> exp
     jti_lock = threading.Lock()
-    tokens = []
+    used_assertion_jtis = {}  # (sub, jti) -> exp
+    tokens = {}  # access_token -> Token
+    tokens_lock = threading.Lock()
 
     class HostIDJAGGrant(IDJAGGrant):
         TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
@@ -164,16 +220,64 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
         def check_id_jag_permission(self, client, user, scopes):
             return True
 
+    class HostClientAssertion(JWTBearerClientAssertion):
+        # authlib's default name is "client_assertion_jwt"; RFC 8414 / OIDC call it this.
+        CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
+
+        def get_audiences(self):
+            # authlib's docstring example: the token endpoint and the issuer.
+            return [f"{issuer}/token", issuer]
+
+        def resolve_client_public_key(self, client):
+            if client.jwks_uri is None:
+                return KeySet([])
+            return client_jwks.keys_for(client.jwks_uri[: -len("/jwks")], None)
+
+        def validate_jti(self, claims, jti):
+            # The pattern of authlib's docstring: (sub, jti) seen before -> False.
+            now = time.time()
+            key = (claims["sub"], jti)
+            with jti_lock:
+                for k in [k for k, exp in used_assertion_jtis.items() if exp < now - 120]:
+                    del used_assertion_jtis[k]
+                if key in used_assertion_jtis:
+                    return False
+                used_assertion_jtis[key] = claims.get("exp") or now + 3600
+                return True
+
+    class HostBearerTokenValidator(BearerTokenValidator):
+        def authenticate_token(self, token_string):
+            with tokens_lock:
+                return tokens.get(token_string)
+
     def query_client(client_id):
         return clients.get(client_id)
 
     def save_token(token, request):
-        tokens.append((token.get("access_token"), request.client.get_client_id(), request.user.id))
+        t = Token(token, request.client.get_client_id(), request.user.id)
+        with tokens_lock:
+            tokens[t.access_token] = t
 
     app = Flask(__name__)
     app.config["OAUTH2_SCOPES_SUPPORTED"] = SCOPES
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    server.register_client_auth_method(PRIVATE_KEY_JWT, HostClientAssertion())
     server.register_grant(HostIDJAGGrant)
+    require_oauth = ResourceProtector()
+    require_oauth.register_token_validator(HostBearerTokenValidator())
+
+    # Two resources behind the same token store: authlib's BearerTokenValidator has no
+    # audience check and the ID-JAG grant records no resource, so nothing tells them apart.
+    def api_view(name, scope):
+        @require_oauth(scope)
+        def view():
+            return jsonify({"resource": name, "user": current_token.user_id})
+
+        return view
+
+    for name in ("r1", "r2"):
+        app.add_url_rule(f"/api/{name}", f"{name}_read", api_view(name, "s.read"), methods=["GET"])
+        app.add_url_rule(f"/api/{name}", f"{name}_write", api_view(name, "s.write"), methods=["POST"])
 
     @app.post("/token")
     def token():
@@ -187,6 +291,8 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
                 "token_endpoint": f"{issuer}/token",
                 "grant_types_supported": [IDJAGGrant.GRANT_TYPE],
                 "token_endpoint_auth_methods_supported": AUTH_METHODS,
+                # joserfc's recommended algorithms, less the symmetric HS256 (C3's key is EC).
+                "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
                 "scopes_supported": SCOPES,
                 "authorization_grant_profiles_supported": [
                     "urn:ietf:params:oauth:grant-profile:id-jag"
@@ -228,7 +334,8 @@ def main():
         with open(tmp, "w") as f:
             f.write(f"{port}\n")
         os.replace(tmp, args.port_file)
-    log.info("issuer %s, token endpoint %s/token, trusting %s/idp-a and /idp-b", issuer, issuer, args.idp_base)
+    log.info("issuer %s, token endpoint %s/token, API %s/api/r1 and /api/r2, trusting %s/idp-a and /idp-b",
+             issuer, issuer, issuer, args.idp_base)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -96,9 +96,11 @@ token_endpoint: $issuer/token
 issuer: $issuer
 client: { id: agent-c1, secret: "\${XAA_CLIENT_SECRET}", auth: client_secret_basic }
 client2: { id: agent-c2, secret: "\${XAA_CLIENT2_SECRET}", auth: client_secret_post }
+client3: { id: agent-c3 }
 subject: u1
 resource: $issuer/api/r1
 resource2: $issuer/api/r2
+api: { r1: $issuer/api/r1, r2: $issuer/api/r2 }
 scope: "s.read s.write"
 idp: { bind: "127.0.0.1:$idp_port" }
 EOF
