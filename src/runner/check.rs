@@ -529,7 +529,10 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
         id: sc.id.clone(),
         title: sc.title.clone(),
         // The level in force under this run's profile.
-        requirement: crate::spec::Requirement { level: sc.for_profile(&ctx.profile).0, ..sc.requirement.clone() },
+        requirement: crate::spec::Requirement {
+            level: sc.for_profile(&ctx.profile).0,
+            ..sc.requirement.clone()
+        },
         tags: sc.tags.clone(),
         verdict: judgement.verdict,
         reason: judgement.reason,
