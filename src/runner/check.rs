@@ -847,21 +847,32 @@ async fn api_step(
             None => problems.push("no WWW-Authenticate: Bearer challenge".into()),
         }
     }
+    // RFC 6750 §3: the challenge is a MUST; leaving out the error code when no credentials
+    // were sent is a SHOULD NOT, so an error code alone is at most WARN.
+    let mut should_problems = Vec::new();
     if step.challenge_without_error {
         match bearer_challenge {
             Some(v) if !v.contains("error=") => {}
-            Some(v) => problems.push(format!(
+            Some(v) => should_problems.push(format!(
                 "WWW-Authenticate `{v}` carries an error though no credentials were sent"
             )),
             None => problems.push("no WWW-Authenticate: Bearer challenge".into()),
         }
     }
-    if problems.is_empty() {
+    if !problems.is_empty() {
+        problems.extend(should_problems);
+        outcome(level.violation(), problems.join("; "))
+    } else if !should_problems.is_empty() {
+        let v = if level == Level::Must {
+            Level::Should.violation()
+        } else {
+            level.violation()
+        };
+        outcome(v, should_problems.join("; "))
+    } else {
         outcome(
             Verdict::Pass,
             format!("resource API answered {} as required", resp.status),
         )
-    } else {
-        outcome(level.violation(), problems.join("; "))
     }
 }
