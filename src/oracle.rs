@@ -260,7 +260,8 @@ pub enum Outcome {
     },
 }
 
-fn json_object(body: &str) -> Option<Map<String, Value>> {
+/// The body as a JSON object, when it is one.
+pub fn json_object(body: &str) -> Option<Map<String, Value>> {
     match serde_json::from_str::<Value>(body) {
         Ok(Value::Object(m)) => Some(m),
         _ => None,

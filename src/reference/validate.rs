@@ -66,6 +66,17 @@ struct CachedJwks {
     by_refetch: bool,
 }
 
+impl CachedJwks {
+    /// A copy fetched just now.
+    fn now(set: JwkSet, by_refetch: bool) -> Self {
+        CachedJwks {
+            set,
+            fetched: Instant::now(),
+            by_refetch,
+        }
+    }
+}
+
 /// JWKS per URL, cached for the configured TTL and refetched once on an unknown `kid`.
 pub struct JwksCache {
     http: reqwest::Client,
@@ -109,14 +120,7 @@ impl JwksCache {
             .is_some_and(|c| c.fetched.elapsed() < self.ttl);
         if !fresh {
             let set = self.fetch(uri).await?;
-            entries.insert(
-                uri.to_string(),
-                CachedJwks {
-                    set,
-                    fetched: Instant::now(),
-                    by_refetch: false,
-                },
-            );
+            entries.insert(uri.to_string(), CachedJwks::now(set, false));
         }
         if let Some(k) = entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)) {
             return Ok(Some(k));
@@ -129,14 +133,7 @@ impl JwksCache {
                 .is_some_and(|c| !c.by_refetch || c.fetched.elapsed() >= self.min_refetch)
         {
             let set = self.fetch(uri).await?;
-            entries.insert(
-                uri.to_string(),
-                CachedJwks {
-                    set,
-                    fetched: Instant::now(),
-                    by_refetch: true,
-                },
-            );
+            entries.insert(uri.to_string(), CachedJwks::now(set, true));
             return Ok(entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)));
         }
         Ok(None)

@@ -276,10 +276,7 @@ async fn id_jag_by_exchange(
 }
 
 fn json_body(ex: &Exchange) -> Option<serde_json::Map<String, Value>> {
-    match serde_json::from_str(&ex.response.as_ref()?.body) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => None,
-    }
+    oracle::json_object(&ex.response.as_ref()?.body)
 }
 
 /// The RFC 8414 §3 metadata URL of `issuer`: the well-known path goes between the host and
