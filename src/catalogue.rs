@@ -449,9 +449,7 @@ pub const REQUIREMENTS: &[RequirementRow] = &[
         level: Must,
         source: "RFC 7523 §3 item 9",
         summary: "the IdP removes K1; a K1-signed token after the RAS's JWKS cache TTL",
-        not_covered: Some(
-            "planned: needs key removal in the fake IdP (its conditions add a key or make the JWKS fail, but drop none), and the RAS's JWKS cache TTL, which the target file cannot describe",
-        ),
+        not_covered: None,
     },
     RequirementRow {
         id: "JAG-SIG-15",
@@ -478,9 +476,7 @@ pub const REQUIREMENTS: &[RequirementRow] = &[
         level: Should,
         source: "RFC 7517 §4.2 (use)",
         summary: "signed by a key published with \"use\":\"enc\"",
-        not_covered: Some(
-            "planned: needs the fake IdP to publish a signing key marked use: enc (its JWKS marks every key use: sig)",
-        ),
+        not_covered: None,
     },
     RequirementRow {
         id: "JAG-SIG-18",
@@ -490,7 +486,7 @@ pub const REQUIREMENTS: &[RequirementRow] = &[
         source: "RFC 7518 §3.3",
         summary: "the IdP publishes a 1024-bit RSA key and signs with it",
         not_covered: Some(
-            "planned: needs a 1024-bit RSA issuer key in the fake IdP (its keyring makes RSA-2048 and P-256 keys only)",
+            "planned: needs a 1024-bit RSA issuer key in the fake IdP; its crypto library (aws-lc-rs) makes and signs with RSA keys of 2048 bits and more only, and the suite has no other RSA implementation",
         ),
     },
     RequirementRow {
@@ -793,9 +789,7 @@ pub const REQUIREMENTS: &[RequirementRow] = &[
         level: Should,
         source: "replay-cache scoping",
         summary: "the same jti in two ID-JAGs from ISS_A and ISS_B: both accepted",
-        not_covered: Some(
-            "applies only when replay is enforced, and the scenario language cannot send two different ID-JAGs sharing a jti (replay resends the same one)",
-        ),
+        not_covered: None,
     },
     RequirementRow {
         id: "JAG-JTI-05",
@@ -1808,7 +1802,7 @@ pub const REQUIREMENTS: &[RequirementRow] = &[
         level: Should,
         source: "JAG-JTI-01 (when single use is claimed)",
         summary: "N concurrent requests with the same ID-JAG: at most one 200 (FAIL in MCP mode)",
-        not_covered: Some(PLANNED_LOAD),
+        not_covered: None,
     },
     RequirementRow {
         id: "LOAD-03",

@@ -103,7 +103,20 @@ fn shell_quote(s: &str) -> String {
 impl HttpClient {
     /// A client whose every request gives up after `timeout`.
     pub fn new(timeout: Duration) -> Result<Self, String> {
-        let inner = reqwest::Client::builder()
+        Self::trusting(timeout, None)
+    }
+
+    /// Like [`HttpClient::new`], also trusting the certificate authority `extra_root` (the
+    /// fake IdP's own CA when it serves HTTPS); certificates are always verified.
+    pub fn trusting(
+        timeout: Duration,
+        extra_root: Option<reqwest::Certificate>,
+    ) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(ca) = extra_root {
+            builder = builder.add_root_certificate(ca);
+        }
+        let inner = builder
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())

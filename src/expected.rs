@@ -25,8 +25,7 @@ pub struct Entry {
 /// this run.
 pub fn read(path: &Path, known_ids: &[&str]) -> Result<Vec<Entry>, InputError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError::file(&origin, format!("cannot read: {e}")))?;
+    let text = input::read_text(path)?;
     let entries: Vec<Entry> = input::parse_yaml(&origin, &text)?;
     for e in &entries {
         if !known_ids.contains(&e.id.as_str()) {

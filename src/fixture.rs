@@ -112,6 +112,9 @@ pub struct Fixture {
     pub api_r2: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// How long the RAS uses a fetched JWKS before fetching it again, when known (JAG-SIG-14
+    /// waits that long after removing a key; it is SKIP without it).
+    pub jwks_cache_ttl: Option<Duration>,
 }
 
 /// Every placeholder a scenario may use, with what it stands for.

@@ -85,6 +85,13 @@ pub struct IdpCondition {
     /// Publish the trusted issuer's next key (rotated in) next to its current ones.
     #[serde(default)]
     pub publish_new_key: bool,
+    /// Remove the trusted issuer's current keys from its JWKS, publishing its next keys in
+    /// their place (a key removed after a rotation, RFC 7523 §3 item 9).
+    #[serde(default)]
+    pub remove_current_key: bool,
+    /// Also publish an RSA key marked `use: enc` in the trusted issuer's JWKS (RFC 7517 §4.2).
+    #[serde(default)]
+    pub publish_enc_key: bool,
     /// Make a JWKS endpoint fail.
     #[serde(default)]
     pub jwks_fault: Option<JwksFault>,
@@ -142,13 +149,26 @@ impl FakeIdp {
         keyring: Arc<Keyring>,
         app: AppRegistration,
     ) -> Result<Self, ServeError> {
+        Self::start_with_tls(bind, public_url, keyring, app, None).await
+    }
+
+    /// Like [`FakeIdp::start`], serving HTTPS with `tls`'s certificate when given (the default
+    /// base URL is then `https://{bound addr}`).
+    pub async fn start_with_tls(
+        bind: &str,
+        public_url: Option<&str>,
+        keyring: Arc<Keyring>,
+        app: AppRegistration,
+        tls: Option<&crate::tls::IdpTls>,
+    ) -> Result<Self, ServeError> {
         let listener = server::bind(bind).await?;
         let addr = listener.local_addr().map_err(|source| ServeError::Bind {
             addr: bind.to_string(),
             source,
         })?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = public_url.map_or_else(
-            || format!("http://{addr}"),
+            || format!("{scheme}://{addr}"),
             |u| u.trim_end_matches('/').to_string(),
         );
         let state = Arc::new(IdpState {
@@ -178,7 +198,16 @@ impl FakeIdp {
             .route("/{issuer}/token", axum::routing::post(token))
             .layer(middleware::from_fn_with_state(state.clone(), record))
             .with_state(state.clone());
-        let handle = server::spawn(listener, router)?;
+        let handle = match tls {
+            Some(t) => {
+                let config = t.server_config().await.map_err(|source| ServeError::Bind {
+                    addr: bind.to_string(),
+                    source,
+                })?;
+                server::spawn_tls(listener, router, config)?
+            }
+            None => server::spawn(listener, router)?,
+        };
         Ok(FakeIdp {
             state,
             base_url,
@@ -343,13 +372,26 @@ async fn jwks(State(state): State<Arc<IdpState>>, Path(segment): Path<String>) -
             None => {}
         }
     }
-    if role == IssuerRole::Trusted
+    if role == IssuerRole::Trusted && condition.remove_current_key {
+        set = state.keyring.next().jwks();
+    } else if role == IssuerRole::Trusted
         && condition.publish_new_key
         && let Some(keys) = set.get_mut("keys").and_then(Value::as_array_mut)
     {
         let new = state.keyring.next();
         keys.push(new.rs256.public_jwk());
         keys.push(new.es256.public_jwk());
+    }
+    if role == IssuerRole::Trusted
+        && condition.publish_enc_key
+        && let Some(keys) = set.get_mut("keys").and_then(Value::as_array_mut)
+    {
+        let mut enc = state.keyring.enc().public_jwk();
+        enc["use"] = json!("enc");
+        if let Some(members) = enc.as_object_mut() {
+            members.remove("alg");
+        }
+        keys.push(enc);
     }
     let mut resp = Json(set).into_response();
     resp.headers_mut().insert(

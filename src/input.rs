@@ -103,10 +103,29 @@ pub fn parse_yaml<T: DeserializeOwned>(origin: &str, text: &str) -> Result<T, In
     })
 }
 
-/// Reads and parses a YAML file.
+/// The largest scenario, target or expected-failures file read (1 MiB): such files are a
+/// few kilobytes, and a bigger one is a mistake or an attack on the loader.
+pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+
+/// Reads and parses a YAML file of at most [`MAX_INPUT_BYTES`].
 pub fn read_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, InputError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError::file(&origin, format!("cannot read: {e}")))?;
+    let text = read_text(path)?;
     parse_yaml(&origin, &text)
+}
+
+/// Reads a text input file of at most [`MAX_INPUT_BYTES`].
+pub fn read_text(path: &Path) -> Result<String, InputError> {
+    let origin = path.display().to_string();
+    let len = std::fs::metadata(path)
+        .map_err(|e| InputError::file(&origin, format!("cannot read: {e}")))?
+        .len();
+    if len > MAX_INPUT_BYTES {
+        return Err(InputError::file(
+            &origin,
+            format!("the file is {len} bytes; input files may be at most {MAX_INPUT_BYTES} bytes"),
+        ));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| InputError::file(&origin, format!("cannot read: {e}")))
 }

@@ -48,8 +48,14 @@ enum Command {
     },
     /// List the checks: IDs, levels, sources and the reference defects that prove them.
     List(ListArgs),
-    /// Print the JSON Schemas of scenario, target and results files.
+    /// Print the JSON Schemas of scenario, target, results and load files.
     Schema(SchemaArgs),
+    /// Generated attacks: proptest cases over the mutation model, shrunk to a minimal
+    /// violating case.
+    Fuzz(xaa_conform::fuzz::cli::FuzzArgs),
+    /// Load-test the token endpoint: an open-model arrival rate, fresh ID-JAGs, HDR latency,
+    /// rate-limit probes and thresholds (`load merge` adds up shard reports).
+    Load(xaa_conform::load::cli::LoadArgs),
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -86,6 +92,17 @@ struct RunArgs {
     /// no longer fails does).
     #[arg(long, value_name = "FILE")]
     expected_failures: Option<PathBuf>,
+    /// Serve the fake IdP over HTTPS, with a certificate from a CA made for this run (its
+    /// private key stays in memory); the CA certificate is written to --idp-ca-out.
+    #[arg(long)]
+    idp_tls: bool,
+    /// Where --idp-tls writes the CA certificate (default <report-dir>/idp-ca.pem).
+    #[arg(long, value_name = "FILE", requires = "idp_tls")]
+    idp_ca_out: Option<PathBuf>,
+    /// Rate limit of the embedded reference RAS: requests per second per client (429 with
+    /// Retry-After above it).
+    #[arg(long, value_name = "N")]
+    reference_rate_limit: Option<u32>,
 }
 
 fn parse_defect(s: &str) -> Result<Defect, String> {
@@ -106,6 +123,13 @@ enum IdpCommand {
         /// Folder of issuer keys.
         #[arg(long, default_value = "keys")]
         keys: PathBuf,
+        /// Serve HTTPS with a certificate from a CA made at start (its private key stays in
+        /// memory); the CA certificate is written to --idp-ca-out.
+        #[arg(long)]
+        idp_tls: bool,
+        /// Where --idp-tls writes the CA certificate.
+        #[arg(long, value_name = "FILE", default_value = "reports/idp-ca.pem")]
+        idp_ca_out: PathBuf,
     },
 }
 
@@ -157,11 +181,13 @@ enum SchemaKind {
     Scenario,
     Target,
     Results,
+    /// `load.json` of `xaa-conform load`.
+    Load,
 }
 
 #[derive(clap::Args)]
 struct SchemaArgs {
-    /// Which schema; all three as one JSON object when omitted.
+    /// Which schema; all of them as one JSON object when omitted.
     kind: Option<SchemaKind>,
 }
 
@@ -169,7 +195,7 @@ fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("XAA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,goose=error")),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -192,8 +218,15 @@ async fn dispatch(command: Command) -> u8 {
     match command {
         Command::Run(args) => run(args).await,
         Command::Idp {
-            command: IdpCommand::Serve { config, bind, keys },
-        } => idp_serve(config, bind, keys).await,
+            command:
+                IdpCommand::Serve {
+                    config,
+                    bind,
+                    keys,
+                    idp_tls,
+                    idp_ca_out,
+                },
+        } => idp_serve(config, bind, keys, idp_tls.then_some(idp_ca_out)).await,
         Command::Reference {
             command:
                 ReferenceCommand::Serve {
@@ -207,6 +240,8 @@ async fn dispatch(command: Command) -> u8 {
         } => keys_generate(dir),
         Command::List(args) => list(args),
         Command::Schema(args) => schema(args),
+        Command::Fuzz(args) => xaa_conform::fuzz::cli::main(args).await,
+        Command::Load(args) => xaa_conform::load::cli::main(args).await,
     }
 }
 
@@ -256,7 +291,13 @@ async fn run(args: RunArgs) -> u8 {
         timeout: args.timeout,
         keys_dir: Some(args.keys),
         expected_failures: args.expected_failures,
+        reference_rate_limit: args.reference_rate_limit,
         progress,
+        idp_tls_ca: args.idp_tls.then(|| {
+            args.idp_ca_out
+                .clone()
+                .unwrap_or_else(|| args.report_dir.join("idp-ca.pem"))
+        }),
     };
     let outcome = runner::run_suite(&opts, None).await;
     if let Some(bar) = bar {
@@ -298,7 +339,12 @@ async fn run(args: RunArgs) -> u8 {
     code
 }
 
-async fn idp_serve(config: Option<PathBuf>, bind: Option<String>, keys: PathBuf) -> u8 {
+async fn idp_serve(
+    config: Option<PathBuf>,
+    bind: Option<String>,
+    keys: PathBuf,
+    tls_ca_out: Option<PathBuf>,
+) -> u8 {
     let target = match &config {
         Some(path) => match TargetFile::read(path) {
             Ok(t) => Some(t),
@@ -330,13 +376,41 @@ async fn idp_serve(config: Option<PathBuf>, bind: Option<String>, keys: PathBuf)
         client_id: "requesting-app".into(),
         secret,
     };
-    let idp = match FakeIdp::start(&bind, public_url.as_deref(), keyring, app).await {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 3;
+    let tls = match &tls_ca_out {
+        Some(path) => {
+            let hosts: Vec<String> = public_url
+                .as_deref()
+                .and_then(xaa_conform::tls::url_host)
+                .into_iter()
+                .collect();
+            let made = xaa_conform::tls::IdpTls::generate(&hosts)
+                .and_then(|t| t.write_ca(path).map(|()| t).map_err(|e| e.to_string()));
+            match made {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    eprintln!("error: IdP TLS ({}): {e}", path.display());
+                    return 3;
+                }
+            }
         }
+        None => None,
     };
+    let idp =
+        match FakeIdp::start_with_tls(&bind, public_url.as_deref(), keyring, app, tls.as_ref())
+            .await
+        {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 3;
+            }
+        };
+    if let Some(path) = &tls_ca_out {
+        println!(
+            "serving HTTPS; the RAS must trust the CA certificate in {} (new at every start)",
+            path.display()
+        );
+    }
     if let Some(t) = &target {
         idp.register_audience(&t.issuer, &t.client.id);
     }
@@ -439,6 +513,9 @@ async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -
     println!("resource2: {}", opt(&f.resource2));
     println!("scope: \"{}\"", opt(&f.scope));
     println!("idp: {{ bind: \"{idp_bind}\" }}");
+    if let Some(ttl) = f.jwks_cache_ttl {
+        println!("jwks_cache_ttl: {}", humantime::format_duration(ttl));
+    }
     tokio::select! {
         _ = ras.wait() => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -625,7 +702,9 @@ fn schema(args: SchemaArgs) -> u8 {
         Some(SchemaKind::Scenario) => scenario,
         Some(SchemaKind::Target) => target,
         Some(SchemaKind::Results) => results,
-        None => serde_json::json!({ "scenario": scenario, "target": target, "results": results }),
+        Some(SchemaKind::Load) => xaa_conform::load::report::load_report_schema(),
+        None => serde_json::json!({ "scenario": scenario, "target": target, "results": results,
+            "load": xaa_conform::load::report::load_report_schema() }),
     };
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     0

@@ -165,6 +165,34 @@ pub enum Expect {
     FetchBudget(FetchBudget),
     /// Measure how far a time claim may be moved before the server refuses (INFO).
     Measure(Measure),
+    /// The trusted issuer drops the key the server has just accepted; once the server's JWKS
+    /// cache time is up, ID-JAGs signed with it must be refused (RFC 7523 §3 item 9).
+    KeyRemoval(KeyRemoval),
+    /// The same ID-JAG sent many times at once: how many are accepted (a replay-cache race).
+    ConcurrentReplay(ConcurrentReplay),
+}
+
+/// Key removal: after the control is accepted, the trusted issuer's JWKS replaces its keys
+/// by new ones, and fresh ID-JAGs signed with the old key are sent until refused or until the
+/// server's JWKS cache time (`jwks_cache_ttl` of the target) plus the margin has passed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRemoval {
+    /// Time allowed beyond the cache time, e.g. `2s` (default: a tenth of it, at least 1 s).
+    #[serde(default)]
+    pub margin: Option<String>,
+}
+
+/// A burst of the very same ID-JAG, sent in parallel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrentReplay {
+    /// How many identical requests are sent at once (2 to 50).
+    pub sends: u32,
+    /// True when the ID-JAG is single use: more than one acceptance violates the level.
+    /// False: the count is only recorded (INFO).
+    #[serde(default)]
+    pub single_use: bool,
 }
 
 /// A burst of ID-JAGs, each under a new unknown `kid`, and the JWKS fetches it may cause.
@@ -224,7 +252,12 @@ impl Expect {
     pub fn needs_control(&self) -> bool {
         !matches!(
             self,
-            Expect::Accept(_) | Expect::Metadata(_) | Expect::FetchBudget(_) | Expect::Measure(_)
+            Expect::Accept(_)
+                | Expect::Metadata(_)
+                | Expect::FetchBudget(_)
+                | Expect::Measure(_)
+                | Expect::KeyRemoval(_)
+                | Expect::ConcurrentReplay(_)
         )
     }
 }

@@ -105,3 +105,38 @@ pub fn spawn(listener: TcpListener, router: Router) -> Result<ServerHandle, Serv
         task: Some(task),
     })
 }
+
+/// Serves `router` over TLS (rustls, the certificate in `config`) on `listener` in a
+/// background task, with peer addresses available like [`spawn`]'s.
+pub fn spawn_tls(
+    listener: TcpListener,
+    router: Router,
+    config: axum_server::tls_rustls::RustlsConfig,
+) -> Result<ServerHandle, ServeError> {
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: "listener".into(),
+        source,
+    })?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let stopper = handle.clone();
+    let task = tokio::spawn(async move {
+        // Stop when told, or when the ServerHandle is gone.
+        let watch = tokio::spawn(async move {
+            let _ = rx.await;
+            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(1)));
+        });
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum_server::Server::<SocketAddr>::from_listener(listener)
+            .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config))
+            .handle(handle)
+            .serve(service)
+            .await;
+        watch.abort();
+    });
+    Ok(ServerHandle {
+        addr,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}

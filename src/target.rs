@@ -116,6 +116,10 @@ pub struct TargetFile {
     /// Per-request timeout, e.g. `10s` (default).
     #[serde(default)]
     pub timeout: Option<String>,
+    /// How long the RAS caches an issuer's JWKS before fetching it again, e.g. `5m`
+    /// (JAG-SIG-14 waits that long after the IdP removes a key, and is SKIP without it).
+    #[serde(default)]
+    pub jwks_cache_ttl: Option<String>,
 }
 
 /// Default per-request timeout.
@@ -154,6 +158,11 @@ impl TargetFile {
         input::read_yaml(path)
     }
 
+    /// Parses a target file's text; `origin` names it in errors.
+    pub fn parse(origin: &str, text: &str) -> Result<Self, InputError> {
+        input::parse_yaml(origin, text)
+    }
+
     /// The fake IdP's public base URL.
     pub fn idp_base_url(&self) -> String {
         self.idp
@@ -177,6 +186,18 @@ impl TargetFile {
                 InputError::file(origin, format!("timeout: `{t}`: {e} (for example 10s)"))
             })?,
         };
+        let jwks_cache_ttl = self
+            .jwks_cache_ttl
+            .as_deref()
+            .map(|t| {
+                humantime::parse_duration(t).map_err(|e| {
+                    InputError::file(
+                        origin,
+                        format!("jwks_cache_ttl: `{t}`: {e} (for example 5m)"),
+                    )
+                })
+            })
+            .transpose()?;
         for (field, url) in [
             ("token_endpoint", &self.token_endpoint),
             ("issuer", &self.issuer),
@@ -215,6 +236,7 @@ impl TargetFile {
             api_r1: self.api.r1.clone(),
             api_r2: self.api.r2.clone(),
             timeout,
+            jwks_cache_ttl,
         })
     }
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use xaa_conform::catalogue::{self, REQUIREMENTS, RequirementRow};
-use xaa_conform::reference::Defect;
+use xaa_conform::reference::{Defect, Proof};
 use xaa_conform::scenario::{self, LoadedScenario};
 use xaa_conform::spec::Level::{self, Info, Must, Should};
 use xaa_conform::spec::Verdict;
@@ -442,7 +442,7 @@ fn every_defect_proves_a_covered_row() {
         for (check, _) in d.breaks() {
             if catalogue::find(check).is_none() {
                 problems.push(format!("{d} breaks {check}, which is not a catalogue row"));
-            } else if !ids.contains(*check) {
+            } else if !ids.contains(*check) && d.proof() == Proof::Run {
                 problems.push(format!("{d} breaks {check}, which no scenario covers"));
             }
         }

@@ -176,3 +176,171 @@ async fn no_usable_answer_is_error_within_the_timeout() {
         assert_eq!(runner::exit_code(&results), 3);
     }
 }
+
+/// How a raw TCP server misbehaves after reading the request.
+#[derive(Clone, Copy)]
+enum RawFault {
+    /// Starts a response, then resets the connection (RST).
+    ResetMidResponse,
+    /// Sends the status line and headers, then nothing.
+    HeadersThenStall,
+    /// Accepts and never answers.
+    Silent,
+}
+
+/// A raw server with one fault; it stops by itself after 30 s.
+async fn raw_server(fault: RawFault) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let Ok(Ok((mut sock, _))) =
+                tokio::time::timeout(Duration::from_secs(30), listener.accept()).await
+            else {
+                break;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = sock.read(&mut buf).await;
+                match fault {
+                    RawFault::ResetMidResponse => {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"access_tok")
+                            .await;
+                        let _ = sock.set_zero_linger();
+                        drop(sock);
+                    }
+                    RawFault::HeadersThenStall => {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n")
+                            .await;
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                    RawFault::Silent => tokio::time::sleep(Duration::from_secs(5)).await,
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Serves a gzip bomb: 50 MB of zeros, gzip-compressed to about 50 KB, as the token response.
+async fn gzip_bomb_server() -> SocketAddr {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b'0'; 1024 * 1024];
+    for _ in 0..50 {
+        gz.write_all(&zeros).expect("gzip");
+    }
+    let bomb = Arc::new(gz.finish().expect("gzip"));
+    assert!(
+        bomb.len() < 1024 * 1024,
+        "the bomb must be small on the wire"
+    );
+    let app = Router::new().route(
+        "/gzip",
+        post(move || {
+            let bomb = bomb.clone();
+            async move {
+                (
+                    StatusCode::OK,
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (header::CONTENT_ENCODING, "gzip"),
+                    ],
+                    bomb.as_ref().clone(),
+                )
+            }
+        }),
+    );
+    serve_for_a_while(app).await
+}
+
+/// Serves `app` on loopback; the server stops by itself after 30 s.
+async fn serve_for_a_while(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(30), axum::serve(listener, app)).await;
+    });
+    addr
+}
+
+/// An HTTPS server whose certificate no one trusts (self-signed, fresh); stops by itself.
+async fn untrusted_tls_server() -> SocketAddr {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+        cert.cert.pem().into_bytes(),
+        cert.signing_key.serialize_pem().into_bytes(),
+    )
+    .await
+    .expect("tls config");
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    std_listener.set_nonblocking(true).expect("nonblocking");
+    let addr = std_listener.local_addr().expect("addr");
+    let app = Router::new().route("/token", post(|| async { "{}" }));
+    let server = axum_server::from_tcp_rustls(std_listener, config).expect("tls server");
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(30),
+            server.serve(app.into_make_service()),
+        )
+        .await;
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_connections_are_error_naming_the_fault() {
+    let reset = raw_server(RawFault::ResetMidResponse).await;
+    let stall = raw_server(RawFault::HeadersThenStall).await;
+    let silent = raw_server(RawFault::Silent).await;
+    let gzip = gzip_bomb_server().await;
+    for (addr, route, why) in [
+        (reset, "/token", "reset"),
+        (stall, "/token", "reading the body failed: timed out"),
+        (silent, "/token", "timed out"),
+        (gzip, "/gzip", "cap"),
+    ] {
+        let (results, took) = run_against(addr, route, "BASE-01").await;
+        let (v, reason) = verdict(&results, "BASE-01");
+        assert_eq!(v, Verdict::Error, "{route}: {reason}");
+        assert!(reason.contains(why), "{route} at {addr}: {reason}");
+        assert!(took < Duration::from_secs(10), "{route} took {took:?}");
+        assert_eq!(runner::exit_code(&results), 3);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_error_not_an_answer() {
+    let addr = untrusted_tls_server().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("target.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "token_endpoint: https://{addr}/token\nissuer: https://{addr}\nclient: {{ id: c1, secret: s3cr3t }}\n\
+             subject: u1\nidp: {{ bind: \"127.0.0.1:0\" }}\ntimeout: 1s\n"
+        ),
+    )
+    .expect("write");
+    let opts = RunOptions {
+        target: Some(path),
+        filter: Some("BASE-01".into()),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let results = runner::run_suite(&opts, Some(keyring()))
+        .await
+        .expect("run");
+    let (v, reason) = verdict(&results, "BASE-01");
+    assert_eq!(v, Verdict::Error, "{reason}");
+    assert!(reason.contains("invalid peer certificate"), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

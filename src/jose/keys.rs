@@ -381,6 +381,7 @@ pub struct Keyring {
     issuers: BTreeMap<IssuerRole, IssuerKeys>,
     stray: IssuerKeys,
     next: IssuerKeys,
+    enc: SigningKey,
     client: SigningKey,
 }
 
@@ -395,6 +396,7 @@ impl Keyring {
             issuers,
             stray: IssuerKeys::generate()?,
             next: IssuerKeys::generate()?,
+            enc: SigningKey::generate(KeyAlg::RS256)?,
             client: SigningKey::generate(KeyAlg::ES256)?,
         })
     }
@@ -412,6 +414,12 @@ impl Keyring {
     /// The trusted issuer's next keys: published only while a check rotates them in.
     pub fn next(&self) -> &IssuerKeys {
         &self.next
+    }
+
+    /// An RSA key the trusted issuer publishes marked `use: enc` under the `publish_enc_key`
+    /// condition: signing with it is signing with an encryption key (RFC 7517 §4.2).
+    pub fn enc(&self) -> &SigningKey {
+        &self.enc
     }
 
     /// The keys of `role`.
@@ -472,6 +480,7 @@ impl Keyring {
             issuers,
             stray: IssuerKeys::generate()?,
             next: IssuerKeys::generate()?,
+            enc: SigningKey::generate(KeyAlg::RS256)?,
             client,
         }))
     }

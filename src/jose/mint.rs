@@ -112,15 +112,28 @@ pub fn sign_jwt(
     typ: Option<&str>,
     claims: &Map<String, Value>,
 ) -> Result<String, MintError> {
-    let mut h = Map::new();
-    h.insert("alg".into(), json!(key.alg().name()));
-    h.insert("kid".into(), json!(key.kid()));
-    if let Some(t) = typ {
-        h.insert("typ".into(), json!(t));
-    }
-    let input = jws::signing_input(&serde_json::to_string(&h)?, &serde_json::to_string(claims)?);
+    let input = jws::signing_input(
+        &header_json(key.alg().name(), key.kid(), typ)?,
+        &serde_json::to_string(claims)?,
+    );
     let sig = key.sign(input.as_bytes());
     Ok(jws::compact(&input, &sig))
+}
+
+/// The JOSE header `{"alg":…,"kid":…,"typ":…}` (no `typ` when `None`) written directly, the
+/// same text `serde_json` makes of that object, without building a map per token.
+fn header_json(alg: &str, kid: &str, typ: Option<&str>) -> Result<String, MintError> {
+    let mut h = String::with_capacity(48 + kid.len());
+    h.push_str("{\"alg\":");
+    h.push_str(&serde_json::to_string(alg)?);
+    h.push_str(",\"kid\":");
+    h.push_str(&serde_json::to_string(kid)?);
+    if let Some(t) = typ {
+        h.push_str(",\"typ\":");
+        h.push_str(&serde_json::to_string(t)?);
+    }
+    h.push('}');
+    Ok(h)
 }
 
 /// Mints the baseline token changed by `m`, issued at `now` (seconds since the epoch).
@@ -187,6 +200,10 @@ pub fn mint(
         Some(Signing::NewKey) => {
             let k = keyring.next().get(alg);
             (alg.name(), Some(k.kid().to_string()), Signer::Key(k))
+        }
+        Some(Signing::EncKey) => {
+            let k = keyring.enc();
+            ("RS256", Some(k.kid().to_string()), Signer::Key(k))
         }
         Some(Signing::UnknownKid) => {
             let k = keyring.stray().get(alg);
@@ -270,7 +287,13 @@ pub fn mint(
         Some(SignatureFault::Zero) => sig.iter_mut().for_each(|b| *b = 0),
         Some(SignatureFault::DerEncoded) | None => {}
     }
-    let shown = |text: &str, minted: Map<String, Value>| {
+    // For display: raw text is parsed back (or shown as text); a minted map is shown as it is,
+    // without parsing back the text just serialized from it (the same value, and a large
+    // share of the cost of a token).
+    let shown = |text: &str, raw: bool, minted: Map<String, Value>| {
+        if !raw {
+            return Value::Object(minted);
+        }
         serde_json::from_str(text).unwrap_or_else(|_| {
             if text == serde_json::to_string(&minted).unwrap_or_default() {
                 Value::Object(minted)
@@ -281,9 +304,9 @@ pub fn mint(
     };
     Ok(Minted {
         token: jws::compact(&input, &sig),
-        header: shown(&header_text, header),
+        header: shown(&header_text, m.raw_header.is_some(), header),
         claims: if m.duplicate_claims.is_empty() {
-            shown(&payload_text, claims)
+            shown(&payload_text, m.raw_payload.is_some(), claims)
         } else {
             Value::String(payload_text)
         },
@@ -329,4 +352,89 @@ pub fn client_assertion(
     c.insert("iat".into(), json!(issued_at));
     c.insert("exp".into(), json!(issued_at.saturating_add(lifetime_secs)));
     sign_jwt(key, Some(CLIENT_ASSERTION_TYP), &c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn baseline() -> Baseline {
+        Baseline {
+            issuers: crate::fixture::issuer_urls("http://127.0.0.1:7400"),
+            audience: "http://127.0.0.1:7500/".into(),
+            subject: "bob@tables.fake".into(),
+            client_id: "agent0".into(),
+            resource: Some("http://127.0.0.1:7500/api/todos".into()),
+            scope: Some("todos.read".into()),
+            lifetime_secs: 300,
+            client_secret: "x".into(),
+        }
+    }
+
+    fn decoded(token: &str) -> (Value, Value) {
+        jws::decode_for_display(token)
+    }
+
+    /// The lean header text is exactly what serializing the header object gives, for
+    /// awkward `kid`s too, so tokens mean the same as before.
+    #[test]
+    fn lean_header_is_the_serialized_header_object() {
+        for (kid, typ) in [
+            ("k1", Some(ID_JAG_TYP)),
+            ("a\"b\\c\u{1}é", None),
+            ("", Some("JWT")),
+        ] {
+            let mut h = Map::new();
+            h.insert("alg".into(), json!("ES256"));
+            h.insert("kid".into(), json!(kid));
+            if let Some(t) = typ {
+                h.insert("typ".into(), json!(t));
+            }
+            assert_eq!(
+                header_json("ES256", kid, typ).unwrap(),
+                serde_json::to_string(&h).unwrap()
+            );
+        }
+    }
+
+    /// What `mint` reports as header and claims is what the token carries, for the baseline
+    /// (minted maps shown directly) and for raw text (parsed back).
+    #[test]
+    fn lean_mint_shows_the_claims_the_token_carries() {
+        let keys = Keyring::ephemeral().unwrap();
+        let base = baseline();
+        for alg in [KeyAlg::RS256, KeyAlg::ES256] {
+            let m = JagMutation {
+                alg: Some(alg),
+                ..JagMutation::default()
+            };
+            let t = mint(&keys, &base, &m, 1_800_000_000).unwrap();
+            let (header, claims) = decoded(&t.token);
+            assert_eq!(t.header, header);
+            assert_eq!(t.claims, claims);
+            assert_eq!(claims["iat"], 1_800_000_000);
+            assert_eq!(claims["exp"], 1_800_000_300);
+            assert_eq!(claims["aud"], "http://127.0.0.1:7500/");
+            assert_eq!(header["typ"], ID_JAG_TYP);
+            assert_eq!(header["alg"], alg.name());
+            // The same claims as the baseline map, apart from the fresh jti.
+            let mut expected = base.jag_claims(IssuerRole::Trusted, 1_800_000_000).unwrap();
+            expected.insert("jti".into(), claims["jti"].clone());
+            assert_eq!(claims, Value::Object(expected));
+            // sign_jwt makes the same header and claims.
+            let key = keys.issuer(IssuerRole::Trusted).get(alg);
+            let c = base.jag_claims(IssuerRole::Trusted, 1_800_000_000).unwrap();
+            let (h2, c2) = decoded(&sign_jwt(key, Some(ID_JAG_TYP), &c).unwrap());
+            assert_eq!(h2, header);
+            assert_eq!(c2, Value::Object(c));
+        }
+        let raw = JagMutation {
+            raw_payload: Some("{\"a\":1}".into()),
+            raw_header: Some("not json".into()),
+            ..JagMutation::default()
+        };
+        let t = mint(&keys, &base, &raw, 0).unwrap();
+        assert_eq!(t.claims, json!({"a": 1}));
+        assert_eq!(t.header, json!("not json"));
+    }
 }

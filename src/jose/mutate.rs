@@ -40,6 +40,9 @@ pub enum Signing {
     /// Signed with the trusted issuer's next key, which the IdP publishes only under the
     /// `publish_new_key` condition (rotation checks).
     NewKey,
+    /// RS256 with the key the trusted issuer publishes marked `use: enc`, under the
+    /// `publish_enc_key` condition (RFC 7517 §4.2).
+    EncKey,
     /// HS256 keyed with the requesting app's client secret at the RAS (RFC 8725 §3.1).
     Hs256ClientSecret,
     /// HS256 keyed with an empty secret.
@@ -116,6 +119,16 @@ impl From<RelTime> for String {
 }
 
 impl RelTime {
+    /// `seconds` from now, written like `-600s` or `+300s`.
+    pub fn from_seconds(seconds: i64) -> Self {
+        let text = if seconds < 0 {
+            format!("-{}s", seconds.unsigned_abs())
+        } else {
+            format!("+{seconds}s")
+        };
+        RelTime { seconds, text }
+    }
+
     /// Human text: "10m ago" or "in 10m".
     pub fn describe(&self) -> String {
         let mag = self.text.trim().trim_start_matches(['+', '-']).trim();
@@ -240,6 +253,9 @@ impl JagMutation {
             Some(Signing::Ps256SameKey) => parts.push("PS256 with the issuer's RS256 key".into()),
             Some(Signing::NewKey) => {
                 parts.push("signed with the issuer's newly published key".into())
+            }
+            Some(Signing::EncKey) => {
+                parts.push("signed with a key the issuer publishes for encryption (use enc)".into())
             }
             Some(Signing::Hs256ClientSecret) => {
                 parts.push("HS256 keyed with the client secret".into())

@@ -7,6 +7,9 @@ use super::Defect;
 use crate::fixture::{Fixture, Secret};
 use crate::jose::IssuerRole;
 
+/// The JWKS cache time when the fixture names none.
+pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(300);
+
 /// A client registered at the reference RAS.
 #[derive(Debug, Clone)]
 pub struct RegisteredClient {
@@ -56,6 +59,8 @@ pub struct ReferenceConfig {
     pub jwks_ttl: Duration,
     /// Access token lifetime in seconds.
     pub token_lifetime_secs: u64,
+    /// Requests per second allowed per client at the token endpoint (None: unlimited).
+    pub rate_limit: Option<u32>,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -120,8 +125,9 @@ impl ReferenceConfig {
                 .collect(),
             scopes,
             skew_secs: 60,
-            jwks_ttl: Duration::from_secs(300),
+            jwks_ttl: fixture.jwks_cache_ttl.unwrap_or(DEFAULT_JWKS_TTL),
             token_lifetime_secs: 3600,
+            rate_limit: None,
             defects,
         }
     }

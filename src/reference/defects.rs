@@ -81,12 +81,18 @@ defects! {
     /// When no key matches the `kid`, tries every key of the issuer instead of refusing.
     UnknownKidTriesAllKeys = "unknown-kid-tries-all-keys", "tries all the issuer's keys when the kid matches none", [("JAG-SIG-15", Fail)];
 
-    /// Never refetches the JWKS for an unknown `kid` before its cache time is up.
-    NoRefetchOnUnknownKid = "no-refetch-on-unknown-kid", "does not refetch the JWKS when a kid is unknown", [("JAG-SIG-13", Warn)];
+    /// Never refetches the JWKS for an unknown `kid` before its cache time is up, and keeps
+    /// the five-minute cache time of its default configuration whatever it is configured with.
+    NoRefetchOnUnknownKid = "no-refetch-on-unknown-kid", "does not refetch the JWKS when a kid is unknown, and caches it five minutes whatever its configured cache time", [("JAG-SIG-13", Warn), ("JAG-SIG-14", Fail)];
+    /// Merges every refetched JWKS into the cached one: a key the issuer removed stays trusted.
+    NeverEvictRemovedKeys = "never-evict-removed-keys", "keeps every key it ever fetched: a key the issuer removed stays trusted", [("JAG-SIG-14", Fail)];
     /// Refetches the JWKS for every unknown `kid`, however many arrive.
     RefetchEveryUnknownKid = "refetch-every-unknown-kid", "refetches the JWKS for every unknown kid (an amplification vector)", [("LOAD-05", Warn)];
     /// Accepts tokens unverified when the issuer's JWKS cannot be fetched.
     FailOpenOnJwksError = "fail-open-on-jwks-error", "accepts tokens unverified when the JWKS cannot be fetched", [("JAG-SIG-16", Fail)];
+
+    /// Verifies with a key whatever its `use`.
+    IgnoreKeyUse = "ignore-key-use", "verifies signatures with a key the issuer publishes for encryption (use enc)", [("JAG-SIG-17", Warn)];
 
     /// Accepts an algorithm other than the one the key is published for.
     KeyAlgNotEnforced = "key-alg-not-enforced", "accepts PS256 signatures by a key published for RS256", [("JAG-SIG-06", Warn)];
@@ -96,6 +102,9 @@ defects! {
     FirstDuplicateWins = "first-duplicate-wins", "keeps the first of duplicate claim names", [("JAG-DUP-01", Fail)];
     /// Answers 500 when the payload is not a JSON object.
     ServerErrorOnArrayPayload = "server-error-on-array-payload", "answers 500 when the payload is a JSON array", [("JAG-JSON-01", Fail)];
+    /// Reads unknown claims into a typed map without booleans or null (say `email_verified:
+    /// true`): such a claim is a 500. `xaa-conform fuzz` finds it too.
+    PanicOnOddClaimType = "panic-on-odd-claim-type", "answers 500 when a claim it does not know holds a boolean or null", [("BASE-08", Fail)];
     /// Ignores `cnf`, serving key-bound ID-JAGs without proof of possession.
     IgnoreCnf = "ignore-cnf", "ignores cnf, serving key-bound ID-JAGs without proof of possession", [("JAG-CNF-01", Fail)];
 
@@ -152,6 +161,10 @@ defects! {
     JtiOptional = "jti-optional", "accepts an ID-JAG without jti", [("JAG-JTI-02", Warn)];
     /// Answers 500 when `jti` is not a string (an unhashable cache key).
     ServerErrorOnObjectJti = "server-error-on-object-jti", "answers 500 when jti is an object", [("JAG-JTI-03", Warn)];
+    /// Single use enforced by a lookup, a round trip, then an insert: not atomic (mcp-ema).
+    ReplayCheckRace = "replay-check-race", "checks its replay cache, awaits a round trip, then records the jti: identical requests at once all pass (under mcp-ema)", [("LOAD-02", Fail)];
+    /// The replay cache is keyed on `jti` alone, not on (`iss`, `jti`) (mcp-ema).
+    ReplayCacheIgnoresIssuer = "replay-cache-ignores-issuer", "keys its replay cache on jti alone, refusing another issuer's ID-JAG that shares a jti (under mcp-ema)", [("JAG-JTI-04", Warn)];
 
     // exp, nbf, iat.
     /// Does not compare `exp` with the clock.
@@ -289,6 +302,41 @@ defects! {
     ApiAcceptsAnyToken = "api-accepts-any-token", "the resource API accepts any Bearer token", [("RS-03", Fail), ("RS-04", Fail)];
     /// The resource API does not check scopes.
     ApiIgnoresScope = "api-ignores-scope", "the resource API does not check scopes", [("RS-06", Warn)];
+
+    // Load (proven by `xaa-conform load`, not the `run` catalogue: see [`Defect::proof`]).
+    /// Never answers 429, whatever `--reference-rate-limit` says.
+    RateLimitOff = "rate-limit-off", "never rate-limits the token endpoint (no 429 however fast requests come)", [("LOAD-01", Fail)];
+}
+
+/// Which command proves a defect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// The `run` catalogue: the defect matrix runs it and sees its checks move.
+    Run,
+    /// `xaa-conform load` (its checks are load checks); the matrix skips it and a load test
+    /// proves it instead.
+    Load,
+}
+
+impl Defect {
+    /// Which command proves this defect.
+    pub fn proof(self) -> Proof {
+        match self {
+            Defect::RateLimitOff => Proof::Load,
+            _ => Proof::Run,
+        }
+    }
+}
+
+impl Defect {
+    /// The profile under which the defect shows (the matrix runs it under that profile): the
+    /// replay-cache defects matter only where single use is enforced, under `mcp-ema`.
+    pub fn profile(self) -> Option<&'static str> {
+        match self {
+            Defect::ReplayCheckRace | Defect::ReplayCacheIgnoresIssuer => Some("mcp-ema"),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Defect {

@@ -5,6 +5,7 @@
 
 mod config;
 mod defects;
+mod ratelimit;
 mod token;
 mod validate;
 
@@ -16,7 +17,8 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use config::{ReferenceConfig, RegisteredClient, TrustedIssuer};
-pub use defects::Defect;
+pub use defects::{Defect, Proof};
+pub use ratelimit::RateLimiter;
 
 use crate::fixture::{Client, ClientAuthMethod, Fixture, Secret};
 use crate::jose::IssuerRole;
@@ -28,6 +30,8 @@ pub(crate) struct RasState {
     cache: validate::JwksCache,
     replay: validate::ReplayCache,
     tokens: std::sync::Mutex<std::collections::HashMap<String, token::IssuedToken>>,
+    /// The per-client rate limit, when one is configured (and not switched off by a defect).
+    limiter: Option<RateLimiter>,
 }
 
 /// How the reference behaves beyond its fixture.
@@ -37,6 +41,11 @@ pub struct ReferenceOptions {
     pub defects: BTreeSet<Defect>,
     /// Refuse a second use of an ID-JAG (the MCP profile's rule).
     pub single_use_jti: bool,
+    /// A CA certificate (PEM) to trust, alone, when fetching from the fake IdP over HTTPS.
+    pub idp_ca_pem: Option<String>,
+    /// Requests per second allowed per client (token bucket, burst of one second); above it
+    /// the token endpoint answers 429 with `Retry-After`. None: unlimited.
+    pub rate_limit: Option<u32>,
 }
 
 impl ReferenceOptions {
@@ -45,9 +54,14 @@ impl ReferenceOptions {
         ReferenceOptions {
             defects,
             single_use_jti: profile == "mcp-ema",
+            ..Default::default()
         }
     }
 }
+
+/// The JWKS cache time of the reference in the embedded run (and in the fixture built by
+/// [`embedded_fixture`]): short, so that JAG-SIG-14 sees a removed key go within a second.
+pub const EMBEDDED_JWKS_TTL: Duration = Duration::from_secs(1);
 
 /// A running reference RAS; dropping it stops the server.
 pub struct ReferenceRas {
@@ -90,6 +104,7 @@ pub fn embedded_fixture(
         api_r1: Some(format!("{base_url}/api/r1")),
         api_r2: Some(format!("{base_url}/api/r2")),
         timeout,
+        jwks_cache_ttl: Some(EMBEDDED_JWKS_TTL),
     }
 }
 
@@ -110,7 +125,17 @@ impl ReferenceRas {
         let fixture = make_fixture(&base_url);
         let mut cfg = ReferenceConfig::from_fixture(&fixture, options.defects);
         cfg.single_use_jti = options.single_use_jti;
-        let http = reqwest::Client::builder()
+        cfg.rate_limit = options.rate_limit;
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = &options.idp_ca_pem {
+            let ca =
+                reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| ServeError::Bind {
+                    addr: bind.to_string(),
+                    source: std::io::Error::other(e),
+                })?;
+            builder = builder.tls_certs_only([ca]);
+        }
+        let http = builder
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -121,14 +146,23 @@ impl ReferenceRas {
         let state = Arc::new(RasState {
             cache: validate::JwksCache::new(
                 http.clone(),
-                cfg.jwks_ttl,
+                if cfg.defects.contains(&Defect::NoRefetchOnUnknownKid) {
+                    cfg.jwks_ttl.max(config::DEFAULT_JWKS_TTL)
+                } else {
+                    cfg.jwks_ttl
+                },
                 if cfg.defects.contains(&Defect::RefetchEveryUnknownKid) {
                     Duration::ZERO
                 } else {
                     validate::MIN_REFETCH
                 },
-            ),
+            )
+            .keep_removed_keys(cfg.defects.contains(&Defect::NeverEvictRemovedKeys)),
             replay: validate::ReplayCache::default(),
+            limiter: cfg
+                .rate_limit
+                .filter(|_| !cfg.defects.contains(&Defect::RateLimitOff))
+                .map(RateLimiter::new),
             cfg,
             http,
             tokens: Default::default(),

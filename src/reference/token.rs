@@ -341,6 +341,20 @@ pub(crate) async fn token(
             Err(resp) => return *resp,
         },
     };
+    // RFC 6585 §4: over the client's rate, 429 with Retry-After (whole seconds).
+    if let Some(limiter) = &state.limiter
+        && let Err(retry_after) = limiter.check(&client.id, Instant::now())
+    {
+        let mut resp = error_response(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "rate limit exceeded for this client",
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        return resp;
+    }
     if has(Defect::RejectUnknownParams)
         && let Some((k, _)) = form
             .iter()

@@ -62,17 +62,14 @@ pub struct Grant {
 struct CachedJwks {
     set: JwkSet,
     fetched: Instant,
-    /// Whether this copy came from a refetch for an unknown `kid`.
-    by_refetch: bool,
 }
 
 impl CachedJwks {
     /// A copy fetched just now.
-    fn now(set: JwkSet, by_refetch: bool) -> Self {
+    fn now(set: JwkSet) -> Self {
         CachedJwks {
             set,
             fetched: Instant::now(),
-            by_refetch,
         }
     }
 }
@@ -82,6 +79,7 @@ pub struct JwksCache {
     http: reqwest::Client,
     ttl: Duration,
     min_refetch: Duration,
+    keep_removed: bool,
     entries: Mutex<HashMap<String, CachedJwks>>,
 }
 
@@ -96,12 +94,36 @@ impl JwksCache {
             http,
             ttl,
             min_refetch,
+            keep_removed: false,
             entries: Mutex::new(HashMap::new()),
         }
     }
 
-    async fn fetch(&self, uri: &str) -> Result<JwkSet, Refusal> {
-        fetch_jwks(&self.http, uri).await
+    /// Under `never-evict-removed-keys`: a refetched JWKS is merged into the cached one, so a
+    /// key the issuer removed stays trusted.
+    pub fn keep_removed_keys(mut self, keep: bool) -> Self {
+        self.keep_removed = keep;
+        self
+    }
+
+    /// Fetches the JWKS at `uri`; under `keep_removed`, with the keys cached before added.
+    async fn fetch_into(
+        &self,
+        entries: &HashMap<String, CachedJwks>,
+        uri: &str,
+    ) -> Result<JwkSet, Refusal> {
+        let mut set = fetch_jwks(&self.http, uri).await?;
+        if self.keep_removed
+            && let Some(old) = entries.get(uri)
+        {
+            for k in &old.set.keys {
+                let kid = k.common.key_id.as_deref();
+                if kid.is_none_or(|kid| set.find(kid).is_none()) {
+                    set.keys.push(k.clone());
+                }
+            }
+        }
+        Ok(set)
     }
 
     /// The key `kid` (or the only key for `alg` when there is no `kid`) of the JWKS at `uri`;
@@ -119,21 +141,22 @@ impl JwksCache {
             .get(uri)
             .is_some_and(|c| c.fetched.elapsed() < self.ttl);
         if !fresh {
-            let set = self.fetch(uri).await?;
-            entries.insert(uri.to_string(), CachedJwks::now(set, false));
+            let set = self.fetch_into(&entries, uri).await?;
+            entries.insert(uri.to_string(), CachedJwks::now(set));
         }
         if let Some(k) = entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)) {
             return Ok(Some(k));
         }
-        // Unknown kid: the issuer may have rotated. Refetch at once, but a refetched copy is
-        // kept at least a second, so a flood of unknown kids cannot cause a fetch per request.
+        // Unknown kid: the issuer may have rotated. Refetch, but a copy is kept at least a
+        // second however it was fetched, so a flood of unknown kids (or a short cache time)
+        // cannot cause a fetch per request.
         if refetch
             && entries
                 .get(uri)
-                .is_some_and(|c| !c.by_refetch || c.fetched.elapsed() >= self.min_refetch)
+                .is_some_and(|c| c.fetched.elapsed() >= self.min_refetch)
         {
-            let set = self.fetch(uri).await?;
-            entries.insert(uri.to_string(), CachedJwks::now(set, true));
+            let set = self.fetch_into(&entries, uri).await?;
+            entries.insert(uri.to_string(), CachedJwks::now(set));
             return Ok(entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)));
         }
         Ok(None)
@@ -173,7 +196,14 @@ fn find_key(set: &JwkSet, kid: Option<&str>, alg: &str) -> Option<Jwk> {
     match kid {
         Some(k) => set.find(k).cloned(),
         None => {
-            let same_family: Vec<&Jwk> = set.keys.iter().filter(|j| jwk_fits_alg(j, alg)).collect();
+            let same_family: Vec<&Jwk> = set
+                .keys
+                .iter()
+                .filter(|j| jwk_fits_alg(j, alg))
+                .filter(|j| {
+                    j.common.public_key_use != Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+                })
+                .collect();
             if same_family.len() == 1 {
                 Some(same_family[0].clone())
             } else {
@@ -209,7 +239,37 @@ impl ReplayCache {
         seen.insert((iss.to_string(), jti.to_string()), until)
             .is_none()
     }
+
+    /// The `replay-check-race` defect: looks `(iss, jti)` up, then (as after a round trip to
+    /// a remote store) waits, then records it. Requests arriving in that window all pass.
+    async fn first_use_check_then_insert(
+        &self,
+        iss: &str,
+        jti: &str,
+        until: f64,
+        now: f64,
+    ) -> bool {
+        let key = (iss.to_string(), jti.to_string());
+        let seen_before = match self.seen.lock() {
+            Ok(mut seen) => {
+                seen.retain(|_, exp| *exp > now);
+                seen.contains_key(&key)
+            }
+            Err(_) => false,
+        };
+        if seen_before {
+            return false;
+        }
+        tokio::time::sleep(REPLAY_STORE_DELAY).await;
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(key, until);
+        }
+        true
+    }
 }
+
+/// The round trip the `replay-check-race` defect spends between its lookup and its insert.
+const REPLAY_STORE_DELAY: Duration = Duration::from_millis(100);
 
 fn now_secs() -> f64 {
     SystemTime::now()
@@ -494,6 +554,13 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         }
         Err(e) => return Err(e),
     };
+    if has(Defect::PanicOnOddClaimType)
+        && let Some(extra) = claims.iter().find(|(k, v)| {
+            !CORE_CLAIMS.contains(&k.as_str()) && matches!(v, Value::Bool(_) | Value::Null)
+        })
+    {
+        return Err(server_error(format!("cannot read claim {}", extra.0)));
+    }
     if has(Defect::RejectUnknownClaims)
         && let Some(extra) = claims.keys().find(|k| !CORE_CLAIMS.contains(&k.as_str()))
     {
@@ -571,6 +638,16 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
                     )));
                 }
                 Some(jwk) => {
+                    // A key published for encryption signs nothing (RFC 7517 §4.2).
+                    if jwk.common.public_key_use
+                        == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+                        && !has(Defect::IgnoreKeyUse)
+                    {
+                        return Err(invalid_grant(format!(
+                            "key {} is published for encryption (use enc)",
+                            kid.unwrap_or("?")
+                        )));
+                    }
                     if let Some(key_alg) = &jwk.common.key_algorithm
                         && key_alg.to_string() != alg
                         && !has(Defect::KeyAlgNotEnforced)
@@ -701,10 +778,23 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         None if has(Defect::JtiOptional) => {}
         None => return Err(invalid_grant("no jti claim")),
         Some(Value::String(jti)) => {
-            if (cfg.single_use_jti || has(Defect::SingleUseJti))
-                && !cx.replay.first_use(&iss, jti, exp + skew, now)
-            {
-                return Err(invalid_grant("this ID-JAG was already used"));
+            if cfg.single_use_jti || has(Defect::SingleUseJti) {
+                // Under `replay-cache-ignores-issuer` the cache is keyed on jti alone.
+                let scope = if has(Defect::ReplayCacheIgnoresIssuer) {
+                    ""
+                } else {
+                    iss.as_str()
+                };
+                let first = if has(Defect::ReplayCheckRace) {
+                    cx.replay
+                        .first_use_check_then_insert(scope, jti, exp + skew, now)
+                        .await
+                } else {
+                    cx.replay.first_use(scope, jti, exp + skew, now)
+                };
+                if !first {
+                    return Err(invalid_grant("this ID-JAG was already used"));
+                }
             }
         }
         Some(_) if has(Defect::ServerErrorOnObjectJti) => {

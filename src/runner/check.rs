@@ -1,7 +1,7 @@
 //! Running one scenario: resolve placeholders, obtain or mint the ID-JAG, send the positive
 //! control and the probe, call the resource API, watch the IdP, judge.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -92,8 +92,18 @@ fn token_request(
     assertion: &str,
     reused: Option<&str>,
 ) -> Result<FormRequest, String> {
+    token_request_for(ctx, &sc.request, assertion, reused)
+}
+
+/// The token request for `assertion` with the request changes `rq` (fuzz cases build
+/// these without a scenario around them).
+pub(crate) fn token_request_for(
+    ctx: &RunContext,
+    rq: &crate::scenario::RequestChange,
+    assertion: &str,
+    reused: Option<&str>,
+) -> Result<FormRequest, String> {
     let f = &ctx.fixture;
-    let rq = &sc.request;
     let assertion_text = match &rq.assertion {
         Some(t) => t.replace("${jag}", assertion),
         None => assertion.to_string(),
@@ -470,6 +480,239 @@ async fn measure(
     )
 }
 
+/// JAG-SIG-14: the control is accepted with the trusted issuer's current key K1; the IdP then
+/// replaces K1 by a new key, and fresh K1-signed ID-JAGs are sent until one is refused or the
+/// server's JWKS cache time plus a margin has passed. The IdP is restored after, and K1 is
+/// sent again until the server accepts it, so that later checks find it trusted again.
+async fn key_removal(
+    ctx: &RunContext,
+    sc: &Scenario,
+    level: Level,
+    rules: &oracle::KeyRemoval,
+    exchanges: &mut Vec<Exchange>,
+) -> Judgement {
+    let Some(ttl) = ctx.fixture.jwks_cache_ttl else {
+        return outcome(
+            Verdict::Skip,
+            "not applicable to this target: its JWKS cache time is unknown (set jwks_cache_ttl in the target file)",
+        );
+    };
+    let Some(hits) = &ctx.hits else {
+        return outcome(
+            Verdict::Skip,
+            "not applicable: the fake IdP is not this run's",
+        );
+    };
+    let margin = rules
+        .margin
+        .as_deref()
+        .and_then(|m| humantime::parse_duration(m).ok())
+        .unwrap_or_else(|| (ttl / 10).max(Duration::from_secs(1)));
+    let step = (ttl / 20).clamp(Duration::from_millis(200), Duration::from_secs(15));
+    let baseline = ctx.fixture.baseline();
+    let send = |role: &'static str| {
+        let baseline = baseline.clone();
+        async move {
+            let m =
+                mint(&ctx.keyring, &baseline, &sc.jag, now_secs()).map_err(|e| e.to_string())?;
+            let req = token_request(ctx, sc, &m.token, None)?;
+            Ok::<_, String>(present(ctx, role, &req).await)
+        }
+    };
+    let (ex, control) = match send("control").await {
+        Ok(x) => x,
+        Err(e) => return outcome(Verdict::Error, e),
+    };
+    exchanges.push(ex);
+    if !matches!(control, Outcome::Accepted { .. }) {
+        return oracle::judge_negative(level, &[], &control, &control, "");
+    }
+    let restore = RestoreIdp(hits);
+    hits.set_condition(crate::idp::IdpCondition {
+        remove_current_key: true,
+        ..Default::default()
+    });
+    let removed = Instant::now();
+    let deadline = ttl + margin;
+    let mut refused_after = None;
+    let mut refusal = String::new();
+    let mut sent = 0;
+    loop {
+        tokio::time::sleep(step).await;
+        let (ex, o) = match send("probe").await {
+            Ok(x) => x,
+            Err(e) => return outcome(Verdict::Error, e),
+        };
+        sent += 1;
+        // Keep the first few probes and the last one.
+        if exchanges.len() < 4 || !matches!(o, Outcome::Accepted { .. }) {
+            exchanges.push(ex);
+        }
+        match &o {
+            Outcome::Accepted { .. } => {}
+            Outcome::NoAnswer { reason } => {
+                return outcome(Verdict::Error, format!("no answer: {reason}"));
+            }
+            _ => {
+                refused_after = Some(removed.elapsed());
+                refusal = oracle::summarize(&o);
+                break;
+            }
+        }
+        if removed.elapsed() >= deadline {
+            break;
+        }
+    }
+    drop(restore);
+    let secs = |d: Duration| format!("{:.1} s", d.as_secs_f64());
+    let judgement = match refused_after {
+        Some(after) => {
+            let within = if after < ttl {
+                " (within the cache time: the server refetched)"
+            } else {
+                ""
+            };
+            outcome(
+                Verdict::Pass,
+                format!(
+                    "an ID-JAG signed with the removed key was refused {} after the removal{within} \
+                     ({}; JWKS cache time {}); measured over {sent} requests",
+                    secs(after),
+                    refusal,
+                    secs(ttl)
+                ),
+            )
+        }
+        None => outcome(
+            level.violation(),
+            format!(
+                "an ID-JAG signed with the removed key was still accepted {} after the removal \
+                 (JWKS cache time {}, margin {})",
+                secs(removed.elapsed()),
+                secs(ttl),
+                secs(margin)
+            ),
+        ),
+    };
+    // Recovery: the key is back; wait until the server uses it again.
+    let mut recovered = false;
+    let back = Instant::now();
+    while back.elapsed() < deadline + Duration::from_secs(1) {
+        if let Ok((ex, o)) = send("recovery").await {
+            let ok = matches!(o, Outcome::Accepted { .. });
+            if ok {
+                exchanges.push(ex);
+                recovered = true;
+                break;
+            }
+        }
+        tokio::time::sleep(step).await;
+    }
+    if recovered {
+        judgement
+    } else {
+        Judgement {
+            reason: format!(
+                "{}; the server did not accept the restored key again within {}",
+                judgement.reason,
+                secs(deadline + Duration::from_secs(1))
+            ),
+            ..judgement
+        }
+    }
+}
+
+/// LOAD-02: the very same ID-JAG sent `sends` times at once. With a single-use ID-JAG at most
+/// one may be accepted; otherwise the count is recorded.
+async fn concurrent_replay(
+    ctx: &RunContext,
+    sc: &Scenario,
+    level: Level,
+    spec: oracle::ConcurrentReplay,
+    exchanges: &mut Vec<Exchange>,
+    token: &mut Option<SentToken>,
+) -> Judgement {
+    let n = spec.sends.clamp(2, 50);
+    let minted = match mint(&ctx.keyring, &ctx.fixture.baseline(), &sc.jag, now_secs()) {
+        Ok(m) => m,
+        Err(e) => return outcome(Verdict::Error, format!("could not mint the ID-JAG: {e}")),
+    };
+    *token = Some(sent(
+        &minted,
+        &format!("the same ID-JAG sent {n} times at once"),
+    ));
+    let req = match token_request(ctx, sc, &minted.token, None) {
+        Ok(r) => r,
+        Err(e) => return outcome(Verdict::Skip, format!("not applicable to this target: {e}")),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    // Everyone waits at the barrier, so the requests leave together.
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n as usize));
+    for i in 0..n {
+        let (http, url, req, barrier) = (
+            ctx.http.clone(),
+            ctx.fixture.token_endpoint.clone(),
+            req.clone(),
+            barrier.clone(),
+        );
+        tasks.spawn(async move {
+            barrier.wait().await;
+            (i, http.token_request("probe", &url, &req).await)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(r) = joined {
+            results.push(r);
+        }
+    }
+    results.sort_by_key(|(i, _)| *i);
+    let outcomes: Vec<Outcome> = results.iter().map(|(_, ex)| oracle::classify(ex)).collect();
+    exchanges.extend(results.into_iter().map(|(_, ex)| ex));
+    let accepted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Accepted { .. }))
+        .count();
+    let unanswered = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::NoAnswer { .. }))
+        .count();
+    let figure = format!("{accepted} of {n} identical requests sent at once were accepted");
+    if spec.single_use && accepted > 1 {
+        return outcome(
+            level.violation(),
+            format!(
+                "{figure}: a single-use ID-JAG was redeemed {accepted} times (a replay-cache race)"
+            ),
+        );
+    }
+    if unanswered > 0 {
+        let why = outcomes
+            .iter()
+            .find_map(|o| match o {
+                Outcome::NoAnswer { reason } => Some(reason.as_str()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        return outcome(
+            Verdict::Error,
+            format!("no answer: {why} ({unanswered} of {n} got none; {figure})"),
+        );
+    }
+    if accepted == 0 {
+        let first = outcomes.first().map(oracle::summarize).unwrap_or_default();
+        return outcome(Verdict::Skip, format!("baseline not accepted: {first}"));
+    }
+    if spec.single_use {
+        outcome(
+            Verdict::Pass,
+            format!("{figure}, as a single-use ID-JAG requires"),
+        )
+    } else {
+        outcome(Verdict::Info, figure)
+    }
+}
+
 /// Puts the fake IdP back to normal when dropped.
 struct RestoreIdp<'a>(&'a crate::idp::HitLog);
 
@@ -541,7 +784,7 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
 
 /// Replaces the access and refresh tokens the RAS issued with `[REDACTED]` wherever they
 /// appear in the record: against a real server they are live credentials.
-fn redact_issued_tokens(exchanges: &mut [Exchange]) {
+pub(crate) fn redact_issued_tokens(exchanges: &mut [Exchange]) {
     let mut issued: Vec<String> = Vec::new();
     for ex in exchanges
         .iter()
@@ -619,14 +862,26 @@ async fn judge(
             return fetch_budget(ctx, &sc, level, budget, exchanges).await;
         }
         Expect::Measure(m) => return measure(ctx, &sc, *m, exchanges).await,
+        Expect::KeyRemoval(k) => return key_removal(ctx, &sc, level, k, exchanges).await,
+        Expect::ConcurrentReplay(c) => {
+            return concurrent_replay(ctx, &sc, level, *c, exchanges, token).await;
+        }
         _ => {}
     }
     let baseline = ctx.fixture.baseline();
     let mint_now = |m: &JagMutation| mint(&ctx.keyring, &baseline, m, now_secs());
+    // A jti the control and the probe share.
+    let shared_jti = sc.share_jti.then(fresh_jti);
+    let mut probe_jag = sc.jag.clone();
+    if let Some(jti) = &shared_jti {
+        probe_jag
+            .claims
+            .insert("jti".into(), Value::String(jti.clone()));
+    }
 
     // The ID-JAG under test.
     let probe_token = match sc.obtain {
-        Obtain::Mint => match mint_now(&sc.jag) {
+        Obtain::Mint => match mint_now(&probe_jag) {
             Ok(m) => {
                 *token = Some(sent(&m, &what));
                 m.token
@@ -678,12 +933,17 @@ async fn judge(
 
     // The positive control: the same request with the valid ID-JAG (fresh jti), or for a
     // replay the very same ID-JAG, sent first.
-    let control = if sc.replay || expect.needs_control() {
+    let control = if sc.replay || sc.share_jti || expect.needs_control() {
         let control_req = if sc.replay {
             probe_req.clone()
         } else {
             // The control authenticates as C1, unless it must use the shared client assertion.
             let mut valid_jag = JagMutation::default();
+            if let Some(jti) = &shared_jti {
+                valid_jag
+                    .claims
+                    .insert("jti".into(), Value::String(jti.clone()));
+            }
             if reuse && let Some(id) = &ctx.fixture.client3 {
                 valid_jag
                     .claims
@@ -731,7 +991,8 @@ async fn judge(
         .retry_after
         .as_deref()
         .and_then(|w| humantime::parse_duration(w).ok());
-    if let (Some(wait), Expect::Accept(_), Obtain::Mint) = (wait, &expect, sc.obtain)
+    if let (Some(wait), Expect::Accept(_) | Expect::Reject(_), Obtain::Mint) =
+        (wait, &expect, sc.obtain)
         && !matches!(probe, Outcome::Accepted { .. } | Outcome::NoAnswer { .. })
     {
         tokio::time::sleep(wait).await;
@@ -746,6 +1007,8 @@ async fn judge(
     }
     let what = if sc.replay {
         format!("{what} sent a second time")
+    } else if sc.share_jti {
+        format!("{what}, with the jti of the control just accepted,")
     } else {
         what
     };
@@ -765,7 +1028,11 @@ async fn judge(
         }
         Expect::Record(_) => oracle::judge_record(&control, &probe, &what),
         // Handled before any token is minted.
-        Expect::Metadata(_) | Expect::FetchBudget(_) | Expect::Measure(_) => {
+        Expect::Metadata(_)
+        | Expect::FetchBudget(_)
+        | Expect::Measure(_)
+        | Expect::KeyRemoval(_)
+        | Expect::ConcurrentReplay(_) => {
             return outcome(Verdict::Error, "this expectation has its own path");
         }
     };

@@ -2,7 +2,7 @@
 //! executes the scenarios in parallel, each in isolation with fresh `jti`s, and gathers the
 //! results.
 
-mod check;
+pub(crate) mod check;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -24,6 +24,7 @@ use crate::scenario::{self, LoadedScenario};
 use crate::server::ServeError;
 use crate::spec::{DRAFT, Verdict};
 use crate::target::{DEFAULT_TIMEOUT, TargetFile};
+use crate::tls::IdpTls;
 
 /// How many checks run at once.
 pub const CONCURRENCY: usize = 8;
@@ -177,6 +178,11 @@ pub struct RunOptions {
     pub expected_failures: Option<PathBuf>,
     /// Told about every finished check (the terminal's progress bar).
     pub progress: Option<Progress>,
+    /// Serve the fake IdP over HTTPS with a certificate from a fresh CA, and write the CA
+    /// certificate (PEM) to this file for the server under test to trust.
+    pub idp_tls_ca: Option<PathBuf>,
+    /// The embedded reference's rate limit, requests per second per client (none: unlimited).
+    pub reference_rate_limit: Option<u32>,
 }
 
 /// Why a run could not happen.
@@ -232,26 +238,166 @@ fn rfc3339_now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// The servers and the context of one run: the fake IdP, the embedded reference RAS (unless
+/// a target file names the server under test), and what checks need to talk to them. `run`,
+/// `fuzz` and `load` all start one.
+pub struct Environment {
+    ctx: Arc<RunContext>,
+    idp: FakeIdp,
+    reference: Option<ReferenceRas>,
+    kind: String,
+}
+
+impl Environment {
+    /// Validates the options and starts the servers. `keys` lets callers share one keyring.
+    pub async fn start(opts: &RunOptions, keys: Option<Arc<Keyring>>) -> Result<Self, RunError> {
+        let profile = opts
+            .profile
+            .clone()
+            .unwrap_or_else(|| PROFILES[0].to_string());
+        if !PROFILES.contains(&profile.as_str()) {
+            return Err(InputError::file(
+                "--profile",
+                format!(
+                    "unknown profile `{profile}`; valid profiles: {}",
+                    PROFILES.join(", ")
+                ),
+            )
+            .into());
+        }
+        let target = match &opts.target {
+            Some(path) => {
+                let origin = path.display().to_string();
+                let file = TargetFile::read(path)?;
+                let fixture = file.to_fixture(&origin)?;
+                if !opts.defects.is_empty() {
+                    return Err(InputError::file(
+                        "--reference-defect",
+                        "defects apply to the embedded reference RAS; drop --target",
+                    )
+                    .into());
+                }
+                Some((origin, file, fixture))
+            }
+            None => None,
+        };
+        let keyring = match keys {
+            Some(k) => k,
+            None => Arc::new(keyring(opts)?),
+        };
+        let app = AppRegistration {
+            client_id: "requesting-app".into(),
+            secret: Secret::random(),
+        };
+
+        // HTTPS for the IdP: a fresh CA whose certificate the server under test must trust.
+        let tls = match &opts.idp_tls_ca {
+            Some(path) => {
+                let public_host = target
+                    .as_ref()
+                    .and_then(|(_, file, _)| file.idp.public_url.as_deref())
+                    .and_then(crate::tls::url_host);
+                let tls = IdpTls::generate(&public_host.into_iter().collect::<Vec<_>>())
+                    .map_err(RunError::Other)?;
+                tls.write_ca(path).map_err(|e| {
+                    RunError::Other(format!(
+                        "cannot write the IdP CA certificate to {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Some(tls)
+            }
+            None => None,
+        };
+        let (idp, reference, fixture, kind) = match target {
+            Some((origin, file, mut fixture)) => {
+                let idp = FakeIdp::start_with_tls(
+                    &file.idp.bind,
+                    file.idp.public_url.as_deref(),
+                    keyring.clone(),
+                    app.clone(),
+                    tls.as_ref(),
+                )
+                .await?;
+                if let Some(t) = opts.timeout {
+                    fixture.timeout = t;
+                }
+                // The bound address is known only now (the file may say port 0).
+                fixture.issuers = idp.issuers().clone();
+                (idp, None, fixture, origin)
+            }
+            None => {
+                let idp = FakeIdp::start_with_tls(
+                    "127.0.0.1:0",
+                    None,
+                    keyring.clone(),
+                    app.clone(),
+                    tls.as_ref(),
+                )
+                .await?;
+                let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
+                let issuers = idp.issuers().clone();
+                let options = ReferenceOptions {
+                    idp_ca_pem: tls.as_ref().map(|t| t.ca_pem().to_string()),
+                    rate_limit: opts.reference_rate_limit,
+                    ..ReferenceOptions::for_profile(&profile, opts.defects.clone())
+                };
+                let (ras, fixture) = ReferenceRas::start("127.0.0.1:0", options, |base| {
+                    reference::embedded_fixture(base, &issuers, timeout)
+                })
+                .await?;
+                (idp, Some(ras), fixture, "reference".to_string())
+            }
+        };
+        idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
+        let root = tls
+            .as_ref()
+            .map(IdpTls::reqwest_root)
+            .transpose()
+            .map_err(RunError::Other)?;
+        let http = HttpClient::trusting(fixture.timeout, root).map_err(RunError::Other)?;
+        let ctx = Arc::new(RunContext {
+            fixture,
+            keyring,
+            http,
+            idp_app: app,
+            profile: profile.clone(),
+            hits: Some(idp.hit_log()),
+            progress: opts.progress.clone(),
+        });
+        Ok(Environment {
+            ctx,
+            idp,
+            reference,
+            kind,
+        })
+    }
+
+    /// What checks need while the servers run.
+    pub fn context(&self) -> Arc<RunContext> {
+        self.ctx.clone()
+    }
+
+    /// `reference` for the embedded reference RAS, otherwise the target file path.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// Stops the servers this environment started.
+    pub async fn stop(self) {
+        if let Some(r) = self.reference {
+            r.stop().await;
+        }
+        self.idp.stop().await;
+    }
+}
+
 /// A whole `run`: validate input, start the servers, run the checks, stop the servers.
 /// `keys` lets callers share one keyring across runs.
 pub async fn run_suite(
     opts: &RunOptions,
     keys: Option<Arc<Keyring>>,
 ) -> Result<RunResults, RunError> {
-    let profile = opts
-        .profile
-        .clone()
-        .unwrap_or_else(|| PROFILES[0].to_string());
-    if !PROFILES.contains(&profile.as_str()) {
-        return Err(InputError::file(
-            "--profile",
-            format!(
-                "unknown profile `{profile}`; valid profiles: {}",
-                PROFILES.join(", ")
-            ),
-        )
-        .into());
-    }
     let scenarios = load_scenarios(opts)?;
     let expected = match &opts.expected_failures {
         Some(path) => {
@@ -260,78 +406,14 @@ pub async fn run_suite(
         }
         None => Vec::new(),
     };
-    let target = match &opts.target {
-        Some(path) => {
-            let origin = path.display().to_string();
-            let file = TargetFile::read(path)?;
-            let fixture = file.to_fixture(&origin)?;
-            if !opts.defects.is_empty() {
-                return Err(InputError::file(
-                    "--reference-defect",
-                    "defects apply to the embedded reference RAS; drop --target",
-                )
-                .into());
-            }
-            Some((origin, file, fixture))
-        }
-        None => None,
-    };
-    let keyring = match keys {
-        Some(k) => k,
-        None => Arc::new(keyring(opts)?),
-    };
-    let app = AppRegistration {
-        client_id: "requesting-app".into(),
-        secret: Secret::random(),
-    };
     let started_at = rfc3339_now();
     let started = Instant::now();
-
-    let (idp, reference, fixture, kind) = match target {
-        Some((origin, file, mut fixture)) => {
-            let idp = FakeIdp::start(
-                &file.idp.bind,
-                file.idp.public_url.as_deref(),
-                keyring.clone(),
-                app.clone(),
-            )
-            .await?;
-            if let Some(t) = opts.timeout {
-                fixture.timeout = t;
-            }
-            // The bound address is known only now (the file may say port 0).
-            fixture.issuers = idp.issuers().clone();
-            (idp, None, fixture, origin)
-        }
-        None => {
-            let idp = FakeIdp::start("127.0.0.1:0", None, keyring.clone(), app.clone()).await?;
-            let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
-            let issuers = idp.issuers().clone();
-            let (ras, fixture) = ReferenceRas::start(
-                "127.0.0.1:0",
-                ReferenceOptions::for_profile(&profile, opts.defects.clone()),
-                |base| reference::embedded_fixture(base, &issuers, timeout),
-            )
-            .await?;
-            (idp, Some(ras), fixture, "reference".to_string())
-        }
-    };
-    idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
-    let http = HttpClient::new(fixture.timeout).map_err(RunError::Other)?;
-    let ctx = Arc::new(RunContext {
-        fixture,
-        keyring,
-        http,
-        idp_app: app,
-        profile: profile.clone(),
-        hits: Some(idp.hit_log()),
-        progress: opts.progress.clone(),
-    });
+    let env = Environment::start(opts, keys).await?;
+    let ctx = env.context();
+    let profile = ctx.profile.clone();
+    let kind = env.kind.clone();
     let checks = run_checks(ctx.clone(), &scenarios).await;
-    if let Some(r) = reference {
-        r.stop().await;
-    }
-    idp.stop().await;
+    env.stop().await;
 
     Ok(RunResults {
         schema_version: crate::report::model::RESULTS_SCHEMA_VERSION,

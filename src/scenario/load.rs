@@ -97,6 +97,11 @@ fn nested_offset(text: &str, parent: &str, key: &str) -> usize {
     text[p..].find(key).map_or(p, |k| p + k)
 }
 
+/// Parses and validates one scenario file's text; `origin` names it in errors.
+pub fn parse_text(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
+    parse_one(origin, text)
+}
+
 fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
     let scenario: Scenario = parse_yaml(origin, text)?;
     check_placeholders(origin, text)?;
@@ -218,8 +223,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedScenario>, InputError> {
     let mut all = Vec::new();
     for f in files {
         let origin = f.display().to_string();
-        let text = std::fs::read_to_string(&f)
-            .map_err(|e| InputError::file(&origin, format!("cannot read: {e}")))?;
+        let text = crate::input::read_text(&f)?;
         all.push(parse_one(&origin, &text)?);
     }
     finish(all, &where_)

@@ -18,7 +18,7 @@ use crate::oracle::Expect;
 use crate::spec::Level;
 use crate::spec::Requirement;
 
-pub use load::{LoadedScenario, embedded, filter, load_dir};
+pub use load::{LoadedScenario, embedded, filter, load_dir, parse_text};
 
 /// How the requesting app obtains the ID-JAG it sends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -269,8 +269,14 @@ pub struct Scenario {
     /// Send the same ID-JAG twice; the first send is the control, the second is judged.
     #[serde(default)]
     pub replay: bool,
-    /// For checks that expect acceptance: if the first probe is refused, wait this long
-    /// (e.g. `2s`, at most 30 s) and send a freshly minted one again; the second answer is judged.
+    /// The positive control (always sent) and the probe carry the same fresh `jti`, e.g. to
+    /// see whether a replay cache is keyed on `iss` and `jti` together.
+    #[serde(default)]
+    pub share_jti: bool,
+    /// For checks that expect acceptance or refusal: if the first probe is refused, wait this
+    /// long (e.g. `2s`, at most 30 s) and send a freshly minted one again; the second answer is
+    /// judged. It gives a server that rate-limits JWKS refetches time to see a key the IdP has
+    /// just published.
     #[serde(default)]
     pub retry_after: Option<String>,
     /// Then call the resource API with the token.
@@ -288,11 +294,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// True when the check must run alone: it watches or changes the fake IdP.
+    /// True when the check must run alone: it watches or changes the fake IdP, or races
+    /// requests against each other.
     pub fn exclusive(&self) -> bool {
         self.observe.is_some()
             || self.idp.is_some()
-            || matches!(self.expect, Expect::FetchBudget(_))
+            || matches!(
+                self.expect,
+                Expect::FetchBudget(_) | Expect::KeyRemoval(_) | Expect::ConcurrentReplay(_)
+            )
     }
 
     /// One line naming what this check changes from the valid request.

@@ -1,0 +1,715 @@
+//! The `load` command: options → servers → race, lane, load, limit probes → report →
+//! thresholds → exit code.
+//!
+//! Phases, in order (each skipped when switched off): the replay race (LOAD-02) and the
+//! conformance lane's quiet pass on a fresh server; the open-model load (goose) with the lane
+//! running beside it; the rate-limit probes (`--find-limit`, LOAD-01). Then `load.json` and
+//! `load.html` are written, also after Ctrl-C (a partial report, marked as such).
+
+use std::io::IsTerminal;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::engine::{self, EngineConfig, EngineOutcome, Live};
+use super::jag::{JagFactory, TokenForm};
+use super::lane::{self, LaneResult};
+use super::limit::{self, LimitOptions, LimitOutcome};
+use super::merge::MergeArgs;
+use super::probe::{Identity, Prober};
+use super::race::{self, RaceOutcome};
+use super::report::{
+    GeneratorHealth, LoadCheck, LoadConfigReport, LoadReport, RateLimitReport, write_reports,
+};
+use super::schedule::Schedule;
+use super::shard::Shard;
+use super::stats::Class;
+use super::threshold::{self, duration_us};
+use crate::fixture::Fixture;
+use crate::jose::{IssuerRole, KeyAlg, Keyring};
+use crate::reference::Defect;
+use crate::runner::{Environment, RunOptions};
+use crate::spec::{Level, Verdict};
+
+/// Longest run `--duration` (or a plan) may ask for.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+/// The signing algorithm of the minted ID-JAGs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Alg {
+    /// ECDSA P-256 (fast to sign).
+    Es256,
+    /// RSA-2048 PKCS#1 v1.5.
+    Rs256,
+}
+
+impl Alg {
+    fn key_alg(self) -> KeyAlg {
+        match self {
+            Alg::Es256 => KeyAlg::ES256,
+            Alg::Rs256 => KeyAlg::RS256,
+        }
+    }
+}
+
+/// `xaa-conform load` options.
+#[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LoadArgs {
+    /// `load merge`: add up shard reports.
+    #[command(subcommand)]
+    pub command: Option<LoadCommand>,
+    /// The RAS under test (target.yaml); without it the embedded reference RAS is tested.
+    #[arg(long)]
+    pub target: Option<PathBuf>,
+    /// Expectation profile (mcp-ema requires single use: a replay race with two tokens FAILs).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Arrival rate: requests started per second, on schedule whatever the latency (also the
+    /// highest rate --find-limit tries).
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    /// How long to send at --rate (required unless --requests or --plan).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Send this many requests at --rate instead of a duration.
+    #[arg(long, conflicts_with = "duration")]
+    pub requests: Option<u64>,
+    /// A linear ramp from 0 to --rate before --duration.
+    #[arg(long, value_parser = parse_duration)]
+    pub ramp: Option<Duration>,
+    /// A rate plan instead of --rate/--duration: `10/s:5s,10..50/s:10s,50/s:30s`.
+    #[arg(long, conflicts_with_all = ["duration", "requests", "ramp"])]
+    pub plan: Option<String>,
+    /// goose users, the most requests in flight (default: enough for 100 ms at the peak rate).
+    #[arg(long)]
+    pub users: Option<usize>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Signing algorithm of the ID-JAGs.
+    #[arg(long, value_enum, default_value = "es256")]
+    pub alg: Alg,
+    /// Send one ID-JAG repeatedly (for servers that allow reuse, e.g. the Auth0 profile).
+    #[arg(long)]
+    pub reuse_assertion: bool,
+    /// Share of requests carrying an invalid ID-JAG (expired, wrong aud, bad signature):
+    /// `0.1` or `10%`. An invalid one accepted, or a valid one answered 5xx, is a FAIL.
+    #[arg(long, default_value = "0", value_parser = parse_share)]
+    pub invalid_share: f64,
+    /// Find the rate limit up to --rate and check 429, Retry-After, recovery and its key.
+    #[arg(long)]
+    pub find_limit: bool,
+    /// Length of each --find-limit step.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub step: Duration,
+    /// Steady-state window the limit is measured over.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub hold: Duration,
+    /// Concurrent requests of the replay race (0: no race).
+    #[arg(long, default_value_t = 10)]
+    pub race: usize,
+    /// Rate of the conformance lane during the load, per second (0: no lane).
+    #[arg(long, default_value_t = 2.0)]
+    pub lane_rate: f64,
+    /// A pass/fail threshold on the results (repeatable): `p99<200ms`, `error_rate<0.1%`,
+    /// `accepted_rps>=100`. A breach exits 4.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Where load.json and load.html go.
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// This process is shard i of N (0-based): it sends its share of the schedule.
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
+    /// Switch a defect on in the embedded reference RAS (repeatable).
+    #[arg(long = "reference-defect", value_name = "NAME", value_parser = parse_defect)]
+    pub reference_defect: Vec<Defect>,
+    /// Rate limit of the embedded reference RAS: requests per second per client.
+    #[arg(long, value_name = "N")]
+    pub reference_rate_limit: Option<u32>,
+    /// Folder of issuer keys from `keys generate`.
+    #[arg(long, default_value = "keys")]
+    pub keys: PathBuf,
+}
+
+/// Subcommands of `load`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LoadCommand {
+    /// Merge shard reports (`load.json` of each `--shard i/N` run) into one.
+    Merge(MergeArgs),
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (for example 20s, 500ms)"))
+}
+
+fn parse_defect(s: &str) -> Result<Defect, String> {
+    s.parse()
+}
+
+/// `0.1` or `10%`, within 0–1.
+fn parse_share(s: &str) -> Result<f64, String> {
+    let v = match s.trim().strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|x| x / 100.0),
+        None => s.trim().parse::<f64>(),
+    }
+    .map_err(|_| format!("`{s}` is not a share (0.1 or 10%)"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not between 0 and 1 (0%–100%)"))
+    }
+}
+
+/// Exit-code precedence of design.md: 2, then 3, then 1, then 4.
+fn worst(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        2 => 4,
+        3 => 3,
+        1 => 2,
+        4 => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// The schedule the options ask for (exit 2 when they do not make one).
+pub fn schedule_of(args: &LoadArgs, shard: Shard) -> Result<Schedule, String> {
+    let schedule = match (&args.plan, args.duration, args.requests) {
+        (Some(plan), _, _) => Schedule::parse(plan).map_err(|e| e.to_string())?,
+        (None, Some(d), _) => Schedule::constant(args.rate, d, args.ramp.unwrap_or_default())
+            .map_err(|e| e.to_string())?,
+        (None, None, Some(n)) => {
+            if args.rate.is_nan() || args.rate <= 0.0 {
+                return Err("--rate must be above 0".into());
+            }
+            let d = Duration::from_secs_f64(n as f64 / args.rate);
+            Schedule::constant(args.rate, d, args.ramp.unwrap_or_default())
+                .map_err(|e| e.to_string())?
+        }
+        (None, None, None) => {
+            return Err("a load run must be bounded: give --duration, --requests or --plan".into());
+        }
+    };
+    if schedule.duration() > MAX_DURATION {
+        return Err(format!(
+            "the run would last {}, more than the ceiling of {}",
+            humantime::format_duration(schedule.duration()),
+            humantime::format_duration(MAX_DURATION)
+        ));
+    }
+    schedule
+        .shard(shard.index, shard.count)
+        .map_err(|e| e.to_string())
+}
+
+/// The identities of a run: C1 with issuer A, C2 with issuer A, C1 with issuer B.
+fn identities(
+    keyring: &Arc<Keyring>,
+    fixture: &Fixture,
+    alg: KeyAlg,
+    jti_prefix: &str,
+) -> Result<(Identity, Option<Identity>, Option<Identity>), String> {
+    let base = fixture.baseline();
+    let make = |label: &str, role, client: &crate::fixture::Client, tag: &str| {
+        let mut b = base.clone();
+        b.client_id = client.id.clone();
+        JagFactory::new(
+            keyring.clone(),
+            &b,
+            role,
+            alg,
+            &format!("{jti_prefix}{tag}"),
+        )
+        .map(|jags| Identity {
+            label: label.to_string(),
+            jags: Arc::new(jags),
+            form: TokenForm::new(&client.id, &client.secret, client.auth),
+        })
+        .map_err(|e| format!("cannot mint: {e}"))
+    };
+    let c1a = make("C1/A", IssuerRole::Trusted, &fixture.client, "a")?;
+    let c2a = match &fixture.client2 {
+        Some(c2) => Some(make("C2/A", IssuerRole::Trusted, c2, "c")?),
+        None => None,
+    };
+    let c1b = if fixture.issuers.contains_key(&IssuerRole::TrustedB) {
+        Some(make("C1/B", IssuerRole::TrustedB, &fixture.client, "b")?)
+    } else {
+        None
+    };
+    Ok((c1a, c2a, c1b))
+}
+
+fn progress_line(live: &Live) {
+    let p99 = live
+        .p99_us
+        .map_or("-".to_string(), |us| duration_us(us as f64));
+    let c = live.classes;
+    let line = format!(
+        "\r{:>6.1}s  sent {}/{}  {:>7.1}/s  p99 {}  accepted {}  429 {}  rejected {}  error {}  late {}   ",
+        live.elapsed.as_secs_f64(),
+        live.sent,
+        live.planned,
+        live.rate,
+        p99,
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        live.late
+    );
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(line.as_bytes());
+    let _ = err.flush();
+}
+
+/// Runs `xaa-conform load`; returns the exit code.
+pub async fn main(args: LoadArgs) -> u8 {
+    if let Some(LoadCommand::Merge(m)) = &args.command {
+        return super::merge::run(m);
+    }
+    match run(&args).await {
+        Ok(code) => code,
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            code
+        }
+    }
+}
+
+async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
+    let bad = |m: String| (2u8, m);
+    let thresholds = threshold::parse_all(&args.thresholds).map_err(|e| bad(e.to_string()))?;
+    let shard = match &args.shard {
+        Some(s) => Shard::parse(s).map_err(|e| bad(e.to_string()))?,
+        None => Shard::SINGLE,
+    };
+    let schedule = schedule_of(args, shard).map_err(bad)?;
+    if args.reuse_assertion && args.invalid_share > 0.0 {
+        return Err(bad(
+            "--reuse-assertion sends one valid ID-JAG: it cannot mix in invalid ones (--invalid-share)"
+                .into(),
+        ));
+    }
+    if args.find_limit && (args.rate.is_nan() || args.rate <= 0.0) {
+        return Err(bad("--find-limit needs a --rate above 0".into()));
+    }
+    if args.target.is_some() && args.reference_rate_limit.is_some() {
+        return Err(bad(
+            "--reference-rate-limit applies to the embedded reference RAS; drop --target".into(),
+        ));
+    }
+
+    // Ctrl-C before goose runs (goose installs its own handler while it runs; its killswitch
+    // stays set afterwards, and every phase checks both).
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+                goose::trigger_killswitch("SIGINT received");
+            }
+        })
+    };
+    let opts = RunOptions {
+        target: args.target.clone(),
+        profile: args.profile.clone(),
+        defects: args.reference_defect.iter().copied().collect(),
+        timeout: Some(args.timeout),
+        keys_dir: Some(args.keys.clone()),
+        reference_rate_limit: args.reference_rate_limit,
+        ..Default::default()
+    };
+    let env = Environment::start(&opts, None)
+        .await
+        .map_err(|e| (e.exit_code(), e.to_string()))?;
+    let result = phases(args, &env, schedule, shard, &stop).await;
+    env.stop().await;
+    watcher.abort();
+    let (report, unreachable) = result?;
+
+    let mut code = 0;
+    if report.checks.iter().any(|c| c.verdict == Verdict::Fail) {
+        code = worst(code, 1);
+    }
+    let mut report = report;
+    if !report.apply_thresholds(&thresholds) {
+        code = worst(code, 4);
+    }
+    if unreachable {
+        code = worst(code, 3);
+    }
+    print!("{}", summary(&report));
+    match write_reports(&report, &args.report_dir) {
+        Ok(paths) => {
+            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            println!("reports: {}", shown.join(", "));
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            code = worst(code, 3);
+        }
+    }
+    Ok(code)
+}
+
+/// Runs the phases; returns the report and whether the endpoint never answered.
+async fn phases(
+    args: &LoadArgs,
+    env: &Environment,
+    schedule: Schedule,
+    shard: Shard,
+    stop: &Arc<AtomicBool>,
+) -> Result<(LoadReport, bool), (u8, String)> {
+    let ctx = env.context();
+    let fixture = &ctx.fixture;
+    let single_use = ctx.profile == "mcp-ema";
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let jti_prefix = format!("{}{}-", shard.jti_prefix(), &run_id[..12]);
+    let (c1a, c2a, c1b) =
+        identities(&ctx.keyring, fixture, args.alg.key_alg(), &jti_prefix).map_err(|e| (3, e))?;
+    let prober = Prober::new(&fixture.token_endpoint, args.timeout).map_err(|e| (3, e))?;
+    let stopped = || stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered();
+    let lane_who = c2a.clone().unwrap_or_else(|| c1a.clone());
+    // Of a sharded test only shard 0 probes (race, lane, limit): N probers would disturb each
+    // other and the load.
+    let prober_shard = shard.index == 0;
+    let race_n = if prober_shard { args.race } else { 0 };
+    let lane_rate = if prober_shard { args.lane_rate } else { 0.0 };
+    let find_limit = prober_shard && args.find_limit;
+
+    // 1. On a quiet server: the race, and the lane's probes alone.
+    let race: Option<RaceOutcome> = if race_n > 0 && !stopped() {
+        Some(race::run(&prober, &c1a, race_n, single_use).await)
+    } else {
+        None
+    };
+    let mut lane_result = LaneResult::default();
+    if lane_rate > 0.0 && !stopped() {
+        lane_result.alone = lane::alone(&prober, &lane_who).await;
+    }
+    // Fresh buckets for the load.
+    if race_n > 0 || lane_rate > 0.0 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
+    // 2. The load, with the lane beside it.
+    let users = args
+        .users
+        .unwrap_or_else(|| engine::default_users(schedule.peak_rate() / f64::from(shard.count)));
+    let lane_done = Arc::new(AtomicBool::new(false));
+    let lane_task = (lane_rate > 0.0).then(|| {
+        tokio::spawn(lane::during(
+            prober.clone(),
+            lane_who.clone(),
+            lane_rate,
+            lane_done.clone(),
+        ))
+    });
+    // The load's own jti namespace, apart from the probes' (which share C1/A's identity).
+    let mut base = fixture.baseline();
+    base.client_id = fixture.client.id.clone();
+    let engine_jags = Arc::new(
+        JagFactory::new(
+            ctx.keyring.clone(),
+            &base,
+            IssuerRole::Trusted,
+            args.alg.key_alg(),
+            &format!("{jti_prefix}e"),
+        )
+        .map_err(|e| (3, format!("cannot mint: {e}")))?,
+    );
+    let tty = std::io::stderr().is_terminal();
+    let cfg = EngineConfig {
+        token_endpoint: fixture.token_endpoint.clone(),
+        schedule: schedule.clone(),
+        users,
+        timeout: args.timeout,
+        jags: engine_jags,
+        form: c1a.form.clone(),
+        reuse_assertion: args.reuse_assertion,
+        invalid_share: args.invalid_share,
+        stop: stop.clone(),
+        on_tick: tty.then(|| Arc::new(progress_line) as engine::TickFn),
+    };
+    let outcome: EngineOutcome = if stopped() {
+        EngineOutcome::not_started(schedule.len())
+    } else {
+        engine::run(cfg).await.map_err(|e| (3, e.to_string()))?
+    };
+    if tty {
+        eprintln!();
+    }
+    lane_done.store(true, Ordering::Relaxed);
+    if let Some(t) = lane_task
+        && let Ok(under) = t.await
+    {
+        lane_result.under_load = under;
+    }
+
+    // 3. The rate limit.
+    let limit: Option<LimitOutcome> = if find_limit && !stopped() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let o = LimitOptions {
+            max_rate: args.rate,
+            step: args.step,
+            hold: args.hold,
+        };
+        Some(limit::find_limit(&prober, &c1a, c2a.as_ref(), c1b.as_ref(), &o, stop).await)
+    } else {
+        None
+    };
+
+    // 4. The report.
+    let elapsed = if outcome.interrupted {
+        outcome.elapsed
+    } else {
+        schedule.duration()
+    };
+    let g = &outcome.generator;
+    let mut reason = g.reason.clone();
+    if outcome.interrupted {
+        let note = format!(
+            "interrupted (Ctrl-C): partial report, {} of {} planned requests not sent",
+            g.cancelled, g.planned
+        );
+        reason = Some(reason.map_or(note.clone(), |r| format!("{r}; {note}")));
+    }
+    let generator = GeneratorHealth {
+        planned: g.planned,
+        sent: g.sent,
+        late: g.late,
+        dropped: g.dropped + g.cancelled,
+        max_late_us: g.max_late_us,
+        valid: g.valid,
+        reason,
+    };
+    let config = LoadConfigReport {
+        token_endpoint: fixture.token_endpoint.clone(),
+        profile: ctx.profile.clone(),
+        rate_plan: schedule.to_string(),
+        duration_s: schedule.duration().as_secs_f64(),
+        users: users as u64,
+        reuse_assertion: args.reuse_assertion,
+        invalid_share: args.invalid_share,
+        shard: args
+            .shard
+            .as_ref()
+            .map(|_| format!("{}/{}", shard.index, shard.count)),
+        alg: args.alg.key_alg().name().to_string(),
+    };
+    let mut report = LoadReport::from_stats(config, &outcome.stats, elapsed, generator)
+        .map_err(|e| (3, e.to_string()))?;
+    // 429s of the load itself: their Retry-After, and the limit in its steady state.
+    let ra = &outcome.retry_after;
+    let main_rl = (ra.seen + ra.missing > 0).then(|| {
+        let seconds: Vec<[u64; 4]> = outcome.stats.timeline().iter().map(|s| s.counts).collect();
+        let full = schedule.duration().as_secs() as usize;
+        RateLimitReport {
+            measured_rps: limit::steady_accepted_rate(&seconds, full).unwrap_or(0.0),
+            retry_after_seen: ra.seen,
+            retry_after_missing: ra.missing,
+            statuses_above_limit: outcome
+                .statuses
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            ..Default::default()
+        }
+    });
+    match (&limit, main_rl) {
+        (Some(l), main) => {
+            let mut rl = l.report.clone();
+            if let Some(m) = main {
+                rl.retry_after_seen += m.retry_after_seen;
+                rl.retry_after_missing += m.retry_after_missing;
+            }
+            report.rate_limit = Some(rl);
+            report.checks.push(l.check.clone());
+        }
+        (None, main) => report.rate_limit = main,
+    }
+    if let Some(r) = &race {
+        report.checks.push(r.check.clone());
+    }
+    if args.invalid_share > 0.0 {
+        report.checks.push(mixed_check(&outcome));
+    }
+    if lane_rate > 0.0 {
+        report.checks.extend(lane::judge(&lane_result, single_use));
+    }
+    let unreachable = outcome.generator.sent > 0 && outcome.statuses.is_empty();
+    Ok((report, unreachable))
+}
+
+/// LOAD-07: under mixed traffic no invalid ID-JAG is accepted and no valid one gets a 5xx.
+fn mixed_check(o: &EngineOutcome) -> LoadCheck {
+    let invalid: u64 = o
+        .by_kind
+        .iter()
+        .filter(|(k, _)| **k != super::jag::JagKind::Valid)
+        .map(|(_, c)| c.iter().sum::<u64>())
+        .sum();
+    let mut problems = Vec::new();
+    if o.invalid_accepted > 0 {
+        problems.push(format!(
+            "{} of {invalid} invalid ID-JAGs got a token",
+            o.invalid_accepted
+        ));
+    }
+    if o.valid_5xx > 0 {
+        problems.push(format!("{} valid ID-JAGs were answered 5xx", o.valid_5xx));
+    }
+    let by_kind: Vec<String> = o
+        .by_kind
+        .iter()
+        .map(|(k, c)| {
+            format!(
+                "{} {} (accepted {}, 429 {}, rejected {}, error {})",
+                k.name(),
+                c.iter().sum::<u64>(),
+                c[0],
+                c[1],
+                c[2],
+                c[3]
+            )
+        })
+        .collect();
+    let (verdict, reason) = if problems.is_empty() {
+        (
+            Verdict::Pass,
+            format!("every invalid ID-JAG refused; {}", by_kind.join("; ")),
+        )
+    } else {
+        (
+            Verdict::Fail,
+            format!("{}; {}", problems.join("; "), by_kind.join("; ")),
+        )
+    };
+    LoadCheck {
+        id: "LOAD-07".into(),
+        level: Level::Must,
+        verdict,
+        reason,
+    }
+}
+
+/// The terminal summary of a finished run.
+pub fn summary(r: &LoadReport) -> String {
+    let us = |v: Option<u64>| v.map_or("-".to_string(), |x| format!("{x} µs"));
+    let mut out = String::new();
+    let c = &r.classes;
+    out.push_str(&format!(
+        "load: {} requests in {:.1} s against {} ({}, {}, {} users)\n",
+        c.total(),
+        r.elapsed_s,
+        r.config.token_endpoint,
+        r.config.rate_plan,
+        r.config.alg,
+        r.config.users
+    ));
+    out.push_str(&format!(
+        "  achieved {:.1}/s, accepted {:.1}/s\n  classes: accepted {}  rate_limited {}  rejected {}  error {}\n",
+        r.achieved_rps, r.accepted_rps, c.accepted, c.rate_limited, c.rejected, c.error
+    ));
+    let l = &r.latency_us;
+    out.push_str(&format!(
+        "  accepted latency: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n",
+        us(l.p50),
+        us(l.p90),
+        us(l.p99),
+        us(l.p999),
+        us(l.max)
+    ));
+    for class in [Class::RateLimited, Class::Rejected, Class::Error] {
+        if let Some(p) = r.latency_by_class.get(class.name())
+            && p.count > 0
+        {
+            out.push_str(&format!(
+                "  {} latency: p50 {}  p99 {}\n",
+                class.name(),
+                us(p.p50),
+                us(p.p99)
+            ));
+        }
+    }
+    let g = &r.generator;
+    out.push_str(&format!(
+        "  generator: {} ({} planned, {} sent, {} late > {} ms, {} not sent, max late {:.1} ms){}\n",
+        if g.valid { "valid" } else { "INVALID" },
+        g.planned,
+        g.sent,
+        g.late,
+        engine::LATE_BOUND.as_millis(),
+        g.dropped,
+        g.max_late_us as f64 / 1000.0,
+        g.reason
+            .as_deref()
+            .map(|x| format!(": {x}"))
+            .unwrap_or_default()
+    ));
+    if let Some(rl) = &r.rate_limit {
+        let yn = |b: Option<bool>| match b {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "not tested",
+        };
+        let limited = rl.retry_after_seen + rl.retry_after_missing;
+        if limited == 0 && rl.measured_rps == 0.0 {
+            out.push_str("  rate limit: none found (see LOAD-01)\n");
+        } else {
+            out.push_str(&format!(
+            "  rate limit: {:.1}/s measured; Retry-After on {} of {} 429s; honoured: {}; recovered: {}; key: {}\n",
+            rl.measured_rps,
+            rl.retry_after_seen,
+            limited,
+            yn(rl.retry_after_honoured),
+            yn(rl.recovered),
+            rl.key.as_deref().unwrap_or("unknown")
+        ));
+        }
+    }
+    for check in &r.checks {
+        out.push_str(&format!(
+            "  {:<16} {:<5} {}\n",
+            check.id,
+            check.verdict.to_string(),
+            check.reason
+        ));
+    }
+    for t in &r.thresholds {
+        out.push_str(&format!(
+            "  threshold {:<20} {}: {}\n",
+            t.expr,
+            if t.passed { "met" } else { "BREACHED" },
+            t.message
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_parse() {
+        assert_eq!(parse_share("0.1"), Ok(0.1));
+        assert_eq!(parse_share("10%"), Ok(0.1));
+        assert!(parse_share("150%").is_err());
+        assert!(parse_share("x").is_err());
+    }
+
+    #[test]
+    fn exit_code_precedence() {
+        assert_eq!(worst(4, 1), 1);
+        assert_eq!(worst(1, 3), 3);
+        assert_eq!(worst(0, 4), 4);
+        assert_eq!(worst(2, 3), 2);
+    }
+}

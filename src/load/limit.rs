@@ -1,0 +1,364 @@
+//! `load --find-limit`: finds the token endpoint's rate limit and checks how it behaves
+//! (LOAD-01, RFC 6585 §4), with plain open-model tokio streams (more exact than goose for
+//! short steps).
+//!
+//! 1. **Ladder**: C1 (issuer A) sends fresh ID-JAGs at rising rates (fractions of `--rate`),
+//!    one step each, until a second of a step has a 429: the limit is saturated.
+//! 2. **Steady state**: the saturating rate is held for a measurement window that starts
+//!    after that first saturated second, and the limit is the accepted requests per second
+//!    in it, so a token bucket's initial burst does not inflate it.
+//! 3. **Retry-After**: after waiting as the largest `Retry-After` asked, one request must be
+//!    accepted.
+//! 4. **Recovery**: half the limit for two seconds must be accepted throughout.
+//! 5. **Key**: while C1/A floods at three times the limit, C2 (issuer A) and C1 (issuer B)
+//!    send a few requests each: whichever shares C1/A's 429s shares its limit, which says
+//!    whether the limit is per client, per issuer (or subject), global, or per client and
+//!    issuer.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::probe::{Answer, Identity, Prober, class_counts, status_counts};
+use super::report::{LoadCheck, RateLimitReport};
+use super::stats::Class;
+use crate::spec::{Level, Verdict};
+
+/// Fractions of `--rate` the ladder steps through.
+pub const LADDER: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
+/// Longest wait a `Retry-After` is honoured with.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// How to probe.
+#[derive(Debug, Clone)]
+pub struct LimitOptions {
+    /// The highest rate tried, requests per second.
+    pub max_rate: f64,
+    /// How long each ladder step lasts.
+    pub step: Duration,
+    /// The steady-state measurement window.
+    pub hold: Duration,
+}
+
+/// What the probes found.
+#[derive(Debug, Clone)]
+pub struct LimitOutcome {
+    /// For `load.json`.
+    pub report: RateLimitReport,
+    /// LOAD-01.
+    pub check: LoadCheck,
+    /// The ladder steps: rate and class counts.
+    pub steps: Vec<(f64, [u64; 4])>,
+}
+
+/// The first second (from the stream's start) with a 429, if any.
+pub fn first_saturated_second(answers: &[Answer]) -> Option<u64> {
+    answers
+        .iter()
+        .filter(|a| a.class == Class::RateLimited)
+        .map(|a| a.offset.as_secs())
+        .min()
+}
+
+/// Accepted requests per second over `answers` sent in `window` seconds.
+pub fn accepted_per_second(answers: &[Answer], window: Duration) -> f64 {
+    let accepted = answers
+        .iter()
+        .filter(|a| a.class == Class::Accepted)
+        .count();
+    accepted as f64 / window.as_secs_f64().max(1e-3)
+}
+
+/// The accepted rate in the steady state of a run's per-second counts (in [`Class::ALL`]
+/// order): the mean accepted per second over the full seconds after the first second with a
+/// 429 (`full_seconds` of the timeline are complete). `None` without a 429, or without a full
+/// second after it.
+pub fn steady_accepted_rate(seconds: &[[u64; 4]], full_seconds: usize) -> Option<f64> {
+    let first = seconds
+        .iter()
+        .position(|c| c[Class::RateLimited as usize] > 0)?;
+    let steady = seconds.get(first + 1..full_seconds.min(seconds.len()))?;
+    if steady.is_empty() {
+        return None;
+    }
+    let accepted: u64 = steady.iter().map(|c| c[Class::Accepted as usize]).sum();
+    Some(accepted as f64 / steady.len() as f64)
+}
+
+/// Share (0–1) of `answers` that were 429.
+fn limited_share(answers: &[Answer]) -> f64 {
+    if answers.is_empty() {
+        return 0.0;
+    }
+    answers
+        .iter()
+        .filter(|a| a.class == Class::RateLimited)
+        .count() as f64
+        / answers.len() as f64
+}
+
+/// What the limit is keyed on, from whether C2/A and C1/B shared C1/A's limit (`None`: not
+/// probed, or unclear).
+pub fn key_of(client2_shares: Option<bool>, issuer_b_shares: Option<bool>) -> Option<String> {
+    let k = match (client2_shares?, issuer_b_shares) {
+        (false, Some(true)) | (false, None) => "client",
+        (true, Some(false)) => "issuer (or subject)",
+        (true, Some(true)) => "global (or source address)",
+        (false, Some(false)) => "client and issuer (or subject)",
+        (true, None) => "shared by clients (issuer, subject or global)",
+    };
+    Some(k.to_string())
+}
+
+/// Whether a probe group shared the flood's limit: most of its requests were refused like the
+/// flood's (`Some(true)`), almost none were (`Some(false)`), or it is unclear (`None`).
+fn shares(group: &[Answer], flood_share: f64) -> Option<bool> {
+    if group.is_empty() || flood_share < 0.2 {
+        return None;
+    }
+    let s = limited_share(group);
+    if s >= flood_share * 0.5 {
+        Some(true)
+    } else if s <= 0.1 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Runs the probes. `c2a` is the second client with issuer A, `c1b` the first client with
+/// issuer B; either may be missing (the key is then found out partly or not at all).
+pub async fn find_limit(
+    prober: &Prober,
+    c1a: &Identity,
+    c2a: Option<&Identity>,
+    c1b: Option<&Identity>,
+    opts: &LimitOptions,
+    stop: &AtomicBool,
+) -> LimitOutcome {
+    let mut steps = Vec::new();
+    let mut above: Vec<Answer> = Vec::new();
+    let mut saturated_rate = None;
+    for frac in LADDER {
+        let rate = (opts.max_rate * frac).max(1.0);
+        let answers = prober.stream(c1a, rate, opts.step, stop).await;
+        steps.push((rate, class_counts(&answers)));
+        if let Some(sec) = first_saturated_second(&answers) {
+            above.extend(answers.into_iter().filter(|a| a.offset.as_secs() >= sec));
+            saturated_rate = Some(rate);
+            break;
+        }
+    }
+    let mut report = RateLimitReport::default();
+    let Some(rate) = saturated_rate else {
+        let total: u64 = steps.iter().map(|(_, c)| c.iter().sum::<u64>()).sum();
+        let errors: u64 = steps.iter().map(|(_, c)| c[Class::Error as usize]).sum();
+        let reason = format!(
+            "no 429 up to {:.0} requests per second ({total} requests, {errors} errors): \
+             the token endpoint does not limit the rate",
+            opts.max_rate
+        );
+        return LimitOutcome {
+            report,
+            check: check(Verdict::Fail, reason),
+            steps,
+        };
+    };
+
+    // Steady state: hold the saturating rate past the first saturated second.
+    let hold = prober.stream(c1a, rate, opts.hold, stop).await;
+    report.measured_rps = accepted_per_second(&hold, opts.hold);
+    above.extend(hold);
+    for a in above.iter().filter(|a| a.class == Class::RateLimited) {
+        if a.retry_after.is_some() {
+            report.retry_after_seen += 1;
+        } else {
+            report.retry_after_missing += 1;
+        }
+    }
+    report.statuses_above_limit = status_counts(&above);
+
+    // Retry-After holds: wait as asked, then one request must pass.
+    let wait = above
+        .iter()
+        .filter_map(|a| a.retry_after)
+        .max()
+        .map_or(Duration::from_secs(1), Duration::from_secs)
+        .min(MAX_RETRY_WAIT);
+    tokio::time::sleep(wait).await;
+    let retry = prober.send_fresh(c1a).await;
+    report.retry_after_honoured =
+        (report.retry_after_seen > 0).then_some(retry.class == Class::Accepted);
+
+    // Recovery: half the limit must pass throughout.
+    let calm_rate = (report.measured_rps * 0.5).max(1.0);
+    let calm = prober
+        .stream(c1a, calm_rate, Duration::from_secs(2), stop)
+        .await;
+    let calm_counts = class_counts(&calm);
+    report.recovered =
+        Some(calm_counts[Class::Accepted as usize] == calm.len() as u64 && !calm.is_empty());
+
+    // Key: flood C1/A at three times the limit; C2/A and C1/B probe meanwhile.
+    if c2a.is_some() || c1b.is_some() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let flood_rate = (report.measured_rps * 3.0).max(rate);
+        let probe_window = Duration::from_secs(2);
+        let delayed = |who: Identity| {
+            let p = prober.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                p.stream(&who, 3.0, probe_window, &AtomicBool::new(false))
+                    .await
+            }
+        };
+        let flood = prober.stream(c1a, flood_rate, Duration::from_secs(3), stop);
+        let p2 = async {
+            match c2a {
+                Some(w) => delayed(w.clone()).await,
+                None => Vec::new(),
+            }
+        };
+        let pb = async {
+            match c1b {
+                Some(w) => delayed(w.clone()).await,
+                None => Vec::new(),
+            }
+        };
+        let (flood, g2, gb) = tokio::join!(flood, p2, pb);
+        let flood_share = limited_share(
+            &flood
+                .iter()
+                .filter(|a| a.offset >= Duration::from_millis(700))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        report.key = key_of(
+            c2a.and_then(|_| shares(&g2, flood_share)),
+            c1b.and_then(|_| shares(&gb, flood_share)),
+        );
+    }
+
+    let total_above = above.len().max(1) as f64;
+    let bad_above = above.iter().filter(|a| a.class == Class::Error).count();
+    let mut problems = Vec::new();
+    if bad_above as f64 / total_above > 0.01 {
+        problems.push(format!(
+            "{bad_above} of {} requests above the limit got 5xx or no answer instead of 429",
+            above.len()
+        ));
+    }
+    if report.retry_after_missing > 0 {
+        problems.push(format!(
+            "{} of {} 429s carry no Retry-After",
+            report.retry_after_missing,
+            report.retry_after_missing + report.retry_after_seen
+        ));
+    }
+    if report.retry_after_honoured == Some(false) {
+        problems.push(format!(
+            "a request sent after waiting Retry-After ({} s) was not accepted (got {})",
+            wait.as_secs(),
+            retry.status.map_or("no answer".into(), |s| s.to_string())
+        ));
+    }
+    if report.recovered == Some(false) {
+        problems.push(format!(
+            "at {calm_rate:.0}/s after the limit, {} of {} requests were not accepted",
+            calm.len() as u64 - calm_counts[Class::Accepted as usize],
+            calm.len()
+        ));
+    }
+    let summary = format!(
+        "limit {:.1}/s (saturated at {rate:.0}/s), {} 429s with Retry-After{}",
+        report.measured_rps,
+        report.retry_after_seen,
+        report
+            .key
+            .as_deref()
+            .map(|k| format!(", keyed on {k}"))
+            .unwrap_or_default()
+    );
+    let check = if problems.is_empty() {
+        check(Verdict::Pass, summary)
+    } else {
+        check(Verdict::Warn, format!("{summary}; {}", problems.join("; ")))
+    };
+    LimitOutcome {
+        report,
+        check,
+        steps,
+    }
+}
+
+fn check(verdict: Verdict, reason: String) -> LoadCheck {
+    LoadCheck {
+        id: "LOAD-01".into(),
+        level: Level::Should,
+        verdict,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(ms: u64, class: Class) -> Answer {
+        Answer {
+            class,
+            status: Some(match class {
+                Class::Accepted => 200,
+                Class::RateLimited => 429,
+                Class::Rejected => 400,
+                Class::Error => 500,
+            }),
+            retry_after: None,
+            timed_out: false,
+            offset: Duration::from_millis(ms),
+            latency: Duration::from_millis(1),
+        }
+    }
+
+    #[test]
+    fn saturation_and_steady_rate() {
+        let mut a: Vec<Answer> = (0..200).map(|i| answer(i * 10, Class::Accepted)).collect();
+        a.push(answer(1_500, Class::RateLimited));
+        assert_eq!(first_saturated_second(&a), Some(1));
+        assert_eq!(first_saturated_second(&a[..10]), None);
+        assert!((accepted_per_second(&a, Duration::from_secs(2)) - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn steady_state_skips_the_burst() {
+        // A bucket of 50/s with a burst of 50 under 100/s: 100 accepted in the first second.
+        let t = [
+            [100, 0, 0, 0],
+            [50, 50, 0, 0],
+            [50, 50, 0, 0],
+            [48, 52, 0, 0],
+            [9, 3, 0, 0],
+        ];
+        assert_eq!(steady_accepted_rate(&t, 4), Some(49.0));
+        assert_eq!(steady_accepted_rate(&t[..2], 2), None);
+        assert_eq!(steady_accepted_rate(&[[10, 0, 0, 0]], 1), None);
+    }
+
+    #[test]
+    fn key_inference() {
+        assert_eq!(key_of(Some(false), Some(true)).as_deref(), Some("client"));
+        assert_eq!(
+            key_of(Some(true), Some(false)).as_deref(),
+            Some("issuer (or subject)")
+        );
+        assert_eq!(
+            key_of(Some(true), Some(true)).as_deref(),
+            Some("global (or source address)")
+        );
+        assert_eq!(key_of(None, Some(true)), None);
+        let limited: Vec<Answer> = (0..6).map(|i| answer(i, Class::RateLimited)).collect();
+        let ok: Vec<Answer> = (0..6).map(|i| answer(i, Class::Accepted)).collect();
+        assert_eq!(shares(&limited, 0.7), Some(true));
+        assert_eq!(shares(&ok, 0.7), Some(false));
+        assert_eq!(shares(&ok, 0.0), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! Single token requests outside goose, for the rate-limit probes, the replay race and the
+//! conformance lane: a plain reqwest client, a few identities (client × issuer), an
+//! open-model stream at a fixed rate, and the classification every load path shares.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::engine::{parse_retry_after, read_capped, token_issued};
+use super::jag::{JagFactory, JagKind, TokenForm};
+use super::stats::Class;
+
+/// Largest response body a probe reads.
+const BODY_CAP: usize = 64 * 1024;
+
+/// Who a request is from: a client with ID-JAGs from one issuer.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// A label for reports (`C1/A`, `C2/A`, `C1/B`).
+    pub label: String,
+    /// Mints this identity's ID-JAGs.
+    pub jags: Arc<JagFactory>,
+    /// How its client authenticates.
+    pub form: TokenForm,
+}
+
+/// The answer to one probe request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// Its class.
+    pub class: Class,
+    /// The HTTP status, when one came.
+    pub status: Option<u16>,
+    /// `Retry-After` in seconds on a 429 (`None`: absent or unparseable).
+    pub retry_after: Option<u64>,
+    /// Whether it timed out.
+    pub timed_out: bool,
+    /// When it was due, from the start of its stream.
+    pub offset: Duration,
+    /// From the intended send time to the end of the answer.
+    pub latency: Duration,
+}
+
+/// Sends token requests with a plain reqwest client.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    http: reqwest::Client,
+    endpoint: String,
+    timeout: Duration,
+    counter: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Seconds since the epoch, now.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Prober {
+    /// A prober of `endpoint` whose requests give up after `timeout`.
+    pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("xaa-conform/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Prober {
+            http,
+            endpoint: endpoint.to_string(),
+            timeout,
+            counter: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        })
+    }
+
+    /// A fresh ID-JAG of `kind` for `who`, issued now (its `jti` unique to this prober).
+    pub fn mint(&self, who: &Identity, kind: JagKind) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        who.jags.mint(kind, n, unix_now(), None)
+    }
+
+    /// Sends `assertion` as `who`, timing from `due`.
+    pub async fn send(
+        &self,
+        who: &Identity,
+        assertion: &str,
+        due: Instant,
+        offset: Duration,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .post(&self.endpoint)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .timeout(self.timeout)
+            .body(who.form.body(assertion));
+        if let Some(auth) = who.form.authorization() {
+            req = req.header(reqwest::header::AUTHORIZATION, auth);
+        }
+        let (status, issued, retry_after, timed_out) = match req.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry = if status == 429 {
+                    parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER))
+                } else {
+                    None
+                };
+                match read_capped(resp, BODY_CAP).await {
+                    Some(b) => (Some(status), token_issued(&b), retry, false),
+                    None => (None, false, None, false),
+                }
+            }
+            Err(e) => (None, false, None, e.is_timeout()),
+        };
+        Answer {
+            class: Class::of(status, issued),
+            status,
+            retry_after,
+            timed_out,
+            offset,
+            latency: Instant::now().saturating_duration_since(due),
+        }
+    }
+
+    /// Sends a fresh valid ID-JAG as `who`, now.
+    pub async fn send_fresh(&self, who: &Identity) -> Answer {
+        let jag = self.mint(who, JagKind::Valid);
+        self.send(who, &jag, Instant::now(), Duration::ZERO).await
+    }
+
+    /// An open-model stream: `rate` fresh valid requests per second as `who` for `duration`,
+    /// each started on schedule whatever the latency; stops early when `stop` is set.
+    pub async fn stream(
+        &self,
+        who: &Identity,
+        rate: f64,
+        duration: Duration,
+        stop: &AtomicBool,
+    ) -> Vec<Answer> {
+        let start = Instant::now();
+        let n = (rate * duration.as_secs_f64()).ceil().max(0.0) as u64;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..n {
+            if stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered() {
+                break;
+            }
+            let offset = Duration::from_secs_f64(i as f64 / rate);
+            let due = start + offset;
+            let jag = self.mint(who, JagKind::Valid);
+            tokio::time::sleep_until(due.into()).await;
+            let me = self.clone();
+            let who = who.clone();
+            tasks.spawn(async move { me.send(&who, &jag, due, offset).await });
+        }
+        let mut out = Vec::with_capacity(n as usize);
+        while let Some(r) = tasks.join_next().await {
+            if let Ok(a) = r {
+                out.push(a);
+            }
+        }
+        out.sort_by_key(|a| a.offset);
+        out
+    }
+}
+
+/// Counts per class of `answers`, in [`Class::ALL`] order.
+pub fn class_counts(answers: &[Answer]) -> [u64; 4] {
+    let mut c = [0u64; 4];
+    for a in answers {
+        c[a.class as usize] += 1;
+    }
+    c
+}
+
+/// Answers by status code as text (`none` when no HTTP answer, `timeout` for timeouts).
+pub fn status_counts(answers: &[Answer]) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for a in answers {
+        let k = match (a.status, a.timed_out) {
+            (Some(s), _) => s.to_string(),
+            (None, true) => "timeout".into(),
+            (None, false) => "none".into(),
+        };
+        *m.entry(k).or_default() += 1;
+    }
+    m
+}

@@ -1,0 +1,124 @@
+//! HTTPS for the fake IdP: a throwaway certificate authority made with rcgen for each start,
+//! and a leaf certificate for the IdP's host names signed by it.
+//!
+//! Real resource authorization servers refuse plain-http JWKS URLs, so the IdP can serve TLS.
+//! The server under test trusts the CA through the PEM file the suite writes; the CA's private
+//! key never leaves memory and is dropped as soon as the leaf is signed.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+
+/// The fake IdP's TLS material: the CA certificate (public) and the leaf certificate with its
+/// private key (in memory only).
+#[derive(Clone)]
+pub struct IdpTls {
+    ca_pem: String,
+    leaf_pem: String,
+    leaf_key_pem: String,
+}
+
+impl fmt::Debug for IdpTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the private key.
+        f.debug_struct("IdpTls").finish_non_exhaustive()
+    }
+}
+
+/// The names the leaf certificate always covers: the loopback address and `localhost`.
+pub const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
+
+impl IdpTls {
+    /// A fresh CA and a leaf certificate for the loopback names plus `extra_hosts` (host names
+    /// or IP addresses, e.g. the host of the IdP's public URL).
+    pub fn generate(extra_hosts: &[String]) -> Result<Self, String> {
+        fn err(what: &'static str) -> impl Fn(rcgen::Error) -> String {
+            move |e| format!("cannot {what}: {e}")
+        }
+        let ca_key = KeyPair::generate().map_err(err("generate the CA key"))?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(err("make the CA parameters"))?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "xaa-conform fake IdP test CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca_params
+            .self_signed(&ca_key)
+            .map_err(err("sign the CA certificate"))?;
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let mut names: Vec<String> = LOOPBACK_NAMES.iter().map(|s| s.to_string()).collect();
+        for h in extra_hosts {
+            let h = h.trim_start_matches('[').trim_end_matches(']').to_string();
+            if !h.is_empty() && !names.contains(&h) {
+                names.push(h);
+            }
+        }
+        let leaf_key = KeyPair::generate().map_err(err("generate the IdP's TLS key"))?;
+        let mut leaf_params =
+            CertificateParams::new(names).map_err(err("make the IdP certificate parameters"))?;
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, "xaa-conform fake IdP");
+        leaf_params.use_authority_key_identifier_extension = true;
+        leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &issuer)
+            .map_err(err("sign the IdP certificate"))?;
+        Ok(IdpTls {
+            ca_pem: ca_cert.pem(),
+            leaf_pem: leaf.pem(),
+            leaf_key_pem: leaf_key.serialize_pem(),
+        })
+        // `issuer` (with the CA key) is dropped here: nothing more can be signed.
+    }
+
+    /// The CA certificate as PEM, for the server under test to trust.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Writes the CA certificate (never a key) to `path`, creating its folder.
+    pub fn write_ca(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, self.ca_pem.as_bytes())
+    }
+
+    /// The rustls server configuration serving the leaf certificate.
+    pub async fn server_config(&self) -> std::io::Result<axum_server::tls_rustls::RustlsConfig> {
+        axum_server::tls_rustls::RustlsConfig::from_pem(
+            self.leaf_pem.clone().into_bytes(),
+            self.leaf_key_pem.clone().into_bytes(),
+        )
+        .await
+    }
+
+    /// The CA as a certificate reqwest clients can trust.
+    pub fn reqwest_root(&self) -> Result<reqwest::Certificate, String> {
+        reqwest::Certificate::from_pem(self.ca_pem.as_bytes())
+            .map_err(|e| format!("the IdP CA certificate does not parse: {e}"))
+    }
+}
+
+/// The host of a URL such as `https://idp.example:7400`, when it names one.
+pub fn url_host(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    match u.host()? {
+        url::Host::Domain(d) => Some(d.to_string()),
+        url::Host::Ipv4(a) => Some(IpAddr::V4(a).to_string()),
+        url::Host::Ipv6(a) => Some(IpAddr::V6(a).to_string()),
+    }
+}
