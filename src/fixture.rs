@@ -96,6 +96,9 @@ pub struct Fixture {
     pub subject: String,
     /// A `sub` no issuer has a user for.
     pub unknown_subject: String,
+    /// A `sub` the RAS knows only under the second trusted issuer (ISS_B), when the target
+    /// has one (JAG-SUB-03 sends it from ISS_A).
+    pub subject_b: Option<String>,
     /// R1: a resource the RAS governs.
     pub resource: Option<String>,
     /// R2: a second governed resource.
@@ -110,6 +113,9 @@ pub struct Fixture {
     pub api_r1: Option<String>,
     /// The resource API of R2.
     pub api_r2: Option<String>,
+    /// A "whoami" URL: GET with the access token as Bearer answers a JSON object naming whom
+    /// the token represents (RS-11, JAG-SUB-03).
+    pub whoami: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
     /// How long the RAS uses a fetched JWKS before fetching it again, when known (JAG-SIG-14
@@ -130,6 +136,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("client3.id", "C3, a client registered for private_key_jwt"),
     ("user.sub", "U1's sub under the trusted issuer"),
     ("user.unknown", "a sub no issuer has a user for"),
+    (
+        "user.sub_b",
+        "a sub the RAS knows only under the second trusted issuer (ISS_B)",
+    ),
     ("resource.r1", "R1, a resource the RAS governs"),
     ("resource.r2", "R2, a second governed resource"),
     (
@@ -139,6 +149,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("scope", "the scope of the valid ID-JAG"),
     ("api.r1", "the resource API URL of R1"),
     ("api.r2", "the resource API URL of R2"),
+    (
+        "api.whoami",
+        "the whoami URL, which says whom a token represents",
+    ),
     ("jag", "the minted ID-JAG (in request.assertion only)"),
     ("idp.trusted.issuer", "ISS_A, the trusted issuer"),
     ("idp.trusted_b.issuer", "ISS_B, a second trusted issuer"),
@@ -162,12 +176,14 @@ impl Fixture {
             "client3.id" => self.client3.clone(),
             "user.sub" => Some(self.subject.clone()),
             "user.unknown" => Some(self.unknown_subject.clone()),
+            "user.sub_b" => self.subject_b.clone(),
             "resource.r1" => self.resource.clone(),
             "resource.r2" => self.resource2.clone(),
             "resource.foreign" => Some(self.foreign_resource.clone()),
             "scope" => self.scope.clone(),
             "api.r1" => self.api_r1.clone(),
             "api.r2" => self.api_r2.clone(),
+            "api.whoami" => self.whoami.clone(),
             "idp.trusted.issuer" => issuer(IssuerRole::Trusted),
             "idp.trusted_b.issuer" => issuer(IssuerRole::TrustedB),
             "idp.untrusted.issuer" => issuer(IssuerRole::Untrusted),

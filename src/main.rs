@@ -509,6 +509,8 @@ async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -
         );
     }
     println!("subject: {}", f.subject);
+    println!("subject_b: {}", opt(&f.subject_b));
+    println!("whoami: {}", opt(&f.whoami));
     println!("resource: {}", opt(&f.resource));
     println!("resource2: {}", opt(&f.resource2));
     println!("scope: \"{}\"", opt(&f.scope));
@@ -577,7 +579,8 @@ fn list(args: ListArgs) -> u8 {
         .filter(|l| catalogue::find(&l.scenario.id).is_none())
         .collect();
 
-    let covered = |r: &RequirementRow| by_id.contains_key(r.id);
+    let covered =
+        |r: &RequirementRow| by_id.contains_key(r.id) || catalogue::load_command(r.id).is_some();
     let count = |f: &dyn Fn(&RequirementRow) -> bool| rows.iter().filter(|r| f(r)).count();
     let summary = format!(
         "{} rows: {} covered ({} MUST), {} not covered ({} MUST)",
@@ -604,9 +607,10 @@ fn list(args: ListArgs) -> u8 {
                         "source": r.source,
                         "summary": r.summary,
                         "in_catalogue": true,
-                        "covered": s.is_some(),
+                        "covered": covered(r),
+                        "command": catalogue::load_command(r.id).unwrap_or("xaa-conform run"),
                         "defects": proving(r.id),
-                        "reason": if s.is_some() { None } else { Some(r.reason()) },
+                        "reason": if covered(r) { None } else { Some(r.reason()) },
                         "scenario": s.map(|(_, origin)| origin),
                         "scenario_level": s.map(|(s, _)| s.requirement.level),
                         "tags": s.map_or(&[][..], |(s, _)| s.tags.as_slice()),
@@ -645,7 +649,9 @@ fn list(args: ListArgs) -> u8 {
                 }
             };
             for r in &rows {
-                let detail = if covered(r) {
+                let detail = if let Some(command) = catalogue::load_command(r.id) {
+                    format!("{:<12} {} (by `{command}`)", "covered", proven_by(r.id))
+                } else if covered(r) {
                     format!("{:<12} {}", "covered", proven_by(r.id))
                 } else {
                     format!("not covered: {}", r.reason())

@@ -170,6 +170,166 @@ pub enum Expect {
     KeyRemoval(KeyRemoval),
     /// The same ID-JAG sent many times at once: how many are accepted (a replay-cache race).
     ConcurrentReplay(ConcurrentReplay),
+    /// Records whom the access token represents, as the target's whoami endpoint says (INFO).
+    Whoami(WhoamiRecord),
+    /// The ID-JAG must not obtain a token for the principal that the same ID-JAG minted by
+    /// another issuer obtains: refused, or accepted for another principal (per the whoami
+    /// endpoint).
+    DistinctPrincipal(DistinctPrincipal),
+}
+
+/// Record the whoami answer for the access token the check obtains: principal, `client_id`
+/// and `scope`, with remarks where they differ from C1 and the ID-JAG's scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhoamiRecord {}
+
+/// A cross-issuer subject check: the positive control is the scenario's ID-JAG minted as
+/// `control_issuer` (it must be accepted; the whoami endpoint names its principal P); the
+/// probe, the scenario's ID-JAG as is, must be refused with `reject`, or accepted for a
+/// principal other than P (a distinct account, e.g. provisioned just in time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DistinctPrincipal {
+    /// The issuer that mints the positive control.
+    pub control_issuer: crate::jose::IssuerRole,
+    /// Error codes of a conformant refusal.
+    pub reject: OneOrMany,
+}
+
+/// The members of a whoami answer that name the principal, in the order they are looked for
+/// (RFC 7662 §2.2 names `sub` and `username`).
+pub const PRINCIPAL_MEMBERS: &[&str] = &["sub", "username", "user", "user_id", "id"];
+
+/// The principal a whoami answer names: the first of [`PRINCIPAL_MEMBERS`] that holds a
+/// non-empty string or a number.
+pub fn whoami_principal(body: &Map<String, Value>) -> Option<String> {
+    PRINCIPAL_MEMBERS.iter().find_map(|m| match body.get(*m) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// What a whoami call gave: the principal and the whole answer, or why there is none.
+pub fn read_whoami(ex: &Exchange) -> Result<(String, Map<String, Value>), String> {
+    let Some(resp) = &ex.response else {
+        return Err(format!(
+            "no answer: {}",
+            ex.error.clone().unwrap_or_else(|| "no response".into())
+        ));
+    };
+    if resp.status != 200 {
+        return Err(format!("the whoami endpoint answered {}", resp.status));
+    }
+    let Some(body) = json_object(&resp.body) else {
+        return Err("the whoami endpoint answered 200 without a JSON object".into());
+    };
+    match whoami_principal(&body) {
+        Some(p) => Ok((p, body)),
+        None => Err(format!(
+            "the whoami answer names no principal (none of {})",
+            PRINCIPAL_MEMBERS.join(", ")
+        )),
+    }
+}
+
+/// Records a whoami answer (INFO): principal, `client_id`, `scope`, and where they differ
+/// from the expected client and the ID-JAG's scope.
+pub fn judge_whoami(
+    principal: &str,
+    body: &Map<String, Value>,
+    client_id: &str,
+    jag_scope: Option<&str>,
+) -> Judgement {
+    let shown = |k: &str| match body.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "not given".into(),
+    };
+    let client = ["client_id", "azp"]
+        .iter()
+        .find(|k| body.contains_key(**k))
+        .map_or_else(|| "not given".to_string(), |k| shown(k));
+    let scope = ["scope", "scp"]
+        .iter()
+        .find(|k| body.contains_key(**k))
+        .map_or_else(|| "not given".to_string(), |k| shown(k));
+    let mut remarks = Vec::new();
+    if client != "not given" && client != client_id {
+        remarks.push(format!("the client is not C1 ({client_id})"));
+    }
+    if let (Some(allowed), Some(Value::String(g))) = (jag_scope, body.get("scope")) {
+        let allowed = scopes(allowed);
+        let extra: Vec<&str> = scopes(g)
+            .into_iter()
+            .filter(|x| !allowed.contains(x))
+            .collect();
+        if !extra.is_empty() {
+            remarks.push(format!("scope {} is beyond the ID-JAG's", extra.join(" ")));
+        }
+    }
+    let tail = if remarks.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", remarks.join("; "))
+    };
+    judged(
+        Verdict::Info,
+        format!("whoami: principal {principal}, client_id {client}, scope {scope}{tail}"),
+    )
+}
+
+/// Judges the probe of a [`DistinctPrincipal`] check once the control was accepted for
+/// `control_principal`: a refusal with the codes is PASS (another code is WARN); an
+/// acceptance is PASS when the whoami answer names another principal, a violation when it
+/// names the control's; `probe_principal` is the probe token's whoami result (`None` when
+/// the target has no whoami endpoint). `issuers` names the probe's and the control's issuers
+/// (e.g. `ISS_A`, `ISS_B`).
+pub fn judge_distinct_principal(
+    level: Level,
+    codes: &[String],
+    issuers: (&str, &str),
+    control_principal: Option<&str>,
+    probe: &Outcome,
+    probe_principal: Option<Result<String, String>>,
+    what: &str,
+) -> Judgement {
+    let (probe_iss, control_iss) = issuers;
+    let accepted = Outcome::Accepted { body: Map::new() };
+    match probe {
+        Outcome::Accepted { .. } => {}
+        _ => return judge_negative(level, codes, &accepted, probe, what),
+    }
+    let (Some(control), Some(found)) = (control_principal, probe_principal) else {
+        return judged(
+            Verdict::Skip,
+            format!(
+                "not applicable to this target: {what} was accepted, and without a whoami \
+                 endpoint (whoami in the target file) the suite cannot tell whose token it is"
+            ),
+        );
+    };
+    match found {
+        Err(e) => judged(
+            Verdict::Skip,
+            format!("{what} was accepted, but its principal is unknown: {e}"),
+        ),
+        Ok(p) if p == control => judged(
+            level.violation(),
+            format!(
+                "{what} from {probe_iss} was accepted for principal {p}, the user {control_iss}'s \
+                 token got: {probe_iss}'s sub was mapped to {control_iss}'s user"
+            ),
+        ),
+        Ok(p) => judged(
+            Verdict::Pass,
+            format!(
+                "{what} from {probe_iss} was accepted for principal {p}, an account distinct \
+                 from {control_iss}'s user {control} (a distinct user, e.g. provisioned just in time)"
+            ),
+        ),
+    }
 }
 
 /// Key removal: after the control is accepted, the trusted issuer's JWKS replaces its keys
@@ -258,6 +418,8 @@ impl Expect {
                 | Expect::Measure(_)
                 | Expect::KeyRemoval(_)
                 | Expect::ConcurrentReplay(_)
+                | Expect::Whoami(_)
+                | Expect::DistinctPrincipal(_)
         )
     }
 }

@@ -95,6 +95,10 @@ pub struct TargetFile {
     /// A `sub` the RAS does not know (default `ghost`).
     #[serde(default)]
     pub unknown_subject: Option<String>,
+    /// A `sub` the RAS knows only under the second trusted issuer (ISS_B), not under the
+    /// trusted one (JAG-SUB-03 sends it from the trusted issuer; SKIP without it).
+    #[serde(default)]
+    pub subject_b: Option<String>,
     /// R1: a resource the RAS governs; the valid ID-JAG's `resource`.
     #[serde(default)]
     pub resource: Option<String>,
@@ -110,6 +114,11 @@ pub struct TargetFile {
     /// The resource APIs (checks of the resource step are SKIP without them).
     #[serde(default)]
     pub api: ApiEntry,
+    /// A "whoami" URL: a GET with the access token as Bearer answers a JSON object naming
+    /// whom the token represents in `sub` (or `username`, `user`, `user_id`, `id`), with
+    /// `client_id` and `scope` if it can (RS-11 and JAG-SUB-03 use it; SKIP without it).
+    #[serde(default)]
+    pub whoami: Option<String>,
     /// The fake IdP.
     #[serde(default)]
     pub idp: IdpEntry,
@@ -225,6 +234,7 @@ impl TargetFile {
                 .unknown_subject
                 .clone()
                 .unwrap_or_else(|| "ghost".into()),
+            subject_b: self.subject_b.clone(),
             resource: self.resource.clone(),
             resource2: self.resource2.clone(),
             foreign_resource: self
@@ -235,6 +245,7 @@ impl TargetFile {
             issuers: fixture::issuer_urls(&self.idp_base_url()),
             api_r1: self.api.r1.clone(),
             api_r2: self.api.r2.clone(),
+            whoami: self.whoami.clone(),
             timeout,
             jwks_cache_ttl,
         })

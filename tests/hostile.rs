@@ -344,3 +344,80 @@ async fn an_untrusted_certificate_is_error_not_an_answer() {
     assert!(reason.contains("invalid peer certificate"), "{reason}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// The same faults on the load path: every request is counted as an error, the run ends on
+/// time (a 2 s schedule with a 1 s timeout), and load.json is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_counts_hostile_answers_as_errors_and_ends_on_time() {
+    let hostile = hostile_server().await;
+    let reset = raw_server(RawFault::ResetMidResponse).await;
+    let silent = raw_server(RawFault::Silent).await;
+    let gzip = gzip_bomb_server().await;
+    for (addr, route) in [
+        (reset, "/token"),
+        (silent, "/token"),
+        (gzip, "/gzip"),
+        (hostile, "/number"),
+        (hostile, "/big"),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let target = dir.path().join("target.yaml");
+        std::fs::write(
+            &target,
+            format!(
+                "token_endpoint: http://{addr}{route}\nissuer: http://{addr}\nclient: {{ id: c1, secret: s3cr3t }}\n\
+                 subject: u1\nidp: {{ bind: \"127.0.0.1:0\" }}\ntimeout: 1s\n"
+            ),
+        )
+        .expect("write");
+        let reports = dir.path().join("reports");
+        let started = Instant::now();
+        let (target2, reports2) = (target.clone(), reports.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_xaa-conform"))
+                .arg("load")
+                .arg("--target")
+                .arg(&target2)
+                .args([
+                    "--rate",
+                    "10",
+                    "--duration",
+                    "2s",
+                    "--timeout",
+                    "1s",
+                    "--race",
+                    "0",
+                ])
+                .arg("--report-dir")
+                .arg(&reports2)
+                .output()
+        })
+        .await
+        .expect("join")
+        .expect("run xaa-conform load");
+        let took = started.elapsed();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            took < Duration::from_secs(20),
+            "{route}: took {took:?}\n{text}"
+        );
+        assert!(!text.contains("panicked"), "{route}: {text}");
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(reports.join("load.json"))
+                .unwrap_or_else(|e| panic!("{route}: no load.json ({e}): {text}")),
+        )
+        .expect("load.json");
+        let classes = &report["classes"];
+        assert_eq!(classes["accepted"], 0, "{route}: {classes}");
+        assert!(
+            classes["error"].as_u64().unwrap_or(0) >= 15,
+            "{route}: {classes}\n{text}"
+        );
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{route}: a run of errors is not a pass"
+        );
+    }
+}

@@ -180,7 +180,9 @@ fn breached_threshold_exits_4() {
             "--rate",
             "20",
             "--duration",
-            "1s",
+            "2s",
+            "--lane-rate",
+            "5",
             "--threshold",
             "p99<1us",
             "--threshold",
@@ -198,7 +200,7 @@ fn breached_threshold_exits_4() {
     assert_eq!(t[1]["passed"], true, "{out}");
     assert!(out.contains("p99<1us") && out.contains("BREACHED"), "{out}");
     // Single use: no load request may collide with a probe's jti.
-    assert_eq!(r["classes"]["accepted"], 20, "{out}");
+    assert_eq!(r["classes"]["accepted"], 40, "{out}");
     assert_eq!(r["classes"]["rejected"], 0, "{out}");
     assert_eq!(check(&r, "LOAD-02")["verdict"], "PASS", "{out}");
     assert_eq!(check(&r, "JAG-JTI-01@load")["verdict"], "PASS", "{out}");

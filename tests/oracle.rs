@@ -855,3 +855,144 @@ fn summarize_of_classified_answers() {
         "no answer: timeout"
     );
 }
+
+// Whoami and the cross-issuer subject check (JAG-SUB-03, RS-11).
+
+fn principal_of(body: &str) -> Result<String, String> {
+    xaa_conform::oracle::read_whoami(&exchange(Some(resp(200, body)), None)).map(|(p, _)| p)
+}
+
+#[test]
+fn whoami_principal_is_sub_then_the_usual_alternatives() {
+    assert_eq!(
+        principal_of(r#"{"sub":"U3","username":"x"}"#),
+        Ok("U3".into())
+    );
+    assert_eq!(principal_of(r#"{"username":"carol"}"#), Ok("carol".into()));
+    assert_eq!(principal_of(r#"{"id":42}"#), Ok("42".into()));
+    assert!(principal_of(r#"{"sub":""}"#).is_err());
+    assert!(principal_of(r#"{"client_id":"c1"}"#).is_err());
+    let refused = xaa_conform::oracle::read_whoami(&exchange(Some(resp(401, "{}")), None));
+    assert_eq!(refused, Err("the whoami endpoint answered 401".into()));
+    assert!(
+        xaa_conform::oracle::read_whoami(&exchange(None, Some("connection refused")))
+            .is_err_and(|e| e.contains("connection refused"))
+    );
+}
+
+#[test]
+fn distinct_principal_judges_refusal_other_principal_and_same_principal() {
+    use xaa_conform::oracle::judge_distinct_principal as judge;
+    let c = codes(&["invalid_grant"]);
+    let iss = ("ISS_A", "ISS_B");
+    let refused = judge(
+        Level::Must,
+        &c,
+        iss,
+        Some("U3"),
+        &rejected(400, "invalid_grant"),
+        None,
+        WHAT,
+    );
+    assert_eq!(refused.verdict, Verdict::Pass);
+    // A refusal needs no whoami.
+    let refused = judge(
+        Level::Must,
+        &c,
+        iss,
+        None,
+        &rejected(400, "invalid_grant"),
+        None,
+        WHAT,
+    );
+    assert_eq!(refused.verdict, Verdict::Pass);
+    let other_code = judge(
+        Level::Must,
+        &c,
+        iss,
+        Some("U3"),
+        &rejected(400, "invalid_request"),
+        None,
+        WHAT,
+    );
+    assert_eq!(other_code.verdict, Verdict::Warn);
+    let jit = judge(
+        Level::Must,
+        &c,
+        iss,
+        Some("U3"),
+        &accepted(),
+        Some(Ok("jit:u3".into())),
+        WHAT,
+    );
+    assert_eq!(jit.verdict, Verdict::Pass);
+    assert!(jit.reason.contains("distinct"), "{}", jit.reason);
+    let same = judge(
+        Level::Must,
+        &c,
+        iss,
+        Some("U3"),
+        &accepted(),
+        Some(Ok("U3".into())),
+        WHAT,
+    );
+    assert_eq!(same.verdict, Verdict::Fail);
+    assert!(
+        same.reason
+            .contains("ISS_A's sub was mapped to ISS_B's user"),
+        "{}",
+        same.reason
+    );
+    // Accepted, but whose token it is cannot be seen.
+    let blind = judge(Level::Must, &c, iss, None, &accepted(), None, WHAT);
+    assert_eq!(blind.verdict, Verdict::Skip);
+    let unknown = judge(
+        Level::Must,
+        &c,
+        iss,
+        Some("U3"),
+        &accepted(),
+        Some(Err("401".into())),
+        WHAT,
+    );
+    assert_eq!(unknown.verdict, Verdict::Skip);
+    let silent = judge(
+        Level::Must,
+        &c,
+        iss,
+        Some("U3"),
+        &no_answer("reset"),
+        None,
+        WHAT,
+    );
+    assert_eq!(silent.verdict, Verdict::Error);
+}
+
+#[test]
+fn whoami_record_is_info_with_the_figures_and_remarks() {
+    let body = |s: &str| match serde_json::from_str::<Value>(s) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let j = xaa_conform::oracle::judge_whoami(
+        "U1",
+        &body(r#"{"sub":"U1","client_id":"c1","scope":"s.read"}"#),
+        "c1",
+        Some("s.read s.write"),
+    );
+    assert_eq!(j.verdict, Verdict::Info);
+    assert_eq!(j.reason, "whoami: principal U1, client_id c1, scope s.read");
+    let j = xaa_conform::oracle::judge_whoami(
+        "U1",
+        &body(r#"{"sub":"U1","client_id":"c2","scope":"s.read admin"}"#),
+        "c1",
+        Some("s.read s.write"),
+    );
+    assert_eq!(j.verdict, Verdict::Info);
+    assert!(
+        j.reason.contains("the client is not C1 (c1)"),
+        "{}",
+        j.reason
+    );
+    assert!(j.reason.contains("scope admin is beyond"), "{}", j.reason);
+}

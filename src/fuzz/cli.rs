@@ -56,6 +56,10 @@ pub struct FuzzArgs {
     /// Switch a defect on in the embedded reference RAS (repeatable).
     #[arg(long = "reference-defect", value_name = "NAME", value_parser = parse_defect)]
     pub reference_defect: Vec<Defect>,
+    /// Rate-limit the embedded reference RAS to N token requests per second per client
+    /// (a 429 with Retry-After above it); a 429 is judged like any refusal.
+    #[arg(long, value_name = "N")]
+    pub reference_rate_limit: Option<u32>,
     /// Per-request timeout (default 10s, or the target file's).
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
@@ -192,6 +196,7 @@ pub async fn main(args: FuzzArgs) -> u8 {
             .copied()
             .collect::<BTreeSet<_>>(),
         timeout: args.timeout,
+        reference_rate_limit: args.reference_rate_limit,
         keys_dir: Some(args.keys.clone()),
         ..RunOptions::default()
     };

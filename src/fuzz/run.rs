@@ -126,19 +126,29 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
     for s in applied.jag.strings_mut() {
         *s = ctx.fixture.substitute(s).map_err(NotApplicable)?;
     }
-    let minted = mint::mint(
-        &ctx.keyring,
-        &ctx.fixture.baseline(),
-        &applied.jag,
-        now_secs(),
-    )
-    .map_err(|e| NotApplicable(e.to_string()))?;
-    let request =
-        token_request_for(ctx, &applied.request, &minted.token, None).map_err(NotApplicable)?;
-    let mut exchange = ctx
-        .http
-        .token_request("probe", &ctx.fixture.token_endpoint, &request)
-        .await;
+    // A 429 is waited out (its Retry-After, at most 5 s) and the case sent again, freshly
+    // minted, up to three times: a rate limit is not a verdict on the ID-JAG.
+    let mut attempts = 0;
+    let (minted, mut exchange) = loop {
+        let minted = mint::mint(
+            &ctx.keyring,
+            &ctx.fixture.baseline(),
+            &applied.jag,
+            now_secs(),
+        )
+        .map_err(|e| NotApplicable(e.to_string()))?;
+        let request =
+            token_request_for(ctx, &applied.request, &minted.token, None).map_err(NotApplicable)?;
+        let exchange = ctx
+            .http
+            .token_request("probe", &ctx.fixture.token_endpoint, &request)
+            .await;
+        attempts += 1;
+        match retry_after(&exchange) {
+            Some(wait) if attempts < 3 => tokio::time::sleep(wait).await,
+            _ => break (minted, exchange),
+        }
+    };
     let outcome = oracle::classify(&exchange);
     // Issued tokens are live credentials: never in reports.
     redact_issued_tokens(std::slice::from_mut(&mut exchange));
@@ -155,6 +165,19 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
         exchange: Some(exchange),
         violation,
     })
+}
+
+/// How long a 429 asks to wait (`Retry-After` in seconds, default 1 s, at most 5 s); `None`
+/// when the answer is not a 429.
+fn retry_after(ex: &Exchange) -> Option<Duration> {
+    let resp = ex.response.as_ref().filter(|r| r.status == 429)?;
+    let secs = resp
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+        .unwrap_or(1);
+    Some(Duration::from_secs(secs.clamp(1, 5)))
 }
 
 /// Runs generated cases until `opts.cases`, the time limit, or a violation (then shrinks it).

@@ -342,6 +342,10 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
         code = worst(code, 4);
     }
     if unreachable {
+        eprintln!(
+            "error: no usable answer from the token endpoint (no token issued, {} errors): see load.json",
+            report.classes.error
+        );
         code = worst(code, 3);
     }
     print!("{}", summary(&report));
@@ -358,7 +362,7 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
     Ok(code)
 }
 
-/// Runs the phases; returns the report and whether the endpoint never answered.
+/// Runs the phases; returns the report and whether the endpoint gave no usable answer.
 async fn phases(
     args: &LoadArgs,
     env: &Environment,
@@ -543,7 +547,12 @@ async fn phases(
     if lane_rate > 0.0 {
         report.checks.extend(lane::judge(&lane_result, single_use));
     }
-    let unreachable = outcome.generator.sent > 0 && outcome.statuses.is_empty();
+    // No usable answer at all: nothing answered, or only errors (5xx, timeouts, resets,
+    // bodies over the cap, a 200 without a token) and not one token: the figures describe
+    // failures, not a token endpoint (exit 3, like ERROR on `run`).
+    let unreachable = outcome.generator.sent > 0
+        && (outcome.statuses.is_empty()
+            || (report.classes.accepted == 0 && report.classes.error > 0));
     Ok((report, unreachable))
 }
 

@@ -10,8 +10,8 @@
 //! 3. **Retry-After**: after waiting as the largest `Retry-After` asked, one request must be
 //!    accepted.
 //! 4. **Recovery**: half the limit for two seconds must be accepted throughout.
-//! 5. **Key**: while C1/A floods at three times the limit, C2 (issuer A) and C1 (issuer B)
-//!    send a few requests each: whichever shares C1/A's 429s shares its limit, which says
+//! 5. **Key**: while C1/A floods at five times the limit (at most twice `--rate`), C2
+//!    (issuer A) and C1 (issuer B) send a few requests each: whichever shares C1/A's 429s shares its limit, which says
 //!    whether the limit is per client, per issuer (or subject), global, or per client and
 //!    issuer.
 
@@ -116,7 +116,7 @@ fn shares(group: &[Answer], flood_share: f64) -> Option<bool> {
         return None;
     }
     let s = limited_share(group);
-    if s >= flood_share * 0.5 {
+    if s >= flood_share * 0.35 {
         Some(true)
     } else if s <= 0.1 {
         Some(false)
@@ -198,16 +198,18 @@ pub async fn find_limit(
     report.recovered =
         Some(calm_counts[Class::Accepted as usize] == calm.len() as u64 && !calm.is_empty());
 
-    // Key: flood C1/A at three times the limit; C2/A and C1/B probe meanwhile.
+    // Key: flood C1/A at five times the limit; C2/A and C1/B probe meanwhile.
     if c2a.is_some() || c1b.is_some() {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let flood_rate = (report.measured_rps * 3.0).max(rate);
+        let flood_rate = (report.measured_rps * 5.0)
+            .min(opts.max_rate * 2.0)
+            .max(rate);
         let probe_window = Duration::from_secs(2);
         let delayed = |who: Identity| {
             let p = prober.clone();
             async move {
                 tokio::time::sleep(Duration::from_millis(700)).await;
-                p.stream(&who, 3.0, probe_window, &AtomicBool::new(false))
+                p.stream(&who, 4.0, probe_window, &AtomicBool::new(false))
                     .await
             }
         };

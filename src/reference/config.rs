@@ -67,8 +67,9 @@ pub struct ReferenceConfig {
 
 impl ReferenceConfig {
     /// Configures the reference for `fixture`: C1 and C2 as clients, U1 under the trusted
-    /// issuer and U2 under the second trusted issuer (the same `sub`, another person), R1 and
-    /// R2 governed, the fixture's scopes defined.
+    /// issuer and U2 under the second trusted issuer (the same `sub`, another person), U3 under
+    /// the second trusted issuer only (`subject_b`), R1 and R2 governed, the fixture's scopes
+    /// defined.
     pub fn from_fixture(fixture: &Fixture, defects: BTreeSet<Defect>) -> Self {
         let mut clients = vec![RegisteredClient {
             id: fixture.client.id.clone(),
@@ -84,10 +85,17 @@ impl ReferenceConfig {
             .into_iter()
             .filter_map(|(role, user)| {
                 let issuer = fixture.issuers.get(&role)?.clone();
+                let mut users = vec![(fixture.subject.clone(), user.to_string())];
+                // U3: known only under the second trusted issuer (JAG-SUB-03).
+                if role == IssuerRole::TrustedB
+                    && let Some(sub) = &fixture.subject_b
+                {
+                    users.push((sub.clone(), "U3".to_string()));
+                }
                 Some(TrustedIssuer {
                     jwks_uri: format!("{issuer}/jwks"),
                     issuer,
-                    users: vec![(fixture.subject.clone(), user.to_string())],
+                    users,
                 })
             })
             .collect();

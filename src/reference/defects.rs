@@ -141,6 +141,8 @@ defects! {
     // sub.
     /// Provisions a new account for an unknown `sub` instead of refusing.
     AcceptUnknownSub = "accept-unknown-sub", "provisions an account for an unknown sub", [("JAG-SUB-02", Fail)];
+    /// Finds the account by `sub` across every trusted issuer (accounts keyed on `sub` alone).
+    UserLookupIgnoresIssuer = "user-lookup-ignores-issuer", "finds the user by sub across all trusted issuers, so one issuer's sub maps to another issuer's user", [("JAG-SUB-03", Fail)];
     /// Maps a missing `sub` to the client's own service account.
     SubOptional = "sub-optional", "maps a missing sub to the client's service account", [("JAG-SUB-01", Fail)];
 

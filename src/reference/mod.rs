@@ -8,6 +8,7 @@ mod defects;
 mod ratelimit;
 mod token;
 mod validate;
+mod whoami;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -71,7 +72,8 @@ pub struct ReferenceRas {
 
 /// Builds the embedded fixture for a reference RAS at `base_url` trusting the fake IdP
 /// issuers `issuers`: fresh client secrets (C2's with the `:` `+` `%` characters that client
-/// authentication must form-encode, RFC 6749 App. B), `u1`, R1/R2 and their APIs under `/api/`.
+/// authentication must form-encode, RFC 6749 App. B), `u1`, `u3` (known only under the second
+/// trusted issuer), R1/R2 and their APIs under `/api/`, and `/api/whoami`.
 pub fn embedded_fixture(
     base_url: &str,
     issuers: &std::collections::BTreeMap<IssuerRole, String>,
@@ -96,6 +98,7 @@ pub fn embedded_fixture(
         client3: Some("agent-c3".into()),
         subject: "u1".into(),
         unknown_subject: "ghost".into(),
+        subject_b: Some("u3".into()),
         resource: Some(format!("{base_url}/api/r1")),
         resource2: Some(format!("{base_url}/api/r2")),
         foreign_resource: crate::target::DEFAULT_FOREIGN_RESOURCE.into(),
@@ -103,6 +106,7 @@ pub fn embedded_fixture(
         issuers: issuers.clone(),
         api_r1: Some(format!("{base_url}/api/r1")),
         api_r2: Some(format!("{base_url}/api/r2")),
+        whoami: Some(format!("{base_url}/api/whoami")),
         timeout,
         jwks_cache_ttl: Some(EMBEDDED_JWKS_TTL),
     }
@@ -173,6 +177,7 @@ impl ReferenceRas {
                 "/.well-known/oauth-authorization-server",
                 get(token::metadata),
             )
+            .route("/api/whoami", get(whoami::whoami))
             .route(
                 "/api/{resource}",
                 get(token::resource_api).post(token::resource_api),

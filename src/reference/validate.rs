@@ -807,7 +807,18 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     let user = match claims.get("sub") {
         None if has(Defect::SubOptional) => format!("service:{}", cx.client_id),
         Some(Value::String(sub)) if !sub.is_empty() => {
-            match issuer.users.iter().find(|(s, _)| s == sub) {
+            // Under `user-lookup-ignores-issuer` accounts are keyed on `sub` alone: the first
+            // trusted issuer that has the `sub` decides the account.
+            let found = if has(Defect::UserLookupIgnoresIssuer) {
+                cx.cfg
+                    .trusted
+                    .iter()
+                    .flat_map(|t| t.users.iter())
+                    .find(|(s, _)| s == sub)
+            } else {
+                issuer.users.iter().find(|(s, _)| s == sub)
+            };
+            match found {
                 Some((_, u)) => u.clone(),
                 None if has(Defect::AcceptUnknownSub) => format!("jit:{iss}:{sub}"),
                 None => return Err(invalid_grant("unknown subject")),

@@ -339,6 +339,7 @@ async fn fetch_budget(
     let mark = hits.mark();
     let mut accepted = 0;
     let sends = budget.sends.min(100);
+    let started = Instant::now();
     for _ in 0..sends {
         let mut jag = sc.jag.clone();
         jag.sign = Some(crate::jose::mutate::Signing::UnknownKid);
@@ -361,16 +362,24 @@ async fn fetch_budget(
         .iter()
         .filter(|h| h.path == jwks_path)
         .count();
-    let figure = format!("{sends} ID-JAGs under unknown kids caused {fetches} JWKS fetches");
+    // A cache that expires while the probe runs may refetch once a second: the budget
+    // grows by one fetch per whole second the sends took (a slow or loaded machine), but a
+    // fetch per request still breaks it.
+    let took = started.elapsed();
+    let allowed = budget.max_fetches as usize + took.as_secs() as usize;
+    let figure = format!(
+        "{sends} ID-JAGs under unknown kids caused {fetches} JWKS fetches in {:.1} s",
+        took.as_secs_f64()
+    );
     if accepted > 0 {
         outcome(
             Verdict::Fail,
             format!("{accepted} of {sends} ID-JAGs under unknown kids were accepted"),
         )
-    } else if fetches as u32 > budget.max_fetches {
+    } else if fetches > allowed {
         outcome(
             level.violation(),
-            format!("{figure} (at most {} expected)", budget.max_fetches),
+            format!("{figure} (at most {allowed} expected)"),
         )
     } else {
         outcome(Verdict::Pass, figure)
@@ -713,6 +722,162 @@ async fn concurrent_replay(
     }
 }
 
+/// Mints `jag`, presents it as `role`, and keeps the exchange.
+async fn mint_and_present(
+    ctx: &RunContext,
+    sc: &Scenario,
+    jag: &JagMutation,
+    role: &str,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<(Minted, Outcome), String> {
+    let m = mint(&ctx.keyring, &ctx.fixture.baseline(), jag, now_secs())
+        .map_err(|e| format!("could not mint the ID-JAG: {e}"))?;
+    let req = token_request(ctx, sc, &m.token, None)?;
+    let (ex, o) = present(ctx, role, &req).await;
+    exchanges.push(ex);
+    Ok((m, o))
+}
+
+/// Calls the target's whoami endpoint with `access_token` as Bearer and reads the principal
+/// (`Err` holds why there is none; no answer at all is marked by the exchange's error).
+async fn call_whoami(
+    ctx: &RunContext,
+    url: &str,
+    access_token: &str,
+    exchanges: &mut Vec<Exchange>,
+) -> (
+    bool,
+    Result<(String, serde_json::Map<String, Value>), String>,
+) {
+    let ex = ctx
+        .http
+        .bearer_request(
+            "whoami",
+            crate::client::HttpMethod::Get,
+            url,
+            Some(access_token),
+        )
+        .await;
+    let answered = ex.response.is_some();
+    let read = oracle::read_whoami(&ex);
+    exchanges.push(ex);
+    (answered, read)
+}
+
+fn access_token_of(o: &Outcome) -> &str {
+    match o {
+        Outcome::Accepted { body } => body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        _ => "",
+    }
+}
+
+/// RS-11: obtains an access token with the scenario's ID-JAG and records what the whoami
+/// endpoint says about it (INFO).
+async fn whoami_record(
+    ctx: &RunContext,
+    sc: &Scenario,
+    level: Level,
+    exchanges: &mut Vec<Exchange>,
+    token: &mut Option<SentToken>,
+) -> Judgement {
+    let Some(url) = ctx.fixture.whoami.clone() else {
+        return outcome(
+            Verdict::Skip,
+            "not applicable to this target: no whoami endpoint (whoami in the target file)",
+        );
+    };
+    let (m, o) = match mint_and_present(ctx, sc, &sc.jag, "probe", exchanges).await {
+        Ok(x) => x,
+        Err(e) => return outcome(Verdict::Error, e),
+    };
+    *token = Some(sent(&m, &sc.describe()));
+    if !matches!(o, Outcome::Accepted { .. }) {
+        return oracle::judge_negative(level, &[], &o, &o, "");
+    }
+    match call_whoami(ctx, &url, access_token_of(&o), exchanges).await {
+        (_, Ok((principal, body))) => oracle::judge_whoami(
+            &principal,
+            &body,
+            &ctx.fixture.client.id,
+            m.claims.get("scope").and_then(Value::as_str),
+        ),
+        (false, Err(e)) => outcome(Verdict::Error, format!("whoami: {e}")),
+        (true, Err(e)) => outcome(Verdict::Info, format!("whoami: {e}")),
+    }
+}
+
+/// JAG-SUB-03: the scenario's ID-JAG minted as the control issuer must be accepted (the
+/// whoami endpoint names its principal P); the same ID-JAG from its own issuer must then be
+/// refused, or accepted for another principal than P.
+async fn distinct_principal(
+    ctx: &RunContext,
+    sc: &Scenario,
+    level: Level,
+    rules: &oracle::DistinctPrincipal,
+    exchanges: &mut Vec<Exchange>,
+    token: &mut Option<SentToken>,
+) -> Judgement {
+    let whoami = ctx.fixture.whoami.clone();
+    let control_jag = JagMutation {
+        issuer: Some(rules.control_issuer),
+        ..sc.jag.clone()
+    };
+    let control = match mint_and_present(ctx, sc, &control_jag, "control", exchanges).await {
+        Ok((_, o)) => o,
+        Err(e) => return outcome(Verdict::Error, e),
+    };
+    if !matches!(control, Outcome::Accepted { .. }) {
+        return oracle::judge_negative(level, &[], &control, &control, "");
+    }
+    let control_principal = match &whoami {
+        None => None,
+        Some(url) => match call_whoami(ctx, url, access_token_of(&control), exchanges).await {
+            (_, Ok((p, _))) => Some(p),
+            (false, Err(e)) => return outcome(Verdict::Error, format!("whoami: {e}")),
+            (true, Err(e)) => {
+                return outcome(
+                    Verdict::Skip,
+                    format!("the positive control's principal is unknown: {e}"),
+                );
+            }
+        },
+    };
+    let (m, probe) = match mint_and_present(ctx, sc, &sc.jag, "probe", exchanges).await {
+        Ok(x) => x,
+        Err(e) => return outcome(Verdict::Error, e),
+    };
+    let what = sc.describe();
+    *token = Some(sent(&m, &what));
+    let probe_principal = match (&whoami, &probe) {
+        (Some(url), Outcome::Accepted { .. }) => {
+            let (_, read) = call_whoami(ctx, url, access_token_of(&probe), exchanges).await;
+            Some(read.map(|(p, _)| p))
+        }
+        _ => None,
+    };
+    let label = |role: IssuerRole| match role {
+        IssuerRole::Trusted => "ISS_A",
+        IssuerRole::TrustedB => "ISS_B",
+        IssuerRole::Untrusted => "ISS_X",
+        IssuerRole::Attacker => "the attacker",
+    };
+    oracle::judge_distinct_principal(
+        level,
+        &rules.reject.to_vec(),
+        (
+            label(sc.jag.issuer.unwrap_or(IssuerRole::Trusted)),
+            label(rules.control_issuer),
+        ),
+        control_principal.as_deref(),
+        &probe,
+        probe_principal,
+        &what,
+    )
+}
+
 /// Puts the fake IdP back to normal when dropped.
 struct RestoreIdp<'a>(&'a crate::idp::HitLog);
 
@@ -865,6 +1030,10 @@ async fn judge(
         Expect::KeyRemoval(k) => return key_removal(ctx, &sc, level, k, exchanges).await,
         Expect::ConcurrentReplay(c) => {
             return concurrent_replay(ctx, &sc, level, *c, exchanges, token).await;
+        }
+        Expect::Whoami(_) => return whoami_record(ctx, &sc, level, exchanges, token).await,
+        Expect::DistinctPrincipal(d) => {
+            return distinct_principal(ctx, &sc, level, d, exchanges, token).await;
         }
         _ => {}
     }
@@ -1032,7 +1201,9 @@ async fn judge(
         | Expect::FetchBudget(_)
         | Expect::Measure(_)
         | Expect::KeyRemoval(_)
-        | Expect::ConcurrentReplay(_) => {
+        | Expect::ConcurrentReplay(_)
+        | Expect::Whoami(_)
+        | Expect::DistinctPrincipal(_) => {
             return outcome(Verdict::Error, "this expectation has its own path");
         }
     };

@@ -21,6 +21,8 @@ supply, and validates nothing itself:
   model answers scope, expiry, revocation). GET needs s.read, POST s.write. authlib stores no
   resource for an ID-JAG token and BearerTokenValidator has no audience check, so R1 and R2
   accept the same tokens;
+- a whoami at /api/whoami behind the same ResourceProtector (no scope needed): the token's
+  user, client and scope as ``{"sub", "client_id", "scope"}``;
 - the scopes this server supports (authlib's OAUTH2_SCOPES_SUPPORTED).
 
 authlib does not ask for the resources the server governs, so the host has no resource list.
@@ -32,7 +34,8 @@ Configuration (arguments override the environment):
   --max-seconds / XAA_HOST_MAX_SECONDS  exit after this many seconds (default 600)
   XAA_CLIENT_SECRET, XAA_CLIENT2_SECRET  the secrets of agent-c1 and agent-c2
 The issuer is http://127.0.0.1:PORT; the token endpoint is {issuer}/token; the resource APIs are
-{issuer}/api/r1 and {issuer}/api/r2.
+{issuer}/api/r1 and {issuer}/api/r2; the whoami is {issuer}/api/whoami. Users: u1 under both
+trusted issuers (two people), u3 under the second trusted issuer only.
 """
 
 import argparse
@@ -183,7 +186,12 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
         "agent-c3": Client("agent-c3", jwks_uri=f"{c3_base}/jwks"),
     }
     # The same sub under two issuers is two different users (ID-JAG §3.1: iss+sub is unique).
-    users = {(idp_a, "u1"): User("alice"), (idp_b, "u1"): User("bob")}
+    # u3 exists only under the second issuer (JAG-SUB-03 sends it from the first).
+    users = {
+        (idp_a, "u1"): User("alice"),
+        (idp_b, "u1"): User("bob"),
+        (idp_b, "u3"): User("carol"),
+    }
     used_jtis = {}  # (iss, jti) -> exp
     jti_lock = threading.Lock()
     used_assertion_jtis = {}  # (sub, jti) -> exp
@@ -280,6 +288,18 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
     for name in ("r1", "r2"):
         app.add_url_rule(f"/api/{name}", f"{name}_read", api_view(name, "s.read"), methods=["GET"])
         app.add_url_rule(f"/api/{name}", f"{name}_write", api_view(name, "s.write"), methods=["POST"])
+
+    # Whom a token represents (RS-11, JAG-SUB-03): any valid token, no scope needed.
+    @app.get("/api/whoami")
+    @require_oauth()
+    def whoami():
+        return jsonify(
+            {
+                "sub": current_token.user_id,
+                "client_id": current_token.client_id,
+                "scope": current_token.scope,
+            }
+        )
 
     @app.post("/token")
     def token():

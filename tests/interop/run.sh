@@ -98,6 +98,8 @@ client: { id: agent-c1, secret: "\${XAA_CLIENT_SECRET}", auth: client_secret_bas
 client2: { id: agent-c2, secret: "\${XAA_CLIENT2_SECRET}", auth: client_secret_post }
 client3: { id: agent-c3 }
 subject: u1
+subject_b: u3
+whoami: $issuer/api/whoami
 resource: $issuer/api/r1
 resource2: $issuer/api/r2
 api: { r1: $issuer/api/r1, r2: $issuer/api/r2 }
@@ -110,7 +112,10 @@ EOF
 reports="$root/target/interop-reports"
 rm -rf "$reports"
 code=0
-"$bin" run --target "$work/target.yaml" --report-dir "$reports" || code=$?
+# One key set for every invocation below: each would otherwise make fresh in-memory keys, and
+# the host, still holding the previous run's JWKS for its cache time, would not know them.
+"$bin" keys generate --dir "$work/keys" >/dev/null
+"$bin" run --target "$work/target.yaml" --keys "$work/keys" --report-dir "$reports" || code=$?
 say "xaa-conform exited $code"
 if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then
   say "the run failed (exit $code); host log:"; tail -n 50 "$host_log" >&2
@@ -131,14 +136,14 @@ fi
 # for any other violation, of which there must be none.
 if [ "$mode" = check ]; then
   fcode=0
-  "$bin" fuzz --target "$work/target.yaml" --cases 1000 --seed 1 --without extra_header \
+  "$bin" fuzz --target "$work/target.yaml" --keys "$work/keys" --cases 1000 --seed 1 --without extra_header \
     --report-dir "$reports/fuzz" || fcode=$?
   if [ "$fcode" -ne 0 ]; then
     say "fuzz found a new violation against authlib (exit $fcode): see $reports/fuzz/fuzz.json"
     status=1
   fi
   kcode=0
-  "$bin" fuzz --target "$work/target.yaml" --replay "$here/fuzz-known.json" \
+  "$bin" fuzz --target "$work/target.yaml" --keys "$work/keys" --replay "$here/fuzz-known.json" \
     --report-dir "$reports/fuzz-known" || kcode=$?
   if [ "$kcode" -ne 1 ]; then
     say "the known divergence in fuzz-known.json no longer shows (exit $kcode): update it and the --without above"
