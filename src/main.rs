@@ -249,17 +249,7 @@ fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
 }
 
-/// Exit-code precedence of design.md: 2, then 3, then 1, then 4.
-fn worst(a: u8, b: u8) -> u8 {
-    let rank = |c: u8| match c {
-        2 => 4,
-        3 => 3,
-        1 => 2,
-        4 => 1,
-        _ => 0,
-    };
-    if rank(b) > rank(a) { b } else { a }
-}
+use xaa_conform::spec::worst_exit as worst;
 
 /// A progress bar on stderr when it is a terminal; nothing in CI logs.
 fn progress_bar() -> Option<(runner::Progress, indicatif::ProgressBar)> {

@@ -106,6 +106,19 @@ pub struct Requirement {
     pub source: String,
 }
 
+/// Of two exit codes, the one that wins by design.md's precedence: 2 (bad input), then 3
+/// (could not run), then 1 (a FAIL), then 4 (a threshold breached), then 0.
+pub fn worst_exit(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        2 => 4,
+        3 => 3,
+        1 => 2,
+        4 => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
 /// The draft revision the catalogue follows.
 pub const DRAFT: &str = "draft-ietf-oauth-identity-assertion-authz-grant-04";
 

@@ -73,40 +73,6 @@ async fn hostile_server() -> SocketAddr {
     addr
 }
 
-/// A raw server that sends the headers at once, then one body byte a second, ten times:
-/// longer than the client's timeout. It stops by itself.
-async fn drip_server() -> SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            let Ok(Ok((mut sock, _))) =
-                tokio::time::timeout(Duration::from_secs(30), listener.accept()).await
-            else {
-                break;
-            };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = sock.read(&mut buf).await;
-                let _ = sock
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n")
-                    .await;
-                for _ in 0..10 {
-                    if sock.write_all(b" ").await.is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            });
-        }
-    });
-    addr
-}
-
 /// Runs `filter` against the route as the token endpoint, with a 1 s timeout.
 async fn run_against(addr: SocketAddr, route: &str, filter: &str) -> (RunResults, Duration) {
     let dir = tempfile::tempdir().expect("tmp");
@@ -166,7 +132,7 @@ async fn well_formed_but_wrong_answers_are_judged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_usable_answer_is_error_within_the_timeout() {
     let hostile = hostile_server().await;
-    let drip = drip_server().await;
+    let drip = raw_server(RawFault::Drip).await;
     for (addr, route, why) in [(hostile, "/big", "cap"), (drip, "/drip", "timed out")] {
         let (results, took) = run_against(addr, route, "BASE-01").await;
         let (v, reason) = verdict(&results, "BASE-01");
@@ -186,6 +152,9 @@ enum RawFault {
     HeadersThenStall,
     /// Accepts and never answers.
     Silent,
+    /// Sends the headers at once, then one body byte a second, ten times: longer than the
+    /// client's timeout.
+    Drip,
 }
 
 /// A raw server with one fault; it stops by itself after 30 s.
@@ -221,6 +190,17 @@ async fn raw_server(fault: RawFault) -> SocketAddr {
                         tokio::time::sleep(Duration::from_secs(5)).await;
                     }
                     RawFault::Silent => tokio::time::sleep(Duration::from_secs(5)).await,
+                    RawFault::Drip => {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n")
+                            .await;
+                        for _ in 0..10 {
+                            if sock.write_all(b" ").await.is_err() {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
                 }
             });
         }

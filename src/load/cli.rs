@@ -164,17 +164,7 @@ fn parse_share(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Exit-code precedence of design.md: 2, then 3, then 1, then 4.
-fn worst(a: u8, b: u8) -> u8 {
-    let rank = |c: u8| match c {
-        2 => 4,
-        3 => 3,
-        1 => 2,
-        4 => 1,
-        _ => 0,
-    };
-    if rank(b) > rank(a) { b } else { a }
-}
+use crate::spec::worst_exit as worst;
 
 /// The schedule the options ask for (exit 2 when they do not make one).
 pub fn schedule_of(args: &LoadArgs, shard: Shard) -> Result<Schedule, String> {
