@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::fixture::{Secret, issuer_urls};
+use crate::jose::mint::unix_now as now_secs;
 use crate::jose::mint::{ID_JAG_TYP, fresh_jti, id_token_claims, sign_jwt};
 use crate::jose::{IssuerRole, KeyAlg, Keyring};
 use crate::server::{self, ServeError, ServerHandle};
@@ -116,12 +117,6 @@ pub struct FakeIdp {
     state: Arc<IdpState>,
     base_url: String,
     handle: ServerHandle,
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn no_store(mut resp: Response) -> Response {

@@ -6,6 +6,7 @@
 //! [`report`], with [`runner`] driving them and [`idp`] and [`reference`] as the servers the
 //! suite plays and tests.
 
+pub mod args;
 pub mod catalogue;
 pub mod client;
 pub mod expected;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use xaa_conform::args::{parse_defect, parse_duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -58,10 +59,6 @@ enum Command {
     Load(xaa_conform::load::cli::LoadArgs),
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (for example 10s, 500ms)"))
-}
-
 #[derive(clap::Args)]
 struct RunArgs {
     /// The RAS under test (target.yaml); without it the embedded reference RAS is tested.
@@ -103,10 +100,6 @@ struct RunArgs {
     /// Retry-After above it).
     #[arg(long, value_name = "N")]
     reference_rate_limit: Option<u32>,
-}
-
-fn parse_defect(s: &str) -> Result<Defect, String> {
-    s.parse()
 }
 
 #[derive(Subcommand)]

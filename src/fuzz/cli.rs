@@ -1,6 +1,7 @@
 //! The `fuzz` command: start the servers, run generated cases (or replay saved ones), print
 //! and save the minimal violating case.
 
+use crate::args::{parse_defect, parse_duration};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -68,10 +69,6 @@ pub struct FuzzArgs {
     pub keys: PathBuf,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (for example 30s, 5m)"))
-}
-
 fn parse_kind(s: &str) -> Result<String, String> {
     if super::model::STEP_KINDS.contains(&s) {
         Ok(s.to_string())
@@ -81,10 +78,6 @@ fn parse_kind(s: &str) -> Result<String, String> {
             super::model::STEP_KINDS.join(", ")
         ))
     }
-}
-
-fn parse_defect(s: &str) -> Result<Defect, String> {
-    s.parse()
 }
 
 /// One saved violation: the regression corpus entry.

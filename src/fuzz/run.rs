@@ -7,7 +7,7 @@
 //! step list that still violates it.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
@@ -85,12 +85,6 @@ pub struct FuzzOutcome {
     pub elapsed_ms: f64,
 }
 
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Judges one answer against the model's expectation; `Err` names the violation.
 pub fn judge(expected: Expected, outcome: &Outcome) -> Result<(), String> {
     match outcome {
@@ -134,7 +128,7 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
             &ctx.keyring,
             &ctx.fixture.baseline(),
             &applied.jag,
-            now_secs(),
+            mint::unix_now(),
         )
         .map_err(|e| NotApplicable(e.to_string()))?;
         let request =

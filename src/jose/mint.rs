@@ -54,6 +54,13 @@ pub enum MintError {
     Json(#[from] serde_json::Error),
 }
 
+/// Seconds since the epoch, now: the clock every minted `iat` and `exp` is read from.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// A fresh `jti`.
 pub fn fresh_jti() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -6,6 +6,7 @@
 //! running beside it; the rate-limit probes (`--find-limit`, LOAD-01). Then `load.json` and
 //! `load.html` are written, also after Ctrl-C (a partial report, marked as such).
 
+use crate::args::{parse_defect, parse_duration};
 use std::io::IsTerminal;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -140,14 +141,6 @@ pub struct LoadArgs {
 pub enum LoadCommand {
     /// Merge shard reports (`load.json` of each `--shard i/N` run) into one.
     Merge(MergeArgs),
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (for example 20s, 500ms)"))
-}
-
-fn parse_defect(s: &str) -> Result<Defect, String> {
-    s.parse()
 }
 
 /// `0.1` or `10%`, within 0–1.

@@ -16,8 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::report::{
-    GeneratorHealth, LOAD_SCHEMA_VERSION, LoadReport, LoadReportError, MergedShard,
-    RateLimitReport, write_reports,
+    GeneratorHealth, LOAD_SCHEMA_VERSION, LoadReport, MergedShard, RateLimitReport, write_reports,
 };
 use super::shard::Shard;
 use super::stats::{LoadStats, StatsError};
@@ -98,7 +97,7 @@ pub enum MergeError {
     Threshold(#[from] ThresholdError),
     /// The merged report could not be written.
     #[error(transparent)]
-    Write(#[from] LoadReportError),
+    Write(#[from] crate::report::ReportError),
 }
 
 impl MergeError {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::engine::{parse_retry_after, read_capped, token_issued};
 use super::jag::{JagFactory, JagKind, TokenForm};
@@ -51,13 +51,7 @@ pub struct Prober {
     counter: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// Seconds since the epoch, now.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use crate::jose::mint::unix_now;
 
 impl Prober {
     /// A prober of `endpoint` whose requests give up after `timeout`.

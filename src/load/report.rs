@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use serde_json::Value;
 
 use super::stats::{Class, LoadStats, SavedStats, StatsError};
 use super::threshold::{self, Threshold, ThresholdResult};
+use crate::report::{ReportError, write_file};
 use crate::spec::{Level, Verdict};
 
 /// Version of the `load.json` layout; bumped on any incompatible change.
@@ -333,32 +333,6 @@ pub fn load_report_schema() -> Value {
     schemars::schema_for!(LoadReport).to_value()
 }
 
-/// A load report directory could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadReportError {
-    /// The directory could not be created.
-    #[error("cannot create report directory {}: {source}", path.display())]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
-    /// A file could not be written.
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
-    /// The report could not be serialized (not expected for these types).
-    #[error("cannot serialize the load report: {0}")]
-    Json(#[from] serde_json::Error),
-}
-
 /// `report` as pretty-printed JSON with a trailing newline: the content of `load.json`.
 pub fn to_json(report: &LoadReport) -> Result<String, serde_json::Error> {
     let mut s = serde_json::to_string_pretty(report)?;
@@ -368,23 +342,20 @@ pub fn to_json(report: &LoadReport) -> Result<String, serde_json::Error> {
 
 /// Writes `load.json` and `load.html` for `report` into `dir`, creating `dir` (and its
 /// parents) if needed; returns the paths written, in that order.
-pub fn write_reports(report: &LoadReport, dir: &Path) -> Result<Vec<PathBuf>, LoadReportError> {
-    fs::create_dir_all(dir).map_err(|source| LoadReportError::CreateDir {
+pub fn write_reports(report: &LoadReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
         path: dir.to_path_buf(),
         source,
     })?;
     let json_path = dir.join(LOAD_JSON);
-    write_file(&json_path, &to_json(report)?)?;
+    let json = to_json(report).map_err(|source| ReportError::Json {
+        path: json_path.clone(),
+        source,
+    })?;
+    write_file(&json_path, &json)?;
     let html_path = dir.join(LOAD_HTML);
     write_file(&html_path, &super::html::to_html(report))?;
     Ok(vec![json_path, html_path])
-}
-
-fn write_file(path: &Path, contents: &str) -> Result<(), LoadReportError> {
-    fs::write(path, contents).map_err(|source| LoadReportError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ pub fn write_reports(results: &RunResults, dir: &Path) -> Result<Vec<PathBuf>, R
 }
 
 /// Writes `contents` to `path`, mapping the error to [`ReportError::Write`].
-fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
+pub(crate) fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
     fs::write(path, contents).map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,

@@ -1,7 +1,7 @@
 //! Running one scenario: resolve placeholders, obtain or mint the ID-JAG, send the positive
 //! control and the probe, call the resource API, watch the IdP, judge.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -9,6 +9,7 @@ use super::RunContext;
 use crate::client::{AuthMethod, ClientCredentials, FormRequest, JWT_BEARER};
 use crate::fixture::Secret;
 use crate::idp::{ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, TOKEN_EXCHANGE};
+use crate::jose::mint::unix_now as now_secs;
 use crate::jose::mint::{Minted, fresh_jti, mint};
 use crate::jose::{IssuerRole, JagMutation};
 use crate::oracle::{self, Expect, Judgement, Outcome};
@@ -22,12 +23,6 @@ pub const CLIENT_SECRET_ENV: &str = "XAA_CLIENT_SECRET";
 pub const IDP_SECRET_ENV: &str = "XAA_IDP_CLIENT_SECRET";
 /// The client secret presented by `wrong_secret` requests.
 const WRONG_SECRET: &str = "wrong-secret-xaa-conform";
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
 
 fn sent(m: &Minted, mutation: &str) -> SentToken {
     SentToken {
