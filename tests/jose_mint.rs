@@ -1630,3 +1630,35 @@ fn jws_helpers_assemble_and_display_compact_tokens() {
     assert_eq!(claims, json!("<not base64url: !!!>"));
     assert_eq!(jws::decode_for_display(""), (json!(""), Value::Null));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Duplicate members
+// ---------------------------------------------------------------------------------------------
+
+/// The raw payload text of a token (duplicate members survive only there).
+fn payload_text(token: &str) -> String {
+    let seg = token.split('.').nth(1).expect("payload segment");
+    String::from_utf8(URL_SAFE_NO_PAD.decode(seg).expect("base64url")).expect("UTF-8")
+}
+
+#[test]
+fn duplicate_member_follows_a_last_member_whose_value_is_an_object() {
+    // The last minted member is an object: its own closing brace must stay, and the
+    // duplicate goes after it, inside the payload object.
+    let m = yaml(
+        "claims: { zz_last: { nested: { deep: 1 } } }\nduplicate_claims: { aud: \"https://other.example/\" }\n",
+    );
+    let minted = mint_at(&m, now());
+    let text = payload_text(&minted.token);
+    let value: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("payload with a duplicate member is JSON: {e}: {text}"));
+    let obj = value.as_object().expect("an object");
+    assert_eq!(obj["zz_last"], json!({ "nested": { "deep": 1 } }), "{text}");
+    // serde_json keeps the last of duplicate members.
+    assert_eq!(obj["aud"], json!("https://other.example/"), "{text}");
+    assert_eq!(text.matches("\"aud\":").count(), 2, "{text}");
+    assert!(
+        text.ends_with(r#""zz_last":{"nested":{"deep":1}},"aud":"https://other.example/"}"#),
+        "{text}"
+    );
+}

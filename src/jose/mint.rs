@@ -325,7 +325,10 @@ fn with_duplicates(object_text: String, extra: &Map<String, Value>) -> Result<St
     if extra.is_empty() {
         return Ok(object_text);
     }
-    let body = object_text.trim_end().trim_end_matches('}');
+    // Only the object's own closing brace goes: a last member whose value is an object ends
+    // in `}` too, and must keep it.
+    let trimmed = object_text.trim_end();
+    let body = trimmed.strip_suffix('}').unwrap_or(trimmed);
     let mut out = body.to_string();
     for (name, v) in extra {
         if out.len() > 1 {
