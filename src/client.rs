@@ -89,6 +89,12 @@ pub struct FormRequest {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
+    /// Spaces requests to the RAS under its declared `max_rate`, when it has one.
+    pacer: Option<std::sync::Arc<crate::pace::Pacer>>,
+    /// Requests to URLs under this prefix (the fake IdP) are not paced.
+    unpaced_prefix: Option<String>,
+    /// Retries after a 429 before the exchange is given up as rate-limited.
+    retries: u32,
 }
 
 /// `application/x-www-form-urlencoded` encoding of one component (RFC 6749 App. B).
@@ -123,7 +129,26 @@ impl HttpClient {
             .user_agent(concat!("xaa-conform/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(HttpClient { inner })
+        Ok(HttpClient {
+            inner,
+            pacer: None,
+            unpaced_prefix: None,
+            retries: crate::pace::MAX_RETRIES,
+        })
+    }
+
+    /// The same client, starting at most `max_rate` requests per second (shared by every
+    /// clone), except to URLs under `unpaced_prefix` (the fake IdP, which is the suite's own).
+    pub fn paced(mut self, max_rate: Option<f64>, unpaced_prefix: Option<String>) -> Self {
+        self.pacer = max_rate.map(|r| std::sync::Arc::new(crate::pace::Pacer::new(r)));
+        self.unpaced_prefix = unpaced_prefix;
+        self
+    }
+
+    /// The same client with `retries` retries after a 429 (default [`crate::pace::MAX_RETRIES`]).
+    pub fn with_429_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
     }
 
     /// POSTs a form, authenticating with `creds` when given. `role` labels the exchange.
@@ -331,6 +356,9 @@ impl HttpClient {
         self.send(role, self.inner.get(url), request, curl).await
     }
 
+    /// Sends one request under the pace and the 429 policy (see [`crate::pace`]): a 429 is
+    /// waited out and the same request sent again, at most `retries` times; a 429 after that
+    /// is no usable answer, and the error names every wait.
     async fn send(
         &self,
         role: &str,
@@ -339,7 +367,61 @@ impl HttpClient {
         curl: String,
     ) -> Exchange {
         let started = Instant::now();
-        let (response, error) = match rb.send().await {
+        let pacer = self.pacer.as_deref().filter(|_| {
+            !self
+                .unpaced_prefix
+                .as_deref()
+                .is_some_and(|p| request.url.starts_with(p))
+        });
+        let mut rb = rb;
+        let mut waits: Vec<String> = Vec::new();
+        let (response, error) = loop {
+            let again = rb.try_clone();
+            if let Some(p) = pacer {
+                p.wait().await;
+            }
+            let (response, error) = Self::receive(rb).await;
+            let Some(resp) = response.as_ref().filter(|r| r.status == 429) else {
+                break (response, error);
+            };
+            let retry_after = resp
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                .map(|(_, v)| v.as_str());
+            let (wait, note) = crate::pace::retry_wait(retry_after, std::time::SystemTime::now());
+            waits.push(note);
+            match again {
+                Some(next) if waits.len() <= self.retries as usize => {
+                    tokio::time::sleep(wait).await;
+                    rb = next;
+                }
+                _ if self.retries == 0 => break (response, error),
+                _ => {
+                    break (
+                        None,
+                        Some(format!(
+                            "rate-limited: 429 on {} tries ({}); set max_rate in the target file",
+                            waits.len(),
+                            waits.join("; ")
+                        )),
+                    );
+                }
+            }
+        };
+        Exchange {
+            role: role.to_string(),
+            request,
+            response,
+            error,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            curl,
+        }
+    }
+
+    /// One request and its answer read under the body cap, or why there is none.
+    async fn receive(rb: reqwest::RequestBuilder) -> (Option<RecordedResponse>, Option<String>) {
+        match rb.send().await {
             Err(e) => (None, Some(describe_error(&e))),
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
@@ -387,14 +469,6 @@ impl HttpClient {
                     ),
                 }
             }
-        };
-        Exchange {
-            role: role.to_string(),
-            request,
-            response,
-            error,
-            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-            curl,
         }
     }
 }

@@ -1,0 +1,141 @@
+//! How politely the requesting app talks to the RAS: one pace (`max_rate`) and one answer to
+//! 429 Too Many Requests, shared by `run`, `fuzz` and the preflight.
+//!
+//! A RAS may limit how fast a client exchanges ID-JAGs (Auth0's XAA Beta: 5 requests per
+//! second). A conformance verdict must never be the rate limiter's: requests to the RAS are
+//! spaced to stay under the declared rate, and a 429 is waited out (RFC 6585 §4, RFC 9110
+//! §10.2.3 `Retry-After`) and retried a bounded number of times; when the server still answers
+//! 429, the exchange is reported as having no usable answer (an ERROR naming the 429s).
+
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// The wait assumed when a 429 has no usable `Retry-After`.
+pub const DEFAULT_RETRY_WAIT: Duration = Duration::from_secs(1);
+
+/// The longest `Retry-After` honoured: a longer one is cut to this.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+/// Retries after a 429 before the exchange is given up as rate-limited.
+pub const MAX_RETRIES: u32 = 3;
+
+/// How long a 429 asks to wait, read from its `Retry-After` value (delta-seconds or an HTTP
+/// date, RFC 9110 §10.2.3), with a note saying what was found. Absent, negative, unparsable or
+/// past values mean [`DEFAULT_RETRY_WAIT`]; anything over [`MAX_RETRY_WAIT`] is cut to it.
+pub fn retry_wait(value: Option<&str>, now: SystemTime) -> (Duration, String) {
+    let Some(raw) = value.map(str::trim) else {
+        return (DEFAULT_RETRY_WAIT, "no Retry-After".into());
+    };
+    let asked = if let Ok(secs) = raw.parse::<u64>() {
+        Some(Duration::from_secs(secs))
+    } else if let Ok(date) = httpdate::parse_http_date(raw) {
+        date.duration_since(now).ok()
+    } else {
+        None
+    };
+    match asked {
+        None => (
+            DEFAULT_RETRY_WAIT,
+            format!("Retry-After `{raw}` unusable, waited 1 s"),
+        ),
+        Some(d) if d > MAX_RETRY_WAIT => (
+            MAX_RETRY_WAIT,
+            format!("Retry-After `{raw}` cut to {} s", MAX_RETRY_WAIT.as_secs()),
+        ),
+        Some(d) => (d, format!("Retry-After `{raw}`")),
+    }
+}
+
+/// Parses a rate such as `5/s`, `300/m`, `5` (per second) into requests per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, per) = match t.split_once('/') {
+        Some((n, unit)) => (n.trim(), unit.trim()),
+        None => (t, "s"),
+    };
+    let seconds = match per {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3600.0,
+        other => {
+            return Err(format!(
+                "`{text}`: unknown unit `{other}` (use /s, /m or /h, e.g. 5/s)"
+            ));
+        }
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate such as 5/s"))?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(format!("`{text}`: the rate must be above 0"));
+    }
+    Ok(n / seconds)
+}
+
+/// Spaces requests so that they start at most `rate` per second, across every task that
+/// shares it. The first request goes at once; each later one waits for its slot.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    /// A pacer for `rate` requests per second (`rate` > 0).
+    pub fn new(rate: f64) -> Self {
+        Pacer {
+            interval: Duration::from_secs_f64(1.0 / rate.max(f64::MIN_POSITIVE)),
+            next: Mutex::new(None),
+        }
+    }
+
+    /// The time between two request starts.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Waits until this caller's slot; slots are handed out in call order.
+    pub async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(retry_wait(None, now).0, DEFAULT_RETRY_WAIT);
+        assert_eq!(retry_wait(Some("2"), now).0, Duration::from_secs(2));
+        assert_eq!(retry_wait(Some(" 0 "), now).0, Duration::ZERO);
+        assert_eq!(retry_wait(Some("-5"), now).0, DEFAULT_RETRY_WAIT);
+        assert_eq!(retry_wait(Some("soon"), now).0, DEFAULT_RETRY_WAIT);
+        assert_eq!(retry_wait(Some("3600"), now).0, MAX_RETRY_WAIT);
+        let in_3s = httpdate::fmt_http_date(now + Duration::from_secs(3));
+        assert_eq!(retry_wait(Some(&in_3s), now).0, Duration::from_secs(3));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(retry_wait(Some(&past), now).0, DEFAULT_RETRY_WAIT);
+        assert!(retry_wait(Some("3600"), now).1.contains("cut to 10 s"));
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("5/s"), Ok(5.0));
+        assert_eq!(parse_rate("5"), Ok(5.0));
+        assert_eq!(parse_rate("120/m"), Ok(2.0));
+        assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("5/fortnight").is_err());
+        assert!(parse_rate("fast").is_err());
+    }
+}
