@@ -121,6 +121,25 @@ pub struct Fixture {
     /// How long the RAS uses a fetched JWKS before fetching it again, when known (JAG-SIG-14
     /// waits that long after removing a key; it is SKIP without it).
     pub jwks_cache_ttl: Option<Duration>,
+    /// A write on the resource API and the scope it needs (RS-06 is SKIP without it).
+    pub api_write: Option<ApiWrite>,
+    /// The most requests per second the RAS takes from one client (`max_rate`): every
+    /// request to it is paced under this.
+    pub max_rate: Option<f64>,
+    /// The RAS creates an account for an unknown `sub` of a trusted issuer on first sight
+    /// (ID-JAG §2.2 allows it): an unknown subject is then recorded, not refused.
+    pub jit_provisioning: bool,
+}
+
+/// A write call on the resource API: its method and the scope it requires (RS-06 sends a token
+/// without that scope and expects 403 `insufficient_scope`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiWrite {
+    /// The HTTP method of a write, e.g. `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// The scope a write requires, one of the target's `scope` tokens.
+    pub scope: String,
 }
 
 /// Every placeholder a scenario may use, with what it stands for.
@@ -146,7 +165,30 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "resource.foreign",
         "R_FOREIGN, a resource the RAS does not govern",
     ),
-    ("scope", "the scope of the valid ID-JAG"),
+    (
+        "scope",
+        "the scope of the valid ID-JAG (the target's whole `scope`)",
+    ),
+    (
+        "scope.first",
+        "the first of the target's scopes (the whole scope when it declares one)",
+    ),
+    (
+        "scope.narrow",
+        "the first of the target's scopes, narrower than the whole (needs two scopes)",
+    ),
+    (
+        "scope.undefined",
+        "a scope name the target does not declare, generated from its scopes",
+    ),
+    (
+        "scope.read_only",
+        "the target's scopes without the write scope of `api.write` (needs api.write)",
+    ),
+    (
+        "ras.issuer_slash",
+        "the RAS issuer with its trailing slash removed, or one added when it has none",
+    ),
     ("api.r1", "the resource API URL of R1"),
     ("api.r2", "the resource API URL of R2"),
     (
@@ -164,6 +206,75 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
 ];
 
 impl Fixture {
+    /// The value of placeholder `name`, or why this target has none (a check that needs it is
+    /// then not applicable: SKIP with that reason).
+    pub fn placeholder_value(&self, name: &str) -> Result<String, String> {
+        let scopes = || self.scopes();
+        match name {
+            "scope" => self
+                .scope
+                .clone()
+                .ok_or_else(|| "the target declares no scope".to_string()),
+            "scope.first" => scopes()
+                .into_iter()
+                .next()
+                .ok_or_else(|| "the target declares no scope".to_string()),
+            "scope.narrow" => match scopes().as_slice() {
+                [] => Err("the target declares no scope".into()),
+                [_] => Err("the target declares one scope".into()),
+                [first, ..] => Ok(first.clone()),
+            },
+            "scope.undefined" => Ok(self.undefined_scope()),
+            "scope.read_only" => {
+                let write = self
+                    .api_write
+                    .as_ref()
+                    .ok_or("the target declares no api.write (a write and the scope it needs)")?;
+                let rest: Vec<String> =
+                    scopes().into_iter().filter(|s| *s != write.scope).collect();
+                if rest.is_empty() {
+                    Err(format!(
+                        "the target declares no scope but the write scope `{}`",
+                        write.scope
+                    ))
+                } else {
+                    Ok(rest.join(" "))
+                }
+            }
+            "ras.issuer_slash" => Ok(match self.ras_issuer.strip_suffix('/') {
+                Some(without) => without.to_string(),
+                None => format!("{}/", self.ras_issuer),
+            }),
+            other => self
+                .placeholder(other)
+                .ok_or_else(|| format!("the target has no value for ${{{other}}}")),
+        }
+    }
+
+    /// The target's scopes: `scope` split on spaces.
+    pub fn scopes(&self) -> Vec<String> {
+        self.scope
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A scope name that none of the target's scopes is: `xaa-conform.undefined`, with a
+    /// number appended in the unlikely case that the target declares it.
+    pub fn undefined_scope(&self) -> String {
+        let declared = self.scopes();
+        let mut name = "xaa-conform.undefined".to_string();
+        let mut n = 2;
+        while declared.contains(&name) {
+            name = format!("xaa-conform.undefined{n}");
+            n += 1;
+        }
+        name
+    }
+
     /// The value of placeholder `name`; `None` when the name is unknown or the target lacks it.
     pub fn placeholder(&self, name: &str) -> Option<String> {
         let issuer = |role| self.issuers.get(&role).cloned();
@@ -204,10 +315,10 @@ impl Fixture {
                 return Err(format!("unclosed placeholder in `{text}`"));
             };
             let name = &after[..end];
-            match self.placeholder(name) {
-                Some(v) => out.push_str(&v),
-                None if name == "jag" => out.push_str("${jag}"),
-                None => return Err(format!("the target has no value for ${{{name}}}")),
+            match self.placeholder_value(name) {
+                Ok(v) => out.push_str(&v),
+                Err(_) if name == "jag" => out.push_str("${jag}"),
+                Err(why) => return Err(why),
             }
             rest = &after[end + 1..];
         }

@@ -67,6 +67,10 @@ pub struct ApiEntry {
     /// An endpoint of R2.
     #[serde(default)]
     pub r2: Option<String>,
+    /// A write on R1's endpoint and the scope it needs, e.g. `{ method: POST, scope:
+    /// todos.write }` (RS-06 sends a token without that scope; SKIP without it).
+    #[serde(default)]
+    pub write: Option<fixture::ApiWrite>,
 }
 
 /// The target file (see the README for a commented example).
@@ -129,6 +133,14 @@ pub struct TargetFile {
     /// (JAG-SIG-14 waits that long after the IdP removes a key, and is SKIP without it).
     #[serde(default)]
     pub jwks_cache_ttl: Option<String>,
+    /// The most requests per second the RAS takes from one client, e.g. `5/s` (Auth0's XAA
+    /// Beta): every request to the RAS is paced under it.
+    #[serde(default)]
+    pub max_rate: Option<String>,
+    /// `true` when the RAS creates an account for an unknown `sub` of a trusted issuer on
+    /// first sight (ID-JAG §2.2 allows it); an unknown subject is then recorded, not refused.
+    #[serde(default)]
+    pub jit_provisioning: bool,
 }
 
 /// Default per-request timeout.
@@ -207,6 +219,37 @@ impl TargetFile {
                 })
             })
             .transpose()?;
+        let max_rate = self
+            .max_rate
+            .as_deref()
+            .map(|r| {
+                crate::pace::parse_rate(r)
+                    .map_err(|e| InputError::file(origin, format!("max_rate: {e}")))
+            })
+            .transpose()?;
+        if let Some(w) = &self.api.write {
+            let method_ok =
+                !w.method.is_empty() && w.method.bytes().all(|b| b.is_ascii_uppercase());
+            if !method_ok {
+                return Err(InputError::file(
+                    origin,
+                    format!(
+                        "api.write.method: `{}` is not an HTTP method such as POST or PUT",
+                        w.method
+                    ),
+                ));
+            }
+            let declared = self.scope.as_deref().unwrap_or_default();
+            if !declared.split(' ').any(|s| s == w.scope) {
+                return Err(InputError::file(
+                    origin,
+                    format!(
+                        "api.write.scope: `{}` is not one of the target's scopes (`{declared}`)",
+                        w.scope
+                    ),
+                ));
+            }
+        }
         for (field, url) in [
             ("token_endpoint", &self.token_endpoint),
             ("issuer", &self.issuer),
@@ -248,6 +291,9 @@ impl TargetFile {
             whoami: self.whoami.clone(),
             timeout,
             jwks_cache_ttl,
+            api_write: self.api.write.clone(),
+            max_rate,
+            jit_provisioning: self.jit_provisioning,
         })
     }
 }

@@ -109,6 +109,12 @@ pub fn embedded_fixture(
         whoami: Some(format!("{base_url}/api/whoami")),
         timeout,
         jwks_cache_ttl: Some(EMBEDDED_JWKS_TTL),
+        api_write: Some(crate::fixture::ApiWrite {
+            method: "POST".into(),
+            scope: "s.write".into(),
+        }),
+        max_rate: None,
+        jit_provisioning: false,
     }
 }
 
