@@ -18,6 +18,7 @@ pub mod jose;
 pub mod load;
 pub mod oracle;
 pub mod pace;
+pub mod preflight;
 pub mod reference;
 pub mod report;
 pub mod runner;

@@ -100,6 +100,10 @@ struct RunArgs {
     /// Retry-After above it).
     #[arg(long, value_name = "N")]
     reference_rate_limit: Option<u32>,
+    /// Never send more than this to the RAS, e.g. 5/s (default: the target file's `max_rate`,
+    /// or 5/s under the auth0 profile); a 429 is waited out and retried three times.
+    #[arg(long, value_name = "RATE", value_parser = xaa_conform::pace::parse_rate)]
+    max_rate: Option<f64>,
 }
 
 #[derive(Subcommand)]
@@ -275,6 +279,7 @@ async fn run(args: RunArgs) -> u8 {
         keys_dir: Some(args.keys),
         expected_failures: args.expected_failures,
         reference_rate_limit: args.reference_rate_limit,
+        max_rate: args.max_rate,
         progress,
         idp_tls_ca: args.idp_tls.then(|| {
             args.idp_ca_out

@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use xaa_conform::jose::Keyring;
+use xaa_conform::preflight::{NOT_RUN, PREFLIGHT_ID};
 use xaa_conform::report::model::RunResults;
 use xaa_conform::runner::{self, RunOptions};
 use xaa_conform::spec::Verdict;
@@ -104,28 +105,38 @@ fn verdict(results: &RunResults, id: &str) -> (Verdict, String) {
     (c.verdict, c.reason.clone())
 }
 
+/// The preflight's result of a run whose valid ID-JAG got no token response: the run stopped
+/// there, and every check is SKIP "not run: preflight failed".
+fn preflight(results: &RunResults) -> (Verdict, String) {
+    for c in results.checks.iter().filter(|c| c.id != PREFLIGHT_ID) {
+        assert_eq!(c.verdict, Verdict::Skip, "{}: {}", c.id, c.reason);
+        assert_eq!(c.reason, NOT_RUN, "{}", c.id);
+    }
+    verdict(results, PREFLIGHT_ID)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn well_formed_but_wrong_answers_are_judged() {
+async fn answers_that_are_no_token_response_stop_at_the_preflight() {
     let addr = hostile_server().await;
     for (route, why) in [
-        ("/html", "not a JSON object"),
-        ("/badjson", "not a JSON object"),
+        (
+            "/html",
+            "answered 200 text/html: is this the token endpoint?",
+        ),
+        ("/badjson", "200 but the body is not a JSON object"),
         ("/number", "access_token is not a string"),
-        ("/redirect", "unexpected HTTP status 302"),
+        ("/redirect", "answered a redirect (302 to /redirect)"),
     ] {
-        let (results, took) = run_against(addr, route, "BASE-01").await;
-        let (v, reason) = verdict(&results, "BASE-01");
-        assert_eq!(v, Verdict::Fail, "{route}: {reason}");
-        assert!(reason.contains(why), "{route}: {reason}");
-        assert!(took < Duration::from_secs(10), "{route} took {took:?}");
-        // A negative check cannot judge without an accepted control: SKIP, never PASS.
-        let (results, _) = run_against(addr, route, "JAG-AUD-02").await;
-        let (v, reason) = verdict(&results, "JAG-AUD-02");
-        assert_eq!(v, Verdict::Skip, "{route}: {reason}");
-        assert!(
-            reason.starts_with("baseline not accepted"),
-            "{route}: {reason}"
-        );
+        // A negative check cannot judge without an accepted control, and no check runs
+        // when the valid ID-JAG gets no token response: the run stops at the preflight.
+        for filter in ["BASE-01", "JAG-AUD-02"] {
+            let (results, took) = run_against(addr, route, filter).await;
+            let (v, reason) = preflight(&results);
+            assert_eq!(v, Verdict::Error, "{route}: {reason}");
+            assert!(reason.contains(why), "{route}: {reason}");
+            assert!(took < Duration::from_secs(10), "{route} took {took:?}");
+            assert_eq!(runner::exit_code(&results), 3);
+        }
     }
 }
 
@@ -135,7 +146,7 @@ async fn no_usable_answer_is_error_within_the_timeout() {
     let drip = raw_server(RawFault::Drip).await;
     for (addr, route, why) in [(hostile, "/big", "cap"), (drip, "/drip", "timed out")] {
         let (results, took) = run_against(addr, route, "BASE-01").await;
-        let (v, reason) = verdict(&results, "BASE-01");
+        let (v, reason) = preflight(&results);
         assert_eq!(v, Verdict::Error, "{route}: {reason}");
         assert!(reason.contains(why), "{route}: {reason}");
         assert!(took < Duration::from_secs(10), "{route} took {took:?}");
@@ -289,7 +300,7 @@ async fn broken_connections_are_error_naming_the_fault() {
         (gzip, "/gzip", "cap"),
     ] {
         let (results, took) = run_against(addr, route, "BASE-01").await;
-        let (v, reason) = verdict(&results, "BASE-01");
+        let (v, reason) = preflight(&results);
         assert_eq!(v, Verdict::Error, "{route}: {reason}");
         assert!(reason.contains(why), "{route} at {addr}: {reason}");
         assert!(took < Duration::from_secs(10), "{route} took {took:?}");
@@ -319,7 +330,7 @@ async fn an_untrusted_certificate_is_error_not_an_answer() {
     let results = runner::run_suite(&opts, Some(keyring()))
         .await
         .expect("run");
-    let (v, reason) = verdict(&results, "BASE-01");
+    let (v, reason) = preflight(&results);
     assert_eq!(v, Verdict::Error, "{reason}");
     assert!(reason.contains("invalid peer certificate"), "{reason}");
     assert!(started.elapsed() < Duration::from_secs(10));

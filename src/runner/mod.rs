@@ -3,6 +3,7 @@
 //! results.
 
 pub(crate) mod check;
+mod preflight;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -130,6 +131,78 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
         .collect()
 }
 
+/// The results of a run whose valid ID-JAG a reached, configured server refused: BASE-01 runs
+/// and FAILs with the likely causes, and so do the checks that need no accepted ID-JAG (the
+/// metadata); every other check depends on a valid ID-JAG being accepted and is SKIP.
+async fn refused_at_preflight(
+    ctx: Arc<RunContext>,
+    scenarios: &[LoadedScenario],
+    causes: &str,
+    exchange: Option<crate::report::model::Exchange>,
+) -> Vec<CheckResult> {
+    let independent =
+        |s: &LoadedScenario| matches!(s.scenario.expect, crate::oracle::Expect::Metadata(_));
+    let (run, skip): (Vec<LoadedScenario>, Vec<LoadedScenario>) = scenarios
+        .iter()
+        .cloned()
+        .partition(|s| s.scenario.id == "BASE-01" || independent(s));
+    let mut done = run_checks(ctx, &run).await;
+    let refusal = exchange
+        .as_ref()
+        .map(|e| crate::oracle::summarize(&crate::oracle::classify(e)))
+        .unwrap_or_default();
+    match done.iter_mut().find(|c| c.id == "BASE-01") {
+        Some(base) if base.verdict == Verdict::Fail => {
+            base.reason = format!("{}; {causes}", base.reason);
+        }
+        _ => {}
+    }
+    let why = format!("not run: the valid ID-JAG was refused at the preflight ({refusal})");
+    let mut skipped_checks: BTreeMap<String, CheckResult> = skip
+        .iter()
+        .map(|s| (s.scenario.id.clone(), skipped(&s.scenario, why.clone())))
+        .collect();
+    let mut ran: BTreeMap<String, CheckResult> =
+        done.into_iter().map(|c| (c.id.clone(), c)).collect();
+    scenarios
+        .iter()
+        .filter_map(|s| {
+            ran.remove(&s.scenario.id)
+                .or_else(|| skipped_checks.remove(&s.scenario.id))
+        })
+        .collect()
+}
+
+/// The results of a run that stopped at the preflight: the preflight's diagnosis as one
+/// ERROR, then every check SKIP "not run: preflight failed".
+fn stopped_at_preflight(
+    scenarios: &[LoadedScenario],
+    diagnosis: String,
+    exchange: Option<crate::report::model::Exchange>,
+) -> Vec<CheckResult> {
+    let preflight = CheckResult {
+        id: crate::preflight::PREFLIGHT_ID.into(),
+        title: "one valid ID-JAG for C1 is answered by a reached, configured token endpoint".into(),
+        requirement: crate::spec::Requirement {
+            level: crate::spec::Level::Must,
+            source: "setup: the target file and the RAS's trust in the fake IdP".into(),
+        },
+        tags: vec!["preflight".into()],
+        verdict: Verdict::Error,
+        reason: format!("preflight failed: {diagnosis}"),
+        token: None,
+        elapsed_ms: exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
+        exchanges: exchange.into_iter().collect(),
+    };
+    std::iter::once(preflight)
+        .chain(
+            scenarios
+                .iter()
+                .map(|s| skipped(&s.scenario, crate::preflight::NOT_RUN.into())),
+        )
+        .collect()
+}
+
 fn skipped(sc: &scenario::Scenario, reason: String) -> CheckResult {
     CheckResult {
         id: sc.id.clone(),
@@ -183,6 +256,15 @@ pub struct RunOptions {
     pub idp_tls_ca: Option<PathBuf>,
     /// The embedded reference's rate limit, requests per second per client (none: unlimited).
     pub reference_rate_limit: Option<u32>,
+    /// Requests per second the suite never exceeds towards the RAS (`--max-rate`); overrides
+    /// the target file's `max_rate` and the profile's default.
+    pub max_rate: Option<f64>,
+}
+
+/// The rate a profile assumes for a real target that declares none: Auth0 limits ID-JAG
+/// exchanges to 5 requests per second in its XAA Beta.
+pub fn profile_max_rate(profile: &str) -> Option<f64> {
+    (profile == "auth0").then_some(5.0)
 }
 
 /// Why a run could not happen.
@@ -355,7 +437,15 @@ impl Environment {
             .map(IdpTls::reqwest_root)
             .transpose()
             .map_err(RunError::Other)?;
-        let http = HttpClient::trusting(fixture.timeout, root).map_err(RunError::Other)?;
+        let mut fixture = fixture;
+        if let Some(rate) = opts.max_rate {
+            fixture.max_rate = Some(rate);
+        } else if fixture.max_rate.is_none() && reference.is_none() {
+            fixture.max_rate = profile_max_rate(&profile);
+        }
+        let http = HttpClient::trusting(fixture.timeout, root)
+            .map_err(RunError::Other)?
+            .paced(fixture.max_rate, Some(fixture.idp_base()));
         let ctx = Arc::new(RunContext {
             fixture,
             keyring,
@@ -412,7 +502,15 @@ pub async fn run_suite(
     let ctx = env.context();
     let profile = ctx.profile.clone();
     let kind = env.kind.clone();
-    let checks = run_checks(ctx.clone(), &scenarios).await;
+    let checks = match preflight::run(&ctx).await {
+        (crate::preflight::Preflight::Stop { diagnosis }, exchange) => {
+            stopped_at_preflight(&scenarios, diagnosis, exchange)
+        }
+        (crate::preflight::Preflight::Refused { causes }, exchange) => {
+            refused_at_preflight(ctx.clone(), &scenarios, &causes, exchange).await
+        }
+        (crate::preflight::Preflight::Accepted, _) => run_checks(ctx.clone(), &scenarios).await,
+    };
     env.stop().await;
 
     Ok(RunResults {

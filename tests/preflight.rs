@@ -1,0 +1,219 @@
+//! Setup mistakes are diagnosed by the preflight, never reported as non-conformance: against a
+//! real reference RAS described by a target file, an IdP the RAS does not trust, a wrong client
+//! secret, a dead endpoint and an endpoint that answers no token response each stop the run
+//! (exit 3) with one diagnosis and every check SKIP "not run: preflight failed"; a wrong issuer
+//! in the target file is a reached, configured server refusing the valid ID-JAG: BASE-01 FAILs
+//! with the likely causes.
+
+use std::net::TcpListener;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use xaa_conform::fixture::Fixture;
+use xaa_conform::jose::Keyring;
+use xaa_conform::preflight::{NOT_RUN, PREFLIGHT_ID};
+use xaa_conform::reference::{self, ReferenceRas};
+use xaa_conform::report::model::RunResults;
+use xaa_conform::runner::{self, RunOptions};
+use xaa_conform::spec::Verdict;
+
+fn keyring() -> Arc<Keyring> {
+    static KEYS: OnceLock<Arc<Keyring>> = OnceLock::new();
+    KEYS.get_or_init(|| Arc::new(Keyring::ephemeral().expect("keys")))
+        .clone()
+}
+
+/// A loopback port held until the returned listener drops, so that no server started
+/// meanwhile (the reference binds port 0) can take it.
+fn held_port() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = l.local_addr().expect("addr").to_string();
+    (l, addr)
+}
+
+/// A reference RAS that trusts the fake IdP at `trusted_idp` (its issuers' base URL).
+async fn reference_trusting(trusted_idp: &str) -> (ReferenceRas, Fixture) {
+    let issuers = xaa_conform::fixture::issuer_urls(trusted_idp);
+    ReferenceRas::start("127.0.0.1:0", Default::default(), |base| {
+        reference::embedded_fixture(base, &issuers, Duration::from_secs(5))
+    })
+    .await
+    .expect("reference")
+}
+
+/// Runs `filter` against a target file with these values.
+async fn run(
+    dir: &std::path::Path,
+    endpoint: &str,
+    issuer: &str,
+    client: (&str, &str),
+    idp_bind: &str,
+    filter: Option<&str>,
+) -> (RunResults, Duration) {
+    let path = dir.join("target.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "token_endpoint: {endpoint}\nissuer: {issuer}\nclient: {{ id: {}, secret: \"{}\" }}\n\
+             subject: u1\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 2s\n",
+            client.0, client.1
+        ),
+    )
+    .expect("write target");
+    let opts = RunOptions {
+        target: Some(path),
+        filter: filter.map(str::to_string),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let results = runner::run_suite(&opts, Some(keyring()))
+        .await
+        .expect("the run happens");
+    xaa_conform::report::write_reports(&results, dir).expect("reports are written");
+    (results, started.elapsed())
+}
+
+/// The run stopped at the preflight: one ERROR naming `why`, every check SKIP, exit 3.
+fn assert_stopped(results: &RunResults, why: &str) -> String {
+    let pre = results
+        .checks
+        .iter()
+        .find(|c| c.id == PREFLIGHT_ID)
+        .unwrap_or_else(|| panic!("a preflight result: {:?}", results.summary));
+    assert_eq!(pre.verdict, Verdict::Error, "{}", pre.reason);
+    assert!(pre.reason.contains(why), "{}", pre.reason);
+    assert!(!pre.exchanges.is_empty() || why.contains("mint"));
+    let others: Vec<_> = results
+        .checks
+        .iter()
+        .filter(|c| c.id != PREFLIGHT_ID)
+        .collect();
+    assert!(
+        others.len() > 100,
+        "every check is reported: {}",
+        others.len()
+    );
+    for c in others {
+        assert_eq!(c.verdict, Verdict::Skip, "{}: {}", c.id, c.reason);
+        assert_eq!(c.reason, NOT_RUN, "{}", c.id);
+    }
+    assert_eq!(runner::exit_code(results), 3);
+    pre.reason.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idp_the_ras_does_not_trust_is_diagnosed() {
+    // The RAS trusts an IdP on one port; the run's fake IdP listens on another.
+    let (trusted_hold, trusted) = held_port();
+    let (ras, f) = reference_trusting(&format!("http://{trusted}")).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (hold, bind) = held_port();
+    drop((hold, trusted_hold));
+    let (results, took) = run(
+        dir.path(),
+        &f.token_endpoint,
+        &f.ras_issuer,
+        (&f.client.id, f.client.secret.expose()),
+        &bind,
+        None,
+    )
+    .await;
+    ras.stop().await;
+    let reason = assert_stopped(&results, "never contacted the fake IdP");
+    assert!(
+        reason.contains(&format!("trust issuer `http://{bind}/idp-a`")),
+        "{reason}"
+    );
+    assert!(
+        reason.contains(&format!("http://{bind}/idp-a/jwks")),
+        "{reason}"
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(dir.path().join("report.html").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_client_secret_is_diagnosed() {
+    let (hold, bind) = held_port();
+    let (ras, f) = reference_trusting(&format!("http://{bind}")).await;
+    drop(hold);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (results, _) = run(
+        dir.path(),
+        &f.token_endpoint,
+        &f.ras_issuer,
+        (&f.client.id, "not-the-secret"),
+        &bind,
+        None,
+    )
+    .await;
+    ras.stop().await;
+    let reason = assert_stopped(&results, "refused the client credentials");
+    assert!(
+        reason.contains(&format!("client `{}`", f.client.id)),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("not-the-secret"),
+        "no secret in reports: {reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_endpoint_ends_at_the_preflight() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (hold, addr) = held_port();
+    drop(hold);
+    let port = addr.rsplit(':').next().unwrap_or_default().to_string();
+    let (results, took) = run(
+        dir.path(),
+        &format!("http://127.0.0.1:{port}/token"),
+        &format!("http://127.0.0.1:{port}"),
+        ("c1", "s3cr3t"),
+        "127.0.0.1:0",
+        None,
+    )
+    .await;
+    assert_stopped(&results, "no answer from the token endpoint");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_issuer_in_the_target_fails_base_01_with_the_likely_causes() {
+    let (hold, bind) = held_port();
+    let (ras, f) = reference_trusting(&format!("http://{bind}")).await;
+    drop(hold);
+    let dir = tempfile::tempdir().expect("tmp");
+    let wrong = format!("{}/tenant-2", f.ras_issuer);
+    let (results, _) = run(
+        dir.path(),
+        &f.token_endpoint,
+        &wrong,
+        (&f.client.id, f.client.secret.expose()),
+        &bind,
+        Some("BASE-0*"),
+    )
+    .await;
+    ras.stop().await;
+    assert!(
+        results.checks.iter().all(|c| c.id != PREFLIGHT_ID),
+        "the run went on"
+    );
+    let base = results
+        .checks
+        .iter()
+        .find(|c| c.id == "BASE-01")
+        .expect("BASE-01");
+    assert_eq!(base.verdict, Verdict::Fail, "{}", base.reason);
+    assert!(base.reason.contains("likely causes"), "{}", base.reason);
+    assert!(base.reason.contains(&wrong), "{}", base.reason);
+    for c in &results.checks {
+        assert!(
+            c.id == "BASE-01" || c.verdict != Verdict::Fail,
+            "only BASE-01 may FAIL on a setup mistake: {} {}",
+            c.id,
+            c.reason
+        );
+    }
+    assert_eq!(runner::exit_code(&results), 1);
+}
