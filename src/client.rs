@@ -109,17 +109,18 @@ fn shell_quote(s: &str) -> String {
 impl HttpClient {
     /// A client whose every request gives up after `timeout`.
     pub fn new(timeout: Duration) -> Result<Self, String> {
-        Self::trusting(timeout, None)
+        Self::trusting(timeout, Vec::new())
     }
 
-    /// Like [`HttpClient::new`], also trusting the certificate authority `extra_root` (the
-    /// fake IdP's own CA when it serves HTTPS); certificates are always verified.
+    /// Like [`HttpClient::new`], also trusting the certificate authorities `extra_roots` (the
+    /// fake IdP's own CA when it serves HTTPS, the target's `ca_file`); certificates are
+    /// always verified.
     pub fn trusting(
         timeout: Duration,
-        extra_root: Option<reqwest::Certificate>,
+        extra_roots: Vec<reqwest::Certificate>,
     ) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder();
-        if let Some(ca) = extra_root {
+        for ca in extra_roots {
             builder = builder.add_root_certificate(ca);
         }
         let inner = builder

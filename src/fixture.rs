@@ -129,6 +129,9 @@ pub struct Fixture {
     /// The RAS creates an account for an unknown `sub` of a trusted issuer on first sight
     /// (ID-JAG §2.2 allows it): an unknown subject is then recorded, not refused.
     pub jit_provisioning: bool,
+    /// Certificate authorities (PEM) the suite trusts for the RAS, its API and the IdP's
+    /// public URL, besides the system's (`ca_file`); verification is never turned off.
+    pub ca_pem: Option<String>,
 }
 
 /// A write call on the resource API: its method and the scope it requires (RS-06 sends a token

@@ -141,6 +141,11 @@ pub struct TargetFile {
     /// first sight (ID-JAG §2.2 allows it); an unknown subject is then recorded, not refused.
     #[serde(default)]
     pub jit_provisioning: bool,
+    /// A PEM file of certificate authorities to trust for the RAS, its API and the IdP's
+    /// `public_url` (a RAS on a private CA, an IdP behind a TLS front), relative to this file;
+    /// added to the system's, never instead of verification.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 /// Default per-request timeout.
@@ -171,6 +176,33 @@ fn expand_env(origin: &str, field: &str, value: &str) -> Result<Secret, InputErr
     }
     out.push_str(rest);
     Ok(Secret::new(out))
+}
+
+/// Reads `ca_file` (relative to the target file's folder): PEM text holding at least one
+/// certificate.
+fn read_ca_file(origin: &str, file: &str) -> Result<String, InputError> {
+    let path = Path::new(origin)
+        .parent()
+        .unwrap_or_else(|| Path::new(""))
+        .join(file);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        InputError::file(
+            origin,
+            format!("ca_file: cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let certs = pem::parse_many(&text)
+        .map_err(|e| InputError::file(origin, format!("ca_file: {}: {e}", path.display())))?
+        .into_iter()
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .count();
+    if certs == 0 {
+        return Err(InputError::file(
+            origin,
+            format!("ca_file: {} holds no PEM CERTIFICATE", path.display()),
+        ));
+    }
+    Ok(text)
 }
 
 impl TargetFile {
@@ -250,6 +282,11 @@ impl TargetFile {
                 ));
             }
         }
+        let ca_pem = self
+            .ca_file
+            .as_deref()
+            .map(|f| read_ca_file(origin, f))
+            .transpose()?;
         for (field, url) in [
             ("token_endpoint", &self.token_endpoint),
             ("issuer", &self.issuer),
@@ -294,6 +331,7 @@ impl TargetFile {
             api_write: self.api.write.clone(),
             max_rate,
             jit_provisioning: self.jit_provisioning,
+            ca_pem,
         })
     }
 }

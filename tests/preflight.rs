@@ -217,3 +217,109 @@ async fn a_wrong_issuer_in_the_target_fails_base_01_with_the_likely_causes() {
     }
     assert_eq!(runner::exit_code(&results), 1);
 }
+
+/// An HTTPS token endpoint on loopback whose certificate is self-signed (a private CA of its
+/// own), answering every request with a token; it stops by itself after 30 s. Returns its
+/// address and the certificate (PEM).
+async fn private_ca_token_endpoint() -> (std::net::SocketAddr, String) {
+    use axum::routing::post;
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
+    let pem = cert.cert.pem();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+        pem.clone().into_bytes(),
+        cert.signing_key.serialize_pem().into_bytes(),
+    )
+    .await
+    .expect("tls config");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().route(
+        "/token",
+        post(|| async {
+            (
+                [("content-type", "application/json")],
+                r#"{"access_token":"opaque","token_type":"Bearer","expires_in":300}"#,
+            )
+        }),
+    );
+    let server = axum_server::from_tcp_rustls(listener, config).expect("tls server");
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(30),
+            server.serve(app.into_make_service()),
+        )
+        .await;
+    });
+    (addr, pem)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_file_trusts_a_ras_on_a_private_ca() {
+    let (addr, pem) = private_ca_token_endpoint().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let endpoint = format!("https://{addr}/token");
+    let issuer = format!("https://{addr}");
+    // Without the CA the client refuses the handshake: the preflight says so.
+    let (results, _) = run(
+        dir.path(),
+        &endpoint,
+        &issuer,
+        ("c1", "s"),
+        "127.0.0.1:0",
+        None,
+    )
+    .await;
+    assert_stopped(&results, "invalid peer certificate");
+    // With it (relative to the target file), the preflight's valid ID-JAG is answered.
+    std::fs::write(dir.path().join("ras-ca.pem"), &pem).expect("write CA");
+    let path = dir.path().join("target.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "token_endpoint: {endpoint}\nissuer: {issuer}\nclient: {{ id: c1, secret: s }}\n\
+             subject: u1\nidp: {{ bind: \"127.0.0.1:0\" }}\ntimeout: 2s\nca_file: ras-ca.pem\n"
+        ),
+    )
+    .expect("write target");
+    let opts = RunOptions {
+        target: Some(path),
+        filter: Some("BASE-04".into()),
+        ..Default::default()
+    };
+    let results = runner::run_suite(&opts, Some(keyring()))
+        .await
+        .expect("run");
+    assert!(
+        results.checks.iter().all(|c| c.id != PREFLIGHT_ID),
+        "{:?}",
+        results.checks
+    );
+    let base = &results.checks[0];
+    assert_eq!(base.id, "BASE-04");
+    assert!(
+        base.exchanges.iter().all(|e| e.response.is_some()),
+        "every exchange was answered over TLS: {:?}",
+        base.exchanges
+    );
+}
+
+#[test]
+fn a_ca_file_without_a_certificate_is_bad_input() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("empty.pem"), "not a certificate\n").expect("write");
+    let path = dir.path().join("target.yaml");
+    std::fs::write(
+        &path,
+        "token_endpoint: https://127.0.0.1:9/token\nissuer: https://127.0.0.1:9\nclient: { id: c1, secret: s }\nsubject: u1\nca_file: empty.pem\n",
+    )
+    .expect("write target");
+    let file = xaa_conform::target::TargetFile::read(&path).expect("parses");
+    let err = file
+        .to_fixture(&path.display().to_string())
+        .expect_err("no certificate");
+    assert!(
+        err.to_string().contains("holds no PEM CERTIFICATE"),
+        "{err}"
+    );
+}

@@ -115,6 +115,7 @@ pub fn embedded_fixture(
         }),
         max_rate: None,
         jit_provisioning: false,
+        ca_pem: None,
     }
 }
 

@@ -432,18 +432,25 @@ impl Environment {
             }
         };
         idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
-        let root = tls
+        let mut roots: Vec<reqwest::Certificate> = tls
             .as_ref()
             .map(IdpTls::reqwest_root)
             .transpose()
-            .map_err(RunError::Other)?;
+            .map_err(RunError::Other)?
+            .into_iter()
+            .collect();
+        if let Some(pem) = &fixture.ca_pem {
+            let bundle = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| RunError::Other(format!("ca_file: {e}")))?;
+            roots.extend(bundle);
+        }
         let mut fixture = fixture;
         if let Some(rate) = opts.max_rate {
             fixture.max_rate = Some(rate);
         } else if fixture.max_rate.is_none() && reference.is_none() {
             fixture.max_rate = profile_max_rate(&profile);
         }
-        let http = HttpClient::trusting(fixture.timeout, root)
+        let http = HttpClient::trusting(fixture.timeout, roots)
             .map_err(RunError::Other)?
             .paced(fixture.max_rate, Some(fixture.idp_base()));
         let ctx = Arc::new(RunContext {
