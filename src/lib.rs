@@ -17,6 +17,7 @@ pub mod input;
 pub mod jose;
 pub mod load;
 pub mod oracle;
+pub mod protocol;
 pub mod reference;
 pub mod report;
 pub mod runner;

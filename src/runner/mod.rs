@@ -433,7 +433,7 @@ pub async fn run_suite(
         expected_failures: Vec::new(),
     })
     .map(|mut results| {
-        crate::expected::apply(&mut results, &expected);
+        results.apply_expected(&expected);
         results
     })
 }
