@@ -202,7 +202,7 @@ pub struct ApiStep {
     #[serde(default)]
     pub token: ApiToken,
     /// `GET` (default) or `POST`.
-    #[serde(default)]
+    #[serde(default = "HttpMethod::resource_default")]
     pub method: HttpMethod,
     /// The status the API must answer.
     pub status: u16,
