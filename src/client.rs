@@ -71,9 +71,14 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// Why the HTTP client could not be built (its TLS backend or settings were refused).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientBuildError(#[source] reqwest::Error);
+
 impl HttpClient {
     /// A client whose every request gives up after `timeout`.
-    pub fn new(timeout: Duration) -> Result<Self, String> {
+    pub fn new(timeout: Duration) -> Result<Self, ClientBuildError> {
         Self::trusting(timeout, None)
     }
 
@@ -82,7 +87,7 @@ impl HttpClient {
     pub fn trusting(
         timeout: Duration,
         extra_root: Option<reqwest::Certificate>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ClientBuildError> {
         let mut builder = reqwest::Client::builder();
         if let Some(ca) = extra_root {
             builder = builder.add_root_certificate(ca);
@@ -93,7 +98,7 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("xaa-conform/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientBuildError)?;
         Ok(HttpClient { inner })
     }
 

@@ -89,10 +89,8 @@ pub enum AuthMethod {
     BasicAndPost,
 }
 
-/// The HTTP method of a request the suite sends.
-///
-/// The [`Default`] is POST, the method of a token request (RFC 6749 §3.2); a resource-API call
-/// defaults to GET instead ([`HttpMethod::resource_default`]), since it reads.
+/// The HTTP method of a request: a token request is POST unless its scenario says GET
+/// (RFC 6749 §3.2), a resource-API call is GET unless its scenario says POST (a write).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {

@@ -355,7 +355,8 @@ impl Environment {
             .map(IdpTls::reqwest_root)
             .transpose()
             .map_err(RunError::Other)?;
-        let http = HttpClient::trusting(fixture.timeout, root).map_err(RunError::Other)?;
+        let http = HttpClient::trusting(fixture.timeout, root)
+            .map_err(|e| RunError::Other(e.to_string()))?;
         let ctx = Arc::new(RunContext {
             fixture,
             keyring,
