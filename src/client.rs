@@ -7,34 +7,16 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use crate::fixture::{ClientAuthMethod, Secret};
-use crate::report::model::{Exchange, RecordedRequest, RecordedResponse};
+use crate::protocol::{Exchange, RecordedRequest, RecordedResponse};
+
+pub use crate::protocol::{AuthMethod, HttpMethod, JWT_BEARER};
 
 /// Largest response body read; a larger one is an ERROR, so memory stays bounded.
 pub const BODY_CAP: usize = 1024 * 1024;
 
-/// The grant type of an ID-JAG presentation (RFC 7523 §2.1).
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-
 /// What replaces a secret in reports and logs.
 pub const REDACTED: &str = "[REDACTED]";
-
-/// How client credentials are presented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMethod {
-    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1, App. B).
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the body.
-    ClientSecretPost,
-    /// `client_id` in the body, no secret.
-    None,
-    /// Basic and the body secret at once (RFC 6749 §2.3: more than one method).
-    BasicAndPost,
-}
 
 impl From<ClientAuthMethod> for AuthMethod {
     fn from(m: ClientAuthMethod) -> Self {
@@ -57,17 +39,6 @@ pub struct ClientCredentials {
     pub method: AuthMethod,
     /// Environment variable named in curl reproductions in place of the secret.
     pub secret_env: String,
-}
-
-/// The HTTP method of a token request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    /// POST with the parameters in the body (RFC 6749 §3.2).
-    #[default]
-    Post,
-    /// GET with the parameters in the query string.
-    Get,
 }
 
 /// A token-endpoint request: parameters, credentials and how they travel.
@@ -106,9 +77,14 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// Why the HTTP client could not be built (its TLS backend or settings were refused).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientBuildError(#[source] reqwest::Error);
+
 impl HttpClient {
     /// A client whose every request gives up after `timeout`.
-    pub fn new(timeout: Duration) -> Result<Self, String> {
+    pub fn new(timeout: Duration) -> Result<Self, ClientBuildError> {
         Self::trusting(timeout, Vec::new())
     }
 
@@ -118,7 +94,7 @@ impl HttpClient {
     pub fn trusting(
         timeout: Duration,
         extra_roots: Vec<reqwest::Certificate>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ClientBuildError> {
         let mut builder = reqwest::Client::builder();
         for ca in extra_roots {
             builder = builder.add_root_certificate(ca);
@@ -129,7 +105,7 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("xaa-conform/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientBuildError)?;
         Ok(HttpClient {
             inner,
             pacer: None,

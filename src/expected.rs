@@ -8,8 +8,28 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::input::{self, InputError};
-use crate::report::model::{ExpectedFailure, ExpectedStatus, RunResults};
 use crate::spec::Verdict;
+
+/// Whether an expected failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectedStatus {
+    /// The check FAILed, as the file says: it does not fail the run.
+    Expected,
+    /// The check no longer FAILs: the entry is stale and fails the run.
+    Stale,
+}
+
+/// An entry of the expected-failures file and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExpectedFailure {
+    /// The check ID.
+    pub id: String,
+    /// The reason the file gives.
+    pub reason: String,
+    /// Whether it failed as expected.
+    pub status: ExpectedStatus,
+}
 
 /// One entry of the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -50,25 +70,22 @@ pub fn read(path: &Path, known_ids: &[&str]) -> Result<Vec<Entry>, InputError> {
     Ok(entries)
 }
 
-/// Records in `results` which entries are expected FAILs and which are stale.
-pub fn apply(results: &mut RunResults, entries: &[Entry]) {
-    results.expected_failures = entries
+/// What became of each entry, given the verdict of each check of the run by ID (`None`: the
+/// check did not run): an entry whose check FAILed is expected, any other is stale.
+pub fn outcomes(
+    entries: &[Entry],
+    verdict_of: impl Fn(&str) -> Option<Verdict>,
+) -> Vec<ExpectedFailure> {
+    entries
         .iter()
-        .map(|e| {
-            let verdict = results
-                .checks
-                .iter()
-                .find(|c| c.id == e.id)
-                .map(|c| c.verdict);
-            ExpectedFailure {
-                id: e.id.clone(),
-                reason: e.reason.clone(),
-                status: if verdict == Some(Verdict::Fail) {
-                    ExpectedStatus::Expected
-                } else {
-                    ExpectedStatus::Stale
-                },
-            }
+        .map(|e| ExpectedFailure {
+            id: e.id.clone(),
+            reason: e.reason.clone(),
+            status: if verdict_of(&e.id) == Some(Verdict::Fail) {
+                ExpectedStatus::Expected
+            } else {
+                ExpectedStatus::Stale
+            },
         })
-        .collect();
+        .collect()
 }

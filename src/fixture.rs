@@ -12,7 +12,8 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::jose::{Baseline, IssuerRole};
+use crate::jose::Baseline;
+use crate::protocol::IssuerRole;
 
 /// A secret value: shown as `[REDACTED]` by `Debug` and `Display`.
 #[derive(Clone, PartialEq, Eq)]

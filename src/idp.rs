@@ -18,8 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::fixture::{Secret, issuer_urls};
@@ -28,12 +26,9 @@ use crate::jose::mint::{ID_JAG_TYP, fresh_jti, id_token_claims, sign_jwt};
 use crate::jose::{IssuerRole, KeyAlg, Keyring};
 use crate::server::{self, ServeError, ServerHandle};
 
-/// Token type URN of an ID-JAG (ID-JAG §4.3).
-pub const ID_JAG_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
-/// Token type URN of an OIDC ID token (RFC 8693 §3).
-pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
-/// The RFC 8693 grant type.
-pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub use crate::protocol::{
+    ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, IdpCondition, JwksFault, TOKEN_EXCHANGE,
+};
 
 /// One request the IdP received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,42 +58,6 @@ struct PendingCode {
     sub: String,
     redirect_uri: String,
     nonce: Option<String>,
-}
-
-/// How the trusted issuer's JWKS endpoint fails (RFC 7523 §3 item 9: the RAS must fail closed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JwksFault {
-    /// HTTP 500.
-    ServerError,
-    /// An answer only after six seconds.
-    Slow,
-    /// A body that is not JSON.
-    InvalidJson,
-    /// A JWK Set with no keys.
-    EmptyKeys,
-}
-
-/// A temporary change to what the fake IdP serves, for the length of one check.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IdpCondition {
-    /// Publish the trusted issuer's next key (rotated in) next to its current ones.
-    #[serde(default)]
-    pub publish_new_key: bool,
-    /// Remove the trusted issuer's current keys from its JWKS, publishing its next keys in
-    /// their place (a key removed after a rotation, RFC 7523 §3 item 9).
-    #[serde(default)]
-    pub remove_current_key: bool,
-    /// Also publish an RSA key marked `use: enc` in the trusted issuer's JWKS (RFC 7517 §4.2).
-    #[serde(default)]
-    pub publish_enc_key: bool,
-    /// Make a JWKS endpoint fail.
-    #[serde(default)]
-    pub jwks_fault: Option<JwksFault>,
-    /// Whose JWKS fails (default the trusted issuer).
-    #[serde(default)]
-    pub fault_issuer: Option<IssuerRole>,
 }
 
 struct IdpState {

@@ -19,6 +19,7 @@ pub mod load;
 pub mod oracle;
 pub mod pace;
 pub mod preflight;
+pub mod protocol;
 pub mod reference;
 pub mod report;
 pub mod runner;

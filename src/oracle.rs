@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::report::model::{Exchange, RecordedResponse};
+use crate::protocol::{Exchange, RecordedResponse};
 use crate::spec::{Level, Verdict};
 
 /// One value or a list of them.

@@ -13,9 +13,10 @@ use xaa_conform::jose::mint::mint;
 use xaa_conform::jose::{Baseline, IssuerRole, JagMutation, KeyAlg, Keyring};
 use xaa_conform::load::jag::{JagFactory, JagKind};
 use xaa_conform::load::merge::{self, MergeArgs, MergeError};
+use xaa_conform::load::output::write_reports;
 use xaa_conform::load::report::{
     GeneratorHealth, LOAD_HTML, LOAD_JSON, LoadConfigReport, LoadReport, RateLimitReport,
-    load_report_schema, write_reports,
+    load_report_schema,
 };
 use xaa_conform::load::shard::Shard;
 use xaa_conform::load::stats::{Class, LoadStats, Sample};

@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 
 use super::jws::b64;
 
+pub use crate::protocol::IssuerRole;
+
 /// A key could not be made, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -50,52 +52,6 @@ impl KeyAlg {
         match self {
             KeyAlg::RS256 => "RS256",
             KeyAlg::ES256 => "ES256",
-        }
-    }
-}
-
-/// The parties the fake IdP plays, each with its own keys.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum IssuerRole {
-    /// ISS_A: the issuer the RAS trusts; the baseline ID-JAG comes from it.
-    Trusted,
-    /// ISS_B: a second trusted issuer.
-    TrustedB,
-    /// ISS_X: an issuer the RAS must not trust.
-    Untrusted,
-    /// The attacker host that serves keys for `jku`/`x5u` probes.
-    Attacker,
-}
-
-impl IssuerRole {
-    /// Every role, in a stable order.
-    pub const ALL: [IssuerRole; 4] = [
-        IssuerRole::Trusted,
-        IssuerRole::TrustedB,
-        IssuerRole::Untrusted,
-        IssuerRole::Attacker,
-    ];
-
-    /// The path segment under which the fake IdP hosts this issuer.
-    pub fn path(self) -> &'static str {
-        match self {
-            IssuerRole::Trusted => "idp-a",
-            IssuerRole::TrustedB => "idp-b",
-            IssuerRole::Untrusted => "idp-x",
-            IssuerRole::Attacker => "attacker",
-        }
-    }
-
-    /// The name used in scenarios and placeholders.
-    pub fn name(self) -> &'static str {
-        match self {
-            IssuerRole::Trusted => "trusted",
-            IssuerRole::TrustedB => "trusted_b",
-            IssuerRole::Untrusted => "untrusted",
-            IssuerRole::Attacker => "attacker",
         }
     }
 }

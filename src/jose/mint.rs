@@ -8,8 +8,7 @@ use super::jws;
 use super::keys::{IssuerRole, KeyAlg, Keyring, SigningKey};
 use super::mutate::{JagMutation, PublicKeyEncoding, SignatureFault, Signing, Source};
 
-/// The JWS `typ` of an ID-JAG (ID-JAG §3.1).
-pub const ID_JAG_TYP: &str = "oauth-id-jag+jwt";
+pub use crate::protocol::{CLIENT_ASSERTION_TYP, ID_JAG_TYP};
 
 /// Everything the valid baseline ID-JAG is made of (requirements.md, "A valid ID-JAG").
 #[derive(Debug, Clone)]
@@ -342,9 +341,6 @@ fn with_duplicates(object_text: String, extra: &Map<String, Value>) -> Result<St
     Ok(out)
 }
 
-/// The JWS `typ` of a client assertion (draft-ietf-oauth-rfc7523bis).
-pub const CLIENT_ASSERTION_TYP: &str = "client-authentication+jwt";
-
 /// A `private_key_jwt` client assertion (RFC 7523 §2.2, §3): `iss` = `sub` = the client,
 /// `aud` = the authorization server, a fresh `jti`, valid for `lifetime_secs` from `issued_at`.
 pub fn client_assertion(
@@ -370,7 +366,10 @@ mod tests {
 
     fn baseline() -> Baseline {
         Baseline {
-            issuers: crate::fixture::issuer_urls("http://127.0.0.1:7400"),
+            issuers: IssuerRole::ALL
+                .iter()
+                .map(|r| (*r, format!("http://127.0.0.1:7400/{}", r.path())))
+                .collect(),
             audience: "http://127.0.0.1:7500/".into(),
             subject: "bob@tables.fake".into(),
             client_id: "agent0".into(),

@@ -15,19 +15,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::engine::{self, EngineConfig, EngineOutcome, Live};
+use super::figures::duration_us;
 use super::jag::{JagFactory, TokenForm};
 use super::lane::{self, LaneResult};
 use super::limit::{self, LimitOptions, LimitOutcome};
 use super::merge::MergeArgs;
+use super::output::write_reports;
 use super::probe::{Identity, Prober};
 use super::race::{self, RaceOutcome};
-use super::report::{
-    GeneratorHealth, LoadCheck, LoadConfigReport, LoadReport, RateLimitReport, write_reports,
-};
+use super::report::{GeneratorHealth, LoadCheck, LoadConfigReport, LoadReport, RateLimitReport};
 use super::schedule::Schedule;
 use super::shard::Shard;
 use super::stats::Class;
-use super::threshold::{self, duration_us};
+use super::threshold;
 use crate::fixture::Fixture;
 use crate::jose::{IssuerRole, KeyAlg, Keyring};
 use crate::reference::Defect;

@@ -8,9 +8,9 @@
 
 use std::fmt::Write as _;
 
-use super::report::{LoadReport, Percentiles};
+use super::figures::{Percentiles, duration_us};
+use super::report::LoadReport;
 use super::stats::{Class, LoadStats};
-use super::threshold::duration_us;
 use crate::report::html::escape;
 use crate::spec::Verdict;
 

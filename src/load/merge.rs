@@ -15,12 +15,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::figures::duration_us;
+use super::output::write_reports;
 use super::report::{
-    GeneratorHealth, LOAD_SCHEMA_VERSION, LoadReport, MergedShard, RateLimitReport, write_reports,
+    GeneratorHealth, LOAD_SCHEMA_VERSION, LoadReport, MergedShard, RateLimitReport,
 };
 use super::shard::Shard;
 use super::stats::{LoadStats, StatsError};
-use super::threshold::{self, Threshold, ThresholdError, duration_us};
+use super::threshold::{self, Threshold, ThresholdError};
 
 /// Arguments of `xaa-conform load merge`.
 #[derive(Debug, Clone, clap::Args)]

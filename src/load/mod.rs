@@ -4,11 +4,13 @@
 
 pub mod cli;
 pub mod engine;
+pub mod figures;
 pub mod html;
 pub mod jag;
 pub mod lane;
 pub mod limit;
 pub mod merge;
+pub mod output;
 pub mod probe;
 pub mod race;
 pub mod report;

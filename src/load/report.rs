@@ -1,22 +1,22 @@
-//! `load.json`: what a load run measured, in a versioned layout with a JSON Schema, and the
-//! writer of the load report directory (`load.json` and `load.html`).
+//! `load.json`: what a load run measured, in a versioned layout with a JSON Schema.
+//! [`super::output`] writes it with `load.html` into the report directory.
 //!
 //! Pure: the report is computed from [`LoadStats`] (exact HDR histograms and counts) and a
 //! duration; it carries the histograms themselves ([`SavedStats`]) so shard reports can be
 //! merged exactly later ([`super::merge`]) and compared across runs.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::figures::Measured;
 use super::stats::{Class, LoadStats, SavedStats, StatsError};
 use super::threshold::{self, Threshold, ThresholdResult};
-use crate::report::{ReportError, write_file};
+
+pub use super::figures::Percentiles;
 use crate::spec::{Level, Verdict};
 
 /// Version of the `load.json` layout; bumped on any incompatible change.
@@ -118,51 +118,6 @@ impl Classes {
             Class::RateLimited => self.rate_limited,
             Class::Rejected => self.rejected,
             Class::Error => self.error,
-        }
-    }
-}
-
-/// Latency percentiles of one class, in µs; each is `null` when the class has no request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Percentiles {
-    /// Median.
-    pub p50: Option<u64>,
-    /// 90th percentile.
-    pub p90: Option<u64>,
-    /// 95th percentile.
-    pub p95: Option<u64>,
-    /// 99th percentile.
-    pub p99: Option<u64>,
-    /// 99.9th percentile.
-    pub p999: Option<u64>,
-    /// Lowest.
-    pub min: Option<u64>,
-    /// Highest.
-    pub max: Option<u64>,
-    /// Mean.
-    pub mean: Option<f64>,
-    /// Requests measured.
-    pub count: u64,
-}
-
-impl Percentiles {
-    /// The percentiles of `class` in `stats` (HDR: within 0.1% of the true value).
-    pub fn of(stats: &LoadStats, class: Class) -> Percentiles {
-        let h = stats.histogram(class);
-        if h.is_empty() {
-            return Percentiles::default();
-        }
-        let q = |q: f64| Some(h.value_at_quantile(q));
-        Percentiles {
-            p50: q(0.5),
-            p90: q(0.9),
-            p95: q(0.95),
-            p99: q(0.99),
-            p999: q(0.999),
-            min: Some(h.min()),
-            max: Some(h.max()),
-            mean: Some(h.mean()),
-            count: h.len(),
         }
     }
 }
@@ -305,10 +260,22 @@ impl LoadReport {
         LoadStats::from_saved(&self.histograms)
     }
 
+    /// The figures thresholds are judged against.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            latency_us: self.latency_us,
+            error_rate: self.error_rate,
+            rejected_rate: self.rejected_rate,
+            rate_limited_rate: self.rate_limited_rate,
+            achieved_rps: self.achieved_rps,
+            accepted_rps: self.accepted_rps,
+        }
+    }
+
     /// Judges `thresholds` against this report's figures and stores the results (replacing
     /// earlier ones); returns whether all held.
     pub fn apply_thresholds(&mut self, thresholds: &[Threshold]) -> bool {
-        self.thresholds = threshold::judge_all(thresholds, self);
+        self.thresholds = threshold::judge_all(thresholds, &self.measured());
         !self.breached()
     }
 
@@ -338,24 +305,6 @@ pub fn to_json(report: &LoadReport) -> Result<String, serde_json::Error> {
     let mut s = serde_json::to_string_pretty(report)?;
     s.push('\n');
     Ok(s)
-}
-
-/// Writes `load.json` and `load.html` for `report` into `dir`, creating `dir` (and its
-/// parents) if needed; returns the paths written, in that order.
-pub fn write_reports(report: &LoadReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let json_path = dir.join(LOAD_JSON);
-    let json = to_json(report).map_err(|source| ReportError::Json {
-        path: json_path.clone(),
-        source,
-    })?;
-    write_file(&json_path, &json)?;
-    let html_path = dir.join(LOAD_HTML);
-    write_file(&html_path, &super::html::to_html(report))?;
-    Ok(vec![json_path, html_path])
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::report::LoadReport;
+use super::figures::{Measured, trim};
+
+pub use super::figures::duration_us;
 
 /// The metrics a threshold can name, with every accepted spelling, for error messages.
 pub const VALID_METRICS: &str = "p50, p90, p95, p99, p99.9 (or p999), max (accepted latency, \
@@ -144,7 +146,7 @@ impl Metric {
 
     /// The measured value in the metric's base unit (µs, fraction, per second); `None` for a
     /// latency metric when no request was accepted.
-    fn value(self, r: &LoadReport) -> Option<f64> {
+    fn value(self, r: &Measured) -> Option<f64> {
         let l = &r.latency_us;
         let us = |v: Option<u64>| v.map(|v| v as f64);
         match self {
@@ -325,8 +327,8 @@ pub struct ThresholdResult {
     pub message: String,
 }
 
-/// Judges `threshold` against the figures of `report`.
-pub fn judge(threshold: &Threshold, report: &LoadReport) -> ThresholdResult {
+/// Judges `threshold` against the figures of a run.
+pub fn judge(threshold: &Threshold, report: &Measured) -> ThresholdResult {
     let t = threshold;
     let kind = t.metric.kind();
     let actual = t.metric.value(report);
@@ -390,7 +392,7 @@ pub fn judge(threshold: &Threshold, report: &LoadReport) -> ThresholdResult {
 }
 
 /// Judges every threshold, in order.
-pub fn judge_all(thresholds: &[Threshold], report: &LoadReport) -> Vec<ThresholdResult> {
+pub fn judge_all(thresholds: &[Threshold], report: &Measured) -> Vec<ThresholdResult> {
     thresholds.iter().map(|t| judge(t, report)).collect()
 }
 
@@ -405,17 +407,6 @@ fn show(kind: Kind, v: f64) -> String {
         Kind::Latency => duration_us(v),
         Kind::Fraction => percent(v),
         Kind::Rate => format!("{}/s", trim(v, 1)),
-    }
-}
-
-/// A latency in µs, in the unit that reads best.
-pub fn duration_us(us: f64) -> String {
-    if us.abs() >= 1_000_000.0 {
-        format!("{} s", trim(us / 1_000_000.0, 3))
-    } else if us.abs() >= 1_000.0 {
-        format!("{} ms", trim(us / 1_000.0, 1))
-    } else {
-        format!("{} µs", trim(us, 0))
     }
 }
 
@@ -434,16 +425,6 @@ fn percent(f: f64) -> String {
     format!("{}%", trim(p, digits))
 }
 
-/// `v` with at most `digits` decimals, trailing zeros removed.
-fn trim(v: f64, digits: usize) -> String {
-    let s = format!("{v:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -459,11 +440,12 @@ impl fmt::Display for Threshold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::report::{GeneratorHealth, LoadConfigReport};
+    use crate::load::figures::Percentiles;
     use crate::load::stats::{Class, LoadStats, Sample};
     use std::time::Duration;
 
-    fn report(accepted_ms: &[u64], errors: u64, rejected: u64, limited: u64) -> LoadReport {
+    /// The figures of a ten-second run with these requests.
+    fn report(accepted_ms: &[u64], errors: u64, rejected: u64, limited: u64) -> Measured {
         let mut s = LoadStats::new();
         let mut add = |class, ms| {
             s.record(&Sample {
@@ -484,13 +466,22 @@ mod tests {
         for _ in 0..limited {
             add(Class::RateLimited, 1);
         }
-        LoadReport::from_stats(
-            LoadConfigReport::default(),
-            &s,
-            Duration::from_secs(10),
-            GeneratorHealth::default(),
-        )
-        .unwrap()
+        let total = accepted_ms.len() as u64 + errors + rejected + limited;
+        let share = |n: u64| {
+            if total == 0 {
+                0.0
+            } else {
+                n as f64 / total as f64
+            }
+        };
+        Measured {
+            latency_us: Percentiles::of(&s, Class::Accepted),
+            error_rate: share(errors),
+            rejected_rate: share(rejected),
+            rate_limited_rate: share(limited),
+            achieved_rps: total as f64 / 10.0,
+            accepted_rps: accepted_ms.len() as f64 / 10.0,
+        }
     }
 
     #[test]

@@ -15,8 +15,7 @@ use serde_json::{Value, json};
 
 use super::validate::{self, Refusal};
 use super::{Defect, RasState};
-use crate::client::JWT_BEARER;
-use crate::runner::CLIENT_ASSERTION_TYPE;
+use crate::protocol::{CLIENT_ASSERTION_TYPE, JWT_BEARER};
 
 /// An access token the reference issued, for the resource API.
 #[derive(Debug, Clone)]

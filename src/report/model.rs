@@ -4,51 +4,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::expected::{ExpectedFailure, ExpectedStatus};
+pub use crate::protocol::{Exchange, RecordedRequest, RecordedResponse};
 use crate::spec::{Requirement, Verdict};
 
 /// Version of the `results.json` layout; bumped on any incompatible change.
 pub const RESULTS_SCHEMA_VERSION: u32 = 1;
-
-/// One HTTP request as sent, with secrets redacted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct RecordedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Full URL.
-    pub url: String,
-    /// Request headers (credentials redacted).
-    pub headers: Vec<(String, String)>,
-    /// Form body (secrets redacted).
-    pub body: String,
-}
-
-/// One HTTP response as received (the body is capped).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct RecordedResponse {
-    /// Status code.
-    pub status: u16,
-    /// Response headers.
-    pub headers: Vec<(String, String)>,
-    /// Body text (lossy UTF-8, capped).
-    pub body: String,
-}
-
-/// A request, its answer or the reason there was none, and how long it took.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Exchange {
-    /// What this request was for: `control`, `probe`, `idp-login`, ….
-    pub role: String,
-    /// The request.
-    pub request: RecordedRequest,
-    /// The response, when one arrived.
-    pub response: Option<RecordedResponse>,
-    /// Why there is no usable response (refused, timeout, body over the cap, …).
-    pub error: Option<String>,
-    /// Wall time in milliseconds.
-    pub elapsed_ms: f64,
-    /// A curl command that repeats the request, secrets replaced by environment variables.
-    pub curl: String,
-}
 
 /// A token the check sent, decoded for display.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -134,27 +95,6 @@ pub struct TargetInfo {
     pub defects: Vec<String>,
 }
 
-/// Whether an expected failure happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ExpectedStatus {
-    /// The check FAILed, as the file says: it does not fail the run.
-    Expected,
-    /// The check no longer FAILs: the entry is stale and fails the run.
-    Stale,
-}
-
-/// An entry of the expected-failures file and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ExpectedFailure {
-    /// The check ID.
-    pub id: String,
-    /// The reason the file gives.
-    pub reason: String,
-    /// Whether it failed as expected.
-    pub status: ExpectedStatus,
-}
-
 /// A whole run: the content of `results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunResults {
@@ -179,4 +119,16 @@ pub struct RunResults {
     /// Entries of the expected-failures file, when one was given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expected_failures: Vec<ExpectedFailure>,
+}
+
+impl RunResults {
+    /// Records in [`RunResults::expected_failures`] which entries of the expected-failures
+    /// file failed as expected and which are stale.
+    pub fn apply_expected(&mut self, entries: &[crate::expected::Entry]) {
+        let checks = &self.checks;
+        let outcomes = crate::expected::outcomes(entries, |id| {
+            checks.iter().find(|c| c.id == id).map(|c| c.verdict)
+        });
+        self.expected_failures = outcomes;
+    }
 }

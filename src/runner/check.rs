@@ -17,6 +17,8 @@ use crate::report::model::{CheckResult, Exchange, SentToken};
 use crate::scenario::{ApiStep, ApiToken, ClientChoice, Obtain, Scenario};
 use crate::spec::{Level, Verdict};
 
+pub use crate::protocol::CLIENT_ASSERTION_TYPE;
+
 /// Environment variable named in curl reproductions for the RAS client secret.
 pub const CLIENT_SECRET_ENV: &str = "XAA_CLIENT_SECRET";
 /// Environment variable named in curl reproductions for the IdP client secret.
@@ -48,9 +50,6 @@ fn resolve(ctx: &RunContext, sc: &Scenario) -> Result<Scenario, String> {
     walk(&mut v, &ctx.fixture)?;
     serde_json::from_value(v).map_err(|e| e.to_string())
 }
-
-/// The client-assertion type of `private_key_jwt` (RFC 7523 §2.2).
-pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// C3's `private_key_jwt` client assertion for this target, issued `age_secs` ago, addressed
 /// to `aud` (default: the RAS issuer).

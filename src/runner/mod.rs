@@ -451,7 +451,7 @@ impl Environment {
             fixture.max_rate = profile_max_rate(&profile);
         }
         let http = HttpClient::trusting(fixture.timeout, roots)
-            .map_err(RunError::Other)?
+            .map_err(|e| RunError::Other(e.to_string()))?
             .paced(fixture.max_rate, Some(fixture.idp_base()));
         let ctx = Arc::new(RunContext {
             fixture,
@@ -538,7 +538,7 @@ pub async fn run_suite(
         expected_failures: Vec::new(),
     })
     .map(|mut results| {
-        crate::expected::apply(&mut results, &expected);
+        results.apply_expected(&expected);
         results
     })
 }

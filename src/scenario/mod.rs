@@ -10,11 +10,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{AuthMethod, HttpMethod};
-use crate::idp::IdpCondition;
-use crate::jose::IssuerRole;
 use crate::jose::JagMutation;
 use crate::oracle::Expect;
+use crate::protocol::{AuthMethod, HttpMethod, IdpCondition, IssuerRole};
 use crate::spec::Level;
 use crate::spec::Requirement;
 
@@ -204,7 +202,7 @@ pub struct ApiStep {
     #[serde(default)]
     pub token: ApiToken,
     /// `GET` (default) or `POST`.
-    #[serde(default)]
+    #[serde(default = "HttpMethod::resource_default")]
     pub method: HttpMethod,
     /// The status the API must answer.
     pub status: u16,
