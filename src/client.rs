@@ -61,7 +61,7 @@ pub struct FormRequest {
 pub struct HttpClient {
     inner: reqwest::Client,
     /// Spaces requests to the RAS under its declared `max_rate`, when it has one.
-    pacer: Option<std::sync::Arc<crate::pace::Pacer>>,
+    pacer: Option<std::sync::Arc<Pacer>>,
     /// Requests to URLs under this prefix (the fake IdP) are not paced.
     unpaced_prefix: Option<String>,
     /// Retries after a 429 before the exchange is given up as rate-limited.
@@ -117,7 +117,7 @@ impl HttpClient {
     /// The same client, starting at most `max_rate` requests per second (shared by every
     /// clone), except to URLs under `unpaced_prefix` (the fake IdP, which is the suite's own).
     pub fn paced(mut self, max_rate: Option<f64>, unpaced_prefix: Option<String>) -> Self {
-        self.pacer = max_rate.map(|r| std::sync::Arc::new(crate::pace::Pacer::new(r)));
+        self.pacer = max_rate.map(|r| std::sync::Arc::new(Pacer::new(r)));
         self.unpaced_prefix = unpaced_prefix;
         self
     }
@@ -468,4 +468,39 @@ fn describe_error(e: &reqwest::Error) -> String {
         cause = inner;
     }
     format!("{kind}: {cause}")
+}
+
+/// Spaces requests so that they start at most `rate` per second, across every task that
+/// shares it. The first request goes at once; each later one waits for its slot.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pacer {
+    /// A pacer for `rate` requests per second (`rate` > 0).
+    pub fn new(rate: f64) -> Self {
+        Pacer {
+            interval: Duration::from_secs_f64(1.0 / rate.max(f64::MIN_POSITIVE)),
+            next: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The time between two request starts.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Waits until this caller's slot; slots are handed out in call order.
+    pub async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
 }

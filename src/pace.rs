@@ -9,9 +9,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::Mutex;
-use tokio::time::Instant;
-
 /// The wait assumed when a 429 has no usable `Retry-After`.
 pub const DEFAULT_RETRY_WAIT: Duration = Duration::from_secs(1);
 
@@ -72,41 +69,6 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         return Err(format!("`{text}`: the rate must be above 0"));
     }
     Ok(n / seconds)
-}
-
-/// Spaces requests so that they start at most `rate` per second, across every task that
-/// shares it. The first request goes at once; each later one waits for its slot.
-#[derive(Debug)]
-pub struct Pacer {
-    interval: Duration,
-    next: Mutex<Option<Instant>>,
-}
-
-impl Pacer {
-    /// A pacer for `rate` requests per second (`rate` > 0).
-    pub fn new(rate: f64) -> Self {
-        Pacer {
-            interval: Duration::from_secs_f64(1.0 / rate.max(f64::MIN_POSITIVE)),
-            next: Mutex::new(None),
-        }
-    }
-
-    /// The time between two request starts.
-    pub fn interval(&self) -> Duration {
-        self.interval
-    }
-
-    /// Waits until this caller's slot; slots are handed out in call order.
-    pub async fn wait(&self) {
-        let slot = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + self.interval);
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-    }
 }
 
 #[cfg(test)]

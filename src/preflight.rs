@@ -9,7 +9,7 @@
 //! goes on to the checks, where BASE-01 FAILs. Pure: no runtime, no client.
 
 use crate::oracle::{Outcome, summarize};
-use crate::report::model::Exchange;
+use crate::protocol::Exchange;
 
 /// What the preflight observed.
 #[derive(Debug, Clone)]
@@ -168,7 +168,7 @@ fn not_a_token_response(ex: &Exchange, status: u16, why: &str) -> String {
 mod tests {
     use super::*;
     use crate::oracle::classify;
-    use crate::report::model::{RecordedRequest, RecordedResponse};
+    use crate::protocol::{RecordedRequest, RecordedResponse};
 
     fn exchange(status: u16, headers: &[(&str, &str)], body: &str) -> Exchange {
         Exchange {

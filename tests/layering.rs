@@ -24,6 +24,8 @@ const PURE: &[&str] = &[
     "input",
     "target",
     "expected",
+    "pace",
+    "preflight",
 ];
 
 /// Modules that run servers, send requests, drive runs or write reports.
