@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod catalogue;
+pub mod cli;
 pub mod client;
 pub mod expected;
 pub mod fixture;

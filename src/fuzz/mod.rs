@@ -1,6 +1,7 @@
 //! `xaa-conform fuzz`: generated attacks on the token endpoint, judged by a model of the spec,
 //! with proptest shrinking every violation to a minimal case.
 
-pub mod cli;
+/// The `fuzz` command moved to [`crate::cli::fuzz`]; this path stays for older imports.
+pub use crate::cli::fuzz as cli;
 pub mod model;
 pub mod run;

@@ -2,7 +2,8 @@
 //! each request carries a freshly minted ID-JAG, and every answer is classed and timed into
 //! HDR histograms that thresholds, reports and shard merges read.
 
-pub mod cli;
+/// The `load` command moved to [`crate::cli::load`]; this path stays for older imports.
+pub use crate::cli::load as cli;
 pub mod engine;
 pub mod html;
 pub mod jag;

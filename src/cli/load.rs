@@ -14,20 +14,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::engine::{self, EngineConfig, EngineOutcome, Live};
-use super::jag::{JagFactory, TokenForm};
-use super::lane::{self, LaneResult};
-use super::limit::{self, LimitOptions, LimitOutcome};
-use super::merge::MergeArgs;
-use super::probe::{Identity, Prober};
-use super::race::{self, RaceOutcome};
-use super::report::{
+use crate::load::engine::{self, EngineConfig, EngineOutcome, Live};
+use crate::load::jag::{JagFactory, TokenForm};
+use crate::load::lane::{self, LaneResult};
+use crate::load::limit::{self, LimitOptions, LimitOutcome};
+use crate::load::merge::MergeArgs;
+use crate::load::probe::{Identity, Prober};
+use crate::load::race::{self, RaceOutcome};
+use crate::load::report::{
     GeneratorHealth, LoadCheck, LoadConfigReport, LoadReport, RateLimitReport, write_reports,
 };
-use super::schedule::Schedule;
-use super::shard::Shard;
-use super::stats::Class;
-use super::threshold::{self, duration_us};
+use crate::load::schedule::Schedule;
+use crate::load::shard::Shard;
+use crate::load::stats::Class;
+use crate::load::threshold::{self, duration_us};
 use crate::fixture::Fixture;
 use crate::jose::{IssuerRole, KeyAlg, Keyring};
 use crate::reference::Defect;
@@ -253,7 +253,7 @@ fn progress_line(live: &Live) {
 /// Runs `xaa-conform load`; returns the exit code.
 pub async fn main(args: LoadArgs) -> u8 {
     if let Some(LoadCommand::Merge(m)) = &args.command {
-        return super::merge::run(m);
+        return crate::load::merge::run(m);
     }
     match run(&args).await {
         Ok(code) => code,
@@ -544,7 +544,7 @@ fn mixed_check(o: &EngineOutcome) -> LoadCheck {
     let invalid: u64 = o
         .by_kind
         .iter()
-        .filter(|(k, _)| **k != super::jag::JagKind::Valid)
+        .filter(|(k, _)| **k != crate::load::jag::JagKind::Valid)
         .map(|(_, c)| c.iter().sum::<u64>())
         .sum();
     let mut problems = Vec::new();

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::Case;
-use super::run::{FuzzOptions, FuzzOutcome, Trial, fuzz_blocking, replay};
+use crate::fuzz::model::Case;
+use crate::fuzz::run::{FuzzOptions, FuzzOutcome, Trial, fuzz_blocking, replay};
 use crate::reference::Defect;
 use crate::report::model::{CheckResult, RunResults, Summary, TargetInfo};
 use crate::runner::{Environment, RunOptions};
@@ -70,12 +70,12 @@ pub struct FuzzArgs {
 }
 
 fn parse_kind(s: &str) -> Result<String, String> {
-    if super::model::STEP_KINDS.contains(&s) {
+    if crate::fuzz::model::STEP_KINDS.contains(&s) {
         Ok(s.to_string())
     } else {
         Err(format!(
             "unknown step kind `{s}`; valid kinds: {}",
-            super::model::STEP_KINDS.join(", ")
+            crate::fuzz::model::STEP_KINDS.join(", ")
         ))
     }
 }
@@ -216,7 +216,7 @@ async fn run_with(
 ) -> u8 {
     let ctx = env.context();
     // The positive control: the unchanged ID-JAG must be accepted, or nothing can be judged.
-    let control = match super::run::try_case(&ctx, &Case { steps: vec![] }).await {
+    let control = match crate::fuzz::run::try_case(&ctx, &Case { steps: vec![] }).await {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: the valid ID-JAG could not be built: {e}");

@@ -1,0 +1,4 @@
+//! The `xaa-conform` command line: one module per subcommand.
+
+pub mod fuzz;
+pub mod load;
