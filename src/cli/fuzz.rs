@@ -1,7 +1,7 @@
 //! The `fuzz` command: start the servers, run generated cases (or replay saved ones), print
 //! and save the minimal violating case.
 
-use crate::args::{parse_defect, parse_duration};
+use crate::cli::args::{parse_defect, parse_duration};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

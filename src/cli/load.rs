@@ -6,7 +6,7 @@
 //! running beside it; the rate-limit probes (`--find-limit`, LOAD-01). Then `load.json` and
 //! `load.html` are written, also after Ctrl-C (a partial report, marked as such).
 
-use crate::args::{parse_defect, parse_duration};
+use crate::cli::args::{parse_defect, parse_duration};
 use std::io::IsTerminal;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::fixture::Fixture;
+use crate::jose::{IssuerRole, KeyAlg, Keyring};
 use crate::load::engine::{self, EngineConfig, EngineOutcome, Live};
 use crate::load::jag::{JagFactory, TokenForm};
 use crate::load::lane::{self, LaneResult};
@@ -28,8 +30,6 @@ use crate::load::schedule::Schedule;
 use crate::load::shard::Shard;
 use crate::load::stats::Class;
 use crate::load::threshold::{self, duration_us};
-use crate::fixture::Fixture;
-use crate::jose::{IssuerRole, KeyAlg, Keyring};
 use crate::reference::Defect;
 use crate::runner::{Environment, RunOptions};
 use crate::spec::{Level, Verdict};
