@@ -6,8 +6,8 @@
 //! [`report`], with [`runner`] driving them and [`idp`] and [`reference`] as the servers the
 //! suite plays and tests.
 
-pub mod args;
 pub mod catalogue;
+pub mod cli;
 pub mod client;
 pub mod expected;
 pub mod fixture;

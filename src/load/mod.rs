@@ -2,7 +2,6 @@
 //! each request carries a freshly minted ID-JAG, and every answer is classed and timed into
 //! HDR histograms that thresholds, reports and shard merges read.
 
-pub mod cli;
 pub mod engine;
 pub mod figures;
 pub mod html;

@@ -6,7 +6,7 @@
 //! running beside it; the rate-limit probes (`--find-limit`, LOAD-01). Then `load.json` and
 //! `load.html` are written, also after Ctrl-C (a partial report, marked as such).
 
-use crate::args::{parse_defect, parse_duration};
+use crate::cli::args::{parse_defect, parse_duration};
 use std::io::IsTerminal;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -14,24 +14,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::engine::{self, EngineConfig, EngineOutcome, Live};
-use super::figures::duration_us;
-use super::jag::{JagFactory, TokenForm};
-use super::lane::{self, LaneResult};
-use super::limit::{self, LimitOptions, LimitOutcome};
-use super::merge::MergeArgs;
-use super::output::write_reports;
-use super::probe::{Identity, Prober};
-use super::race::{self, RaceOutcome};
-use super::report::{GeneratorHealth, LoadCheck, LoadConfigReport, LoadReport, RateLimitReport};
-use super::schedule::Schedule;
-use super::shard::Shard;
-use super::stats::Class;
-use super::threshold;
 use crate::fixture::Fixture;
 use crate::jose::{IssuerRole, KeyAlg, Keyring};
+use crate::load::engine::{self, EngineConfig, EngineOutcome, Live};
+use crate::load::figures::duration_us;
+use crate::load::jag::{JagFactory, TokenForm};
+use crate::load::lane::{self, LaneResult};
+use crate::load::limit::{self, LimitOptions, LimitOutcome};
+use crate::load::merge::MergeArgs;
+use crate::load::output::write_reports;
+use crate::load::probe::{Identity, Prober};
+use crate::load::race::{self, RaceOutcome};
+use crate::load::report::{
+    GeneratorHealth, LoadCheck, LoadConfigReport, LoadReport, RateLimitReport,
+};
+use crate::load::schedule::Schedule;
+use crate::load::shard::Shard;
+use crate::load::stats::Class;
+use crate::load::threshold;
 use crate::reference::Defect;
-use crate::runner::{Environment, RunOptions};
+use crate::runner::{Environment, RunContext, RunOptions};
 use crate::spec::{Level, Verdict};
 
 /// Longest run `--duration` (or a plan) may ask for.
@@ -253,7 +255,7 @@ fn progress_line(live: &Live) {
 /// Runs `xaa-conform load`; returns the exit code.
 pub async fn main(args: LoadArgs) -> u8 {
     if let Some(LoadCommand::Merge(m)) = &args.command {
-        return super::merge::run(m);
+        return crate::load::merge::run(m);
     }
     match run(&args).await {
         Ok(code) => code,
@@ -398,7 +400,50 @@ async fn phases(
             lane_done.clone(),
         ))
     });
-    // The load's own jti namespace, apart from the probes' (which share C1/A's identity).
+    let outcome = run_engine(args, &ctx, &schedule, users, &jti_prefix, &c1a, stop).await?;
+    lane_done.store(true, Ordering::Relaxed);
+    if let Some(t) = lane_task
+        && let Ok(under) = t.await
+    {
+        lane_result.under_load = under;
+    }
+
+    // 3. The rate limit.
+    let limit: Option<LimitOutcome> = if find_limit && !stopped() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let o = LimitOptions {
+            max_rate: args.rate,
+            step: args.step,
+            hold: args.hold,
+        };
+        Some(limit::find_limit(&prober, &c1a, c2a.as_ref(), c1b.as_ref(), &o, stop).await)
+    } else {
+        None
+    };
+
+    // 4. The report.
+    let measured = Measured {
+        outcome,
+        race,
+        lane: (lane_rate > 0.0).then_some(lane_result),
+        limit,
+    };
+    report_of(args, &ctx, &schedule, shard, users, single_use, measured)
+}
+
+/// The open-model load (goose) on its own jti namespace, apart from the probes' (which share
+/// C1/A's identity); not started when the run was already stopped.
+async fn run_engine(
+    args: &LoadArgs,
+    ctx: &RunContext,
+    schedule: &Schedule,
+    users: usize,
+    jti_prefix: &str,
+    c1a: &Identity,
+    stop: &Arc<AtomicBool>,
+) -> Result<EngineOutcome, (u8, String)> {
+    let fixture = &ctx.fixture;
+    let stopped = || stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered();
     let mut base = fixture.baseline();
     base.client_id = fixture.client.id.clone();
     let engine_jags = Arc::new(
@@ -432,27 +477,39 @@ async fn phases(
     if tty {
         eprintln!();
     }
-    lane_done.store(true, Ordering::Relaxed);
-    if let Some(t) = lane_task
-        && let Ok(under) = t.await
-    {
-        lane_result.under_load = under;
-    }
+    Ok(outcome)
+}
 
-    // 3. The rate limit.
-    let limit: Option<LimitOutcome> = if find_limit && !stopped() {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let o = LimitOptions {
-            max_rate: args.rate,
-            step: args.step,
-            hold: args.hold,
-        };
-        Some(limit::find_limit(&prober, &c1a, c2a.as_ref(), c1b.as_ref(), &o, stop).await)
-    } else {
-        None
-    };
+/// What the phases of a run measured.
+struct Measured {
+    /// The load itself.
+    outcome: EngineOutcome,
+    /// The replay race, when it ran.
+    race: Option<RaceOutcome>,
+    /// The conformance lane, when it ran.
+    lane: Option<LaneResult>,
+    /// The rate-limit probes, when they ran.
+    limit: Option<LimitOutcome>,
+}
 
-    // 4. The report.
+/// The load report of a run: configuration, figures, rate limit and checks; and whether the
+/// endpoint gave no usable answer.
+fn report_of(
+    args: &LoadArgs,
+    ctx: &RunContext,
+    schedule: &Schedule,
+    shard: Shard,
+    users: usize,
+    single_use: bool,
+    measured: Measured,
+) -> Result<(LoadReport, bool), (u8, String)> {
+    let Measured {
+        outcome,
+        race,
+        lane,
+        limit,
+    } = measured;
+    let fixture = &ctx.fixture;
     let elapsed = if outcome.interrupted {
         outcome.elapsed
     } else {
@@ -492,7 +549,35 @@ async fn phases(
     };
     let mut report = LoadReport::from_stats(config, &outcome.stats, elapsed, generator)
         .map_err(|e| (3, e.to_string()))?;
-    // 429s of the load itself: their Retry-After, and the limit in its steady state.
+    if let Some(l) = &limit {
+        report.checks.push(l.check.clone());
+    }
+    report.rate_limit = rate_limit_of(&outcome, schedule, limit.as_ref());
+    if let Some(r) = &race {
+        report.checks.push(r.check.clone());
+    }
+    if args.invalid_share > 0.0 {
+        report.checks.push(mixed_check(&outcome));
+    }
+    if let Some(lane_result) = &lane {
+        report.checks.extend(lane::judge(lane_result, single_use));
+    }
+    // No usable answer at all: nothing answered, or only errors (5xx, timeouts, resets,
+    // bodies over the cap, a 200 without a token) and not one token: the figures describe
+    // failures, not a token endpoint (exit 3, like ERROR on `run`).
+    let unreachable = outcome.generator.sent > 0
+        && (outcome.statuses.is_empty()
+            || (report.classes.accepted == 0 && report.classes.error > 0));
+    Ok((report, unreachable))
+}
+
+/// The rate-limit figures: the probes' (with the load's own Retry-After counts added), or,
+/// without probes, the load's 429s (their Retry-After and the limit in its steady state).
+fn rate_limit_of(
+    outcome: &EngineOutcome,
+    schedule: &Schedule,
+    probes: Option<&LimitOutcome>,
+) -> Option<RateLimitReport> {
     let ra = &outcome.retry_after;
     let main_rl = (ra.seen + ra.missing > 0).then(|| {
         let seconds: Vec<[u64; 4]> = outcome.stats.timeline().iter().map(|s| s.counts).collect();
@@ -509,34 +594,17 @@ async fn phases(
             ..Default::default()
         }
     });
-    match (&limit, main_rl) {
+    match (probes, main_rl) {
         (Some(l), main) => {
             let mut rl = l.report.clone();
             if let Some(m) = main {
                 rl.retry_after_seen += m.retry_after_seen;
                 rl.retry_after_missing += m.retry_after_missing;
             }
-            report.rate_limit = Some(rl);
-            report.checks.push(l.check.clone());
+            Some(rl)
         }
-        (None, main) => report.rate_limit = main,
+        (None, main) => main,
     }
-    if let Some(r) = &race {
-        report.checks.push(r.check.clone());
-    }
-    if args.invalid_share > 0.0 {
-        report.checks.push(mixed_check(&outcome));
-    }
-    if lane_rate > 0.0 {
-        report.checks.extend(lane::judge(&lane_result, single_use));
-    }
-    // No usable answer at all: nothing answered, or only errors (5xx, timeouts, resets,
-    // bodies over the cap, a 200 without a token) and not one token: the figures describe
-    // failures, not a token endpoint (exit 3, like ERROR on `run`).
-    let unreachable = outcome.generator.sent > 0
-        && (outcome.statuses.is_empty()
-            || (report.classes.accepted == 0 && report.classes.error > 0));
-    Ok((report, unreachable))
 }
 
 /// LOAD-07: under mixed traffic no invalid ID-JAG is accepted and no valid one gets a 5xx.
@@ -544,7 +612,7 @@ fn mixed_check(o: &EngineOutcome) -> LoadCheck {
     let invalid: u64 = o
         .by_kind
         .iter()
-        .filter(|(k, _)| **k != super::jag::JagKind::Valid)
+        .filter(|(k, _)| **k != crate::load::jag::JagKind::Valid)
         .map(|(_, c)| c.iter().sum::<u64>())
         .sum();
     let mut problems = Vec::new();

@@ -1,18 +1,19 @@
 //! The `fuzz` command: start the servers, run generated cases (or replay saved ones), print
 //! and save the minimal violating case.
 
-use crate::args::{parse_defect, parse_duration};
+use crate::cli::args::{parse_defect, parse_duration};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::Case;
-use super::run::{FuzzOptions, FuzzOutcome, Trial, fuzz_blocking, replay};
+use crate::fuzz::model::Case;
+use crate::fuzz::run::{FuzzOptions, FuzzOutcome, Trial, fuzz_blocking, replay};
 use crate::reference::Defect;
 use crate::report::model::{CheckResult, RunResults, Summary, TargetInfo};
-use crate::runner::{Environment, RunOptions};
+use crate::runner::{Environment, RunContext, RunOptions};
 use crate::spec::{DRAFT, Level, Requirement, Verdict};
 
 /// The most cases one run may generate.
@@ -70,12 +71,12 @@ pub struct FuzzArgs {
 }
 
 fn parse_kind(s: &str) -> Result<String, String> {
-    if super::model::STEP_KINDS.contains(&s) {
+    if crate::fuzz::model::STEP_KINDS.contains(&s) {
         Ok(s.to_string())
     } else {
         Err(format!(
             "unknown step kind `{s}`; valid kinds: {}",
-            super::model::STEP_KINDS.join(", ")
+            crate::fuzz::model::STEP_KINDS.join(", ")
         ))
     }
 }
@@ -216,7 +217,7 @@ async fn run_with(
 ) -> u8 {
     let ctx = env.context();
     // The positive control: the unchanged ID-JAG must be accepted, or nothing can be judged.
-    let control = match super::run::try_case(&ctx, &Case { steps: vec![] }).await {
+    let control = match crate::fuzz::run::try_case(&ctx, &Case { steps: vec![] }).await {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: the valid ID-JAG could not be built: {e}");
@@ -237,87 +238,106 @@ async fn run_with(
     }
 
     let mut checks = vec![check_of("FUZZ-CONTROL".into(), &control)];
-    let mut outcome_json = None;
-    let mut violated = false;
-    match replayed {
+    let (more, violated, outcome_json) = match replayed {
         Some(list) => {
-            let cases: Vec<Case> = list.iter().map(|f| f.case.clone()).collect();
-            let trials = replay(&ctx, &cases).await;
-            for (i, (saved, trial)) in list.iter().zip(trials).enumerate() {
-                let id = format!("FUZZ-REPLAY-{}", i + 1);
-                match trial {
-                    Ok(trial) => {
-                        if trial.violation.is_some() {
-                            violated = true;
-                            print_trial(&format!("{id} still violates"), &trial);
-                        } else {
-                            println!("{id} holds now (was: {})", saved.violation);
-                        }
-                        checks.push(check_of(id, &trial));
-                    }
-                    Err(e) => println!("{id} cannot be sent to this target: {e}"),
-                }
-            }
-            println!("replayed {} saved case(s)", list.len());
+            let (more, violated) = replay_saved(&ctx, &list).await;
+            (more, violated, None)
         }
-        None => {
-            let seed = args.seed.unwrap_or_else(rand_seed);
-            let opts = FuzzOptions {
-                cases: args.cases,
-                seed,
-                time_limit: args.time_limit,
-                max_steps: args.max_steps,
-                without: args.without.clone(),
-                ..FuzzOptions::default()
-            };
-            let handle = tokio::runtime::Handle::current();
-            let ctx2 = ctx.clone();
-            let outcome =
-                match tokio::task::spawn_blocking(move || fuzz_blocking(&ctx2, &handle, &opts))
-                    .await
-                {
-                    Ok(o) => o,
-                    Err(e) => {
-                        eprintln!("error: the fuzz run stopped: {e}");
-                        return 3;
-                    }
-                };
-            print_summary(&outcome);
-            if let Some(min) = &outcome.minimal {
-                violated = true;
-                if let Some(orig) = &outcome.original {
-                    println!(
-                        "found after {} case(s) with {} step(s); shrunk in {} request(s) to:",
-                        outcome.cases_run,
-                        orig.case.steps.len(),
-                        outcome.shrink_requests
-                    );
-                }
-                print_trial("minimal case", min);
-                checks.push(check_of("FUZZ-1".into(), min));
-                let path = failures_path(args);
-                let entry = SavedFailure {
-                    seed,
-                    violation: min.violation.clone().unwrap_or_default(),
-                    case: min.case.clone(),
-                };
-                match append_failure(&path, entry) {
-                    Ok(()) => println!(
-                        "saved to {} (re-run: --replay {})",
-                        path.display(),
-                        path.display()
-                    ),
-                    Err(e) => eprintln!("error: cannot save the failing case: {e}"),
-                }
-            }
-            outcome_json = Some(outcome);
-        }
-    }
+        None => match generate(&ctx, args).await {
+            Ok((more, violated, outcome)) => (more, violated, Some(outcome)),
+            Err(code) => return code,
+        },
+    };
+    checks.extend(more);
     let results = results_of(env, args, checks, started_at, started);
     if !write(&results, outcome_json.as_ref(), args) {
         return 3;
     }
     u8::from(violated)
+}
+
+/// Sends the saved cases again; returns their checks and whether one still violates.
+async fn replay_saved(ctx: &RunContext, list: &[SavedFailure]) -> (Vec<CheckResult>, bool) {
+    let mut checks = Vec::new();
+    let mut violated = false;
+    let cases: Vec<Case> = list.iter().map(|f| f.case.clone()).collect();
+    let trials = replay(ctx, &cases).await;
+    for (i, (saved, trial)) in list.iter().zip(trials).enumerate() {
+        let id = format!("FUZZ-REPLAY-{}", i + 1);
+        match trial {
+            Ok(trial) => {
+                if trial.violation.is_some() {
+                    violated = true;
+                    print_trial(&format!("{id} still violates"), &trial);
+                } else {
+                    println!("{id} holds now (was: {})", saved.violation);
+                }
+                checks.push(check_of(id, &trial));
+            }
+            Err(e) => println!("{id} cannot be sent to this target: {e}"),
+        }
+    }
+    println!("replayed {} saved case(s)", list.len());
+    (checks, violated)
+}
+
+/// Generates and sends new cases, and saves the minimal violating one; returns its check,
+/// whether there was a violation, and the outcome for fuzz.json (Err: the exit code when the
+/// run stopped).
+async fn generate(
+    ctx: &Arc<RunContext>,
+    args: &FuzzArgs,
+) -> Result<(Vec<CheckResult>, bool, FuzzOutcome), u8> {
+    let mut checks = Vec::new();
+    let mut violated = false;
+    let seed = args.seed.unwrap_or_else(rand_seed);
+    let opts = FuzzOptions {
+        cases: args.cases,
+        seed,
+        time_limit: args.time_limit,
+        max_steps: args.max_steps,
+        without: args.without.clone(),
+        ..FuzzOptions::default()
+    };
+    let handle = tokio::runtime::Handle::current();
+    let ctx2 = ctx.clone();
+    let outcome =
+        match tokio::task::spawn_blocking(move || fuzz_blocking(&ctx2, &handle, &opts)).await {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: the fuzz run stopped: {e}");
+                return Err(3);
+            }
+        };
+    print_summary(&outcome);
+    if let Some(min) = &outcome.minimal {
+        violated = true;
+        if let Some(orig) = &outcome.original {
+            println!(
+                "found after {} case(s) with {} step(s); shrunk in {} request(s) to:",
+                outcome.cases_run,
+                orig.case.steps.len(),
+                outcome.shrink_requests
+            );
+        }
+        print_trial("minimal case", min);
+        checks.push(check_of("FUZZ-1".into(), min));
+        let path = failures_path(args);
+        let entry = SavedFailure {
+            seed,
+            violation: min.violation.clone().unwrap_or_default(),
+            case: min.case.clone(),
+        };
+        match append_failure(&path, entry) {
+            Ok(()) => println!(
+                "saved to {} (re-run: --replay {})",
+                path.display(),
+                path.display()
+            ),
+            Err(e) => eprintln!("error: cannot save the failing case: {e}"),
+        }
+    }
+    Ok((checks, violated, outcome))
 }
 
 fn print_summary(o: &FuzzOutcome) {

@@ -1,0 +1,75 @@
+//! The `xaa-conform` command line: the clap definition of the subcommands and the dispatch to
+//! their modules, one file per subcommand; `main.rs` only parses and calls [`dispatch`].
+//!
+//! Each module holds its subcommand's arguments and an entry point that returns the exit code
+//! (0 pass, 1 a FAIL, 2 bad input, 3 the run could not happen, 4 a breached load threshold).
+
+pub mod args;
+pub mod fuzz;
+pub mod idp;
+pub mod keys;
+pub mod list;
+pub mod load;
+pub mod reference;
+pub mod run;
+pub mod schema;
+
+use clap::{Parser, Subcommand};
+
+/// Conformance testing for Cross App Access (ID-JAG) resource authorization servers.
+#[derive(Parser)]
+#[command(name = "xaa-conform", version, about, long_about = None)]
+pub struct Cli {
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `xaa-conform`.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the conformance catalogue (against the embedded reference RAS unless --target).
+    Run(run::RunArgs),
+    /// The fake IdP on its own, for manual setups.
+    Idp {
+        /// What to do with the fake IdP.
+        #[command(subcommand)]
+        command: idp::IdpCommand,
+    },
+    /// The reference RAS on its own.
+    Reference {
+        /// What to do with the reference RAS.
+        #[command(subcommand)]
+        command: reference::ReferenceCommand,
+    },
+    /// Issuer signing keys.
+    Keys {
+        /// What to do with the keys.
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// List the checks: IDs, levels, sources and the reference defects that prove them.
+    List(list::ListArgs),
+    /// Print the JSON Schemas of scenario, target, results and load files.
+    Schema(schema::SchemaArgs),
+    /// Generated attacks: proptest cases over the mutation model, shrunk to a minimal
+    /// violating case.
+    Fuzz(fuzz::FuzzArgs),
+    /// Load-test the token endpoint: an open-model arrival rate, fresh ID-JAGs, HDR latency,
+    /// rate-limit probes and thresholds (`load merge` adds up shard reports).
+    Load(load::LoadArgs),
+}
+
+/// Runs one subcommand to its end; returns the process exit code.
+pub async fn dispatch(command: Command) -> u8 {
+    match command {
+        Command::Run(args) => run::main(args).await,
+        Command::Idp { command } => idp::main(command).await,
+        Command::Reference { command } => reference::main(command).await,
+        Command::Keys { command } => keys::main(command),
+        Command::List(args) => list::main(args),
+        Command::Schema(args) => schema::main(args),
+        Command::Fuzz(args) => fuzz::main(args).await,
+        Command::Load(args) => load::main(args).await,
+    }
+}
