@@ -532,7 +532,7 @@ fn list(args: ListArgs) -> u8 {
     use std::io::Write as _;
     use xaa_conform::catalogue::{self, RequirementRow};
     use xaa_conform::scenario::LoadedScenario;
-    use xaa_conform::spec::Level;
+    use xaa_conform::spec::{Level, Verdict};
 
     let scenarios = match &args.scenarios {
         Some(dir) => scenario::load_dir(dir),
@@ -550,8 +550,15 @@ fn list(args: ListArgs) -> u8 {
         .map(|l| (l.scenario.id.as_str(), l))
         .collect();
     let proving = |id: &str| -> Vec<&'static str> {
-        catalogue::proving_defects(id)
-            .into_iter()
+        // The defects whose declared breaks move the check to FAIL or WARN (a SKIP proves
+        // nothing about the check itself).
+        Defect::ALL
+            .iter()
+            .filter(|d| {
+                d.breaks()
+                    .iter()
+                    .any(|(c, v)| *c == id && *v != Verdict::Skip)
+            })
             .map(|d| d.name())
             .collect()
     };
