@@ -16,7 +16,9 @@
 //! profile-dependent JAG-JTI-01 is [`Level::Should`] (the generic profile's verdict), MUST under
 //! `mcp-ema` (its profile level). §13 has no Level column: rows whose breach is a correctness
 //! fault (a token issued unverified or past `exp`) are [`Level::Must`], the ones judged WARN
-//! are [`Level::Should`], pure measurements are [`Level::Info`].
+//! are [`Level::Should`], pure measurements are [`Level::Info`]. One row departs from
+//! requirements.md on purpose: JAG-HDR-12 (a numeric `kid`) is SHOULD, from RFC 7515 §4.1.4,
+//! since the MUST there binds the producer and RFC 8725 §3.10 states none.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
