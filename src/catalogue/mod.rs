@@ -2,8 +2,8 @@
 //! 12 and 13, with its level, source, the hint the HTML report gives when the check fails, the
 //! levels profiles change and, where no scenario can test it yet, the reason why.
 //!
-//! The rows are data: [`requirements.yaml`](../../src/catalogue/requirements.yaml), compiled
-//! into the binary and parsed once, on first use. They are transcribed by hand (the markdown is
+//! The rows are data: `src/catalogue/requirements.yaml`, compiled into the binary and parsed
+//! once, on first use. They are transcribed by hand (the markdown is
 //! never parsed at run time). Whether a row is covered is not stored here: `xaa-conform list`
 //! decides it from the scenarios it loads, so the same rows describe the built-in catalogue and
 //! a custom `--scenarios` folder. A scenario takes its level and source from the row with its
@@ -76,11 +76,6 @@ impl RequirementRow {
             .get(profile)
             .copied()
             .unwrap_or(self.level)
-    }
-
-    /// The hint for a FAIL or WARN of this check: its own, or its ID prefix's.
-    pub fn hint_or_area(&self) -> Option<&'static str> {
-        self.hint.or_else(|| area_hint(self.id))
     }
 
     /// The section number as a sortable key: `5.2 aud` is `(5, 2)`, `13 load` is `(13, 0)`.
@@ -255,7 +250,7 @@ mod tests {
                     r.id
                 );
             }
-            assert_eq!(hint(r.id), r.hint_or_area());
+            assert_eq!(hint(r.id), r.hint.or_else(|| area_hint(r.id)));
         }
     }
 }

@@ -95,6 +95,18 @@ fn key_offset(text: &str, key: &str, from: usize) -> Option<usize> {
     None
 }
 
+/// Offset of `key:` written at the start of a line without indentation (a top-level key).
+fn top_key_offset(text: &str, key: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with(key) && line[key.len()..].starts_with(':') {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
+}
+
 /// Offset of `key` inside the flow or block value of the top-level `parent` key.
 fn nested_offset(text: &str, parent: &str, key: &str) -> usize {
     let Some(p) = key_offset(text, parent, 0) else {
@@ -122,7 +134,7 @@ fn resolve_requirement(
     head: FileHead,
     scenario: &mut Scenario,
 ) -> Result<Vec<String>, InputError> {
-    let pos = |key: &str| key_offset(text, key, 0);
+    let pos = |key: &str| top_key_offset(text, key);
     let at_requirement = pos("requirement").or(pos("id")).unwrap_or(0);
     let declared = head.requirement.unwrap_or_default();
     match head.version {
