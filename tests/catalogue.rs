@@ -1,40 +1,53 @@
-//! The requirement catalogue (`src/catalogue.rs`) against the scenarios, the reference
-//! defects, requirements.md (when it is next to the crate) and `xaa-conform list`.
+//! The requirement catalogue (`src/catalogue/requirements.yaml`) against the scenarios, the
+//! reference defects, requirements.md (when it is next to the crate) and `xaa-conform list`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use xaa_conform::catalogue::{self, REQUIREMENTS, RequirementRow};
+use xaa_conform::catalogue::{self, RequirementRow};
 use xaa_conform::reference::{Defect, Proof};
 use xaa_conform::scenario::{self, LoadedScenario};
-use xaa_conform::spec::Level::{self, Info, Must, Should};
-use xaa_conform::spec::Verdict;
+use xaa_conform::spec::Level::{self, Must, Should};
+use xaa_conform::spec::{PROFILES, Verdict};
 
-/// Scenarios whose level differs from their catalogue row on purpose: (id, row level,
-/// scenario level). Every entry must still be a real mismatch, so a fixed one leaves the list.
-const LEVEL_MISMATCHES: &[(&str, Level, Level)] = &[
-    // requirements.md: "MUST (draft), format undefined in -04", but its Expects column says
-    // "WARN if absent" (§15 A5: -04 points at RFC 8707 §2, which defines no response
-    // parameter). The scenario follows the verdict the row asks for.
-    ("BASE-06", Must, Should),
-    // requirements.md: "MUST accept" a non-integer NumericDate, but its Expects column says
-    // "WARN if rejected". The scenario follows the verdict.
-    ("BASE-09", Must, Should),
-    // requirements.md: "MUST (-05) / MAY (-04)"; the Expects column says "WARN on 200 (A4)"
-    // because -04, the draft the suite follows, allows granting a subset.
-    ("JAG-RES-02", Must, Should),
-    // requirements.md: "MUST (bis) / MAY (7523)", with Expects "INFO/WARN: record" — accepting the
-    // token endpoint as aud is legal under RFC 7523, forbidden under the unpublished bis draft.
-    ("CAUTH-10", Must, Info),
-    // requirements.md: "MUST (bis)", with Expects "WARN if accepted; FAIL under bis": the suite
-    // follows RFC 7523 until bis is published, so audience injection is WARN.
-    ("CAUTH-11", Must, Should),
-    // requirements.md: MUST, but its Expects column says "INFO (most reject with
-    // unsupported_grant_type)": the grant type's case is recorded, not judged.
-    ("REQ-12", Must, Info),
+/// Rows whose level departs from requirements.md's Level column on purpose: (id, the level
+/// requirements.md states, the row's level). Every entry must still be a real departure.
+const DEPARTURES_FROM_REQUIREMENTS_MD: &[(&str, Level, Level)] = &[
+    // requirements.md cites RFC 8725 §3.10, which states no MUST; the MUST of RFC 7515 §4.1.4
+    // binds the producer, so a server that ignores a numeric kid is WARN (issue 9 §3).
+    ("JAG-HDR-12", Must, Should),
 ];
+
+/// Every row of the catalogue.
+fn rows() -> &'static [RequirementRow] {
+    catalogue::all()
+}
+
+/// The reference defects that prove the check `id`: those whose declared breaks move it to
+/// FAIL or WARN (a SKIP proves nothing about the check itself).
+fn proving_defects(id: &str) -> Vec<Defect> {
+    Defect::ALL
+        .iter()
+        .copied()
+        .filter(|d| {
+            d.breaks()
+                .iter()
+                .any(|(check, verdict)| *check == id && *verdict != Verdict::Skip)
+        })
+        .collect()
+}
+
+/// The `requirement.why` a scenario file states, if any.
+fn why_of(l: &LoadedScenario) -> Option<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&l.origin);
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let doc: Value = serde_saphyr::from_str(&text).expect("YAML");
+    doc.pointer("/requirement/why")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
 
 fn embedded() -> Vec<LoadedScenario> {
     scenario::embedded().expect("the embedded catalogue loads")
@@ -59,46 +72,70 @@ const SECTIONS: &[(u32, &str)] = &[
     (13, "load"),
 ];
 
-/// (a) Every built-in scenario is a row of the catalogue, at the row's level unless the
-/// mismatch is listed in [`LEVEL_MISMATCHES`].
+/// (a) Every built-in scenario is a row of the catalogue and in the version-2 form, at the
+/// row's level and source under every profile unless its file says why it departs; and a
+/// file that says why does depart.
 #[test]
 fn every_scenario_is_a_row_at_its_level() {
     let mut problems = Vec::new();
-    let mut seen_mismatches = BTreeSet::new();
     for l in embedded() {
         let s = &l.scenario;
         let Some(row) = catalogue::find(&s.id) else {
             problems.push(format!("{} ({}) is not a catalogue row", s.id, l.origin));
             continue;
         };
-        if row.level == s.requirement.level {
-            continue;
-        }
-        let allowed = LEVEL_MISMATCHES
-            .iter()
-            .any(|(id, r, sc)| *id == s.id && *r == row.level && *sc == s.requirement.level);
-        if allowed {
-            seen_mismatches.insert(s.id.clone());
-        } else {
+        if s.version != Some(scenario::FORMAT_VERSION) || !l.warnings.is_empty() {
             problems.push(format!(
-                "{}: requirements.md says {}, the scenario {} ({})",
-                s.id, row.level, s.requirement.level, l.origin
+                "{}: not in the version-2 form: {:?}",
+                l.origin, l.warnings
             ));
         }
-    }
-    for (id, _, _) in LEVEL_MISMATCHES {
-        if !seen_mismatches.contains(*id) {
-            problems.push(format!("{id} is in LEVEL_MISMATCHES but does not mismatch"));
+        let departs = s.requirement.level != row.level
+            || s.requirement.source != row.source
+            || PROFILES
+                .iter()
+                .any(|p| s.for_profile(p).0 != row.level_under(p));
+        match (departs, why_of(&l)) {
+            (true, None) => problems.push(format!(
+                "{}: departs from its row without a why ({})",
+                s.id, l.origin
+            )),
+            (false, Some(why)) => problems.push(format!(
+                "{}: says why ({why}) but does not depart from its row",
+                s.id
+            )),
+            _ => {}
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The profile levels the rows state are the ones the scenarios run at: a scenario that does
+/// not override its row has the row's level under every profile.
+#[test]
+fn scenarios_inherit_the_rows_profile_levels() {
+    let mut profile_rows = 0;
+    for l in embedded() {
+        let s = &l.scenario;
+        let row = catalogue::find(&s.id).expect("a row");
+        if why_of(&l).is_some() {
+            continue;
+        }
+        profile_rows += usize::from(!row.profile_levels.is_empty());
+        assert_eq!(s.requirement.level, row.level, "{}", s.id);
+        assert_eq!(s.requirement.source, row.source, "{}", s.id);
+        for p in PROFILES {
+            assert_eq!(s.for_profile(p).0, row.level_under(p), "{} under {p}", s.id);
+        }
+    }
+    assert!(profile_rows > 0, "no row states a profile level");
 }
 
 /// (b) IDs are unique, and `find` finds each row.
 #[test]
 fn ids_are_unique() {
     let mut seen = BTreeSet::new();
-    for r in REQUIREMENTS {
+    for r in rows() {
         assert!(seen.insert(r.id), "{} appears twice", r.id);
         assert_eq!(catalogue::find(r.id), Some(r));
     }
@@ -109,7 +146,7 @@ fn ids_are_unique() {
 #[test]
 fn every_row_is_covered_or_has_a_reason() {
     let ids = scenario_ids();
-    let missing: Vec<&str> = REQUIREMENTS
+    let missing: Vec<&str> = rows()
         .iter()
         .filter(|r| !ids.contains(r.id))
         .filter(|r| r.not_covered.is_none_or(|s| s.trim().is_empty()))
@@ -126,14 +163,14 @@ fn every_row_is_covered_or_has_a_reason() {
 #[test]
 fn covered_rows_have_no_reason() {
     let ids = scenario_ids();
-    let stale: Vec<&str> = REQUIREMENTS
+    let stale: Vec<&str> = rows()
         .iter()
         .filter(|r| ids.contains(r.id) && r.not_covered.is_some())
         .map(|r| r.id)
         .collect();
     assert!(
         stale.is_empty(),
-        "covered by a scenario, so set not_covered to None in src/catalogue.rs: {stale:?}"
+        "covered by a scenario, so drop not_covered in src/catalogue/requirements.yaml: {stale:?}"
     );
 }
 
@@ -141,7 +178,7 @@ fn covered_rows_have_no_reason() {
 #[test]
 fn every_must_row_is_covered_or_has_a_reason() {
     let ids = scenario_ids();
-    let missing: Vec<&str> = REQUIREMENTS
+    let missing: Vec<&str> = rows()
         .iter()
         .filter(|r| r.level == Must)
         .filter(|r| matches!(r.section_key().0, 2..=8 | 12))
@@ -160,7 +197,7 @@ fn every_must_row_is_covered_or_has_a_reason() {
 #[test]
 fn rows_are_well_formed() {
     let mut last = (0, 0);
-    for r in REQUIREMENTS {
+    for r in rows() {
         let key = r.section_key();
         assert!(
             key >= last,
@@ -171,7 +208,11 @@ fn rows_are_well_formed() {
         last = key;
         let area = SECTIONS.iter().find(|(n, _)| *n == key.0).map(|(_, a)| *a);
         assert_eq!(area, Some(r.area), "{}: section {} area", r.id, r.section);
-        for (what, text) in [("source", r.source), ("summary", r.summary)] {
+        for (what, text) in [
+            ("source", r.source),
+            ("summary", r.summary),
+            ("hint", r.hint.unwrap_or("-")),
+        ] {
             assert!(!text.trim().is_empty(), "{}: empty {what}", r.id);
             assert!(!text.contains('\n'), "{}: {what} is not one line", r.id);
         }
@@ -240,11 +281,18 @@ fn table_matches_requirements_md() {
         rows.push((id.to_string(), level));
     }
     let md_ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
-    let table_ids: Vec<&str> = REQUIREMENTS.iter().map(|r| r.id).collect();
+    let table_ids: Vec<&str> = catalogue::all().iter().map(|r| r.id).collect();
     assert_eq!(md_ids, table_ids, "IDs differ from requirements.md");
-    for ((id, level), r) in rows.iter().zip(REQUIREMENTS) {
-        if let Some(level) = level {
-            assert_eq!(*level, r.level, "{id}: level differs from requirements.md");
+    for ((id, level), r) in rows.iter().zip(catalogue::all()) {
+        let Some(level) = *level else { continue };
+        let departure = DEPARTURES_FROM_REQUIREMENTS_MD
+            .iter()
+            .find(|(d, _, _)| d == id);
+        match departure {
+            Some((_, md, row)) => {
+                assert_eq!((*md, *row), (level, r.level), "{id}: the listed departure");
+            }
+            None => assert_eq!(level, r.level, "{id}: level differs from requirements.md"),
         }
     }
 }
@@ -290,12 +338,12 @@ fn list_json_has_every_row() {
         .map(|l| (l.scenario.id.clone(), l))
         .collect();
     let ids: Vec<&str> = items.iter().map(|i| str_field(i, "id")).collect();
-    let table: Vec<&str> = REQUIREMENTS.iter().map(|r| r.id).collect();
+    let table: Vec<&str> = rows().iter().map(|r| r.id).collect();
     assert_eq!(
         ids, table,
         "the JSON lists the catalogue rows in order, nothing else"
     );
-    for (item, row) in items.iter().zip(REQUIREMENTS) {
+    for (item, row) in items.iter().zip(rows()) {
         check_item(item, row, scenarios.get(row.id));
     }
 }
@@ -314,10 +362,7 @@ fn check_item(item: &Value, row: &RequirementRow, scenario: Option<&LoadedScenar
         .iter()
         .map(|d| d.as_str().unwrap_or_else(|| panic!("{id}: defect name")))
         .collect();
-    let expected: Vec<&str> = catalogue::proving_defects(id)
-        .into_iter()
-        .map(Defect::name)
-        .collect();
+    let expected: Vec<&str> = proving_defects(id).into_iter().map(Defect::name).collect();
     assert_eq!(defects, expected, "{id}: defects");
     match scenario {
         Some(l) => {
@@ -353,7 +398,7 @@ fn list_text_lines_and_summary() {
     let text = run_list(&[]);
     let ids = scenario_ids();
     let lines: Vec<&str> = text.lines().collect();
-    for (line, row) in lines.iter().zip(REQUIREMENTS) {
+    for (line, row) in lines.iter().zip(rows()) {
         assert!(
             line.starts_with(row.id),
             "expected {} first, got {line}",
@@ -373,10 +418,10 @@ fn list_text_lines_and_summary() {
     }
     let covered =
         |r: &&RequirementRow| ids.contains(r.id) || catalogue::load_command(r.id).is_some();
-    let count = |f: &dyn Fn(&&RequirementRow) -> bool| REQUIREMENTS.iter().filter(f).count();
+    let count = |f: &dyn Fn(&&RequirementRow) -> bool| rows().iter().filter(f).count();
     let summary = format!(
         "{} rows: {} covered ({} MUST), {} not covered ({} MUST)",
-        REQUIREMENTS.len(),
+        rows().len(),
         count(&covered),
         count(&|r| covered(r) && r.level == Must),
         count(&|r| !covered(r)),
@@ -399,14 +444,13 @@ fn list_follows_a_scenario_folder() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("BASE-07.yaml"),
-        "id: BASE-07\ntitle: unknown parameters are ignored\n\
-         requirement: { level: MUST, source: \"RFC 6749 §3.2\" }\n\
+        "version: 2\nid: BASE-07\ntitle: unknown parameters are ignored\n\
          tags: [baseline]\nrequest:\n  params: [[foo, bar]]\nexpect:\n  accept: {}\n",
     )
     .expect("write");
     std::fs::write(
         dir.path().join("X-CUSTOM-01.yaml"),
-        "id: X-CUSTOM-01\ntitle: a house rule\n\
+        "version: 2\nid: X-CUSTOM-01\ntitle: a house rule\n\
          requirement: { level: SHOULD, source: \"house rule\" }\n\
          tags: [house]\nexpect:\n  accept: {}\n",
     )
@@ -442,9 +486,9 @@ fn list_follows_a_scenario_folder() {
     // BASE-07, and LOAD-01 and LOAD-03 (checked by `xaa-conform load`).
     assert!(text.ends_with(&format!(
         "{} rows: 3 covered (1 MUST), {} not covered ({} MUST)\n",
-        REQUIREMENTS.len(),
-        REQUIREMENTS.len() - 3,
-        REQUIREMENTS.iter().filter(|r| r.level == Must).count() - 1
+        rows().len(),
+        rows().len() - 3,
+        rows().iter().filter(|r| r.level == Must).count() - 1
     )));
 }
 
@@ -472,7 +516,7 @@ fn every_defect_proves_a_covered_row() {
             problems.push(format!("{d} proves no check (only SKIPs)"));
         }
         for check in proves {
-            if !catalogue::proving_defects(check).contains(&d) {
+            if !proving_defects(check).contains(&d) {
                 problems.push(format!("{d} is not listed as proving {check}"));
             }
         }

@@ -15,6 +15,34 @@ fn every_catalogue_scenario_validates_against_the_scenario_schema() {
     }
 }
 
+/// The version-1 form (no `version`, `requirement` stating level and source) and a
+/// version-2 override (`why`) validate too; a stray member of `requirement` does not.
+#[test]
+fn both_scenario_forms_validate_and_requirement_is_optional() {
+    let schema = scenario::schema();
+    let validator = jsonschema::validator_for(&schema).expect("the scenario schema compiles");
+    let valid = |text: &str| {
+        let doc: serde_json::Value = serde_saphyr::from_str(text).expect("YAML");
+        validator.is_valid(&doc)
+    };
+    assert!(valid(
+        "id: A-1\ntitle: t\nrequirement: { level: MUST, source: s }\nexpect: { reject: invalid_grant }\n"
+    ));
+    assert!(valid(
+        "version: 2\nid: JAG-AUD-02\ntitle: t\nexpect: { reject: invalid_grant }\n"
+    ));
+    assert!(valid(
+        "version: 2\nid: JAG-AUD-02\ntitle: t\nrequirement: { level: SHOULD, why: w }\nexpect: { reject: invalid_grant }\n"
+    ));
+    assert!(!valid(
+        "version: 2\nid: JAG-AUD-02\ntitle: t\nrequirement: { level: SHOULD, because: w }\nexpect: { reject: invalid_grant }\n"
+    ));
+    let required = schema["required"].as_array().expect("required");
+    assert!(!required.iter().any(|r| r == "requirement"), "{required:?}");
+    assert!(schema.pointer("/properties/version").is_some());
+    assert!(schema.pointer("/properties/requirement/default").is_none());
+}
+
 #[test]
 fn the_example_target_validates_against_the_target_schema() {
     let schema = serde_json::to_value(schemars::schema_for!(xaa_conform::target::TargetFile))

@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 
 use include_dir::{Dir, include_dir};
 
-use super::{Obtain, Scenario};
+use serde::Deserialize;
+
+use super::{DeclaredRequirement, FORMAT_VERSION, Obtain, Scenario};
 use crate::fixture::PLACEHOLDERS;
 use crate::input::{InputError, parse_yaml};
 use crate::oracle::Expect;
+use crate::spec::{PROFILES, Requirement};
 
 static CATALOGUE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scenarios");
 
@@ -20,6 +23,9 @@ pub struct LoadedScenario {
     pub scenario: Scenario,
     /// Where it came from: a path, or `scenarios/…` for the embedded catalogue.
     pub origin: String,
+    /// What the loader has to say about the file without refusing it, each naming the file
+    /// (e.g. that it is in the version-1 form). [`load_dir`] prints them on stderr.
+    pub warnings: Vec<String>,
 }
 
 fn is_yaml(p: &Path) -> bool {
@@ -89,6 +95,18 @@ fn key_offset(text: &str, key: &str, from: usize) -> Option<usize> {
     None
 }
 
+/// Offset of `key:` written at the start of a line without indentation (a top-level key).
+fn top_key_offset(text: &str, key: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with(key) && line[key.len()..].starts_with(':') {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
+}
+
 /// Offset of `key` inside the flow or block value of the top-level `parent` key.
 fn nested_offset(text: &str, parent: &str, key: &str) -> usize {
     let Some(p) = key_offset(text, parent, 0) else {
@@ -97,13 +115,136 @@ fn nested_offset(text: &str, parent: &str, key: &str) -> usize {
     text[p..].find(key).map_or(p, |k| p + k)
 }
 
+/// The members of a scenario file that say how to read its requirement, as written.
+#[derive(Debug, Default, Deserialize)]
+struct FileHead {
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    requirement: Option<DeclaredRequirement>,
+}
+
+/// Sets the scenario's level and source (and its level under each profile) from its file and
+/// its catalogue row; returns the warnings. The version-1 form (no `version`) states them in
+/// `requirement:`, read as written. Version 2 takes what `requirement:` leaves out from the
+/// row with the scenario's ID, and refuses a departure from the row that gives no `why`.
+fn resolve_requirement(
+    origin: &str,
+    text: &str,
+    head: FileHead,
+    scenario: &mut Scenario,
+) -> Result<Vec<String>, InputError> {
+    let pos = |key: &str| top_key_offset(text, key);
+    let at_requirement = pos("requirement").or(pos("id")).unwrap_or(0);
+    let declared = head.requirement.unwrap_or_default();
+    match head.version {
+        None => {
+            let (Some(level), Some(source)) = (declared.level, declared.source) else {
+                return Err(InputError::at_offset(
+                    origin,
+                    text,
+                    at_requirement,
+                    format!(
+                        "a scenario without `version` (the version-1 form) needs `requirement: {{ level, source }}`; \
+                         with `version: {FORMAT_VERSION}` they come from the catalogue row"
+                    ),
+                ));
+            };
+            scenario.requirement = Requirement { level, source };
+            Ok(vec![format!(
+                "{origin}: no `version`: read in the version-1 scenario form; add \
+                 `version: {FORMAT_VERSION}` and leave out the `requirement:` that repeats the \
+                 catalogue row (an override says why, with `why:`)"
+            )])
+        }
+        Some(FORMAT_VERSION) => {
+            let Some(row) = crate::catalogue::find(&scenario.id) else {
+                let (Some(level), Some(source)) = (declared.level, declared.source) else {
+                    return Err(InputError::at_offset(
+                        origin,
+                        text,
+                        at_requirement,
+                        format!(
+                            "{} is not a row of the requirement catalogue, so `requirement:` needs its level and source",
+                            scenario.id
+                        ),
+                    ));
+                };
+                scenario.requirement = Requirement { level, source };
+                return Ok(Vec::new());
+            };
+            let level = declared.level.unwrap_or(row.level);
+            let source = declared.source.unwrap_or_else(|| row.source.to_string());
+            let mut departures = Vec::new();
+            if level != row.level {
+                departures.push(format!("level {level} (the row: {})", row.level));
+            }
+            if source != row.source {
+                departures.push(format!("source `{source}` (the row: `{}`)", row.source));
+            }
+            for &profile in PROFILES {
+                let row_level = row.level_under(profile);
+                let own = scenario.profiles.get(profile).and_then(|o| o.level);
+                if let Some(own) = own
+                    && own != row_level
+                {
+                    departures.push(format!(
+                        "level {own} under {profile} (the row: {row_level})"
+                    ));
+                }
+                // An overridden level holds under every profile the file does not name.
+                let in_force = own.unwrap_or(if level == row.level { row_level } else { level });
+                if in_force != level {
+                    scenario
+                        .profiles
+                        .entry(profile.to_string())
+                        .or_default()
+                        .level = Some(in_force);
+                }
+            }
+            let has_why = declared
+                .why
+                .as_deref()
+                .is_some_and(|w| !w.trim().is_empty());
+            if !departures.is_empty() && !has_why {
+                let at = pos("requirement")
+                    .or(pos("profiles"))
+                    .unwrap_or(at_requirement);
+                return Err(InputError::at_offset(
+                    origin,
+                    text,
+                    at,
+                    format!(
+                        "{} departs from its catalogue row: {}; say why in `requirement: {{ why: \"…\" }}`, or leave out what differs",
+                        scenario.id,
+                        departures.join(", ")
+                    ),
+                ));
+            }
+            scenario.requirement = Requirement { level, source };
+            Ok(Vec::new())
+        }
+        Some(other) => Err(InputError::at_offset(
+            origin,
+            text,
+            pos("version").unwrap_or(0),
+            format!(
+                "unknown scenario format version {other}; this build reads version {FORMAT_VERSION} (and files without `version`, the version-1 form)"
+            ),
+        )),
+    }
+}
+
 /// Parses and validates one scenario file's text; `origin` names it in errors.
 pub fn parse_text(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
     parse_one(origin, text)
 }
 
 fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
-    let scenario: Scenario = parse_yaml(origin, text)?;
+    let mut scenario: Scenario = parse_yaml(origin, text)?;
+    // The same text again, for what the typed form does not keep: which members of
+    // `requirement:` the file states.
+    let head: FileHead = parse_yaml(origin, text)?;
     check_placeholders(origin, text)?;
     let pos = |key: &str| key_offset(text, key, 0).unwrap_or(0);
     if scenario.id.trim().is_empty() || scenario.id.contains(char::is_whitespace) {
@@ -160,9 +301,11 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
             "obtain: token_exchange takes the ID-JAG the IdP issues; it cannot be combined with jag changes",
         ));
     }
+    let warnings = resolve_requirement(origin, text, head, &mut scenario)?;
     Ok(LoadedScenario {
         scenario,
         origin: origin.to_string(),
+        warnings,
     })
 }
 
@@ -226,7 +369,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedScenario>, InputError> {
         let text = crate::input::read_text(&f)?;
         all.push(parse_one(&origin, &text)?);
     }
-    finish(all, &where_)
+    let all = finish(all, &where_)?;
+    for warning in all.iter().flat_map(|l| &l.warnings) {
+        eprintln!("warning: {warning}");
+    }
+    Ok(all)
 }
 
 /// The catalogue compiled into the binary.

@@ -226,10 +226,12 @@ pub struct Observe {
 }
 
 /// Expectations for one profile where the sources disagree (requirements.md §14, §15).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileOverride {
-    /// The level under this profile.
+    /// The level under this profile. A catalogue row states its own profile levels, so a
+    /// version-2 scenario sets this only to override its row (with `requirement.why`); once
+    /// loaded, it holds the row's profile level too.
     #[serde(default)]
     pub level: Option<Level>,
     /// The expectation under this profile.
@@ -237,15 +239,68 @@ pub struct ProfileOverride {
     pub expect: Option<Expect>,
 }
 
+/// The scenario format this build writes and reads (`version: 2`): level and source come
+/// from the catalogue row with the scenario's ID. A file without `version` is read in the
+/// version-1 form, where `requirement:` states them.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// A scenario file's `requirement:`, every member optional: in the version-2 format what is
+/// left out comes from the catalogue row with the scenario's ID, and what differs from the
+/// row needs `why`. A scenario whose ID is no row (a custom check) gives level and source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredRequirement {
+    /// Level of the rule; absent: the row's.
+    #[serde(default)]
+    pub level: Option<Level>,
+    /// Spec sections, e.g. `ID-JAG-04 §4.4.1; RFC 7523 §3 item 3`; absent: the row's.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Why the scenario departs from its catalogue row (its level, its source, or a level
+    /// under a profile); required when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// Reads `requirement:` in its declared form (members optional) into the [`Requirement`] it
+/// states; a member left out is a placeholder the loader replaces with the catalogue row's.
+/// A scenario written back by serde states both, so it reads back unchanged.
+fn declared_requirement<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Requirement, D::Error> {
+    let declared = DeclaredRequirement::deserialize(d)?;
+    Ok(Requirement {
+        level: declared.level.unwrap_or(Level::Must),
+        source: declared.source.unwrap_or_default(),
+    })
+}
+
+/// The placeholder for a scenario without `requirement:`, until the loader resolves it.
+fn unresolved_requirement() -> Requirement {
+    Requirement {
+        level: Level::Must,
+        source: String::new(),
+    }
+}
+
 /// One check: what to send and what the server must do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// The scenario format, `2` today. Absent: the version-1 form, where `requirement:`
+    /// repeats level and source (still read, with a warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     /// Check ID: the requirement ID of requirements.md, e.g. `JAG-AUD-02`.
     pub id: String,
     /// What the check verifies, as a sentence.
     pub title: String,
-    /// Level and source of the rule.
+    /// Level and source of the rule. Optional in a version-2 file: they come from the
+    /// catalogue row with this ID, and an override says why. Once loaded, the level and
+    /// source in force.
+    #[serde(
+        default = "unresolved_requirement",
+        deserialize_with = "declared_requirement"
+    )]
+    #[schemars(with = "DeclaredRequirement")]
     pub requirement: Requirement,
     /// Areas, for filtering and grouping (`claims`, `aud`, …).
     #[serde(default)]
@@ -286,7 +341,8 @@ pub struct Scenario {
     /// What the fake IdP serves during the check (run alone, after the rest; restored after).
     #[serde(default)]
     pub idp: Option<IdpCondition>,
-    /// Per-profile expectations, keyed by profile name.
+    /// Per-profile expectations, keyed by profile name; once loaded, with the levels the
+    /// catalogue row sets per profile.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileOverride>,
 }
@@ -332,5 +388,12 @@ impl Scenario {
 
 /// The JSON Schema of scenario files, for editors (`# yaml-language-server: $schema=…`).
 pub fn schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Scenario)).unwrap_or_default()
+    let mut schema = serde_json::to_value(schemars::schema_for!(Scenario)).unwrap_or_default();
+    // The placeholder default of `requirement` is the loader's business, not the file's.
+    if let Some(req) = schema.pointer_mut("/properties/requirement")
+        && let Some(obj) = req.as_object_mut()
+    {
+        obj.remove("default");
+    }
+    schema
 }
