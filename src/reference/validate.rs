@@ -709,7 +709,7 @@ async fn verify_signature(
 /// What the key lookup found.
 enum KeyLookup {
     /// The key to verify with.
-    Found(Jwk),
+    Found(Box<Jwk>),
     /// No such key.
     Missing,
     /// Under `fail-open-on-jwks-error`: the JWKS could not be had, so nothing is verified.
@@ -727,7 +727,7 @@ async fn asymmetric_key(
 ) -> Result<KeyLookup, Refusal> {
     let cfg = cx.cfg;
     let has = |d: Defect| cfg.defects.contains(&d);
-    let found = |k: Option<Jwk>| k.map_or(KeyLookup::Missing, KeyLookup::Found);
+    let found = |k: Option<Jwk>| k.map_or(KeyLookup::Missing, |k| KeyLookup::Found(Box::new(k)));
     if let Some(j) = header.get("jwk").filter(|_| has(Defect::TrustEmbeddedJwk)) {
         return Ok(found(serde_json::from_value::<Jwk>(j.clone()).ok()));
     }
@@ -755,7 +755,7 @@ async fn asymmetric_key(
         }
     }
     Ok(match key {
-        Some(k) => KeyLookup::Found(k),
+        Some(k) => KeyLookup::Found(Box::new(k)),
         None if fail_open => KeyLookup::FailOpen,
         None => KeyLookup::Missing,
     })
