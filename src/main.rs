@@ -140,6 +140,10 @@ enum ReferenceCommand {
         /// Address the fake IdP will listen on (`run --target` starts it there).
         #[arg(long, default_value = "127.0.0.1:7400")]
         idp_bind: String,
+        /// Serve a compliant variant of the reference's world (other scopes, one algorithm,
+        /// JIT provisioning, …); an unknown name lists them.
+        #[arg(long, value_name = "NAME")]
+        variant: Option<reference::ReferenceVariant>,
     },
 }
 
@@ -226,8 +230,9 @@ async fn dispatch(command: Command) -> u8 {
                     defect,
                     bind,
                     idp_bind,
+                    variant,
                 },
-        } => reference_serve(defect, bind, idp_bind).await,
+        } => reference_serve(defect, bind, idp_bind, variant).await,
         Command::Keys {
             command: KeysCommand::Generate { dir },
         } => keys_generate(dir),
@@ -432,7 +437,12 @@ async fn idp_serve(
     0
 }
 
-async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -> u8 {
+async fn reference_serve(
+    defects: Vec<Defect>,
+    bind: String,
+    idp_bind: String,
+    variant: Option<reference::ReferenceVariant>,
+) -> u8 {
     let secret = |var: &str| {
         std::env::var(var)
             .ok()
@@ -450,6 +460,7 @@ async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -
     let defect_set: BTreeSet<Defect> = defects.into_iter().collect();
     let options = reference::ReferenceOptions {
         defects: defect_set.clone(),
+        variant,
         ..Default::default()
     };
     let started = ReferenceRas::start(&bind, options, |base| {
@@ -469,9 +480,8 @@ async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -
         }
     };
     let names: Vec<&str> = defect_set.iter().map(|d| d.name()).collect();
-    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-    println!(
-        "# target.yaml for the reference RAS at {} (defects: {})",
+    let header = format!(
+        "target.yaml for the reference RAS at {} (defects: {})",
         ras.base_url(),
         if names.is_empty() {
             "none".into()
@@ -479,28 +489,11 @@ async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -
             names.join(", ")
         }
     );
-    println!("token_endpoint: {}", f.token_endpoint);
-    println!("issuer: {}", f.ras_issuer);
-    println!(
-        "client: {{ id: {}, secret: \"${{{CLIENT_SECRET_ENV}}}\", auth: client_secret_basic }}",
-        f.client.id
+    let secrets = reference::SecretsIn::Environment;
+    print!(
+        "{}",
+        reference::target_yaml(&f, variant, &idp_bind, secrets, &header)
     );
-    if let Some(c2) = &f.client2 {
-        println!(
-            "client2: {{ id: {}, secret: \"${{XAA_CLIENT2_SECRET}}\" }}",
-            c2.id
-        );
-    }
-    println!("subject: {}", f.subject);
-    println!("subject_b: {}", opt(&f.subject_b));
-    println!("whoami: {}", opt(&f.whoami));
-    println!("resource: {}", opt(&f.resource));
-    println!("resource2: {}", opt(&f.resource2));
-    println!("scope: \"{}\"", opt(&f.scope));
-    println!("idp: {{ bind: \"{idp_bind}\" }}");
-    if let Some(ttl) = f.jwks_cache_ttl {
-        println!("jwks_cache_ttl: {}", humantime::format_duration(ttl));
-    }
     tokio::select! {
         _ = ras.wait() => {}
         _ = tokio::signal::ctrl_c() => {}
