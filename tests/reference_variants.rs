@@ -295,7 +295,12 @@ async fn printed_target_files_parse_and_name_the_variant_world() {
         let file = xaa_conform::target::TargetFile::parse(v.name(), &yaml)
             .unwrap_or_else(|e| panic!("{}: {e}\n{yaml}", v.name()));
         assert_eq!(file.issuer, fixture.ras_issuer, "{}", v.name());
-        assert_eq!(file.client.secret, "${XAA_CLIENT_SECRET}", "{}", v.name());
+        assert_eq!(
+            file.client.secret,
+            format!("${{{}}}", runner::CLIENT_SECRET_ENV),
+            "{}",
+            v.name()
+        );
         assert_eq!(file.scope, fixture.scope, "{}", v.name());
         assert_eq!(
             file.client2.is_some(),

@@ -21,7 +21,9 @@ use axum::routing::{get, post};
 pub use config::{ReferenceConfig, RegisteredClient, TrustedIssuer};
 pub use defects::{Defect, Proof};
 pub use ratelimit::RateLimiter;
-pub use variant::{ReferenceVariant, SecretsIn, target_yaml};
+pub use variant::{
+    CLIENT_SECRET_ENV, CLIENT2_SECRET_ENV, ReferenceVariant, SecretsIn, target_yaml,
+};
 
 use crate::fixture::{Client, ClientAuthMethod, Fixture, Secret};
 use crate::jose::IssuerRole;

@@ -240,7 +240,7 @@ pub fn target_yaml(
     line(format!(
         "client: {{ id: {}, secret: {}, auth: client_secret_basic }}",
         quoted(&fixture.client.id),
-        secret(crate::runner::CLIENT_SECRET_ENV, &fixture.client.secret)
+        secret(CLIENT_SECRET_ENV, &fixture.client.secret)
     ));
     if let Some(c2) = &fixture.client2 {
         line(format!(
@@ -293,6 +293,11 @@ pub fn target_yaml(
     }
     y
 }
+
+/// The environment variable the printed target.yaml reads C1's secret from: the one the
+/// runner documents (`runner::CLIENT_SECRET_ENV`), named here so that the reference does not
+/// import the runner.
+pub const CLIENT_SECRET_ENV: &str = "XAA_CLIENT_SECRET";
 
 /// The environment variable the printed target.yaml reads C2's secret from.
 pub const CLIENT2_SECRET_ENV: &str = "XAA_CLIENT2_SECRET";
