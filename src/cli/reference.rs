@@ -24,6 +24,10 @@ pub enum ReferenceCommand {
         /// Address the fake IdP will listen on (`run --target` starts it there).
         #[arg(long, default_value = "127.0.0.1:7400")]
         idp_bind: String,
+        /// Serve a compliant variant of the reference's world (other scopes, one algorithm,
+        /// JIT provisioning, …); an unknown name lists them.
+        #[arg(long, value_name = "NAME")]
+        variant: Option<reference::ReferenceVariant>,
     },
 }
 
@@ -35,11 +39,17 @@ pub async fn main(command: ReferenceCommand) -> u8 {
             defect,
             bind,
             idp_bind,
-        } => reference_serve(defect, bind, idp_bind).await,
+            variant,
+        } => reference_serve(defect, bind, idp_bind, variant).await,
     }
 }
 
-async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -> u8 {
+async fn reference_serve(
+    defects: Vec<Defect>,
+    bind: String,
+    idp_bind: String,
+    variant: Option<reference::ReferenceVariant>,
+) -> u8 {
     let secret = |var: &str| {
         std::env::var(var)
             .ok()
@@ -57,6 +67,7 @@ async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -
     let defect_set: BTreeSet<Defect> = defects.into_iter().collect();
     let options = reference::ReferenceOptions {
         defects: defect_set.clone(),
+        variant,
         ..Default::default()
     };
     let started = ReferenceRas::start(&bind, options, |base| {
@@ -75,7 +86,7 @@ async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -
             return 3;
         }
     };
-    print_target(&ras, &f, &defect_set, &idp_bind);
+    print_target(&ras, &f, &defect_set, &idp_bind, variant);
     tokio::select! {
         _ = ras.wait() => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -85,11 +96,16 @@ async fn reference_serve(defects: Vec<Defect>, bind: String, idp_bind: String) -
 
 /// The target.yaml for the running reference; the client secrets stay `${…}` references to
 /// the environment.
-fn print_target(ras: &ReferenceRas, f: &Fixture, defect_set: &BTreeSet<Defect>, idp_bind: &str) {
+fn print_target(
+    ras: &ReferenceRas,
+    f: &Fixture,
+    defect_set: &BTreeSet<Defect>,
+    idp_bind: &str,
+    variant: Option<reference::ReferenceVariant>,
+) {
     let names: Vec<&str> = defect_set.iter().map(|d| d.name()).collect();
-    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-    println!(
-        "# target.yaml for the reference RAS at {} (defects: {})",
+    let header = format!(
+        "target.yaml for the reference RAS at {} (defects: {})",
         ras.base_url(),
         if names.is_empty() {
             "none".into()
@@ -97,26 +113,9 @@ fn print_target(ras: &ReferenceRas, f: &Fixture, defect_set: &BTreeSet<Defect>, 
             names.join(", ")
         }
     );
-    println!("token_endpoint: {}", f.token_endpoint);
-    println!("issuer: {}", f.ras_issuer);
-    println!(
-        "client: {{ id: {}, secret: \"${{{CLIENT_SECRET_ENV}}}\", auth: client_secret_basic }}",
-        f.client.id
+    let secrets = reference::SecretsIn::Environment;
+    print!(
+        "{}",
+        reference::target_yaml(f, variant, idp_bind, secrets, &header)
     );
-    if let Some(c2) = &f.client2 {
-        println!(
-            "client2: {{ id: {}, secret: \"${{XAA_CLIENT2_SECRET}}\" }}",
-            c2.id
-        );
-    }
-    println!("subject: {}", f.subject);
-    println!("subject_b: {}", opt(&f.subject_b));
-    println!("whoami: {}", opt(&f.whoami));
-    println!("resource: {}", opt(&f.resource));
-    println!("resource2: {}", opt(&f.resource2));
-    println!("scope: \"{}\"", opt(&f.scope));
-    println!("idp: {{ bind: \"{idp_bind}\" }}");
-    if let Some(ttl) = f.jwks_cache_ttl {
-        println!("jwks_cache_ttl: {}", humantime::format_duration(ttl));
-    }
 }

@@ -61,6 +61,22 @@ pub struct ReferenceConfig {
     pub token_lifetime_secs: u64,
     /// Requests per second allowed per client at the token endpoint (None: unlimited).
     pub rate_limit: Option<u32>,
+    /// The ID-JAG signing algorithms accepted (RFC 8725 §3.1 allow-list): RS256 and ES256
+    /// unless a variant narrows it.
+    pub accepted_algs: Vec<String>,
+    /// Whether an unknown `sub` of a trusted issuer gets an account on first sight (JIT
+    /// provisioning, ID-JAG §2.2) instead of a refusal.
+    pub jit_provisioning: bool,
+    /// Shortest time between two fetches of one JWKS when an unknown `kid` asks for a refetch.
+    pub jwks_min_refetch: Duration,
+    /// Whether error responses carry `error_description` (RFC 6749 §5.2: OPTIONAL).
+    pub error_descriptions: bool,
+    /// The base URL of the resource API: `{api_base}/api/{name}` are the governed resources.
+    pub api_base: String,
+    /// The scope a GET of the resource API needs.
+    pub read_scope: String,
+    /// The scope a POST to the resource API needs.
+    pub write_scope: String,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -69,7 +85,8 @@ impl ReferenceConfig {
     /// Configures the reference for `fixture`: C1 and C2 as clients, U1 under the trusted
     /// issuer and U2 under the second trusted issuer (the same `sub`, another person), U3 under
     /// the second trusted issuer only (`subject_b`), R1 and R2 governed, the fixture's scopes
-    /// defined.
+    /// defined (the first for reading the resource API, the second for writing), RS256 and
+    /// ES256 accepted, no JIT provisioning.
     pub fn from_fixture(fixture: &Fixture, defects: BTreeSet<Defect>) -> Self {
         let mut clients = vec![RegisteredClient {
             id: fixture.client.id.clone(),
@@ -131,11 +148,18 @@ impl ReferenceConfig {
                 .flatten()
                 .cloned()
                 .collect(),
+            read_scope: scopes.first().cloned().unwrap_or_else(|| "s.read".into()),
+            write_scope: scopes.get(1).cloned().unwrap_or_else(|| "s.write".into()),
             scopes,
             skew_secs: 60,
             jwks_ttl: fixture.jwks_cache_ttl.unwrap_or(DEFAULT_JWKS_TTL),
             token_lifetime_secs: 3600,
             rate_limit: None,
+            accepted_algs: vec!["RS256".into(), "ES256".into()],
+            jit_provisioning: false,
+            jwks_min_refetch: super::validate::MIN_REFETCH,
+            error_descriptions: true,
+            api_base: fixture.ras_issuer.clone(),
             defects,
         }
     }

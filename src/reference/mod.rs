@@ -8,6 +8,7 @@ mod defects;
 mod ratelimit;
 mod token;
 mod validate;
+mod variant;
 mod whoami;
 
 use std::collections::BTreeSet;
@@ -20,6 +21,9 @@ use axum::routing::{get, post};
 pub use config::{ReferenceConfig, RegisteredClient, TrustedIssuer};
 pub use defects::{Defect, Proof};
 pub use ratelimit::RateLimiter;
+pub use variant::{
+    CLIENT_SECRET_ENV, CLIENT2_SECRET_ENV, ReferenceVariant, SecretsIn, target_yaml,
+};
 
 use crate::fixture::{Client, ClientAuthMethod, Fixture, Secret};
 use crate::jose::IssuerRole;
@@ -47,6 +51,9 @@ pub struct ReferenceOptions {
     /// Requests per second allowed per client (token bucket, burst of one second); above it
     /// the token endpoint answers 429 with `Retry-After`. None: unlimited.
     pub rate_limit: Option<u32>,
+    /// A compliant configuration other than the default world (scopes, algorithms,
+    /// provisioning, issuer form, …); applied after the options above.
+    pub variant: Option<ReferenceVariant>,
 }
 
 impl ReferenceOptions {
@@ -119,6 +126,15 @@ pub fn embedded_fixture(
     }
 }
 
+/// Where the metadata of `issuer` is served (RFC 8414 §3.1): the well-known path between the
+/// host and the issuer's path, with a terminating `/` of that path removed.
+fn metadata_path(issuer: &str) -> String {
+    let path = url::Url::parse(issuer)
+        .map(|u| u.path().trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    format!("/.well-known/oauth-authorization-server{path}")
+}
+
 impl ReferenceRas {
     /// Binds `bind`, builds the fixture for the bound base URL with `make_fixture`, and serves
     /// a reference configured from it with `defects` on. Returns the server and the fixture.
@@ -133,10 +149,17 @@ impl ReferenceRas {
             source,
         })?;
         let base_url = format!("http://{addr}");
-        let fixture = make_fixture(&base_url);
+        let mut fixture = make_fixture(&base_url);
+        if let Some(v) = options.variant {
+            v.adjust_fixture(&mut fixture, &base_url);
+        }
         let mut cfg = ReferenceConfig::from_fixture(&fixture, options.defects);
         cfg.single_use_jti = options.single_use_jti;
         cfg.rate_limit = options.rate_limit;
+        cfg.api_base = base_url.clone();
+        if let Some(v) = options.variant {
+            v.configure(&mut cfg);
+        }
         let mut builder = reqwest::Client::builder();
         if let Some(pem) = &options.idp_ca_pem {
             let ca =
@@ -165,7 +188,7 @@ impl ReferenceRas {
                 if cfg.defects.contains(&Defect::RefetchEveryUnknownKid) {
                     Duration::ZERO
                 } else {
-                    validate::MIN_REFETCH
+                    cfg.jwks_min_refetch
                 },
             )
             .keep_removed_keys(cfg.defects.contains(&Defect::NeverEvictRemovedKeys)),
@@ -178,12 +201,10 @@ impl ReferenceRas {
             http,
             tokens: Default::default(),
         });
+        let metadata_path = metadata_path(&state.cfg.issuer);
         let router = Router::new()
             .route("/token", post(token::token).get(token::token))
-            .route(
-                "/.well-known/oauth-authorization-server",
-                get(token::metadata),
-            )
+            .route(&metadata_path, get(token::metadata))
             .route("/api/whoami", get(whoami::whoami))
             .route(
                 "/api/{resource}",

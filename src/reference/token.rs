@@ -50,11 +50,12 @@ fn error_response(
     error: &str,
     description: &str,
 ) -> Response {
-    let mut resp = (
-        status,
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
+    let body = if state.cfg.error_descriptions {
+        json!({ "error": error, "error_description": description })
+    } else {
+        json!({ "error": error })
+    };
+    let mut resp = (status, Json(body)).into_response();
     if !state.cfg.defects.contains(&Defect::ErrorWithoutNoStore) {
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -301,7 +302,11 @@ fn parameters(
         .collect())
 }
 
-/// `POST /token` (and `GET /token` under the `accept-get` defect).
+/// A handler step's early answer.
+type Answer = Box<Response>;
+
+/// `POST /token` (and `GET /token` under the `accept-get` defect): the parameters, the
+/// client, its rate, the grant type, the ID-JAG, then what is granted and the token response.
 pub(crate) async fn token(
     State(state): State<Arc<RasState>>,
     method: Method,
@@ -309,58 +314,29 @@ pub(crate) async fn token(
     RawQuery(query): RawQuery,
     body: String,
 ) -> Response {
+    match exchange(&state, &method, &headers, query.as_deref(), &body).await {
+        Ok(resp) | Err(resp) => resp,
+    }
+}
+
+/// The token endpoint's steps, in order; the first that refuses answers.
+async fn exchange(
+    state: &RasState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &str,
+) -> Result<Response, Response> {
     let has = |d: Defect| state.cfg.defects.contains(&d);
-    if method == Method::GET && !has(Defect::AcceptGet) {
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response();
+    if *method == Method::GET && !has(Defect::AcceptGet) {
+        return Err((StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response());
     }
-    let mut form = match parameters(&state, &method, &headers, query.as_deref(), &body) {
-        Ok(f) => f,
-        Err(resp) => return *resp,
-    };
-    // RFC 6749 §3.2: parameters MUST NOT be included more than once.
-    let mut seen = BTreeSet::new();
-    if has(Defect::FirstParamWins) {
-        form.retain(|(k, _)| seen.insert(k.clone()));
-    } else if let Some((dup, _)) = form.iter().find(|(k, _)| !seen.insert(k.clone())) {
-        return bad_request(
-            &state,
-            "invalid_request",
-            &format!("parameter {dup} is repeated"),
-        );
-    }
-    let client = match form.iter().find(|(k, _)| k == "client_assertion") {
-        Some((_, ca)) if !headers.contains_key(header::AUTHORIZATION) => {
-            match authenticate_assertion(&state, &form, ca).await {
-                Ok(c) => c,
-                Err(resp) => return *resp,
-            }
-        }
-        _ => match authenticate(&state, &headers, &form) {
-            Ok(c) => c,
-            Err(resp) => return *resp,
-        },
-    };
-    // RFC 6585 §4: over the client's rate, 429 with Retry-After (whole seconds).
-    if let Some(limiter) = &state.limiter
-        && let Err(retry_after) = limiter.check(&client.id, Instant::now())
-    {
-        let mut resp = error_response(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
-            "rate limit exceeded for this client",
-        );
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-        return resp;
-    }
-    if has(Defect::RejectUnknownParams)
-        && let Some((k, _)) = form
-            .iter()
-            .find(|(k, _)| !KNOWN_PARAMS.contains(&k.as_str()))
-    {
-        return bad_request(&state, "invalid_request", &format!("unknown parameter {k}"));
-    }
+    let form = single_parameters(state, method, headers, query, body).map_err(|r| *r)?;
+    let client = authenticate_client(state, headers, &form)
+        .await
+        .map_err(|r| *r)?;
+    check_rate(state, &client.id).map_err(|r| *r)?;
+    check_known_parameters(state, &form).map_err(|r| *r)?;
     // RFC 6749 §3.2: parameters sent without a value are treated as omitted.
     let param = |k: &str| {
         form.iter()
@@ -368,37 +344,8 @@ pub(crate) async fn token(
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     };
-    match param("grant_type") {
-        None if has(Defect::DefaultGrantType) => {}
-        None => return bad_request(&state, "invalid_request", "grant_type is required"),
-        Some(JWT_BEARER) => {}
-        Some(g) if has(Defect::GrantTypePrefixMatch) && g.starts_with(JWT_BEARER) => {}
-        Some(_) if has(Defect::HtmlErrorForUnknownGrant) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Html("<html><body><h1>Bad Request</h1></body></html>"),
-            )
-                .into_response();
-        }
-        Some(other) => {
-            return bad_request(
-                &state,
-                "unsupported_grant_type",
-                &format!("{other} is not supported"),
-            );
-        }
-    }
-    let Some(assertion) = param("assertion") else {
-        if has(Defect::ServerErrorOnMissingAssertion) {
-            return error_response(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "assertion unwrap failed",
-            );
-        }
-        return bad_request(&state, "invalid_request", "assertion is required");
-    };
+    check_grant_type(state, param("grant_type")).map_err(|r| *r)?;
+    let assertion = required_assertion(state, param("assertion")).map_err(|r| *r)?;
     let cx = validate::Context {
         cfg: &state.cfg,
         cache: &state.cache,
@@ -407,46 +354,208 @@ pub(crate) async fn token(
         client_id: &client.id,
         client_secret: &client.secret,
     };
-    let grant = match validate::validate(&cx, assertion).await {
-        Ok(g) => g,
-        Err(r) => return refused(&state, r, assertion),
-    };
+    let grant = validate::validate(&cx, assertion)
+        .await
+        .map_err(|r| refused(state, r, assertion))?;
+    let (resources, resource_claim) =
+        granted_resources(state, &grant, param("resource")).map_err(|r| *r)?;
+    let granted = granted_scopes(state, &grant, param("scope")).map_err(|r| *r)?;
+    let lifetime = state.cfg.token_lifetime_secs;
+    let access_token = issue(
+        state,
+        IssuedToken {
+            user: grant.user,
+            client_id: client.id,
+            scopes: granted.clone(),
+            resources,
+            expires: Instant::now() + Duration::from_secs(lifetime),
+        },
+    );
+    Ok(token_response(
+        state,
+        &access_token,
+        lifetime,
+        &granted,
+        resource_claim,
+    ))
+}
 
-    // Resource: a `resource` parameter must stay within the ID-JAG's (RFC 8707 §2).
+/// The request parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be
+/// included more than once; under `first-param-wins` the first of a repeated one is used).
+fn single_parameters(
+    state: &RasState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &str,
+) -> Result<Vec<(String, String)>, Answer> {
+    let mut form = parameters(state, method, headers, query, body)?;
+    let mut seen = BTreeSet::new();
+    if state.cfg.defects.contains(&Defect::FirstParamWins) {
+        form.retain(|(k, _)| seen.insert(k.clone()));
+    } else if let Some((dup, _)) = form.iter().find(|(k, _)| !seen.insert(k.clone())) {
+        return Err(Box::new(bad_request(
+            state,
+            "invalid_request",
+            &format!("parameter {dup} is repeated"),
+        )));
+    }
+    Ok(form)
+}
+
+/// The client: by its assertion (`private_key_jwt`) when it sends one and no Authorization
+/// header, otherwise by its secret.
+async fn authenticate_client(
+    state: &RasState,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<Authenticated, Answer> {
+    match form.iter().find(|(k, _)| k == "client_assertion") {
+        Some((_, ca)) if !headers.contains_key(header::AUTHORIZATION) => {
+            authenticate_assertion(state, form, ca).await
+        }
+        _ => authenticate(state, headers, form),
+    }
+}
+
+/// RFC 6585 §4: over the client's rate, 429 with Retry-After (whole seconds).
+fn check_rate(state: &RasState, client_id: &str) -> Result<(), Answer> {
+    let Some(limiter) = &state.limiter else {
+        return Ok(());
+    };
+    let Err(retry_after) = limiter.check(client_id, Instant::now()) else {
+        return Ok(());
+    };
+    let mut resp = error_response(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        "rate limit exceeded for this client",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    Err(Box::new(resp))
+}
+
+/// Under `reject-unknown-params`: a parameter this server does not know is refused (RFC 6749
+/// §3.2 says to ignore it).
+fn check_known_parameters(state: &RasState, form: &[(String, String)]) -> Result<(), Answer> {
+    if state.cfg.defects.contains(&Defect::RejectUnknownParams)
+        && let Some((k, _)) = form
+            .iter()
+            .find(|(k, _)| !KNOWN_PARAMS.contains(&k.as_str()))
+    {
+        return Err(Box::new(bad_request(
+            state,
+            "invalid_request",
+            &format!("unknown parameter {k}"),
+        )));
+    }
+    Ok(())
+}
+
+/// grant_type: required, the jwt-bearer grant (RFC 7523 §2.1).
+fn check_grant_type(state: &RasState, grant_type: Option<&str>) -> Result<(), Answer> {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
+    match grant_type {
+        None if has(Defect::DefaultGrantType) => Ok(()),
+        None => Err(Box::new(bad_request(
+            state,
+            "invalid_request",
+            "grant_type is required",
+        ))),
+        Some(JWT_BEARER) => Ok(()),
+        Some(g) if has(Defect::GrantTypePrefixMatch) && g.starts_with(JWT_BEARER) => Ok(()),
+        Some(_) if has(Defect::HtmlErrorForUnknownGrant) => Err(Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                Html("<html><body><h1>Bad Request</h1></body></html>"),
+            )
+                .into_response(),
+        )),
+        Some(other) => Err(Box::new(bad_request(
+            state,
+            "unsupported_grant_type",
+            &format!("{other} is not supported"),
+        ))),
+    }
+}
+
+/// assertion: required (RFC 7523 §2.1).
+fn required_assertion<'f>(state: &RasState, assertion: Option<&'f str>) -> Result<&'f str, Answer> {
+    if let Some(a) = assertion {
+        return Ok(a);
+    }
+    if state
+        .cfg
+        .defects
+        .contains(&Defect::ServerErrorOnMissingAssertion)
+    {
+        return Err(Box::new(error_response(
+            state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "assertion unwrap failed",
+        )));
+    }
+    Err(Box::new(bad_request(
+        state,
+        "invalid_request",
+        "assertion is required",
+    )))
+}
+
+/// Resource: a `resource` parameter must stay within the ID-JAG's (RFC 8707 §2). Returns the
+/// resources the token is restricted to and the `resource` of the response.
+fn granted_resources(
+    state: &RasState,
+    grant: &validate::Grant,
+    requested: Option<&str>,
+) -> Result<(Vec<String>, Option<Value>), Answer> {
     let mut resources = grant.resources.clone();
     let mut resource_claim = grant.resource_claim.clone();
-    if let Some(requested) = param("resource") {
-        if has(Defect::ResourceParamOverrides) {
+    if let Some(requested) = requested {
+        if state.cfg.defects.contains(&Defect::ResourceParamOverrides) {
             resources = vec![requested.to_string()];
             resource_claim = Some(Value::String(requested.to_string()));
         } else if !grant.resources.is_empty() && !grant.resources.iter().any(|r| r == requested) {
-            return bad_request(
-                &state,
+            return Err(Box::new(bad_request(
+                state,
                 "invalid_target",
                 &format!("resource {requested} is not in the ID-JAG"),
-            );
+            )));
         }
     }
+    Ok((resources, resource_claim))
+}
 
-    // Scope: at most what the ID-JAG grants (RFC 7521 §4.1), only scopes defined here.
-    let requested: Option<Vec<String>> = param("scope")
-        .filter(|_| !has(Defect::IgnoreScopeParam))
-        .map(|s| {
-            s.split(' ')
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect()
-        });
+/// Scope: at most what the ID-JAG grants (RFC 7521 §4.1), only scopes defined here; the
+/// default scopes when neither names any (RFC 6749 §3.3).
+fn granted_scopes(
+    state: &RasState,
+    grant: &validate::Grant,
+    requested: Option<&str>,
+) -> Result<Vec<String>, Answer> {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
+    let requested: Option<Vec<String>> =
+        requested
+            .filter(|_| !has(Defect::IgnoreScopeParam))
+            .map(|s| {
+                s.split(' ')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            });
     let mut granted: Vec<String> = match requested {
         Some(req) => {
             if !has(Defect::GrantRequestedScope)
                 && let Some(extra) = req.iter().find(|s| !grant.scopes.contains(s))
             {
-                return bad_request(
-                    &state,
+                return Err(Box::new(bad_request(
+                    state,
                     "invalid_scope",
                     &format!("scope {extra} exceeds the ID-JAG"),
-                );
+                )));
             }
             req
         }
@@ -457,35 +566,41 @@ pub(crate) async fn token(
     }
     if granted.is_empty() && grant.scopes.is_empty() {
         if has(Defect::ServerErrorWithoutScope) {
-            return error_response(
-                &state,
+            return Err(Box::new(error_response(
+                state,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "scope is null",
-            );
+            )));
         }
         granted = state.cfg.default_scopes.clone();
     }
+    Ok(granted)
+}
 
+/// Records `issued` under a fresh access token, for the resource API, and returns the token.
+fn issue(state: &RasState, issued: IssuedToken) -> String {
     let access_token = crate::fixture::Secret::random().expose().to_string();
-    let lifetime = state.cfg.token_lifetime_secs;
     if let Ok(mut t) = state.tokens.lock() {
         // Expired tokens are dropped every 1024 issues: amortized, not a scan per request.
         if t.len() % 1024 == 1023 {
             let now = Instant::now();
             t.retain(|_, v| v.expires > now);
         }
-        t.insert(
-            access_token.clone(),
-            IssuedToken {
-                user: grant.user,
-                client_id: client.id,
-                scopes: granted.clone(),
-                resources,
-                expires: Instant::now() + Duration::from_secs(lifetime),
-            },
-        );
+        t.insert(access_token.clone(), issued);
     }
+    access_token
+}
+
+/// The successful token response (RFC 6749 §5.1, ID-JAG §4.4), never cached.
+fn token_response(
+    state: &RasState,
+    access_token: &str,
+    lifetime: u64,
+    granted: &[String],
+    resource_claim: Option<Value>,
+) -> Response {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
     let mut body = json!({
         "access_token": access_token,
         "token_type": if has(Defect::TokenTypeNA) { "N_A" } else { "Bearer" },
@@ -554,7 +669,7 @@ pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
 }
 
 /// `GET` or `POST /api/{resource}`: the resource API behind the issued access tokens
-/// (RFC 6750). GET needs `s.read`, POST `s.write`; tokens restricted to resources work only
+/// (RFC 6750). GET needs the read scope (`s.read`), POST the write scope (`s.write`); tokens restricted to resources work only
 /// there. Answers who the token is for.
 pub(crate) async fn resource_api(
     State(state): State<Arc<RasState>>,
@@ -586,7 +701,7 @@ pub(crate) async fn resource_api(
         }
         return challenge(StatusCode::UNAUTHORIZED, None);
     };
-    let url = format!("{}/api/{name}", state.cfg.issuer);
+    let url = format!("{}/api/{name}", state.cfg.api_base);
     let issued = state
         .tokens
         .lock()
@@ -612,9 +727,9 @@ pub(crate) async fn resource_api(
         return challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"));
     }
     let needed = if method == Method::POST {
-        "s.write"
+        &state.cfg.write_scope
     } else {
-        "s.read"
+        &state.cfg.read_scope
     };
     if !issued.scopes.iter().any(|s| s == needed) && !has(Defect::ApiIgnoresScope) {
         return challenge(StatusCode::FORBIDDEN, Some("insufficient_scope"));

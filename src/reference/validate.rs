@@ -475,15 +475,75 @@ pub struct Context<'a> {
     pub client_secret: &'a str,
 }
 
-/// Validates an ID-JAG presented by the authenticated client.
+/// A compact JWS split into its segments, with the header decoded.
+struct Jws<'t> {
+    /// The header segment as sent (base64url).
+    header_segment: &'t str,
+    /// The payload segment as sent (base64url).
+    payload_segment: &'t str,
+    /// The signature segment as sent (base64url).
+    signature_segment: &'t str,
+    /// The decoded JOSE header.
+    header: Map<String, Value>,
+}
+
+impl Jws<'_> {
+    /// The JWS signing input, `header.payload` (RFC 7515 §5.2).
+    fn signing_input(&self) -> String {
+        format!("{}.{}", self.header_segment, self.payload_segment)
+    }
+
+    /// The decoded signature bytes (empty when they are not base64url).
+    fn signature(&self) -> Vec<u8> {
+        URL_SAFE_NO_PAD
+            .decode(self.signature_segment)
+            .unwrap_or_default()
+    }
+}
+
+/// Times read from the claims, for the replay step.
+#[derive(Clone, Copy)]
+struct Times {
+    /// When the validation started (seconds since the epoch).
+    now: f64,
+    /// The `exp` in force (under `exp-optional`, five minutes from now when absent).
+    exp: f64,
+}
+
+/// Validates an ID-JAG presented by the authenticated client: each step below checks one
+/// rule, in this order, and refuses with the first rule broken.
 pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     let cfg = cx.cfg;
-    let defects = &cfg.defects;
-    let has = |d: Defect| defects.contains(&d);
+    let jws = split_jws(cfg, token)?;
+    check_crit(cfg, &jws.header)?;
+    check_typ(cfg, &jws.header)?;
+    let (alg, plan) = signature_plan(cfg, &jws.header)?;
+    let kid = key_id(cfg, &jws.header)?;
+    let claims = claims(cfg, jws.payload_segment)?;
+    let iss = iss_claim(cfg, &claims)?;
+    let issuer = resolve_issuer(cfg, cx.http, &iss).await?;
+    verify_signature(cx, token, &jws, &issuer, alg, kid, plan).await?;
+    check_aud(cfg, &claims)?;
+    let times = check_times(cfg, &claims)?;
+    check_jti(cx, &claims, &iss, times).await?;
+    let user = subject_account(cx, &claims, &issuer, &iss)?;
+    check_cnf(cfg, &claims)?;
+    check_client_id(cx, &claims)?;
+    let (resources, resource_claim) = resource_claim(cfg, &claims)?;
+    let scopes = scope_claim(cfg, &claims)?;
+    Ok(Grant {
+        user,
+        scopes,
+        resources,
+        resource_claim,
+    })
+}
 
-    // Structure: a compact JWS of three segments (RFC 7515 §7.1).
+/// Structure: a compact JWS of three segments whose header is a JSON object (RFC 7515 §7.1).
+fn split_jws<'t>(cfg: &ReferenceConfig, token: &'t str) -> Result<Jws<'t>, Refusal> {
+    let has = |d: Defect| cfg.defects.contains(&d);
     let parts: Vec<&str> = token.split('.').collect();
-    let [h, p, sig_segment] = parts.as_slice() else {
+    let [h, p, s] = parts.as_slice() else {
         if has(Defect::ServerErrorOnMalformedAssertion) {
             return Err(server_error("index out of range"));
         }
@@ -496,18 +556,30 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         }
         Err(e) => return Err(e),
     };
+    Ok(Jws {
+        header_segment: h,
+        payload_segment: p,
+        signature_segment: s,
+        header,
+    })
+}
 
-    // crit: no extension is understood here (RFC 7515 §4.1.11).
-    if !has(Defect::IgnoreCrit) && header.contains_key("crit") {
+/// crit: no extension is understood here (RFC 7515 §4.1.11).
+fn check_crit(cfg: &ReferenceConfig, header: &Map<String, Value>) -> Result<(), Refusal> {
+    if !cfg.defects.contains(&Defect::IgnoreCrit) && header.contains_key("crit") {
         return Err(invalid_grant(
             "crit lists extensions this server does not understand",
         ));
     }
+    Ok(())
+}
 
-    // typ (ID-JAG §3.1, RFC 8725 §3.11).
+/// typ: `oauth-id-jag+jwt` (ID-JAG §3.1, RFC 8725 §3.11).
+fn check_typ(cfg: &ReferenceConfig, header: &Map<String, Value>) -> Result<(), Refusal> {
+    let has = |d: Defect| cfg.defects.contains(&d);
     match header.get("typ") {
-        None if has(Defect::TypOptional) => {}
-        None => return Err(invalid_grant("no typ header; oauth-id-jag+jwt is required")),
+        None if has(Defect::TypOptional) => Ok(()),
+        None => Err(invalid_grant("no typ header; oauth-id-jag+jwt is required")),
         Some(Value::String(t)) => {
             let lower = t.to_ascii_lowercase();
             let ok = if has(Defect::TypExactBytes) {
@@ -517,37 +589,59 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
             } || (has(Defect::AcceptTypJwt) && lower == "jwt")
                 || (has(Defect::TypSuffixMatch) && lower.ends_with("+jwt"))
                 || (has(Defect::TypPrefixMatch) && lower.starts_with("oauth-id-jag"));
-            if !ok {
-                return Err(invalid_grant(format!("typ {t} is not oauth-id-jag+jwt")));
+            if ok {
+                Ok(())
+            } else {
+                Err(invalid_grant(format!("typ {t} is not oauth-id-jag+jwt")))
             }
         }
-        Some(_) => return Err(invalid_grant("typ is not a string")),
+        Some(_) => Err(invalid_grant("typ is not a string")),
     }
+}
 
-    // alg: an allow-list of asymmetric algorithms (RFC 8725 §3.1, §3.2).
+/// alg: an allow-list of asymmetric algorithms (RFC 8725 §3.1, §3.2), narrowed by the
+/// configuration's accepted algorithms. Returns the `alg` as sent and how to verify it.
+fn signature_plan<'h>(
+    cfg: &ReferenceConfig,
+    header: &'h Map<String, Value>,
+) -> Result<(&'h str, SigPlan), Refusal> {
+    let has = |d: Defect| cfg.defects.contains(&d);
+    let accepts = |a: &str| cfg.accepted_algs.iter().any(|x| x == a);
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid_grant("no alg header"))?;
     let plan = match alg {
-        "RS256" => SigPlan::Asymmetric(Algorithm::RS256),
-        "ES256" => SigPlan::Asymmetric(Algorithm::ES256),
+        "RS256" if accepts("RS256") => SigPlan::Asymmetric(Algorithm::RS256),
+        "ES256" if accepts("ES256") => SigPlan::Asymmetric(Algorithm::ES256),
         "PS256" if has(Defect::KeyAlgNotEnforced) => SigPlan::Asymmetric(Algorithm::PS256),
         a if a.eq_ignore_ascii_case("none") && has(Defect::AcceptAlgNone) => SigPlan::Unsigned,
         "HS256" if has(Defect::Hs256KeyConfusion) => SigPlan::Hs256Confusion,
         "HS256" if has(Defect::Hs256ClientSecret) => SigPlan::Hs256ClientSecret,
         other => return Err(invalid_grant(format!("alg {other} is not accepted"))),
     };
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(k)) => Some(k.as_str()),
-        Some(_) if has(Defect::ServerErrorOnNumericKid) => {
-            return Err(server_error("kid type error"));
-        }
-        Some(_) => return Err(invalid_grant("kid is not a string")),
-    };
+    Ok((alg, plan))
+}
 
-    let claims = match payload_json(p, has(Defect::FirstDuplicateWins)) {
+/// kid: absent or a string (RFC 7515 §4.1.4).
+fn key_id<'h>(
+    cfg: &ReferenceConfig,
+    header: &'h Map<String, Value>,
+) -> Result<Option<&'h str>, Refusal> {
+    match header.get("kid") {
+        None => Ok(None),
+        Some(Value::String(k)) => Ok(Some(k.as_str())),
+        Some(_) if cfg.defects.contains(&Defect::ServerErrorOnNumericKid) => {
+            Err(server_error("kid type error"))
+        }
+        Some(_) => Err(invalid_grant("kid is not a string")),
+    }
+}
+
+/// The claims: a JSON object (RFC 7519 §7.2), with no claim this RAS cannot read.
+fn claims(cfg: &ReferenceConfig, payload_segment: &str) -> Result<Map<String, Value>, Refusal> {
+    let has = |d: Defect| cfg.defects.contains(&d);
+    let claims = match payload_json(payload_segment, has(Defect::FirstDuplicateWins)) {
         Ok(c) => c,
         Err(_) if has(Defect::ServerErrorOnArrayPayload) => {
             return Err(server_error("payload is not a map"));
@@ -566,151 +660,215 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     {
         return Err(invalid_grant(format!("unsupported claim {extra}")));
     }
+    Ok(claims)
+}
 
-    // iss: a configured trusted issuer (ID-JAG §4.1).
-    let iss = match claims.get("iss") {
-        None if has(Defect::IssOptional) => cfg
+/// iss: a string naming the issuer (ID-JAG §4.1); whether it is trusted is
+/// [`resolve_issuer`]'s part.
+fn iss_claim(cfg: &ReferenceConfig, claims: &Map<String, Value>) -> Result<String, Refusal> {
+    let has = |d: Defect| cfg.defects.contains(&d);
+    match claims.get("iss") {
+        None if has(Defect::IssOptional) => Ok(cfg
             .trusted
             .first()
             .map(|t| t.issuer.clone())
-            .unwrap_or_default(),
-        None => return Err(invalid_grant("no iss claim")),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) if has(Defect::ServerErrorOnNumericIss) => {
-            return Err(server_error("iss type error"));
-        }
-        Some(_) => return Err(invalid_grant("iss is not a string")),
-    };
-    let issuer = resolve_issuer(cfg, cx.http, &iss).await?;
+            .unwrap_or_default()),
+        None => Err(invalid_grant("no iss claim")),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) if has(Defect::ServerErrorOnNumericIss) => Err(server_error("iss type error")),
+        Some(_) => Err(invalid_grant("iss is not a string")),
+    }
+}
 
-    // Key and signature (RFC 7523 §3 item 9, RFC 8725 §3.8).
-    let signing_input = format!("{h}.{p}");
-    let sig = URL_SAFE_NO_PAD.decode(sig_segment).unwrap_or_default();
-    let mut fail_open = false;
+/// Key and signature (RFC 7523 §3 item 9, RFC 8725 §3.8), as the header's `alg` planned.
+async fn verify_signature(
+    cx: &Context<'_>,
+    token: &str,
+    jws: &Jws<'_>,
+    issuer: &TrustedIssuer,
+    alg: &str,
+    kid: Option<&str>,
+    plan: SigPlan,
+) -> Result<(), Refusal> {
     match plan {
-        SigPlan::Unsigned => {}
-        SigPlan::Asymmetric(a) => {
-            let embedded = header.get("jwk").filter(|_| has(Defect::TrustEmbeddedJwk));
-            let jku = header
-                .get("jku")
-                .and_then(Value::as_str)
-                .filter(|_| has(Defect::FetchJku));
-            let jwk = if let Some(j) = embedded {
-                serde_json::from_value::<Jwk>(j.clone()).ok()
-            } else if let Some(url) = jku {
-                fetch_jwks(cx.http, url)
-                    .await
-                    .ok()
-                    .and_then(|set| find_key(&set, kid, alg))
-            } else {
-                let refetch = !has(Defect::NoRefetchOnUnknownKid);
-                let mut found = match cx.cache.key(&issuer.jwks_uri, kid, alg, refetch).await {
-                    Ok(f) => f,
-                    // Fail open: no keys to be had, so no verification at all.
-                    Err(_) if has(Defect::FailOpenOnJwksError) => {
-                        fail_open = true;
-                        None
-                    }
-                    Err(e) => return Err(e),
-                };
-                if found.is_none() && has(Defect::KidLookupAcrossIssuers) {
-                    for other in cfg.trusted.iter().filter(|t| t.jwks_uri != issuer.jwks_uri) {
-                        if let Some(k) = cx.cache.key(&other.jwks_uri, kid, alg, refetch).await? {
-                            found = Some(k);
-                            break;
-                        }
-                    }
-                }
-                found
-            };
-            match jwk {
-                None if fail_open => {}
-                None if has(Defect::UnknownKidTriesAllKeys)
-                    && cx.cache.all_keys(&issuer.jwks_uri).await.iter().any(|k| {
-                        jwk_fits_alg(k, alg)
-                            && DecodingKey::from_jwk(k)
-                                .is_ok_and(|key| verify_with(token, &key, a).is_ok())
-                    }) => {}
-                None => {
-                    return Err(invalid_grant(format!(
-                        "no key {} for this issuer",
-                        kid.unwrap_or("(no kid)")
-                    )));
-                }
-                Some(jwk) => {
-                    // A key published for encryption signs nothing (RFC 7517 §4.2).
-                    if jwk.common.public_key_use
-                        == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-                        && !has(Defect::IgnoreKeyUse)
-                    {
-                        return Err(invalid_grant(format!(
-                            "key {} is published for encryption (use enc)",
-                            kid.unwrap_or("?")
-                        )));
-                    }
-                    if let Some(key_alg) = &jwk.common.key_algorithm
-                        && key_alg.to_string() != alg
-                        && !has(Defect::KeyAlgNotEnforced)
-                    {
-                        return Err(invalid_grant(format!(
-                            "key {} is for {key_alg}, not {alg}",
-                            kid.unwrap_or("?")
-                        )));
-                    }
-                    let key = DecodingKey::from_jwk(&jwk)
-                        .map_err(|e| invalid_grant(format!("unusable key: {e}")))?;
-                    let verified = verify_with(token, &key, a);
-                    let excused = (a == Algorithm::RS256 && has(Defect::SkipSignatureCheck))
-                        || (a == Algorithm::ES256
-                            && has(Defect::AcceptDerEcdsa)
-                            && verify_der_ecdsa(&jwk, signing_input.as_bytes(), &sig))
-                        || (a == Algorithm::ES256
-                            && has(Defect::PsychicSignature)
-                            && sig.len() == 64
-                            && sig.iter().all(|b| *b == 0));
-                    if !excused {
-                        verified?;
-                    }
-                }
+        SigPlan::Unsigned => Ok(()),
+        SigPlan::Asymmetric(a) => match asymmetric_key(cx, &jws.header, issuer, alg, kid).await? {
+            KeyLookup::FailOpen => Ok(()),
+            KeyLookup::Missing => verify_with_any_cached_key(cx, token, issuer, alg, kid, a).await,
+            KeyLookup::Found(jwk) => verify_asymmetric(cx.cfg, token, jws, &jwk, alg, kid, a),
+        },
+        SigPlan::Hs256Confusion => verify_hs256_with_rsa_key(cx, token, issuer, alg, kid).await,
+        SigPlan::Hs256ClientSecret => verify_with(
+            token,
+            &DecodingKey::from_secret(cx.client_secret.as_bytes()),
+            Algorithm::HS256,
+        ),
+    }
+}
+
+/// What the key lookup found.
+enum KeyLookup {
+    /// The key to verify with.
+    Found(Box<Jwk>),
+    /// No such key.
+    Missing,
+    /// Under `fail-open-on-jwks-error`: the JWKS could not be had, so nothing is verified.
+    FailOpen,
+}
+
+/// The verification key: the issuer's JWKS key for `kid` (refetched once when unknown), or
+/// under defects a key from the header's `jwk` or `jku`, or another issuer's.
+async fn asymmetric_key(
+    cx: &Context<'_>,
+    header: &Map<String, Value>,
+    issuer: &TrustedIssuer,
+    alg: &str,
+    kid: Option<&str>,
+) -> Result<KeyLookup, Refusal> {
+    let cfg = cx.cfg;
+    let has = |d: Defect| cfg.defects.contains(&d);
+    let found = |k: Option<Jwk>| k.map_or(KeyLookup::Missing, |k| KeyLookup::Found(Box::new(k)));
+    if let Some(j) = header.get("jwk").filter(|_| has(Defect::TrustEmbeddedJwk)) {
+        return Ok(found(serde_json::from_value::<Jwk>(j.clone()).ok()));
+    }
+    if let Some(url) = header
+        .get("jku")
+        .and_then(Value::as_str)
+        .filter(|_| has(Defect::FetchJku))
+    {
+        let set = fetch_jwks(cx.http, url).await.ok();
+        return Ok(found(set.and_then(|set| find_key(&set, kid, alg))));
+    }
+    let refetch = !has(Defect::NoRefetchOnUnknownKid);
+    let (mut key, fail_open) = match cx.cache.key(&issuer.jwks_uri, kid, alg, refetch).await {
+        Ok(f) => (f, false),
+        // Fail open: no keys to be had, so no verification at all.
+        Err(_) if has(Defect::FailOpenOnJwksError) => (None, true),
+        Err(e) => return Err(e),
+    };
+    if key.is_none() && has(Defect::KidLookupAcrossIssuers) {
+        for other in cfg.trusted.iter().filter(|t| t.jwks_uri != issuer.jwks_uri) {
+            if let Some(k) = cx.cache.key(&other.jwks_uri, kid, alg, refetch).await? {
+                key = Some(k);
+                break;
             }
         }
-        SigPlan::Hs256Confusion => {
-            let jwk = cx
-                .cache
-                .key(&issuer.jwks_uri, kid, alg, true)
-                .await?
-                .ok_or_else(|| invalid_grant("no such key"))?;
-            let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
-                return Err(invalid_grant("HS256 needs an RSA key"));
-            };
-            let n = URL_SAFE_NO_PAD
-                .decode(&rsa.n)
-                .map_err(|_| invalid_grant("bad key"))?;
-            let e = URL_SAFE_NO_PAD
-                .decode(&rsa.e)
-                .map_err(|_| invalid_grant("bad key"))?;
-            let pem = rsa_spki_der(&n, &e)
-                .map(|d| spki_pem(&d))
-                .ok_or_else(|| invalid_grant("bad key"))?;
-            verify_with(
-                token,
-                &DecodingKey::from_secret(pem.as_bytes()),
-                Algorithm::HS256,
-            )?;
-        }
-        SigPlan::Hs256ClientSecret => {
-            verify_with(
-                token,
-                &DecodingKey::from_secret(cx.client_secret.as_bytes()),
-                Algorithm::HS256,
-            )?;
-        }
     }
+    Ok(match key {
+        Some(k) => KeyLookup::Found(Box::new(k)),
+        None if fail_open => KeyLookup::FailOpen,
+        None => KeyLookup::Missing,
+    })
+}
 
-    // aud: exactly this RAS's issuer identifier, or a one-element array of it (ID-JAG §4.4.1).
+/// No key for `kid`: refused, or under `unknown-kid-tries-all-keys` accepted when any cached
+/// key of the issuer verifies the signature.
+async fn verify_with_any_cached_key(
+    cx: &Context<'_>,
+    token: &str,
+    issuer: &TrustedIssuer,
+    alg: &str,
+    kid: Option<&str>,
+    a: Algorithm,
+) -> Result<(), Refusal> {
+    if cx.cfg.defects.contains(&Defect::UnknownKidTriesAllKeys)
+        && cx.cache.all_keys(&issuer.jwks_uri).await.iter().any(|k| {
+            jwk_fits_alg(k, alg)
+                && DecodingKey::from_jwk(k).is_ok_and(|key| verify_with(token, &key, a).is_ok())
+        })
+    {
+        return Ok(());
+    }
+    Err(invalid_grant(format!(
+        "no key {} for this issuer",
+        kid.unwrap_or("(no kid)")
+    )))
+}
+
+/// The signature with the key found: a key for signing (RFC 7517 §4.2) and for this `alg`
+/// (RFC 7517 §4.4), then the signature itself.
+fn verify_asymmetric(
+    cfg: &ReferenceConfig,
+    token: &str,
+    jws: &Jws<'_>,
+    jwk: &Jwk,
+    alg: &str,
+    kid: Option<&str>,
+    a: Algorithm,
+) -> Result<(), Refusal> {
+    let has = |d: Defect| cfg.defects.contains(&d);
+    // A key published for encryption signs nothing (RFC 7517 §4.2).
+    if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+        && !has(Defect::IgnoreKeyUse)
+    {
+        return Err(invalid_grant(format!(
+            "key {} is published for encryption (use enc)",
+            kid.unwrap_or("?")
+        )));
+    }
+    if let Some(key_alg) = &jwk.common.key_algorithm
+        && key_alg.to_string() != alg
+        && !has(Defect::KeyAlgNotEnforced)
+    {
+        return Err(invalid_grant(format!(
+            "key {} is for {key_alg}, not {alg}",
+            kid.unwrap_or("?")
+        )));
+    }
+    let key =
+        DecodingKey::from_jwk(jwk).map_err(|e| invalid_grant(format!("unusable key: {e}")))?;
+    let verified = verify_with(token, &key, a);
+    let sig = jws.signature();
+    let excused = (a == Algorithm::RS256 && has(Defect::SkipSignatureCheck))
+        || (a == Algorithm::ES256
+            && has(Defect::AcceptDerEcdsa)
+            && verify_der_ecdsa(jwk, jws.signing_input().as_bytes(), &sig))
+        || (a == Algorithm::ES256
+            && has(Defect::PsychicSignature)
+            && sig.len() == 64
+            && sig.iter().all(|b| *b == 0));
+    if excused { Ok(()) } else { verified }
+}
+
+/// Under `hs256-key-confusion`: HS256 verified with the issuer's RSA public key (its PEM
+/// text) as the HMAC secret.
+async fn verify_hs256_with_rsa_key(
+    cx: &Context<'_>,
+    token: &str,
+    issuer: &TrustedIssuer,
+    alg: &str,
+    kid: Option<&str>,
+) -> Result<(), Refusal> {
+    let jwk = cx
+        .cache
+        .key(&issuer.jwks_uri, kid, alg, true)
+        .await?
+        .ok_or_else(|| invalid_grant("no such key"))?;
+    let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
+        return Err(invalid_grant("HS256 needs an RSA key"));
+    };
+    let n = URL_SAFE_NO_PAD
+        .decode(&rsa.n)
+        .map_err(|_| invalid_grant("bad key"))?;
+    let e = URL_SAFE_NO_PAD
+        .decode(&rsa.e)
+        .map_err(|_| invalid_grant("bad key"))?;
+    let pem = rsa_spki_der(&n, &e)
+        .map(|d| spki_pem(&d))
+        .ok_or_else(|| invalid_grant("bad key"))?;
+    verify_with(
+        token,
+        &DecodingKey::from_secret(pem.as_bytes()),
+        Algorithm::HS256,
+    )
+}
+
+/// aud: exactly this RAS's issuer identifier, or a one-element array of it (ID-JAG §4.4.1).
+fn check_aud(cfg: &ReferenceConfig, claims: &Map<String, Value>) -> Result<(), Refusal> {
+    let has = |d: Defect| cfg.defects.contains(&d);
     match claims.get("aud") {
-        None if has(Defect::AudOptional) => {}
-        None => return Err(invalid_grant("no aud claim")),
+        None if has(Defect::AudOptional) => Ok(()),
+        None => Err(invalid_grant("no aud claim")),
         Some(Value::String(a)) => {
             let ok = *a == cfg.issuer
                 || (has(Defect::AudAcceptsTokenEndpoint) && *a == cfg.token_endpoint)
@@ -719,8 +877,10 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
                     && a.trim_end_matches('/') == cfg.issuer.trim_end_matches('/'))
                 || (has(Defect::AudAcceptsResource) && cfg.resources.contains(a))
                 || (has(Defect::AcceptAnyAud) && cfg.other_tenants.contains(a));
-            if !ok {
-                return Err(invalid_grant("aud does not name this authorization server"));
+            if ok {
+                Ok(())
+            } else {
+                Err(invalid_grant("aud does not name this authorization server"))
             }
         }
         Some(Value::Array(list)) => {
@@ -728,20 +888,27 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
                 && ((list.len() == 1 && list[0].as_str() == Some(cfg.issuer.as_str()))
                     || (has(Defect::AudArrayAny)
                         && list.iter().any(|v| v.as_str() == Some(cfg.issuer.as_str()))));
-            if !ok {
-                return Err(invalid_grant(
+            if ok {
+                Ok(())
+            } else {
+                Err(invalid_grant(
                     "aud must be this issuer, or an array of exactly that one element",
-                ));
+                ))
             }
         }
-        Some(_) if has(Defect::AudLenientTypes) => {}
-        Some(_) => return Err(invalid_grant("aud is neither a string nor an array")),
+        Some(_) if has(Defect::AudLenientTypes) => Ok(()),
+        Some(_) => Err(invalid_grant("aud is neither a string nor an array")),
     }
+}
 
-    // Times (RFC 7523 §3 items 4–6), with clock skew.
+/// Times (RFC 7523 §3 items 4–6), with clock skew: `exp` required and not past, `nbf` not
+/// ahead, `iat` required and not in the future.
+fn check_times(cfg: &ReferenceConfig, claims: &Map<String, Value>) -> Result<Times, Refusal> {
+    let defects = &cfg.defects;
+    let has = |d: Defect| defects.contains(&d);
     let now = now_secs();
     let skew = cfg.skew_secs as f64;
-    let exp = match numeric_date(&claims, "exp", defects)? {
+    let exp = match numeric_date(claims, "exp", defects)? {
         None if has(Defect::ExpOptional) => now + 300.0,
         None => return Err(invalid_grant("no exp claim")),
         Some(exp) => exp,
@@ -753,13 +920,13 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
             ..invalid_grant("the ID-JAG has expired")
         });
     }
-    if let Some(nbf) = numeric_date(&claims, "nbf", defects)?
+    if let Some(nbf) = numeric_date(claims, "nbf", defects)?
         && !has(Defect::IgnoreNbf)
         && now + skew < nbf
     {
         return Err(invalid_grant("the ID-JAG is not valid yet (nbf)"));
     }
-    let iat = match numeric_date(&claims, "iat", defects) {
+    let iat = match numeric_date(claims, "iat", defects) {
         // Present but not a number: ignored under `iat-unchecked-type`.
         Err(_) if has(Defect::IatUncheckedType) => Some(now),
         other => other?,
@@ -772,46 +939,69 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         }
         Some(_) => {}
     }
+    Ok(Times { now, exp })
+}
 
-    // jti: required, a string; single use where the profile demands it (RFC 7523 §3 item 7).
+/// jti: required, a string; single use where the configuration demands it (RFC 7523 §3
+/// item 7), remembered until `exp` plus skew.
+async fn check_jti(
+    cx: &Context<'_>,
+    claims: &Map<String, Value>,
+    iss: &str,
+    times: Times,
+) -> Result<(), Refusal> {
+    let cfg = cx.cfg;
+    let has = |d: Defect| cfg.defects.contains(&d);
+    let skew = cfg.skew_secs as f64;
     match claims.get("jti") {
-        None if has(Defect::JtiOptional) => {}
-        None => return Err(invalid_grant("no jti claim")),
+        None if has(Defect::JtiOptional) => Ok(()),
+        None => Err(invalid_grant("no jti claim")),
         Some(Value::String(jti)) => {
-            if cfg.single_use_jti || has(Defect::SingleUseJti) {
-                // Under `replay-cache-ignores-issuer` the cache is keyed on jti alone.
-                let scope = if has(Defect::ReplayCacheIgnoresIssuer) {
-                    ""
-                } else {
-                    iss.as_str()
-                };
-                let first = if has(Defect::ReplayCheckRace) {
-                    cx.replay
-                        .first_use_check_then_insert(scope, jti, exp + skew, now)
-                        .await
-                } else {
-                    cx.replay.first_use(scope, jti, exp + skew, now)
-                };
-                if !first {
-                    return Err(invalid_grant("this ID-JAG was already used"));
-                }
+            if !(cfg.single_use_jti || has(Defect::SingleUseJti)) {
+                return Ok(());
+            }
+            // Under `replay-cache-ignores-issuer` the cache is keyed on jti alone.
+            let scope = if has(Defect::ReplayCacheIgnoresIssuer) {
+                ""
+            } else {
+                iss
+            };
+            let until = times.exp + skew;
+            let first = if has(Defect::ReplayCheckRace) {
+                cx.replay
+                    .first_use_check_then_insert(scope, jti, until, times.now)
+                    .await
+            } else {
+                cx.replay.first_use(scope, jti, until, times.now)
+            };
+            if first {
+                Ok(())
+            } else {
+                Err(invalid_grant("this ID-JAG was already used"))
             }
         }
-        Some(_) if has(Defect::ServerErrorOnObjectJti) => {
-            return Err(server_error("unhashable jti"));
-        }
-        Some(_) => return Err(invalid_grant("jti is not a string")),
+        Some(_) if has(Defect::ServerErrorOnObjectJti) => Err(server_error("unhashable jti")),
+        Some(_) => Err(invalid_grant("jti is not a string")),
     }
+}
 
-    // sub: a user this issuer vouches for (identity-chaining §2.4.2).
-    let user = match claims.get("sub") {
-        None if has(Defect::SubOptional) => format!("service:{}", cx.client_id),
+/// sub: a user this issuer vouches for (identity-chaining §2.4.2); with JIT provisioning
+/// (ID-JAG §2.2) an unknown subject of a trusted issuer gets an account of its own.
+fn subject_account(
+    cx: &Context<'_>,
+    claims: &Map<String, Value>,
+    issuer: &TrustedIssuer,
+    iss: &str,
+) -> Result<String, Refusal> {
+    let cfg = cx.cfg;
+    let has = |d: Defect| cfg.defects.contains(&d);
+    match claims.get("sub") {
+        None if has(Defect::SubOptional) => Ok(format!("service:{}", cx.client_id)),
         Some(Value::String(sub)) if !sub.is_empty() => {
             // Under `user-lookup-ignores-issuer` accounts are keyed on `sub` alone: the first
             // trusted issuer that has the `sub` decides the account.
             let found = if has(Defect::UserLookupIgnoresIssuer) {
-                cx.cfg
-                    .trusted
+                cfg.trusted
                     .iter()
                     .flat_map(|t| t.users.iter())
                     .find(|(s, _)| s == sub)
@@ -819,37 +1009,53 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
                 issuer.users.iter().find(|(s, _)| s == sub)
             };
             match found {
-                Some((_, u)) => u.clone(),
-                None if has(Defect::AcceptUnknownSub) => format!("jit:{iss}:{sub}"),
-                None => return Err(invalid_grant("unknown subject")),
+                Some((_, u)) => Ok(u.clone()),
+                None if cfg.jit_provisioning || has(Defect::AcceptUnknownSub) => {
+                    Ok(format!("jit:{iss}:{sub}"))
+                }
+                None => Err(invalid_grant("unknown subject")),
             }
         }
-        _ => return Err(invalid_grant("no sub claim")),
-    };
+        _ => Err(invalid_grant("no sub claim")),
+    }
+}
 
-    // cnf: a key-bound ID-JAG needs proof of possession (ID-JAG §9.8.1); this RAS supports no
-    // DPoP, so it can never be satisfied.
-    if claims.contains_key("cnf") && !has(Defect::IgnoreCnf) {
+/// cnf: a key-bound ID-JAG needs proof of possession (ID-JAG §9.8.1); this RAS supports no
+/// DPoP, so it can never be satisfied.
+fn check_cnf(cfg: &ReferenceConfig, claims: &Map<String, Value>) -> Result<(), Refusal> {
+    if claims.contains_key("cnf") && !cfg.defects.contains(&Defect::IgnoreCnf) {
         return Err(invalid_grant(
             "the ID-JAG is key-bound (cnf) and no DPoP proof was given",
         ));
     }
+    Ok(())
+}
 
-    // client_id: the authenticated client (ID-JAG §4.4.1).
+/// client_id: the authenticated client (ID-JAG §4.4.1).
+fn check_client_id(cx: &Context<'_>, claims: &Map<String, Value>) -> Result<(), Refusal> {
+    let has = |d: Defect| cx.cfg.defects.contains(&d);
     match claims.get("client_id") {
-        None if has(Defect::ClientIdOptional) => {}
-        Some(Value::String(c)) if c == cx.client_id || has(Defect::IgnoreClientId) => {}
+        None if has(Defect::ClientIdOptional) => Ok(()),
+        Some(Value::String(c)) if c == cx.client_id || has(Defect::IgnoreClientId) => Ok(()),
         Some(Value::Array(list))
             if has(Defect::ClientIdArrayAny)
-                && list.iter().any(|v| v.as_str() == Some(cx.client_id)) => {}
-        _ => {
-            return Err(invalid_grant(
-                "client_id does not match the authenticated client",
-            ));
+                && list.iter().any(|v| v.as_str() == Some(cx.client_id)) =>
+        {
+            Ok(())
         }
+        _ => Err(invalid_grant(
+            "client_id does not match the authenticated client",
+        )),
     }
+}
 
-    // resource: only resources this RAS governs (ID-JAG §4.4.1, RFC 8707 §2).
+/// resource: only resources this RAS governs (ID-JAG §4.4.1, RFC 8707 §2). Returns the
+/// resources named and the claim as sent (for the response).
+fn resource_claim(
+    cfg: &ReferenceConfig,
+    claims: &Map<String, Value>,
+) -> Result<(Vec<String>, Option<Value>), Refusal> {
+    let has = |d: Defect| cfg.defects.contains(&d);
     let mut resource_claim = claims.get("resource").cloned();
     let resources: Vec<String> = match &resource_claim {
         None => Vec::new(),
@@ -873,29 +1079,25 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
             "resource {bad} is not governed by this authorization server"
         )));
     }
+    Ok((resources, resource_claim))
+}
 
-    // scope: a space-separated string (ID-JAG §3.1).
-    let scopes = match claims.get("scope") {
-        None => Vec::new(),
-        Some(Value::String(s)) => s
+/// scope: a space-separated string (ID-JAG §3.1).
+fn scope_claim(cfg: &ReferenceConfig, claims: &Map<String, Value>) -> Result<Vec<String>, Refusal> {
+    match claims.get("scope") {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(s
             .split(' ')
             .filter(|x| !x.is_empty())
             .map(str::to_string)
-            .collect(),
-        Some(Value::Array(a)) if has(Defect::ScopeArrayAccepted) => a
+            .collect()),
+        Some(Value::Array(a)) if cfg.defects.contains(&Defect::ScopeArrayAccepted) => Ok(a
             .iter()
             .filter_map(Value::as_str)
             .map(str::to_string)
-            .collect(),
-        Some(_) => return Err(invalid_grant("scope must be a space-separated string")),
-    };
-
-    Ok(Grant {
-        user,
-        scopes,
-        resources,
-        resource_claim,
-    })
+            .collect()),
+        Some(_) => Err(invalid_grant("scope must be a space-separated string")),
+    }
 }
 
 /// What client-assertion validation needs.
