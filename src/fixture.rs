@@ -12,7 +12,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::jose::Baseline;
+use crate::jose::{Baseline, KeyAlg};
 use crate::protocol::IssuerRole;
 
 /// A secret value: shown as `[REDACTED]` by `Debug` and `Display`.
@@ -133,7 +133,15 @@ pub struct Fixture {
     /// Certificate authorities (PEM) the suite trusts for the RAS, its API and the IdP's
     /// public URL, besides the system's (`ca_file`); verification is never turned off.
     pub ca_pem: Option<String>,
+    /// The signature algorithms the RAS accepts for ID-JAGs, the default first: every positive
+    /// control, and `load`'s ID-JAGs, are signed with the first (`accepted_algs`, default
+    /// RS256 and ES256).
+    pub accepted_algs: Vec<KeyAlg>,
 }
+
+/// The algorithms a target accepts when it does not say: RS256 (the JWT default of most
+/// servers) and ES256.
+pub const DEFAULT_ACCEPTED_ALGS: [KeyAlg; 2] = [KeyAlg::RS256, KeyAlg::ES256];
 
 /// A write call on the resource API: its method and the scope it requires (RS-06 sends a token
 /// without that scope and expects 403 `insufficient_scope`).
@@ -253,6 +261,19 @@ impl Fixture {
                 .placeholder(other)
                 .ok_or_else(|| format!("the target has no value for ${{{other}}}")),
         }
+    }
+
+    /// The algorithm of the positive controls: the first the target accepts.
+    pub fn default_alg(&self) -> KeyAlg {
+        self.accepted_algs
+            .first()
+            .copied()
+            .unwrap_or(DEFAULT_ACCEPTED_ALGS[0])
+    }
+
+    /// Whether the target accepts ID-JAGs signed with `alg`.
+    pub fn accepts_alg(&self, alg: KeyAlg) -> bool {
+        self.accepted_algs.contains(&alg)
     }
 
     /// The target's scopes: `scope` split on spaces.

@@ -146,6 +146,11 @@ pub struct TargetFile {
     /// added to the system's, never instead of verification.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// The ID-JAG signature algorithms the RAS accepts, the default first (default
+    /// `[RS256, ES256]`): positive controls are signed with the first; a check about another
+    /// algorithm first sends its own control in it and is SKIP when that is refused.
+    #[serde(default)]
+    pub accepted_algs: Option<Vec<crate::jose::KeyAlg>>,
 }
 
 /// Default per-request timeout.
@@ -332,6 +337,16 @@ impl TargetFile {
             max_rate,
             jit_provisioning: self.jit_provisioning,
             ca_pem,
+            accepted_algs: match &self.accepted_algs {
+                Some(algs) if algs.is_empty() => {
+                    return Err(InputError::file(
+                        origin,
+                        "accepted_algs: name at least one algorithm (RS256, ES256)",
+                    ));
+                }
+                Some(algs) => algs.clone(),
+                None => fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
+            },
         })
     }
 }

@@ -123,6 +123,7 @@ pub fn embedded_fixture(
         max_rate: None,
         jit_provisioning: false,
         ca_pem: None,
+        accepted_algs: crate::fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
     }
 }
 

@@ -14,12 +14,11 @@ use crate::scenario::RequestChange;
 /// Sends the valid ID-JAG and decides; the exchange (tokens redacted) is the evidence.
 pub async fn run(ctx: &RunContext) -> (Preflight, Option<Exchange>) {
     let f = &ctx.fixture;
-    let minted = match mint(
-        &ctx.keyring,
-        &f.baseline(),
-        &JagMutation::default(),
-        unix_now(),
-    ) {
+    let valid = JagMutation {
+        alg: Some(f.default_alg()),
+        ..Default::default()
+    };
+    let minted = match mint(&ctx.keyring, &f.baseline(), &valid, unix_now()) {
         Ok(m) => m,
         Err(e) => {
             return (
