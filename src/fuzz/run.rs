@@ -131,8 +131,8 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
             mint::unix_now(),
         )
         .map_err(|e| NotApplicable(e.to_string()))?;
-        let request =
-            token_request_for(ctx, &applied.request, &minted.token, None).map_err(NotApplicable)?;
+        let request = token_request_for(ctx, &applied.request, &minted.token, None)
+            .map_err(|e| NotApplicable(e.to_string()))?;
         let exchange = ctx
             .http
             .token_request("probe", &ctx.fixture.token_endpoint, &request)

@@ -3,6 +3,7 @@
 //! results.
 
 pub(crate) mod check;
+mod procedures;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -18,11 +19,12 @@ use crate::fixture::{Fixture, Secret};
 use crate::idp::{AppRegistration, FakeIdp, HitLog};
 use crate::input::InputError;
 use crate::jose::{Keyring, keys::KeyError};
+use crate::oracle::{self, Judgement};
 use crate::reference::{self, Defect, ReferenceOptions, ReferenceRas};
 use crate::report::model::{CheckResult, RunResults, Summary, TargetInfo};
 use crate::scenario::{self, LoadedScenario};
 use crate::server::ServeError;
-use crate::spec::{DRAFT, Verdict};
+use crate::spec::DRAFT;
 use crate::target::{DEFAULT_TIMEOUT, TargetFile};
 use crate::tls::IdpTls;
 
@@ -63,7 +65,7 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
             for s in waiting {
                 done.insert(
                     s.scenario.id.clone(),
-                    skipped(&s.scenario, "its depends_on forms a cycle".into()),
+                    not_run(&s.scenario, oracle::judge_dependency_cycle()),
                 );
             }
             break;
@@ -82,20 +84,10 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
         for s in ready {
             let failed_dep = s.scenario.depends_on.iter().find_map(|d| {
                 done.get(d)
-                    .filter(|r| r.verdict != Verdict::Pass)
-                    .map(|r| (d, r.verdict, r.reason.clone()))
+                    .and_then(|r| oracle::judge_dependency(d, r.verdict, &r.reason))
             });
-            if let Some((dep, verdict, why)) = failed_dep {
-                // A dependency that got no answer leaves this one unanswered too: ERROR.
-                let result = if verdict == Verdict::Error {
-                    CheckResult {
-                        verdict: Verdict::Error,
-                        ..skipped(&s.scenario, format!("{dep} got no answer ({why})"))
-                    }
-                } else {
-                    skipped(&s.scenario, format!("{dep} did not pass"))
-                };
-                done.insert(s.scenario.id.clone(), result);
+            if let Some(judgement) = failed_dep {
+                done.insert(s.scenario.id.clone(), not_run(&s.scenario, judgement));
                 continue;
             }
             let (ctx, limit, sc) = (ctx.clone(), limit.clone(), s.scenario.clone());
@@ -121,23 +113,21 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
     scenarios
         .iter()
         .map(|s| {
-            done.remove(&s.scenario.id).unwrap_or_else(|| CheckResult {
-                verdict: Verdict::Error,
-                reason: "the check did not complete".into(),
-                ..skipped(&s.scenario, String::new())
-            })
+            done.remove(&s.scenario.id)
+                .unwrap_or_else(|| not_run(&s.scenario, oracle::judge_lost()))
         })
         .collect()
 }
 
-fn skipped(sc: &scenario::Scenario, reason: String) -> CheckResult {
+/// The result of a check that did not run, with the oracle's judgement of why.
+fn not_run(sc: &scenario::Scenario, judgement: Judgement) -> CheckResult {
     CheckResult {
         id: sc.id.clone(),
         title: sc.title.clone(),
         requirement: sc.requirement.clone(),
         tags: sc.tags.clone(),
-        verdict: Verdict::Skip,
-        reason,
+        verdict: judgement.verdict,
+        reason: judgement.reason,
         token: None,
         exchanges: Vec::new(),
         elapsed_ms: 0.0,
@@ -439,30 +429,5 @@ pub async fn run_suite(
 }
 
 /// The exit code of a finished run (design.md): 3 when any check got no answer (ERROR),
-/// else 1 when any FAILed, else 0.
-/// FAILs listed as expected do not count; a stale expected-failure entry counts as a FAIL.
-pub fn exit_code(results: &RunResults) -> u8 {
-    use crate::report::model::ExpectedStatus;
-    let expected = |id: &str| {
-        results
-            .expected_failures
-            .iter()
-            .any(|e| e.id == id && e.status == ExpectedStatus::Expected)
-    };
-    let stale = results
-        .expected_failures
-        .iter()
-        .any(|e| e.status == ExpectedStatus::Stale);
-    if results.checks.iter().any(|c| c.verdict == Verdict::Error) {
-        3
-    } else if stale
-        || results
-            .checks
-            .iter()
-            .any(|c| c.verdict == Verdict::Fail && !expected(&c.id))
-    {
-        1
-    } else {
-        0
-    }
-}
+/// else 1 when any FAILed, else 0; the oracle decides.
+pub use crate::oracle::exit_code;
