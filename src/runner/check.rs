@@ -171,12 +171,35 @@ pub(crate) fn token_request_for(
     })
 }
 
+/// Why the fake IdP gave no ID-JAG by token exchange: ERROR, for the IdP is the suite's own.
+#[derive(Debug, thiserror::Error)]
+#[error("could not obtain an ID-JAG from the fake IdP: {0}")]
+struct ExchangeError(String);
+
+impl From<&str> for ExchangeError {
+    fn from(why: &str) -> Self {
+        ExchangeError(why.to_string())
+    }
+}
+
+impl From<String> for ExchangeError {
+    fn from(why: String) -> Self {
+        ExchangeError(why)
+    }
+}
+
+impl From<ExchangeError> for BuildError {
+    fn from(e: ExchangeError) -> Self {
+        BuildError::Internal(e.to_string())
+    }
+}
+
 /// The requesting app's real path to an ID-JAG: sign the user in at the trusted issuer
 /// (authorization code), then exchange the ID token for an ID-JAG (RFC 8693, ID-JAG §4.3).
 async fn id_jag_by_exchange(
     ctx: &RunContext,
     exchanges: &mut Vec<Exchange>,
-) -> Result<String, String> {
+) -> Result<String, ExchangeError> {
     let iss = ctx
         .fixture
         .issuers
@@ -209,7 +232,7 @@ async fn sign_in(
     iss: &str,
     app: &ClientCredentials,
     exchanges: &mut Vec<Exchange>,
-) -> Result<String, String> {
+) -> Result<String, ExchangeError> {
     let state = fresh_jti();
     let mut authorize = url::Url::parse(&format!("{iss}/authorize")).map_err(|e| e.to_string())?;
     authorize
@@ -249,7 +272,7 @@ async fn redeem_code(
     app: &ClientCredentials,
     code: &str,
     exchanges: &mut Vec<Exchange>,
-) -> Result<String, String> {
+) -> Result<String, ExchangeError> {
     let ex = ctx
         .http
         .post_form(
@@ -270,7 +293,7 @@ async fn redeem_code(
     });
     let summary = oracle::summarize(&oracle::classify(&ex));
     exchanges.push(ex);
-    id_token.ok_or_else(|| format!("IdP issued no ID token: {summary}"))
+    id_token.ok_or_else(|| format!("IdP issued no ID token: {summary}").into())
 }
 
 /// Exchanges the ID token for an ID-JAG addressed to the RAS (RFC 8693).
@@ -280,7 +303,7 @@ async fn exchange_id_token(
     app: &ClientCredentials,
     id_token: &str,
     exchanges: &mut Vec<Exchange>,
-) -> Result<String, String> {
+) -> Result<String, ExchangeError> {
     let f = &ctx.fixture;
     let mut pairs = vec![
         ("grant_type", TOKEN_EXCHANGE),
@@ -574,9 +597,7 @@ async fn obtain_probe(
             Ok(m.token)
         }
         Obtain::TokenExchange => {
-            let t = id_jag_by_exchange(ctx, exchanges).await.map_err(|e| {
-                BuildError::Internal(format!("could not obtain an ID-JAG from the fake IdP: {e}"))
-            })?;
+            let t = id_jag_by_exchange(ctx, exchanges).await?;
             let (header, claims) = crate::jose::jws::decode_for_display(&t);
             *token = Some(SentToken {
                 token: t.clone(),
