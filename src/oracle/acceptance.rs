@@ -106,6 +106,7 @@ pub(super) fn header_problems(
     problems
 }
 
+/// The space-separated scopes of a `scope` value.
 pub(super) fn scopes(s: &str) -> Vec<&str> {
     s.split(' ').filter(|x| !x.is_empty()).collect()
 }
