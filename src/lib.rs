@@ -18,7 +18,6 @@ pub mod jose;
 pub mod load;
 pub mod oracle;
 pub mod pace;
-pub mod preflight;
 pub mod protocol;
 pub mod reference;
 pub mod report;

@@ -391,7 +391,7 @@ fn target_at(dir: &std::path::Path, endpoint: &str, idp_bind: &str) -> std::path
 /// The run stopped at the preflight: its one result is ERROR for `why`, and every check is
 /// SKIP "not run: preflight failed".
 fn assert_unanswered(results: &RunResults, why: &str) {
-    use xaa_conform::preflight::{NOT_RUN, PREFLIGHT_ID};
+    use xaa_conform::oracle::{NOT_RUN, PREFLIGHT_ID};
     let mut preflight = 0;
     for c in &results.checks {
         if c.id == PREFLIGHT_ID {

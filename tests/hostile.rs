@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use xaa_conform::jose::Keyring;
-use xaa_conform::preflight::{NOT_RUN, PREFLIGHT_ID};
+use xaa_conform::oracle::{NOT_RUN, PREFLIGHT_ID};
 use xaa_conform::report::model::RunResults;
 use xaa_conform::runner::{self, RunOptions};
 use xaa_conform::spec::Verdict;

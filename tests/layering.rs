@@ -25,7 +25,6 @@ const PURE: &[&str] = &[
     "target",
     "expected",
     "pace",
-    "preflight",
 ];
 
 /// Modules that run servers, send requests, drive runs or write reports.

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 use xaa_conform::oracle::{
-    AcceptRules, Expect, OneOrMany, Outcome, RejectSpec, classify, classify_response,
-    judge_negative, judge_positive, summarize,
+    AcceptRules, Expect, OneOrMany, Outcome, RejectSpec, Rules, WhoamiError, classify,
+    classify_response, judge_negative, judge_positive, summarize,
 };
 use xaa_conform::report::model::{Exchange, RecordedRequest, RecordedResponse};
 use xaa_conform::spec::{Level, Verdict};
@@ -537,18 +537,18 @@ fn negative_expected_list_accepts_either_code() {
 
 #[test]
 fn expect_reject_one_or_many_lists_codes() {
-    let one = Expect::Reject(RejectSpec::Codes(OneOrMany::One(
+    let one = Expect::Rules(Rules::Reject(RejectSpec::Codes(OneOrMany::One(
         "invalid_grant".to_owned(),
-    )));
-    let many = Expect::Reject(RejectSpec::Codes(OneOrMany::Many(codes(&[
+    ))));
+    let many = Expect::Rules(Rules::Reject(RejectSpec::Codes(OneOrMany::Many(codes(&[
         "invalid_grant",
         "invalid_target",
-    ]))));
-    let Expect::Reject(o) = one else {
+    ])))));
+    let Some(o) = one.reject() else {
         unreachable!()
     };
     assert_eq!(o.codes(), codes(&["invalid_grant"]));
-    let Expect::Reject(m) = many else {
+    let Some(m) = many.reject() else {
         unreachable!()
     };
     assert_eq!(m.codes(), codes(&["invalid_grant", "invalid_target"]));
@@ -858,7 +858,7 @@ fn summarize_of_classified_answers() {
 
 // Whoami and the cross-issuer subject check (JAG-SUB-03, RS-11).
 
-fn principal_of(body: &str) -> Result<String, String> {
+fn principal_of(body: &str) -> Result<String, WhoamiError> {
     xaa_conform::oracle::read_whoami(&exchange(Some(resp(200, body)), None)).map(|(p, _)| p)
 }
 
@@ -873,10 +873,23 @@ fn whoami_principal_is_sub_then_the_usual_alternatives() {
     assert!(principal_of(r#"{"sub":""}"#).is_err());
     assert!(principal_of(r#"{"client_id":"c1"}"#).is_err());
     let refused = xaa_conform::oracle::read_whoami(&exchange(Some(resp(401, "{}")), None));
-    assert_eq!(refused, Err("the whoami endpoint answered 401".into()));
+    assert_eq!(refused, Err(WhoamiError::Status(401)));
+    assert_eq!(
+        refused.map(|_| ()).unwrap_err().to_string(),
+        "the whoami endpoint answered 401"
+    );
+    assert_eq!(
+        principal_of(r#"{"client_id":"c1"}"#).map_err(|e| e.to_string()),
+        Err(
+            "the whoami answer names no principal (none of sub, username, user, user_id, id)"
+                .into()
+        )
+    );
+    assert_eq!(principal_of("[]"), Err(WhoamiError::NotJson));
     assert!(
         xaa_conform::oracle::read_whoami(&exchange(None, Some("connection refused")))
-            .is_err_and(|e| e.contains("connection refused"))
+            .is_err_and(|e| e == WhoamiError::NoAnswer("connection refused".into())
+                && e.to_string() == "no answer: connection refused")
     );
 }
 
@@ -952,7 +965,7 @@ fn distinct_principal_judges_refusal_other_principal_and_same_principal() {
         iss,
         Some("U3"),
         &accepted(),
-        Some(Err("401".into())),
+        Some(Err(WhoamiError::Status(401))),
         WHAT,
     );
     assert_eq!(unknown.verdict, Verdict::Skip);
@@ -995,4 +1008,413 @@ fn whoami_record_is_info_with_the_figures_and_remarks() {
         j.reason
     );
     assert!(j.reason.contains("scope admin is beyond"), "{}", j.reason);
+}
+
+// ---------------------------------------------------------------- procedures, from observations
+
+use std::time::Duration;
+use xaa_conform::jose::IssuerRole;
+use xaa_conform::oracle::{
+    ApiRules, BuildError, ConcurrentReplay, ConcurrentReplayObservation, DistinctPrincipal,
+    DistinctPrincipalObservation, FetchBudget, FetchBudgetObservation, Incomplete,
+    KeyRemovalObservation, MeasureObservation, Prerequisite, Tolerance, WhoamiObservation,
+};
+
+fn budget_seen(accepted: u32, fetches: usize, took_ms: u64) -> FetchBudgetObservation {
+    FetchBudgetObservation {
+        sends: 20,
+        accepted,
+        fetches,
+        took: Duration::from_millis(took_ms),
+    }
+}
+
+#[test]
+fn fetch_budget_passes_within_the_budget_and_grows_it_by_the_seconds_taken() {
+    use xaa_conform::oracle::judge_fetch_budget as judge;
+    let budget = FetchBudget {
+        sends: 20,
+        max_fetches: 2,
+    };
+    let j = judge(Level::Should, &budget, &budget_seen(0, 2, 400));
+    assert_eq!(j.verdict, Verdict::Pass);
+    assert_eq!(
+        j.reason,
+        "20 ID-JAGs under unknown kids caused 2 JWKS fetches in 0.4 s"
+    );
+    // Three whole seconds: three more fetches are allowed.
+    assert_eq!(
+        judge(Level::Should, &budget, &budget_seen(0, 5, 3_200)).verdict,
+        Verdict::Pass
+    );
+    let over = judge(Level::Should, &budget, &budget_seen(0, 20, 500));
+    assert_eq!(over.verdict, Verdict::Warn);
+    assert!(
+        over.reason.ends_with("(at most 2 expected)"),
+        "{}",
+        over.reason
+    );
+    // An ID-JAG under an unknown kid accepted is a FAIL whatever the level.
+    let accepted = judge(Level::Should, &budget, &budget_seen(1, 0, 100));
+    assert_eq!(accepted.verdict, Verdict::Fail);
+    assert_eq!(
+        accepted.reason,
+        "1 of 20 ID-JAGs under unknown kids were accepted"
+    );
+}
+
+#[test]
+fn measure_records_the_limit_or_that_the_bound_was_accepted() {
+    use xaa_conform::oracle::judge_measure as judge;
+    let limit = MeasureObservation::Limit {
+        accepted_secs: 60,
+        requests: 9,
+    };
+    let j = judge(Tolerance::ExpSkew, &limit);
+    assert_eq!(j.verdict, Verdict::Info);
+    assert_eq!(
+        j.reason,
+        "accepts an ID-JAG up to 60 s after its exp (measured in 9 requests)"
+    );
+    assert_eq!(
+        judge(Tolerance::MaxIatAge, &limit).reason,
+        "accepts an iat as old as 60 s (measured in 9 requests)"
+    );
+    let unbounded = judge(
+        Tolerance::MaxLifetime,
+        &MeasureObservation::NoLimit { bound_secs: 3600 },
+    );
+    assert_eq!(unbounded.verdict, Verdict::Info);
+    assert_eq!(
+        unbounded.reason,
+        "accepts a lifetime of 1h, the search bound: no limit found"
+    );
+}
+
+fn removal(refused_after: Option<u64>, recovered: bool) -> KeyRemovalObservation {
+    KeyRemovalObservation {
+        ttl: Duration::from_secs(4),
+        margin: Duration::from_secs(1),
+        refused: refused_after.map(|s| (Duration::from_secs(s), rejected(400, "invalid_grant"))),
+        probed_for: Duration::from_secs(5),
+        sent: 7,
+        recovered,
+        recovery_window: Duration::from_secs(6),
+    }
+}
+
+#[test]
+fn key_removal_passes_on_a_refusal_and_fails_when_the_key_stays_trusted() {
+    use xaa_conform::oracle::judge_key_removal as judge;
+    let j = judge(Level::Must, &removal(Some(4), true));
+    assert_eq!(j.verdict, Verdict::Pass);
+    assert_eq!(
+        j.reason,
+        "an ID-JAG signed with the removed key was refused 4.0 s after the removal \
+         (400 invalid_grant; JWKS cache time 4.0 s); measured over 7 requests"
+    );
+    let early = judge(Level::Must, &removal(Some(1), true));
+    assert!(
+        early
+            .reason
+            .contains("(within the cache time: the server refetched)"),
+        "{}",
+        early.reason
+    );
+    let kept = judge(Level::Must, &removal(None, true));
+    assert_eq!(kept.verdict, Verdict::Fail);
+    assert_eq!(
+        kept.reason,
+        "an ID-JAG signed with the removed key was still accepted 5.0 s after the removal \
+         (JWKS cache time 4.0 s, margin 1.0 s)"
+    );
+    let stuck = judge(Level::Must, &removal(Some(4), false));
+    assert_eq!(stuck.verdict, Verdict::Pass);
+    assert!(
+        stuck
+            .reason
+            .ends_with("; the server did not accept the restored key again within 6.0 s"),
+        "{}",
+        stuck.reason
+    );
+}
+
+fn burst(outcomes: Vec<Outcome>) -> ConcurrentReplayObservation {
+    ConcurrentReplayObservation { sends: 3, outcomes }
+}
+
+#[test]
+fn concurrent_replay_allows_one_redemption_of_a_single_use_id_jag() {
+    use xaa_conform::oracle::judge_concurrent_replay as judge;
+    let single = ConcurrentReplay {
+        sends: 3,
+        single_use: true,
+    };
+    let once = burst(vec![
+        accepted(),
+        rejected(400, "invalid_grant"),
+        rejected(400, "invalid_grant"),
+    ]);
+    let j = judge(Level::Must, single, &once);
+    assert_eq!(j.verdict, Verdict::Pass);
+    assert_eq!(
+        j.reason,
+        "1 of 3 identical requests sent at once were accepted, as a single-use ID-JAG requires"
+    );
+    let twice = burst(vec![accepted(), accepted(), rejected(400, "invalid_grant")]);
+    let race = judge(Level::Must, single, &twice);
+    assert_eq!(race.verdict, Verdict::Fail);
+    assert!(race.reason.contains("redeemed 2 times"), "{}", race.reason);
+    let counted = ConcurrentReplay {
+        sends: 3,
+        single_use: false,
+    };
+    assert_eq!(judge(Level::Must, counted, &twice).verdict, Verdict::Info);
+    let silent = burst(vec![accepted(), no_answer("reset"), accepted()]);
+    let j = judge(Level::Must, counted, &silent);
+    assert_eq!(j.verdict, Verdict::Error);
+    assert_eq!(
+        j.reason,
+        "no answer: reset (1 of 3 got none; 2 of 3 identical requests sent at once were accepted)"
+    );
+    let none = burst(vec![rejected(400, "invalid_client"); 3]);
+    let j = judge(Level::Must, single, &none);
+    assert_eq!(j.verdict, Verdict::Skip);
+    assert_eq!(j.reason, "baseline not accepted: 400 invalid_client");
+}
+
+#[test]
+fn whoami_record_from_its_observation_is_error_only_without_an_answer() {
+    use xaa_conform::oracle::judge_whoami_record as judge;
+    let seen = |answer| WhoamiObservation {
+        answer,
+        client_id: "c1".into(),
+        jag_scope: None,
+    };
+    let body = match json!({"sub": "U1", "client_id": "c1"}) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let j = judge(&seen(Ok(("U1".into(), body))));
+    assert_eq!(j.verdict, Verdict::Info);
+    assert_eq!(
+        j.reason,
+        "whoami: principal U1, client_id c1, scope not given"
+    );
+    let j = judge(&seen(Err(WhoamiError::Status(404))));
+    assert_eq!(j.verdict, Verdict::Info);
+    assert_eq!(j.reason, "whoami: the whoami endpoint answered 404");
+    let j = judge(&seen(Err(WhoamiError::NoAnswer("timeout".into()))));
+    assert_eq!(j.verdict, Verdict::Error);
+    assert_eq!(j.reason, "whoami: no answer: timeout");
+}
+
+#[test]
+fn distinct_principal_from_its_observation_names_the_issuers() {
+    use xaa_conform::oracle::judge_distinct_principal_observation as judge;
+    let rules = DistinctPrincipal {
+        control_issuer: IssuerRole::TrustedB,
+        reject: OneOrMany::One("invalid_grant".into()),
+    };
+    let probed = |p: &str| DistinctPrincipalObservation::Probed {
+        control_principal: Some("U3".into()),
+        probe: accepted(),
+        probe_principal: Some(Ok(p.into())),
+    };
+    let same = judge(
+        Level::Must,
+        &rules,
+        IssuerRole::Trusted,
+        &probed("U3"),
+        WHAT,
+    );
+    assert_eq!(same.verdict, Verdict::Fail);
+    assert!(
+        same.reason
+            .contains("ISS_A's sub was mapped to ISS_B's user"),
+        "{}",
+        same.reason
+    );
+    let other = judge(
+        Level::Must,
+        &rules,
+        IssuerRole::Trusted,
+        &probed("jit"),
+        WHAT,
+    );
+    assert_eq!(other.verdict, Verdict::Pass);
+    let unknown = DistinctPrincipalObservation::ControlUnknown(WhoamiError::NotJson);
+    let j = judge(Level::Must, &rules, IssuerRole::Trusted, &unknown, WHAT);
+    assert_eq!(j.verdict, Verdict::Skip);
+    assert_eq!(
+        j.reason,
+        "the positive control's principal is unknown: the whoami endpoint answered 200 without a JSON object"
+    );
+    let silent =
+        DistinctPrincipalObservation::ControlUnknown(WhoamiError::NoAnswer("reset".into()));
+    let j = judge(Level::Must, &rules, IssuerRole::Trusted, &silent, WHAT);
+    assert_eq!(j.verdict, Verdict::Error);
+    assert_eq!(j.reason, "whoami: no answer: reset");
+}
+
+// ---------------------------------------------------------------- the resource API
+
+fn api_exchange(status: u16, challenge: Option<&str>) -> Exchange {
+    let headers: Vec<(&str, &str)> = challenge
+        .map(|c| vec![("www-authenticate", c)])
+        .unwrap_or_default();
+    exchange(Some(resp_h(status, &headers, "")), None)
+}
+
+#[test]
+fn api_step_checks_status_and_the_bearer_challenge() {
+    use xaa_conform::oracle::judge_api as judge;
+    let rules = ApiRules {
+        status: 401,
+        challenge: Some("invalid_token".into()),
+        challenge_without_error: false,
+    };
+    let ok = judge(
+        Level::Must,
+        &rules,
+        &api_exchange(401, Some(r#"Bearer error="invalid_token""#)),
+    );
+    assert_eq!(ok.verdict, Verdict::Pass);
+    assert_eq!(ok.reason, "resource API answered 401 as required");
+    let wrong = judge(Level::Must, &rules, &api_exchange(200, None));
+    assert_eq!(wrong.verdict, Verdict::Fail);
+    assert_eq!(
+        wrong.reason,
+        "the resource API answered 200, expected 401; no WWW-Authenticate: Bearer challenge"
+    );
+    // An error code though no credentials were sent is a SHOULD NOT: WARN under a MUST.
+    let bare = ApiRules {
+        status: 401,
+        challenge: None,
+        challenge_without_error: true,
+    };
+    let j = judge(
+        Level::Must,
+        &bare,
+        &api_exchange(401, Some(r#"Bearer error="invalid_request""#)),
+    );
+    assert_eq!(j.verdict, Verdict::Warn);
+    assert!(j.reason.contains("carries an error"), "{}", j.reason);
+    // A non-ASCII challenge is judged, never a panic.
+    let odd = judge(Level::Must, &rules, &api_exchange(401, Some("Bé")));
+    assert_eq!(odd.verdict, Verdict::Fail);
+    let silent = judge(Level::Must, &rules, &exchange(None, Some("refused")));
+    assert_eq!(silent.verdict, Verdict::Error);
+    assert_eq!(silent.reason, "resource API: no answer: refused");
+}
+
+// ---------------------------------------------------------------- checks that stopped early
+
+#[test]
+fn build_errors_are_skip_when_not_applicable_and_error_when_internal() {
+    use xaa_conform::oracle::{judge_incomplete, judge_unbuilt};
+    let na = judge_unbuilt(&BuildError::NotApplicable(
+        "the target has no second client (client2)".into(),
+    ));
+    assert_eq!(na.verdict, Verdict::Skip);
+    assert_eq!(
+        na.reason,
+        "not applicable to this target: the target has no second client (client2)"
+    );
+    let internal = judge_unbuilt(&BuildError::Internal(
+        "could not mint the ID-JAG: no key".into(),
+    ));
+    assert_eq!(internal.verdict, Verdict::Error);
+    assert_eq!(internal.reason, "could not mint the ID-JAG: no key");
+    let missing = judge_incomplete(Level::Must, &Incomplete::Missing(Prerequisite::ResourceApi));
+    assert_eq!(missing.verdict, Verdict::Skip);
+    assert_eq!(
+        missing.reason,
+        "not applicable to this target: no resource API (api.r1)"
+    );
+    let refused = judge_incomplete(
+        Level::Must,
+        &Incomplete::ControlNotAccepted(rejected(400, "invalid_client")),
+    );
+    assert_eq!(refused.verdict, Verdict::Skip);
+    assert_eq!(refused.reason, "baseline not accepted: 400 invalid_client");
+    let silent = judge_incomplete(
+        Level::Must,
+        &Incomplete::ControlNotAccepted(no_answer("reset")),
+    );
+    assert_eq!(silent.verdict, Verdict::Error);
+    assert_eq!(silent.reason, "positive control got no answer: reset");
+    let lost = judge_incomplete(Level::Must, &Incomplete::NoAnswer("timeout".into()));
+    assert_eq!(lost.verdict, Verdict::Error);
+    assert_eq!(lost.reason, "no answer: timeout");
+}
+
+// ---------------------------------------------------------------- verdicts that span checks
+
+#[test]
+fn dependencies_pass_through_skip_or_leave_the_check_unanswered() {
+    use xaa_conform::oracle::{judge_dependency, judge_dependency_cycle, judge_lost};
+    assert_eq!(judge_dependency("BASE-01", Verdict::Pass, "ok"), None);
+    let failed = judge_dependency("BASE-01", Verdict::Fail, "aud").expect("a verdict");
+    assert_eq!(failed.verdict, Verdict::Skip);
+    assert_eq!(failed.reason, "BASE-01 did not pass");
+    let silent =
+        judge_dependency("BASE-01", Verdict::Error, "no answer: reset").expect("a verdict");
+    assert_eq!(silent.verdict, Verdict::Error);
+    assert_eq!(silent.reason, "BASE-01 got no answer (no answer: reset)");
+    assert_eq!(judge_dependency_cycle().verdict, Verdict::Skip);
+    assert_eq!(judge_lost().verdict, Verdict::Error);
+}
+
+#[test]
+fn a_forbidden_fetch_is_at_least_as_bad_as_its_level() {
+    use xaa_conform::oracle::{Judgement, judge_forbidden_fetches as judge};
+    let pass = Judgement {
+        verdict: Verdict::Pass,
+        reason: "rejected: 400 invalid_grant".into(),
+    };
+    let fetched = vec!["GET /iss-x/jwks".to_string()];
+    let j = judge(pass.clone(), Level::Must, &fetched);
+    assert_eq!(j.verdict, Verdict::Fail);
+    assert_eq!(
+        j.reason,
+        "the server fetched GET /iss-x/jwks (rejected: 400 invalid_grant)"
+    );
+    assert_eq!(judge(pass.clone(), Level::Must, &[]), pass);
+    // A WARN stays a WARN under a SHOULD fetch; a SKIP is never made worse.
+    let warn = Judgement {
+        verdict: Verdict::Warn,
+        reason: "other code".into(),
+    };
+    assert_eq!(judge(warn.clone(), Level::Should, &fetched), warn);
+    let skip = Judgement {
+        verdict: Verdict::Skip,
+        reason: "baseline not accepted".into(),
+    };
+    assert_eq!(judge(skip.clone(), Level::Must, &fetched), skip);
+}
+
+#[test]
+fn expect_keeps_its_flat_syntax_and_separates_rules_from_procedures() {
+    use xaa_conform::oracle::Procedure;
+    let reject: Expect = serde_saphyr::from_str("reject: invalid_grant").expect("reject");
+    assert!(matches!(reject, Expect::Rules(Rules::Reject(_))));
+    assert!(reject.needs_control());
+    let measure: Expect =
+        serde_saphyr::from_str("measure: { tolerance: exp_skew, max_secs: 600 }").expect("measure");
+    assert!(matches!(
+        measure,
+        Expect::Procedure(Procedure::Measure(m)) if m.max_secs == 600
+    ));
+    assert!(!measure.needs_control());
+    let race: Expect =
+        serde_saphyr::from_str("concurrent_replay: { sends: 5 }").expect("concurrent_replay");
+    assert!(race.runs_alone());
+    // Written back, it is the same flat map.
+    assert_eq!(
+        serde_json::to_value(&measure).expect("json"),
+        json!({"measure": {"tolerance": "exp_skew", "max_secs": 600}})
+    );
+    assert!(serde_saphyr::from_str::<Expect>("reject: x\nmeasure: {}").is_err());
+    assert!(serde_saphyr::from_str::<Expect>("nonsense: {}").is_err());
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use xaa_conform::fixture::Fixture;
 use xaa_conform::jose::Keyring;
-use xaa_conform::preflight::{NOT_RUN, PREFLIGHT_ID};
+use xaa_conform::oracle::{NOT_RUN, PREFLIGHT_ID};
 use xaa_conform::reference::{self, ReferenceRas};
 use xaa_conform::report::model::RunResults;
 use xaa_conform::runner::{self, RunOptions};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 use xaa_conform::catalogue;
 use xaa_conform::input::InputError;
-use xaa_conform::oracle::{Expect, OneOrMany};
+use xaa_conform::oracle::{Expect, OneOrMany, Rules};
 use xaa_conform::scenario::{self, LoadedScenario, Obtain, load_dir};
 use xaa_conform::spec::Level;
 
@@ -146,8 +146,8 @@ fn embedded_aud_02_has_the_expected_shape() {
     assert_eq!(s.scenario.requirement.level, Level::Must);
     assert_eq!(
         s.scenario.expect,
-        Expect::Reject(xaa_conform::oracle::RejectSpec::Codes(OneOrMany::One(
-            "invalid_grant".to_owned()
+        Expect::Rules(Rules::Reject(xaa_conform::oracle::RejectSpec::Codes(
+            OneOrMany::One("invalid_grant".to_owned())
         )))
     );
     let base01 = all
@@ -180,8 +180,8 @@ fn load_dir_returns_a_valid_scenario_with_its_path() {
     );
     assert_eq!(
         s.scenario.expect,
-        Expect::Reject(xaa_conform::oracle::RejectSpec::Codes(OneOrMany::One(
-            "invalid_grant".to_owned()
+        Expect::Rules(Rules::Reject(xaa_conform::oracle::RejectSpec::Codes(
+            OneOrMany::One("invalid_grant".to_owned())
         )))
     );
 }

@@ -10,7 +10,7 @@ use crate::catalogue::{self, RequirementRow};
 use crate::input::InputError;
 use crate::reference::Defect;
 use crate::scenario::{self, LoadedScenario};
-use crate::spec::{Level, Verdict};
+use crate::spec::Level;
 
 /// The output format of `list`.
 #[derive(Clone, Copy, ValueEnum)]
@@ -105,16 +105,10 @@ impl<'a> Coverage<'a> {
     }
 }
 
-/// The names of the reference defects that prove a check: those whose declared breaks move
-/// it to FAIL or WARN (a SKIP proves nothing about the check itself).
+/// The names of the reference defects that prove a check.
 fn proving(id: &str) -> Vec<&'static str> {
-    Defect::ALL
-        .iter()
-        .filter(|d| {
-            d.breaks()
-                .iter()
-                .any(|(c, v)| *c == id && *v != Verdict::Skip)
-        })
+    crate::reference::proving_defects(id)
+        .into_iter()
         .map(|d| d.name())
         .collect()
 }

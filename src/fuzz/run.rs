@@ -17,7 +17,7 @@ use crate::jose::mint;
 use crate::oracle::{self, Outcome};
 use crate::report::model::{Exchange, SentToken};
 use crate::runner::RunContext;
-use crate::runner::check::{redact_issued_tokens, token_request_for};
+use crate::runner::request::{redact_issued_tokens, token_request_for};
 
 /// How a fuzz run is bounded and seeded.
 #[derive(Debug, Clone)]
@@ -131,8 +131,8 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
             mint::unix_now(),
         )
         .map_err(|e| NotApplicable(e.to_string()))?;
-        let request =
-            token_request_for(ctx, &applied.request, &minted.token, None).map_err(NotApplicable)?;
+        let request = token_request_for(ctx, &applied.request, &minted.token, None)
+            .map_err(|e| NotApplicable(e.to_string()))?;
         let exchange = ctx
             .http
             .token_request("probe", &ctx.fixture.token_endpoint, &request)

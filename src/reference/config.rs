@@ -4,6 +4,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::Defect;
+
+/// Shortest time between two fetches of one JWKS, so unknown `kid`s cannot force a fetch
+/// per request.
+pub const MIN_REFETCH: Duration = Duration::from_secs(1);
 use crate::fixture::{Fixture, Secret};
 use crate::jose::IssuerRole;
 
@@ -157,7 +161,7 @@ impl ReferenceConfig {
             rate_limit: None,
             accepted_algs: vec!["RS256".into(), "ES256".into()],
             jit_provisioning: false,
-            jwks_min_refetch: super::validate::MIN_REFETCH,
+            jwks_min_refetch: MIN_REFETCH,
             error_descriptions: true,
             api_base: fixture.ras_issuer.clone(),
             defects,

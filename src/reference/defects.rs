@@ -330,6 +330,21 @@ impl Defect {
     }
 }
 
+/// The defects that prove the check `id`: those whose declared breaks move it to FAIL or
+/// WARN (a defect that only turns it SKIP, its positive control failing, proves nothing
+/// about the check itself).
+pub fn proving(id: &str) -> Vec<Defect> {
+    Defect::ALL
+        .iter()
+        .copied()
+        .filter(|d| {
+            d.breaks()
+                .iter()
+                .any(|(check, verdict)| *check == id && *verdict != Verdict::Skip)
+        })
+        .collect()
+}
+
 impl Defect {
     /// The profile under which the defect shows (the matrix runs it under that profile): the
     /// replay-cache defects matter only where single use is enforced, under `mcp-ema`.

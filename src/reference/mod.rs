@@ -19,7 +19,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use config::{ReferenceConfig, RegisteredClient, TrustedIssuer};
-pub use defects::{Defect, Proof};
+pub use defects::{Defect, Proof, proving as proving_defects};
 pub use ratelimit::RateLimiter;
 pub use variant::{
     CLIENT_SECRET_ENV, CLIENT2_SECRET_ENV, ReferenceVariant, SecretsIn, target_yaml,

@@ -83,10 +83,6 @@ pub struct JwksCache {
     entries: Mutex<HashMap<String, CachedJwks>>,
 }
 
-/// Shortest time between two fetches of one JWKS, so unknown `kid`s cannot force a fetch
-/// per request.
-pub const MIN_REFETCH: Duration = Duration::from_secs(1);
-
 impl JwksCache {
     /// An empty cache; a refetched JWKS is kept at least `min_refetch`.
     pub fn new(http: reqwest::Client, ttl: Duration, min_refetch: Duration) -> Self {

@@ -4,6 +4,8 @@
 
 pub(crate) mod check;
 mod preflight;
+mod procedures;
+pub(crate) mod request;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -19,11 +21,13 @@ use crate::fixture::{Fixture, Secret};
 use crate::idp::{AppRegistration, FakeIdp, HitLog};
 use crate::input::InputError;
 use crate::jose::{Keyring, keys::KeyError};
+use crate::oracle::{self, Judgement, Preflight};
+use crate::protocol::Exchange;
 use crate::reference::{self, Defect, ReferenceOptions, ReferenceRas};
 use crate::report::model::{CheckResult, RunResults, Summary, TargetInfo};
 use crate::scenario::{self, LoadedScenario};
 use crate::server::ServeError;
-use crate::spec::{DRAFT, Verdict};
+use crate::spec::DRAFT;
 use crate::target::{DEFAULT_TIMEOUT, TargetFile};
 use crate::tls::IdpTls;
 
@@ -64,7 +68,7 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
             for s in waiting {
                 done.insert(
                     s.scenario.id.clone(),
-                    skipped(&s.scenario, "its depends_on forms a cycle".into()),
+                    not_run(&s.scenario, oracle::judge_dependency_cycle()),
                 );
             }
             break;
@@ -83,20 +87,10 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
         for s in ready {
             let failed_dep = s.scenario.depends_on.iter().find_map(|d| {
                 done.get(d)
-                    .filter(|r| r.verdict != Verdict::Pass)
-                    .map(|r| (d, r.verdict, r.reason.clone()))
+                    .and_then(|r| oracle::judge_dependency(d, r.verdict, &r.reason))
             });
-            if let Some((dep, verdict, why)) = failed_dep {
-                // A dependency that got no answer leaves this one unanswered too: ERROR.
-                let result = if verdict == Verdict::Error {
-                    CheckResult {
-                        verdict: Verdict::Error,
-                        ..skipped(&s.scenario, format!("{dep} got no answer ({why})"))
-                    }
-                } else {
-                    skipped(&s.scenario, format!("{dep} did not pass"))
-                };
-                done.insert(s.scenario.id.clone(), result);
+            if let Some(judgement) = failed_dep {
+                done.insert(s.scenario.id.clone(), not_run(&s.scenario, judgement));
                 continue;
             }
             let (ctx, limit, sc) = (ctx.clone(), limit.clone(), s.scenario.clone());
@@ -122,95 +116,96 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
     scenarios
         .iter()
         .map(|s| {
-            done.remove(&s.scenario.id).unwrap_or_else(|| CheckResult {
-                verdict: Verdict::Error,
-                reason: "the check did not complete".into(),
-                ..skipped(&s.scenario, String::new())
-            })
+            done.remove(&s.scenario.id)
+                .unwrap_or_else(|| not_run(&s.scenario, oracle::judge_lost()))
         })
         .collect()
 }
 
 /// The results of a run whose valid ID-JAG a reached, configured server refused: BASE-01 runs
-/// and FAILs with the likely causes, and so do the checks that need no accepted ID-JAG (the
-/// metadata); every other check depends on a valid ID-JAG being accepted and is SKIP.
+/// (and FAILs, with the likely causes added), and so do the checks that need no accepted
+/// ID-JAG (the metadata); every other check depends on a valid ID-JAG being accepted and is
+/// not run.
 async fn refused_at_preflight(
     ctx: Arc<RunContext>,
     scenarios: &[LoadedScenario],
     causes: &str,
-    exchange: Option<crate::report::model::Exchange>,
+    exchange: Option<Exchange>,
 ) -> Vec<CheckResult> {
-    let independent =
-        |s: &LoadedScenario| matches!(s.scenario.expect, crate::oracle::Expect::Metadata(_));
     let (run, skip): (Vec<LoadedScenario>, Vec<LoadedScenario>) = scenarios
         .iter()
         .cloned()
-        .partition(|s| s.scenario.id == "BASE-01" || independent(s));
-    let mut done = run_checks(ctx, &run).await;
-    let refusal = exchange
-        .as_ref()
-        .map(|e| crate::oracle::summarize(&crate::oracle::classify(e)))
-        .unwrap_or_default();
-    match done.iter_mut().find(|c| c.id == "BASE-01") {
-        Some(base) if base.verdict == Verdict::Fail => {
-            base.reason = format!("{}; {causes}", base.reason);
-        }
-        _ => {}
-    }
-    let why = format!("not run: the valid ID-JAG was refused at the preflight ({refusal})");
-    let mut skipped_checks: BTreeMap<String, CheckResult> = skip
-        .iter()
-        .map(|s| (s.scenario.id.clone(), skipped(&s.scenario, why.clone())))
+        .partition(|s| s.scenario.id == "BASE-01" || s.scenario.expect.is_metadata());
+    let mut ran: BTreeMap<String, CheckResult> = run_checks(ctx, &run)
+        .await
+        .into_iter()
+        .map(|mut c| {
+            if c.id == "BASE-01" {
+                c.reason = oracle::with_preflight_causes(c.verdict, &c.reason, causes);
+            }
+            (c.id.clone(), c)
+        })
         .collect();
-    let mut ran: BTreeMap<String, CheckResult> =
-        done.into_iter().map(|c| (c.id.clone(), c)).collect();
+    let judgement = oracle::judge_refused_at_preflight(exchange.as_ref());
+    let mut not_ran: BTreeMap<String, CheckResult> = skip
+        .iter()
+        .map(|s| {
+            (
+                s.scenario.id.clone(),
+                not_run(&s.scenario, judgement.clone()),
+            )
+        })
+        .collect();
     scenarios
         .iter()
         .filter_map(|s| {
             ran.remove(&s.scenario.id)
-                .or_else(|| skipped_checks.remove(&s.scenario.id))
+                .or_else(|| not_ran.remove(&s.scenario.id))
         })
         .collect()
 }
 
 /// The results of a run that stopped at the preflight: the preflight's diagnosis as one
-/// ERROR, then every check SKIP "not run: preflight failed".
+/// result, then every check not run.
 fn stopped_at_preflight(
     scenarios: &[LoadedScenario],
-    diagnosis: String,
-    exchange: Option<crate::report::model::Exchange>,
+    diagnosis: &str,
+    exchange: Option<Exchange>,
 ) -> Vec<CheckResult> {
+    let judgement = oracle::judge_preflight_stop(diagnosis);
     let preflight = CheckResult {
-        id: crate::preflight::PREFLIGHT_ID.into(),
+        id: oracle::PREFLIGHT_ID.into(),
         title: "one valid ID-JAG for C1 is answered by a reached, configured token endpoint".into(),
         requirement: crate::spec::Requirement {
             level: crate::spec::Level::Must,
             source: "setup: the target file and the RAS's trust in the fake IdP".into(),
         },
         tags: vec!["preflight".into()],
-        verdict: Verdict::Error,
-        reason: format!("preflight failed: {diagnosis}"),
+        verdict: judgement.verdict,
+        reason: judgement.reason,
         token: None,
         elapsed_ms: exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
         exchanges: exchange.into_iter().collect(),
     };
+    let not_ran = oracle::judge_not_run_preflight();
     std::iter::once(preflight)
         .chain(
             scenarios
                 .iter()
-                .map(|s| skipped(&s.scenario, crate::preflight::NOT_RUN.into())),
+                .map(|s| not_run(&s.scenario, not_ran.clone())),
         )
         .collect()
 }
 
-fn skipped(sc: &scenario::Scenario, reason: String) -> CheckResult {
+/// The result of a check that did not run, with the oracle's judgement of why.
+fn not_run(sc: &scenario::Scenario, judgement: Judgement) -> CheckResult {
     CheckResult {
         id: sc.id.clone(),
         title: sc.title.clone(),
         requirement: sc.requirement.clone(),
         tags: sc.tags.clone(),
-        verdict: Verdict::Skip,
-        reason,
+        verdict: judgement.verdict,
+        reason: judgement.reason,
         token: None,
         exchanges: Vec::new(),
         elapsed_ms: 0.0,
@@ -510,13 +505,13 @@ pub async fn run_suite(
     let profile = ctx.profile.clone();
     let kind = env.kind.clone();
     let checks = match preflight::run(&ctx).await {
-        (crate::preflight::Preflight::Stop { diagnosis }, exchange) => {
-            stopped_at_preflight(&scenarios, diagnosis, exchange)
+        (Preflight::Stop { diagnosis }, exchange) => {
+            stopped_at_preflight(&scenarios, &diagnosis, exchange)
         }
-        (crate::preflight::Preflight::Refused { causes }, exchange) => {
+        (Preflight::Refused { causes }, exchange) => {
             refused_at_preflight(ctx.clone(), &scenarios, &causes, exchange).await
         }
-        (crate::preflight::Preflight::Accepted, _) => run_checks(ctx.clone(), &scenarios).await,
+        (Preflight::Accepted, _) => run_checks(ctx.clone(), &scenarios).await,
     };
     env.stop().await;
 
@@ -544,30 +539,10 @@ pub async fn run_suite(
 }
 
 /// The exit code of a finished run (design.md): 3 when any check got no answer (ERROR),
-/// else 1 when any FAILed, else 0.
-/// FAILs listed as expected do not count; a stale expected-failure entry counts as a FAIL.
+/// else 1 when any FAILed, else 0; the oracle decides.
 pub fn exit_code(results: &RunResults) -> u8 {
-    use crate::report::model::ExpectedStatus;
-    let expected = |id: &str| {
-        results
-            .expected_failures
-            .iter()
-            .any(|e| e.id == id && e.status == ExpectedStatus::Expected)
-    };
-    let stale = results
-        .expected_failures
-        .iter()
-        .any(|e| e.status == ExpectedStatus::Stale);
-    if results.checks.iter().any(|c| c.verdict == Verdict::Error) {
-        3
-    } else if stale
-        || results
-            .checks
-            .iter()
-            .any(|c| c.verdict == Verdict::Fail && !expected(&c.id))
-    {
-        1
-    } else {
-        0
-    }
+    oracle::exit_code(
+        results.checks.iter().map(|c| (c.id.as_str(), c.verdict)),
+        &results.expected_failures,
+    )
 }

@@ -3,11 +3,11 @@
 //! JWKS. The decision is [`crate::preflight::diagnose`]'s.
 
 use super::RunContext;
-use super::check::{redact_issued_tokens, token_request_for};
+use super::request::{redact_issued_tokens, token_request_for};
 use crate::jose::mint::{mint, unix_now};
 use crate::jose::{IssuerRole, JagMutation};
 use crate::oracle::classify;
-use crate::preflight::{Preflight, PreflightObservation, diagnose};
+use crate::oracle::{Preflight, PreflightObservation, diagnose};
 use crate::report::model::Exchange;
 use crate::scenario::RequestChange;
 

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::{DeclaredRequirement, FORMAT_VERSION, Obtain, Scenario};
 use crate::fixture::PLACEHOLDERS;
 use crate::input::{InputError, parse_yaml};
-use crate::oracle::Expect;
 use crate::spec::{PROFILES, Requirement};
 
 static CATALOGUE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scenarios");
@@ -255,7 +254,7 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
             "id must be a non-empty word such as JAG-AUD-02",
         ));
     }
-    if let Expect::Reject(codes) = &scenario.expect
+    if let Some(codes) = scenario.expect.reject()
         && codes.codes().is_empty()
         && codes.statuses().is_empty()
     {

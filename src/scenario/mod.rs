@@ -351,12 +351,7 @@ impl Scenario {
     /// True when the check must run alone: it watches or changes the fake IdP, or races
     /// requests against each other.
     pub fn exclusive(&self) -> bool {
-        self.observe.is_some()
-            || self.idp.is_some()
-            || matches!(
-                self.expect,
-                Expect::FetchBudget(_) | Expect::KeyRemoval(_) | Expect::ConcurrentReplay(_)
-            )
+        self.observe.is_some() || self.idp.is_some() || self.expect.runs_alone()
     }
 
     /// One line naming what this check changes from the valid request.

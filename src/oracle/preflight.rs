@@ -8,8 +8,9 @@
 //! ID-JAG refused by a server that is reached and configured (it fetched the JWKS) or a 5xx
 //! goes on to the checks, where BASE-01 FAILs. Pure: no runtime, no client.
 
-use crate::oracle::{Outcome, summarize};
+use super::{Judgement, Outcome, judged, summarize};
 use crate::protocol::Exchange;
+use crate::spec::Verdict;
 
 /// What the preflight observed.
 #[derive(Debug, Clone)]
@@ -162,6 +163,38 @@ fn not_a_token_response(ex: &Exchange, status: u16, why: &str) -> String {
         "the endpoint {url} answered {status} ({content_type}), which is no token response \
          ({why}): is `token_endpoint` right?"
     )
+}
+
+/// The judgement of the run's one result when it stopped at the preflight: ERROR, the
+/// diagnosis its reason.
+pub fn judge_preflight_stop(diagnosis: &str) -> Judgement {
+    judged(Verdict::Error, format!("preflight failed: {diagnosis}"))
+}
+
+/// The judgement of every check when the run stopped at the preflight: SKIP, not run.
+pub fn judge_not_run_preflight() -> Judgement {
+    judged(Verdict::Skip, NOT_RUN)
+}
+
+/// The judgement of a check that needs an accepted ID-JAG when the preflight's valid one was
+/// refused by a reached, configured server: SKIP, naming the refusal.
+pub fn judge_refused_at_preflight(exchange: Option<&Exchange>) -> Judgement {
+    let refusal = exchange
+        .map(|e| summarize(&super::classify(e)))
+        .unwrap_or_else(|| "no exchange".into());
+    judged(
+        Verdict::Skip,
+        format!("not run: the valid ID-JAG was refused at the preflight ({refusal})"),
+    )
+}
+
+/// BASE-01's reason after a refused preflight: when it FAILed, the likely causes follow.
+pub fn with_preflight_causes(verdict: Verdict, reason: &str, causes: &str) -> String {
+    if verdict == Verdict::Fail {
+        format!("{reason}; {causes}")
+    } else {
+        reason.to_string()
+    }
 }
 
 #[cfg(test)]

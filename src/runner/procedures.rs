@@ -1,0 +1,447 @@
+//! The procedures a scenario may name instead of rules: each conducts its requests and
+//! returns what it observed (counts, timings, fetches, principals) or where it stopped; the
+//! oracle judges the observation.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::RunContext;
+use super::request::{RestoreIdp, present, sent, token_request};
+use crate::client::FormRequest;
+use crate::jose::mint::unix_now as now_secs;
+use crate::jose::mint::{Minted, fresh_jti, mint};
+use crate::jose::{IssuerRole, JagMutation};
+use crate::oracle::{
+    self, BuildError, ConcurrentReplayObservation, DistinctPrincipalObservation,
+    FetchBudgetObservation, Incomplete, Judgement, KeyRemovalObservation, MeasureObservation,
+    Outcome, Prerequisite, Procedure, Tolerance, WhoamiError, WhoamiObservation,
+};
+use crate::report::model::{Exchange, SentToken};
+use crate::scenario::Scenario;
+use crate::spec::Level;
+
+/// Conducts `procedure` and has the oracle judge what it observed.
+pub(super) async fn conduct(
+    ctx: &RunContext,
+    sc: &Scenario,
+    level: Level,
+    procedure: &Procedure,
+    exchanges: &mut Vec<Exchange>,
+    token: &mut Option<SentToken>,
+) -> Judgement {
+    let judged = match procedure {
+        Procedure::FetchBudget(b) => fetch_budget(ctx, sc, b.sends, exchanges)
+            .await
+            .map(|seen| oracle::judge_fetch_budget(level, b, &seen)),
+        Procedure::Measure(m) => measure(ctx, sc, m.tolerance, m.max_secs, exchanges)
+            .await
+            .map(|seen| oracle::judge_measure(m.tolerance, &seen)),
+        Procedure::KeyRemoval(k) => key_removal(ctx, sc, k.margin.as_deref(), exchanges)
+            .await
+            .map(|seen| oracle::judge_key_removal(level, &seen)),
+        Procedure::ConcurrentReplay(c) => concurrent_replay(ctx, sc, c.sends, exchanges, token)
+            .await
+            .map(|seen| oracle::judge_concurrent_replay(level, *c, &seen)),
+        Procedure::Whoami(_) => whoami_record(ctx, sc, exchanges, token)
+            .await
+            .map(|seen| oracle::judge_whoami_record(&seen)),
+        Procedure::DistinctPrincipal(d) => {
+            distinct_principal(ctx, sc, d.control_issuer, exchanges, token)
+                .await
+                .map(|seen| {
+                    oracle::judge_distinct_principal_observation(
+                        level,
+                        d,
+                        sc.jag.issuer.unwrap_or(IssuerRole::Trusted),
+                        &seen,
+                        &sc.describe(),
+                    )
+                })
+        }
+    };
+    judged.unwrap_or_else(|stop| oracle::judge_incomplete(level, &stop))
+}
+
+/// Mints `jag` now and builds the scenario's token request around it.
+fn minted_request(
+    ctx: &RunContext,
+    sc: &Scenario,
+    jag: &JagMutation,
+) -> Result<FormRequest, BuildError> {
+    let m = mint(&ctx.keyring, &ctx.fixture.baseline(), jag, now_secs())
+        .map_err(|e| BuildError::Internal(e.to_string()))?;
+    token_request(ctx, sc, &m.token, None)
+}
+
+fn is_accepted(o: &Outcome) -> bool {
+    matches!(o, Outcome::Accepted { .. })
+}
+
+/// LOAD-05: sends a valid control, then `sends` ID-JAGs each under a fresh unknown `kid`,
+/// and counts the JWKS fetches they cause at the fake IdP.
+async fn fetch_budget(
+    ctx: &RunContext,
+    sc: &Scenario,
+    sends: u32,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<FetchBudgetObservation, Incomplete> {
+    let hits = ctx
+        .hits
+        .as_ref()
+        .ok_or(Incomplete::Missing(Prerequisite::IdpLog))?;
+    let req = minted_request(ctx, sc, &JagMutation::default())?;
+    let (ex, control) = present(ctx, "control", &req).await;
+    exchanges.push(ex);
+    if !is_accepted(&control) {
+        return Err(Incomplete::ControlNotAccepted(control));
+    }
+    let mark = hits.mark();
+    let mut accepted = 0;
+    let sends = sends.min(100);
+    let started = Instant::now();
+    for _ in 0..sends {
+        let mut jag = sc.jag.clone();
+        jag.sign = Some(crate::jose::mutate::Signing::UnknownKid);
+        jag.header.insert("kid".into(), Value::String(fresh_jti()));
+        let req = minted_request(ctx, sc, &jag)?;
+        let (ex, o) = present(ctx, "probe", &req).await;
+        if is_accepted(&o) {
+            accepted += 1;
+        }
+        if exchanges.len() < 4 {
+            exchanges.push(ex);
+        }
+    }
+    let jwks_path = format!("/{}/jwks", IssuerRole::Trusted.path());
+    let fetches = hits
+        .since(mark)
+        .iter()
+        .filter(|h| h.path == jwks_path)
+        .count();
+    Ok(FetchBudgetObservation {
+        sends,
+        accepted,
+        fetches,
+        took: started.elapsed(),
+    })
+}
+
+/// Binary-searches the largest offset (whole seconds, up to `max_secs`) at which a fresh
+/// ID-JAG with the measured time claim is still accepted.
+async fn measure(
+    ctx: &RunContext,
+    sc: &Scenario,
+    tolerance: Tolerance,
+    max_secs: i64,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<MeasureObservation, Incomplete> {
+    let try_offset = |offset: i64| {
+        let mut jag = sc.jag.clone();
+        let now = now_secs();
+        let (claim_exp, claim_iat, claim_nbf) = match tolerance {
+            Tolerance::ExpSkew => (Some(now - offset), Some(now - offset - 60), None),
+            Tolerance::NbfSkew => (None, None, Some(now + offset)),
+            Tolerance::MaxLifetime => (Some(now + offset), None, None),
+            Tolerance::MaxIatAge => (Some(now + 300), Some(now - offset), None),
+        };
+        for (name, v) in [("exp", claim_exp), ("iat", claim_iat), ("nbf", claim_nbf)] {
+            if let Some(v) = v {
+                jag.claims.insert(name.into(), Value::from(v));
+            }
+        }
+        async move {
+            let minted = mint(&ctx.keyring, &ctx.fixture.baseline(), &jag, now)
+                .map_err(|e| BuildError::Internal(e.to_string()))?;
+            let req = token_request(ctx, sc, &minted.token, None)?;
+            Ok::<_, BuildError>(present(ctx, "probe", &req).await)
+        }
+    };
+    // The bound must be refused, or there is nothing to find.
+    let (mut lo, mut hi) = (0i64, max_secs.max(1));
+    let mut steps = 0;
+    let (ex, at_zero) = try_offset(lo).await?;
+    exchanges.push(ex);
+    if !is_accepted(&at_zero) {
+        return Err(Incomplete::ControlNotAccepted(at_zero));
+    }
+    match try_offset(hi).await?.1 {
+        Outcome::Accepted { .. } => return Ok(MeasureObservation::NoLimit { bound_secs: hi }),
+        Outcome::NoAnswer { reason } => return Err(Incomplete::NoAnswer(reason)),
+        _ => {}
+    }
+    // Invariant: lo accepted, hi refused.
+    while hi - lo > 1 && steps < 20 {
+        steps += 1;
+        let mid = lo + (hi - lo) / 2;
+        match try_offset(mid).await?.1 {
+            Outcome::Accepted { .. } => lo = mid,
+            Outcome::NoAnswer { reason } => return Err(Incomplete::NoAnswer(reason)),
+            _ => hi = mid,
+        }
+    }
+    Ok(MeasureObservation::Limit {
+        accepted_secs: lo,
+        requests: steps + 2,
+    })
+}
+
+/// JAG-SIG-14: the control is accepted with the trusted issuer's current key K1; the IdP then
+/// replaces K1 by a new key, and fresh K1-signed ID-JAGs are sent until one is refused or the
+/// server's JWKS cache time plus a margin has passed. The IdP is restored after, and K1 is
+/// sent again until the server accepts it, so that later checks find it trusted again.
+async fn key_removal(
+    ctx: &RunContext,
+    sc: &Scenario,
+    margin: Option<&str>,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<KeyRemovalObservation, Incomplete> {
+    let ttl = ctx
+        .fixture
+        .jwks_cache_ttl
+        .ok_or(Incomplete::Missing(Prerequisite::JwksCacheTtl))?;
+    let hits = ctx
+        .hits
+        .as_ref()
+        .ok_or(Incomplete::Missing(Prerequisite::OwnIdp))?;
+    let margin = margin
+        .and_then(|m| humantime::parse_duration(m).ok())
+        .unwrap_or_else(|| (ttl / 10).max(Duration::from_secs(1)));
+    let step = (ttl / 20).clamp(Duration::from_millis(200), Duration::from_secs(15));
+    let send = |role: &'static str| async move {
+        let req = minted_request(ctx, sc, &sc.jag)?;
+        Ok::<_, BuildError>(present(ctx, role, &req).await)
+    };
+    let (ex, control) = send("control").await?;
+    exchanges.push(ex);
+    if !is_accepted(&control) {
+        return Err(Incomplete::ControlNotAccepted(control));
+    }
+    let restore = RestoreIdp(hits);
+    hits.set_condition(crate::idp::IdpCondition {
+        remove_current_key: true,
+        ..Default::default()
+    });
+    let removed = Instant::now();
+    let deadline = ttl + margin;
+    let mut refused = None;
+    let mut sent = 0;
+    loop {
+        tokio::time::sleep(step).await;
+        let (ex, o) = send("probe").await?;
+        sent += 1;
+        // Keep the first few probes and the last one.
+        if exchanges.len() < 4 || !is_accepted(&o) {
+            exchanges.push(ex);
+        }
+        match o {
+            Outcome::Accepted { .. } => {}
+            Outcome::NoAnswer { reason } => return Err(Incomplete::NoAnswer(reason)),
+            refusal => {
+                refused = Some((removed.elapsed(), refusal));
+                break;
+            }
+        }
+        if removed.elapsed() >= deadline {
+            break;
+        }
+    }
+    drop(restore);
+    let probed_for = removed.elapsed();
+    let recovery_window = deadline + Duration::from_secs(1);
+    let recovered = recover(ctx, sc, step, recovery_window, exchanges).await;
+    Ok(KeyRemovalObservation {
+        ttl,
+        margin,
+        refused,
+        probed_for,
+        sent,
+        recovered,
+        recovery_window,
+    })
+}
+
+/// After a key removal the key is back: sends the scenario's ID-JAG every `step` until the
+/// server accepts it again (true) or `window` has passed (false).
+async fn recover(
+    ctx: &RunContext,
+    sc: &Scenario,
+    step: Duration,
+    window: Duration,
+    exchanges: &mut Vec<Exchange>,
+) -> bool {
+    let back = Instant::now();
+    while back.elapsed() < window {
+        if let Ok(req) = minted_request(ctx, sc, &sc.jag) {
+            let (ex, o) = present(ctx, "recovery", &req).await;
+            if is_accepted(&o) {
+                exchanges.push(ex);
+                return true;
+            }
+        }
+        tokio::time::sleep(step).await;
+    }
+    false
+}
+
+/// LOAD-02: the very same ID-JAG sent `sends` times at once (2 to 50).
+async fn concurrent_replay(
+    ctx: &RunContext,
+    sc: &Scenario,
+    sends: u32,
+    exchanges: &mut Vec<Exchange>,
+    token: &mut Option<SentToken>,
+) -> Result<ConcurrentReplayObservation, Incomplete> {
+    let n = sends.clamp(2, 50);
+    let minted = mint(&ctx.keyring, &ctx.fixture.baseline(), &sc.jag, now_secs())
+        .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
+    *token = Some(sent(
+        &minted,
+        &format!("the same ID-JAG sent {n} times at once"),
+    ));
+    let req = token_request(ctx, sc, &minted.token, None)?;
+    let mut tasks = tokio::task::JoinSet::new();
+    // Everyone waits at the barrier, so the requests leave together.
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n as usize));
+    for i in 0..n {
+        let (http, url, req, barrier) = (
+            ctx.http.clone(),
+            ctx.fixture.token_endpoint.clone(),
+            req.clone(),
+            barrier.clone(),
+        );
+        tasks.spawn(async move {
+            barrier.wait().await;
+            (i, http.token_request("probe", &url, &req).await)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(r) = joined {
+            results.push(r);
+        }
+    }
+    results.sort_by_key(|(i, _)| *i);
+    let outcomes = results.iter().map(|(_, ex)| oracle::classify(ex)).collect();
+    exchanges.extend(results.into_iter().map(|(_, ex)| ex));
+    Ok(ConcurrentReplayObservation { sends: n, outcomes })
+}
+
+/// Mints `jag`, presents it as `role`, and keeps the exchange.
+async fn mint_and_present(
+    ctx: &RunContext,
+    sc: &Scenario,
+    jag: &JagMutation,
+    role: &str,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<(Minted, Outcome), BuildError> {
+    let m = mint(&ctx.keyring, &ctx.fixture.baseline(), jag, now_secs())
+        .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
+    let req = token_request(ctx, sc, &m.token, None)?;
+    let (ex, o) = present(ctx, role, &req).await;
+    exchanges.push(ex);
+    Ok((m, o))
+}
+
+/// Calls the target's whoami endpoint with `access_token` as Bearer and reads the principal.
+async fn call_whoami(
+    ctx: &RunContext,
+    url: &str,
+    access_token: &str,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<(String, serde_json::Map<String, Value>), WhoamiError> {
+    let ex = ctx
+        .http
+        .bearer_request(
+            "whoami",
+            crate::client::HttpMethod::Get,
+            url,
+            Some(access_token),
+        )
+        .await;
+    let read = oracle::read_whoami(&ex);
+    exchanges.push(ex);
+    read
+}
+
+fn access_token_of(o: &Outcome) -> &str {
+    match o {
+        Outcome::Accepted { body } => body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        _ => "",
+    }
+}
+
+/// RS-11: obtains an access token with the scenario's ID-JAG and asks the whoami endpoint
+/// about it.
+async fn whoami_record(
+    ctx: &RunContext,
+    sc: &Scenario,
+    exchanges: &mut Vec<Exchange>,
+    token: &mut Option<SentToken>,
+) -> Result<WhoamiObservation, Incomplete> {
+    let url = ctx
+        .fixture
+        .whoami
+        .clone()
+        .ok_or(Incomplete::Missing(Prerequisite::Whoami))?;
+    let (m, o) = mint_and_present(ctx, sc, &sc.jag, "probe", exchanges).await?;
+    *token = Some(sent(&m, &sc.describe()));
+    if !is_accepted(&o) {
+        return Err(Incomplete::ControlNotAccepted(o));
+    }
+    let answer = call_whoami(ctx, &url, access_token_of(&o), exchanges).await;
+    Ok(WhoamiObservation {
+        answer,
+        client_id: ctx.fixture.client.id.clone(),
+        jag_scope: m
+            .claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+/// JAG-SUB-03: the scenario's ID-JAG minted as the control issuer must be accepted (the
+/// whoami endpoint names its principal P); the same ID-JAG from its own issuer is then sent,
+/// and the whoami endpoint asked about its token when it is accepted.
+async fn distinct_principal(
+    ctx: &RunContext,
+    sc: &Scenario,
+    control_issuer: IssuerRole,
+    exchanges: &mut Vec<Exchange>,
+    token: &mut Option<SentToken>,
+) -> Result<DistinctPrincipalObservation, Incomplete> {
+    let whoami = ctx.fixture.whoami.clone();
+    let control_jag = JagMutation {
+        issuer: Some(control_issuer),
+        ..sc.jag.clone()
+    };
+    let (_, control) = mint_and_present(ctx, sc, &control_jag, "control", exchanges).await?;
+    if !is_accepted(&control) {
+        return Err(Incomplete::ControlNotAccepted(control));
+    }
+    let control_principal = match &whoami {
+        None => None,
+        Some(url) => match call_whoami(ctx, url, access_token_of(&control), exchanges).await {
+            Ok((p, _)) => Some(p),
+            Err(e) => return Ok(DistinctPrincipalObservation::ControlUnknown(e)),
+        },
+    };
+    let (m, probe) = mint_and_present(ctx, sc, &sc.jag, "probe", exchanges).await?;
+    *token = Some(sent(&m, &sc.describe()));
+    let probe_principal = match (&whoami, &probe) {
+        (Some(url), Outcome::Accepted { .. }) => {
+            let read = call_whoami(ctx, url, access_token_of(&probe), exchanges).await;
+            Some(read.map(|(p, _)| p))
+        }
+        _ => None,
+    };
+    Ok(DistinctPrincipalObservation::Probed {
+        control_principal,
+        probe,
+        probe_principal,
+    })
+}
