@@ -198,6 +198,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "the target's scopes without the write scope of `api.write` (needs api.write)",
     ),
     (
+        "attacker.url",
+        "a URL of an attacker's, no party of the run (https://attacker.example/)",
+    ),
+    (
         "ras.issuer_slash",
         "the RAS issuer with its trailing slash removed, or one added when it has none",
     ),
@@ -253,6 +257,7 @@ impl Fixture {
                     Ok(rest.join(" "))
                 }
             }
+            "attacker.url" => Ok(ATTACKER_URL.to_string()),
             "ras.issuer_slash" => Ok(match self.ras_issuer.strip_suffix('/') {
                 Some(without) => without.to_string(),
                 None => format!("{}/", self.ras_issuer),
@@ -383,6 +388,9 @@ impl Fixture {
 pub fn client3_jwks_uri(idp_base: &str) -> String {
     format!("{}/clients/c3/jwks", idp_base.trim_end_matches('/'))
 }
+
+/// A URL no party of the run serves, for values an attacker would inject (`${attacker.url}`).
+pub const ATTACKER_URL: &str = "https://attacker.example/";
 
 /// The default issuer of another authorization server, for `${ras.other}`.
 pub const DEFAULT_OTHER_RAS: &str = "https://other-ras.example/";
