@@ -106,10 +106,12 @@ pub struct Requirement {
     pub source: String,
 }
 
-/// Of two exit codes, the one that wins by design.md's precedence: 2 (bad input), then 3
-/// (could not run), then 1 (a FAIL), then 4 (a threshold breached), then 0.
+/// Of two exit codes, the one that wins by design.md's precedence: 130 (interrupted), then 2
+/// (bad input), then 3 (could not run), then 1 (a FAIL), then 4 (a threshold breached), then
+/// 0. (Within one run, isolated ERRORs rank below a FAIL: see `oracle::exit_code`.)
 pub fn worst_exit(a: u8, b: u8) -> u8 {
     let rank = |c: u8| match c {
+        130 => 5,
         2 => 4,
         3 => 3,
         1 => 2,

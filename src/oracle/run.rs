@@ -60,9 +60,10 @@ pub fn judge_forbidden_fetches(
 }
 
 /// The exit code of a finished run (design.md) from its checks' verdicts and the
-/// expected-failure entries: 3 when any check got no answer (ERROR), else 1 when any FAILed,
-/// else 0. FAILs listed as expected do not count; a stale expected-failure entry counts as a
-/// FAIL.
+/// expected-failure entries, in the contract's order: 3 when the run could not judge (it
+/// stopped at the preflight); else 1 when a check FAILed (FAILs listed as expected do not
+/// count; a stale expected-failure entry does); else 3 for isolated ERRORs in an otherwise
+/// judged run; else 0. An ERROR never hides a FAIL.
 pub fn exit_code<'a>(
     checks: impl IntoIterator<Item = (&'a str, Verdict)>,
     expected_failures: &[ExpectedFailure],
@@ -76,15 +77,54 @@ pub fn exit_code<'a>(
         .iter()
         .any(|e| e.status == ExpectedStatus::Stale);
     let verdicts: Vec<(&str, Verdict)> = checks.into_iter().collect();
-    if verdicts.iter().any(|(_, v)| *v == Verdict::Error) {
-        3
-    } else if stale
+    let could_not_judge = verdicts
+        .iter()
+        .any(|(id, v)| *id == super::PREFLIGHT_ID && *v == Verdict::Error);
+    let failed = stale
         || verdicts
             .iter()
-            .any(|(id, v)| *v == Verdict::Fail && !expected(id))
-    {
+            .any(|(id, v)| *v == Verdict::Fail && !expected(id));
+    if could_not_judge {
+        3
+    } else if failed {
         1
+    } else if verdicts.iter().any(|(_, v)| *v == Verdict::Error) {
+        3
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_contract_order() {
+        use Verdict::{Error, Fail, Pass, Skip};
+        let none: &[ExpectedFailure] = &[];
+        assert_eq!(exit_code([("A", Pass), ("B", Skip)], none), 0);
+        assert_eq!(
+            exit_code([("A", Fail), ("B", Error)], none),
+            1,
+            "an ERROR hides no FAIL"
+        );
+        assert_eq!(exit_code([("A", Pass), ("B", Error)], none), 3);
+        assert_eq!(
+            exit_code([(super::super::PREFLIGHT_ID, Error), ("A", Skip)], none),
+            3
+        );
+        let expected = [ExpectedFailure {
+            id: "A".into(),
+            reason: "known".into(),
+            status: ExpectedStatus::Expected,
+        }];
+        assert_eq!(exit_code([("A", Fail)], &expected), 0);
+        let stale = [ExpectedFailure {
+            id: "A".into(),
+            reason: "known".into(),
+            status: ExpectedStatus::Stale,
+        }];
+        assert_eq!(exit_code([("A", Pass), ("B", Error)], &stale), 1);
     }
 }
