@@ -23,20 +23,8 @@ pub fn judge_negative(
     probe: &Outcome,
     what: &str,
 ) -> Judgement {
-    match control {
-        Outcome::Accepted { .. } => {}
-        Outcome::NoAnswer { reason } => {
-            return judged(
-                Verdict::Error,
-                format!("positive control got no answer: {reason}"),
-            );
-        }
-        other => {
-            return judged(
-                Verdict::Skip,
-                format!("baseline not accepted: {}", summarize(other)),
-            );
-        }
+    if let Some(unjudged) = control_gate(control) {
+        return unjudged;
     }
     let off_code = if level.violation() == Verdict::Info {
         Verdict::Info
@@ -184,20 +172,8 @@ pub fn judge_reject(
 
 /// Records behaviour (INFO) after a differential control; no answer is still ERROR.
 pub fn judge_record(control: &Outcome, probe: &Outcome, what: &str) -> Judgement {
-    match control {
-        Outcome::Accepted { .. } => {}
-        Outcome::NoAnswer { reason } => {
-            return judged(
-                Verdict::Error,
-                format!("positive control got no answer: {reason}"),
-            );
-        }
-        other => {
-            return judged(
-                Verdict::Skip,
-                format!("baseline not accepted: {}", summarize(other)),
-            );
-        }
+    if let Some(unjudged) = control_gate(control) {
+        return unjudged;
     }
     match probe {
         Outcome::NoAnswer { reason } => judged(Verdict::Error, format!("no answer: {reason}")),
@@ -206,5 +182,22 @@ pub fn judge_record(control: &Outcome, probe: &Outcome, what: &str) -> Judgement
             format!("{what}: accepted (200 with an access token)"),
         ),
         other => judged(Verdict::Info, format!("{what}: {}", summarize(other))),
+    }
+}
+
+/// A differential check judges only after its positive control was accepted: a control that
+/// got no answer is ERROR, one that was refused (or answered otherwise) SKIP; `None` when the
+/// control was accepted and the probe may be judged.
+fn control_gate(control: &Outcome) -> Option<Judgement> {
+    match control {
+        Outcome::Accepted { .. } => None,
+        Outcome::NoAnswer { reason } => Some(judged(
+            Verdict::Error,
+            format!("positive control got no answer: {reason}"),
+        )),
+        other => Some(judged(
+            Verdict::Skip,
+            format!("baseline not accepted: {}", summarize(other)),
+        )),
     }
 }
