@@ -77,36 +77,13 @@ pub(super) fn body_problems(rules: &AcceptRules, body: &Map<String, Value>) -> V
     if let Some(allowed) = &rules.scope_within {
         let allowed = scopes(allowed);
         match granted {
-            Some(Value::String(g)) => {
-                let extra: Vec<&str> = scopes(g)
-                    .into_iter()
-                    .filter(|x| !allowed.contains(x))
-                    .collect();
-                if !extra.is_empty() {
-                    problems.push(format!(
-                        "scope {} was granted beyond {}",
-                        extra.join(" "),
-                        allowed.join(" ")
-                    ));
-                }
-            }
+            Some(Value::String(g)) => problems.extend(granted_beyond(g, &allowed)),
             Some(other) => problems.push(format!("scope is {other}, not a string")),
             None => problems.push("no scope in the response".to_string()),
         }
     }
     if let (Some(allowed), Some(Value::String(g))) = (&rules.scope_at_most, granted) {
-        let allowed = scopes(allowed);
-        let extra: Vec<&str> = scopes(g)
-            .into_iter()
-            .filter(|x| !allowed.contains(x))
-            .collect();
-        if !extra.is_empty() {
-            problems.push(format!(
-                "scope {} was granted beyond {}",
-                extra.join(" "),
-                allowed.join(" ")
-            ));
-        }
+        problems.extend(granted_beyond(g, &scopes(allowed)));
     }
     if let Some(Value::String(g)) = granted {
         let bad: Vec<&str> = scopes(g)
@@ -170,4 +147,19 @@ pub fn judge_either(
         }
         _ => judge_negative(level, &codes, control, probe, what),
     }
+}
+
+/// The problem with a granted scope that goes beyond `allowed`, naming the extra scopes.
+fn granted_beyond(granted: &str, allowed: &[&str]) -> Option<String> {
+    let extra: Vec<&str> = scopes(granted)
+        .into_iter()
+        .filter(|x| !allowed.contains(x))
+        .collect();
+    (!extra.is_empty()).then(|| {
+        format!(
+            "scope {} was granted beyond {}",
+            extra.join(" "),
+            allowed.join(" ")
+        )
+    })
 }
