@@ -323,3 +323,71 @@ fn a_ca_file_without_a_certificate_is_bad_input() {
         "{err}"
     );
 }
+
+/// A token endpoint that answers `answers` requests with a token (each on its own connection,
+/// `Connection: close`) and then stops listening, as a server that dies mid-run.
+async fn dying_token_endpoint(answers: usize) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let body = r#"{"access_token":"opaque-token-value","token_type":"Bearer"}"#;
+        for _ in 0..answers {
+            let Ok(Ok((mut stream, _))) =
+                tokio::time::timeout(Duration::from_secs(10), listener.accept()).await
+            else {
+                return;
+            };
+            let mut buf = vec![0u8; 16 * 1024];
+            let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+        // The listener drops here: every later connection is refused.
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_mid_run_ends_the_run_quickly() {
+    let addr = dying_token_endpoint(1).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (results, took) = run(
+        dir.path(),
+        &format!("http://{addr}/token"),
+        &format!("http://{addr}"),
+        ("c1", "s"),
+        "127.0.0.1:0",
+        None,
+    )
+    .await;
+    assert!(
+        results.checks.iter().all(|c| c.id != PREFLIGHT_ID),
+        "the preflight passed"
+    );
+    let stopped = results
+        .checks
+        .iter()
+        .filter(|c| c.reason == xaa_conform::oracle::SERVER_STOPPED)
+        .count();
+    let errors = results
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Error)
+        .count();
+    assert!(stopped > 80, "most checks were not run: {stopped}");
+    assert!(
+        (xaa_conform::runner::STOP_AFTER_UNANSWERED
+            ..=xaa_conform::runner::STOP_AFTER_UNANSWERED + 8)
+            .contains(&errors),
+        "the run stopped after five checks without an answer (and those in flight): {errors}"
+    );
+    assert_eq!(runner::exit_code(&results), 3);
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}

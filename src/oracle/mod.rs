@@ -43,7 +43,8 @@ pub use procedures::{
 pub use refusal::{judge_negative, judge_record, judge_reject};
 pub use resource_api::{ApiRules, judge_api};
 pub use run::{
-    exit_code, judge_dependency, judge_dependency_cycle, judge_forbidden_fetches, judge_lost,
+    SERVER_STOPPED, exit_code, judge_dependency, judge_dependency_cycle, judge_forbidden_fetches,
+    judge_lost, judge_server_stopped, unanswered,
 };
 
 /// Judges the answer to a token request under its rule set: `probe` is the answer (with its

@@ -59,13 +59,26 @@ pub fn judge_forbidden_fetches(
     }
 }
 
+/// The reason of every check not run after the server stopped answering.
+pub const SERVER_STOPPED: &str = "not run: the server stopped answering";
+
+/// Whether a check with this verdict got no answer (ERROR is kept for no usable answer).
+pub fn unanswered(verdict: Verdict) -> bool {
+    verdict == Verdict::Error
+}
+
+/// The judgement of a check not run because the server stopped answering: SKIP.
+pub fn judge_server_stopped() -> Judgement {
+    judged(Verdict::Skip, SERVER_STOPPED)
+}
+
 /// The exit code of a finished run (design.md) from its checks' verdicts and the
 /// expected-failure entries, in the contract's order: 3 when the run could not judge (it
-/// stopped at the preflight); else 1 when a check FAILed (FAILs listed as expected do not
+/// stopped at the preflight, or the server stopped answering); else 1 when a check FAILed (FAILs listed as expected do not
 /// count; a stale expected-failure entry does); else 3 for isolated ERRORs in an otherwise
 /// judged run; else 0. An ERROR never hides a FAIL.
 pub fn exit_code<'a>(
-    checks: impl IntoIterator<Item = (&'a str, Verdict)>,
+    checks: impl IntoIterator<Item = (&'a str, Verdict, &'a str)>,
     expected_failures: &[ExpectedFailure],
 ) -> u8 {
     let expected = |id: &str| {
@@ -76,10 +89,11 @@ pub fn exit_code<'a>(
     let stale = expected_failures
         .iter()
         .any(|e| e.status == ExpectedStatus::Stale);
-    let verdicts: Vec<(&str, Verdict)> = checks.into_iter().collect();
-    let could_not_judge = verdicts
-        .iter()
-        .any(|(id, v)| *id == super::PREFLIGHT_ID && *v == Verdict::Error);
+    let checks: Vec<(&str, Verdict, &str)> = checks.into_iter().collect();
+    let could_not_judge = checks.iter().any(|(id, v, why)| {
+        (*id == super::PREFLIGHT_ID && *v == Verdict::Error) || *why == SERVER_STOPPED
+    });
+    let verdicts: Vec<(&str, Verdict)> = checks.iter().map(|(id, v, _)| (*id, *v)).collect();
     let failed = stale
         || verdicts
             .iter()
@@ -103,15 +117,18 @@ mod tests {
     fn exit_codes_follow_the_contract_order() {
         use Verdict::{Error, Fail, Pass, Skip};
         let none: &[ExpectedFailure] = &[];
-        assert_eq!(exit_code([("A", Pass), ("B", Skip)], none), 0);
+        assert_eq!(exit_code([("A", Pass, ""), ("B", Skip, "")], none), 0);
         assert_eq!(
-            exit_code([("A", Fail), ("B", Error)], none),
+            exit_code([("A", Fail, ""), ("B", Error, "")], none),
             1,
             "an ERROR hides no FAIL"
         );
-        assert_eq!(exit_code([("A", Pass), ("B", Error)], none), 3);
+        assert_eq!(exit_code([("A", Pass, ""), ("B", Error, "")], none), 3);
         assert_eq!(
-            exit_code([(super::super::PREFLIGHT_ID, Error), ("A", Skip)], none),
+            exit_code(
+                [(super::super::PREFLIGHT_ID, Error, ""), ("A", Skip, "")],
+                none
+            ),
             3
         );
         let expected = [ExpectedFailure {
@@ -119,12 +136,17 @@ mod tests {
             reason: "known".into(),
             status: ExpectedStatus::Expected,
         }];
-        assert_eq!(exit_code([("A", Fail)], &expected), 0);
+        assert_eq!(exit_code([("A", Fail, "")], &expected), 0);
         let stale = [ExpectedFailure {
             id: "A".into(),
             reason: "known".into(),
             status: ExpectedStatus::Stale,
         }];
-        assert_eq!(exit_code([("A", Pass), ("B", Error)], &stale), 1);
+        assert_eq!(exit_code([("A", Pass, ""), ("B", Error, "")], &stale), 1);
+        assert_eq!(
+            exit_code([("A", Fail, ""), ("B", Skip, SERVER_STOPPED)], none),
+            3,
+            "a server that stopped answering could not be judged"
+        );
     }
 }

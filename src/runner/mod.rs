@@ -60,6 +60,7 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
     let mut done: BTreeMap<String, CheckResult> = BTreeMap::new();
     let mut pending: Vec<&LoadedScenario> = scenarios.iter().collect();
     let limit = Arc::new(Semaphore::new(CONCURRENCY));
+    let watch = Arc::new(ServerWatch::default());
     while !pending.is_empty() {
         let (ready, waiting): (Vec<&LoadedScenario>, Vec<&LoadedScenario>) = pending
             .into_iter()
@@ -94,9 +95,15 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
                 continue;
             }
             let (ctx, limit, sc) = (ctx.clone(), limit.clone(), s.scenario.clone());
+            let watch = watch.clone();
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                check::run(&ctx, &sc).await
+                if watch.stopped() {
+                    return not_run(&sc, oracle::judge_server_stopped());
+                }
+                let result = check::run(&ctx, &sc).await;
+                watch.record(oracle::unanswered(result.verdict));
+                result
             });
         }
         while let Some(joined) = tasks.join_next().await {
@@ -120,6 +127,36 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
                 .unwrap_or_else(|| not_run(&s.scenario, oracle::judge_lost()))
         })
         .collect()
+}
+
+/// How many checks in a row may end without an answer before the run takes the server to
+/// have stopped answering and runs no further check.
+pub const STOP_AFTER_UNANSWERED: usize = 5;
+
+/// Watches for a server that stopped answering mid-run: [`STOP_AFTER_UNANSWERED`] checks in
+/// a row without an answer, in the order they finish, stop the run (the rest are not run),
+/// so that a dead server costs seconds, not a timeout per check.
+#[derive(Debug, Default)]
+struct ServerWatch {
+    consecutive: std::sync::atomic::AtomicUsize,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl ServerWatch {
+    /// Records a finished check: `unanswered` when it got no answer.
+    fn record(&self, unanswered: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !unanswered {
+            self.consecutive.store(0, SeqCst);
+        } else if self.consecutive.fetch_add(1, SeqCst) + 1 >= STOP_AFTER_UNANSWERED {
+            self.stopped.store(true, SeqCst);
+        }
+    }
+
+    /// Whether the server is taken to have stopped answering.
+    fn stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// The results of a run whose valid ID-JAG a reached, configured server refused: BASE-01 runs
@@ -542,7 +579,10 @@ pub async fn run_suite(
 /// else 1 when any FAILed, else 0; the oracle decides.
 pub fn exit_code(results: &RunResults) -> u8 {
     oracle::exit_code(
-        results.checks.iter().map(|c| (c.id.as_str(), c.verdict)),
+        results
+            .checks
+            .iter()
+            .map(|c| (c.id.as_str(), c.verdict, c.reason.as_str())),
         &results.expected_failures,
     )
 }
