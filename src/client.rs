@@ -378,7 +378,8 @@ impl HttpClient {
                     break (
                         None,
                         Some(format!(
-                            "rate-limited: 429 on {} tries ({}); set max_rate in the target file",
+                            "{}: 429 on {} tries ({}); set max_rate in the target file",
+                            crate::pace::RATE_LIMITED,
                             waits.len(),
                             waits.join("; ")
                         )),

@@ -18,6 +18,14 @@ pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 /// Retries after a 429 before the exchange is given up as rate-limited.
 pub const MAX_RETRIES: u32 = 3;
 
+/// How the error of an exchange that stayed rate-limited after the retries begins.
+pub const RATE_LIMITED: &str = "rate-limited";
+
+/// Whether an exchange's error says it stayed rate-limited (429) after the retries.
+pub fn is_rate_limited(error: &str) -> bool {
+    error.starts_with(RATE_LIMITED)
+}
+
 /// How long a 429 asks to wait, read from its `Retry-After` value (delta-seconds or an HTTP
 /// date, RFC 9110 §10.2.3), with a note saying what was found. Absent, negative, unparsable or
 /// past values mean [`DEFAULT_RETRY_WAIT`]; anything over [`MAX_RETRY_WAIT`] is cut to it.

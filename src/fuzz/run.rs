@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{Case, Expected, case_strategy};
 use crate::jose::mint;
 use crate::oracle::{self, Outcome};
+use crate::pace;
 use crate::report::model::{Exchange, SentToken};
 use crate::runner::RunContext;
 use crate::runner::request::{redact_issued_tokens, token_request_for};
@@ -120,29 +121,28 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
     for s in applied.jag.strings_mut() {
         *s = ctx.fixture.substitute(s).map_err(NotApplicable)?;
     }
-    // A 429 is waited out (its Retry-After, at most 5 s) and the case sent again, freshly
-    // minted, up to three times: a rate limit is not a verdict on the ID-JAG.
-    let mut attempts = 0;
-    let (minted, mut exchange) = loop {
-        let minted = mint::mint(
-            &ctx.keyring,
-            &ctx.fixture.baseline(),
-            &applied.jag,
-            mint::unix_now(),
-        )
+    // A 429 is the client's to wait out and retry (the one 429 policy of `crate::pace`); a
+    // rate limit that persists is no answer, never a finding.
+    let minted = mint::mint(
+        &ctx.keyring,
+        &ctx.fixture.baseline(),
+        &applied.jag,
+        mint::unix_now(),
+    )
+    .map_err(|e| NotApplicable(e.to_string()))?;
+    let request = token_request_for(ctx, &applied.request, &minted.token, None)
         .map_err(|e| NotApplicable(e.to_string()))?;
-        let request = token_request_for(ctx, &applied.request, &minted.token, None)
-            .map_err(|e| NotApplicable(e.to_string()))?;
-        let exchange = ctx
-            .http
-            .token_request("probe", &ctx.fixture.token_endpoint, &request)
-            .await;
-        attempts += 1;
-        match retry_after(&exchange) {
-            Some(wait) if attempts < 3 => tokio::time::sleep(wait).await,
-            _ => break (minted, exchange),
-        }
-    };
+    let mut exchange = ctx
+        .http
+        .token_request("probe", &ctx.fixture.token_endpoint, &request)
+        .await;
+    if let Some(e) = exchange
+        .error
+        .as_deref()
+        .filter(|e| pace::is_rate_limited(e))
+    {
+        return Err(NotApplicable(e.to_string()));
+    }
     let outcome = oracle::classify(&exchange);
     // Issued tokens are live credentials: never in reports.
     redact_issued_tokens(std::slice::from_mut(&mut exchange));
@@ -159,19 +159,6 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
         exchange: Some(exchange),
         violation,
     })
-}
-
-/// How long a 429 asks to wait (`Retry-After` in seconds, default 1 s, at most 5 s); `None`
-/// when the answer is not a 429.
-fn retry_after(ex: &Exchange) -> Option<Duration> {
-    let resp = ex.response.as_ref().filter(|r| r.status == 429)?;
-    let secs = resp
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-        .and_then(|(_, v)| v.trim().parse::<u64>().ok())
-        .unwrap_or(1);
-    Some(Duration::from_secs(secs.clamp(1, 5)))
 }
 
 /// Runs generated cases until `opts.cases`, the time limit, or a violation (then shrinks it).

@@ -75,7 +75,7 @@ pub fn diagnose(o: &PreflightObservation<'_>) -> Preflight {
     let answer = summarize(o.outcome);
     match o.outcome {
         Outcome::Accepted { .. } => Preflight::Accepted,
-        Outcome::NoAnswer { reason } if reason.starts_with("rate-limited") => Preflight::Stop {
+        Outcome::NoAnswer { reason } if crate::pace::is_rate_limited(reason) => Preflight::Stop {
             diagnosis: format!(
                 "the token endpoint kept answering 429 to the valid ID-JAG ({reason}); \
                  set `max_rate` in the target file (or --max-rate) to the rate the RAS allows"
