@@ -12,13 +12,14 @@ supply, and validates nothing itself:
   IdP's /clients/c3/jwks and cached briefly) and ``validate_jti`` (an in-memory store);
 - the IDJAGGrant hooks: ``get_audiences`` (this server's issuer), ``resolve_issuer_key`` (the
   JWKS of the trusted issuers, fetched lazily from the fake IdP and cached briefly; an untrusted
-  issuer raises InvalidGrantError as in authlib's own documentation), ``authenticate_user``
-  (lookup by (iss, sub)), ``check_jti`` (an in-memory store) and ``check_id_jag_permission``
+  issuer raises InvalidGrantError as in authlib's own documentation; optionally only the keys
+  of some algorithms), ``authenticate_user`` (lookup by (iss, sub) among the configured users), ``check_jti`` (an in-memory store) and ``check_id_jag_permission``
   (the fixture has no per-user policy: always allowed);
 - token generation (authlib's default Bearer generator) and storage (in memory);
 - a resource API at /api/r1 and /api/r2: authlib's flask ResourceProtector with its
   BearerTokenValidator over the stored tokens (``authenticate_token`` is a lookup; the token
-  model answers scope, expiry, revocation). GET needs s.read, POST s.write. authlib stores no
+  model answers scope, expiry, revocation). GET needs the first scope (s.read), POST the
+  second (s.write). authlib stores no
   resource for an ID-JAG token and BearerTokenValidator has no audience check, so R1 and R2
   accept the same tokens;
 - a whoami at /api/whoami behind the same ResourceProtector (no scope needed): the token's
@@ -32,10 +33,22 @@ Configuration (arguments override the environment):
   --port-file / XAA_HOST_PORT_FILE  write the bound port here once listening
   --idp-base / XAA_IDP_BASE         the fake IdP base URL, e.g. http://127.0.0.1:7400
   --max-seconds / XAA_HOST_MAX_SECONDS  exit after this many seconds (default 600)
+  --issuer-path / XAA_HOST_ISSUER_PATH  a path for the issuer, e.g. /tenants/acme (default none)
+  --scopes / XAA_HOST_SCOPES        the scopes the server defines, space-separated; the API's
+                                    GET needs the first, its POST the second (default
+                                    "s.read s.write")
+  --user / XAA_HOST_USERS           a user: IDP:SUB=NAME, IDP being idp-a or idp-b (repeat the
+                                    flag; the variable holds them comma-separated). Only these
+                                    exist: an unknown (iss, sub) is refused. Default:
+                                    idp-a:u1=alice, idp-b:u1=bob, idp-b:u3=carol
+  --algs / XAA_HOST_ALGS            the ID-JAG signature algorithms trusted, space-separated
+                                    (default: every key of the issuer's JWKS, joserfc's
+                                    defaults); see resolve_issuer_key
   XAA_CLIENT_SECRET, XAA_CLIENT2_SECRET  the secrets of agent-c1 and agent-c2
-The issuer is http://127.0.0.1:PORT; the token endpoint is {issuer}/token; the resource APIs are
-{issuer}/api/r1 and {issuer}/api/r2; the whoami is {issuer}/api/whoami. Users: u1 under both
-trusted issuers (two people), u3 under the second trusted issuer only.
+The issuer is http://127.0.0.1:PORT{issuer-path}; the token endpoint is {issuer}/token; the
+resource APIs are {issuer}/api/r1 and {issuer}/api/r2; the whoami is {issuer}/api/whoami; the
+RFC 8414 metadata is at /.well-known/oauth-authorization-server{issuer-path} (path-aware, §3)
+and nowhere else.
 """
 
 import argparse
@@ -46,6 +59,7 @@ import secrets
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 from flask import Flask
@@ -65,7 +79,9 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 
 log = logging.getLogger("interop-host")
 
-SCOPES = ["s.read", "s.write"]
+DEFAULT_SCOPES = "s.read s.write"
+DEFAULT_USERS = "idp-a:u1=alice,idp-b:u1=bob,idp-b:u3=carol"
+IDPS = ("idp-a", "idp-b")  # the suite's two trusted issuers, under the fake IdP's base URL
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 PRIVATE_KEY_JWT = "private_key_jwt"
 AUTH_METHODS = SECRET_METHODS + [PRIVATE_KEY_JWT]
@@ -77,8 +93,9 @@ class Client(ClientMixin):
     """A confidential client registered for the jwt-bearer grant only: with a secret
     (client_secret_basic / client_secret_post) or with a jwks_uri (private_key_jwt)."""
 
-    def __init__(self, client_id, secret=None, jwks_uri=None):
+    def __init__(self, client_id, scopes, secret=None, jwks_uri=None):
         self.client_id = client_id
+        self.scopes = scopes
         self.secret = secret
         self.jwks_uri = jwks_uri
         self.auth_methods = SECRET_METHODS if secret is not None else [PRIVATE_KEY_JWT]
@@ -90,7 +107,7 @@ class Client(ClientMixin):
         return None
 
     def get_allowed_scope(self, scope):
-        return " ".join(s for s in (scope or "").split() if s in SCOPES)
+        return " ".join(s for s in (scope or "").split() if s in self.scopes)
 
     def check_redirect_uri(self, redirect_uri):
         return False
@@ -149,8 +166,9 @@ class JwksCache:
     """JWKS fetched on first use (the IdP starts after the host), keyed by base URL: the trusted
     issuers ({issuer}/jwks) and C3 ({idp}/clients/c3/jwks)."""
 
-    def __init__(self, trusted_issuers):
+    def __init__(self, trusted_issuers, algs=None):
         self.trusted = set(trusted_issuers)
+        self.algs = algs  # None: every key; else only keys whose `alg` is one of these
         self.lock = threading.Lock()
         self.entries = {}  # issuer -> (fetched_at, jwks dict)
 
@@ -171,27 +189,45 @@ class JwksCache:
                 kids = {k.get("kid") for k in data.get("keys", [])}
                 if kid is not None and kid not in kids and now - fetched_at > JWKS_MIN_REFETCH:
                     data = self._fetch(issuer)
+        if self.algs is not None:
+            data = {**data, "keys": [k for k in data.get("keys", []) if k.get("alg") in self.algs]}
         return KeySet.import_key_set(data)
 
 
-def create_app(issuer, idp_base, client_secret, client2_secret):
-    idp_a = f"{idp_base}/idp-a"
-    idp_b = f"{idp_base}/idp-b"
-    jwks = JwksCache([idp_a, idp_b])
+def parse_users(spec):
+    """`idp-a:u1=alice,idp-b:u3=carol` -> [("idp-a", "u1", "alice"), ...]."""
+    out = []
+    for item in (i.strip() for i in spec.split(",")):
+        if not item:
+            continue
+        idp, sep, rest = item.partition(":")
+        sub, sep2, name = rest.rpartition("=")
+        if not sep or not sep2 or idp not in IDPS or not sub or not name:
+            raise ValueError(f"user {item!r}: expected IDP:SUB=NAME with IDP one of {IDPS}")
+        out.append((idp, sub, name))
+    return out
+
+
+def create_app(issuer, idp_base, client_secret, client2_secret, scopes=None, users=None,
+               algs=None):
+    """The Flask app. `issuer` may have a path; `scopes` are the defined scopes (the API's
+    GET needs the first, POST the second); `users` [(idp, sub, name)] are the only users;
+    `algs` restricts the trusted keys of the issuers to these algorithms (None: all)."""
+    scopes = scopes or DEFAULT_SCOPES.split()
+    users = users if users is not None else parse_users(DEFAULT_USERS)
+    path = urllib.parse.urlsplit(issuer).path.rstrip("/")
+    jwks = JwksCache([f"{idp_base}/{idp}" for idp in IDPS], algs)
     c3_base = f"{idp_base}/clients/c3"  # its jwks_uri is {c3_base}/jwks
     client_jwks = JwksCache([c3_base])
     clients = {
-        "agent-c1": Client("agent-c1", client_secret),
-        "agent-c2": Client("agent-c2", client2_secret),
-        "agent-c3": Client("agent-c3", jwks_uri=f"{c3_base}/jwks"),
+        "agent-c1": Client("agent-c1", scopes, client_secret),
+        "agent-c2": Client("agent-c2", scopes, client2_secret),
+        "agent-c3": Client("agent-c3", scopes, jwks_uri=f"{c3_base}/jwks"),
     }
     # The same sub under two issuers is two different users (ID-JAG §3.1: iss+sub is unique).
-    # u3 exists only under the second issuer (JAG-SUB-03 sends it from the first).
-    users = {
-        (idp_a, "u1"): User("alice"),
-        (idp_b, "u1"): User("bob"),
-        (idp_b, "u3"): User("carol"),
-    }
+    # By default u3 exists only under the second issuer (JAG-SUB-03 sends it from the first).
+    # Only the users listed exist: an unknown (iss, sub) is refused (no JIT provisioning).
+    users = {(f"{idp_base}/{idp}", sub): User(name) for idp, sub, name in users}
     used_jtis = {}  # (iss, jti) -> exp
     jti_lock = threading.Lock()
     used_assertion_jtis = {}  # (sub, jti) -> exp
@@ -210,6 +246,9 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
             if not isinstance(iss, str) or iss not in jwks.trusted:
                 # The pattern of authlib's documentation and tests for an unknown issuer.
                 raise InvalidGrantError(description="Untrusted issuer")
+            # With --algs, only the keys published for those algorithms (their JWK `alg`) are
+            # the issuer's trusted keys: authlib's jwt.decode(assertion, key) passes joserfc no
+            # `algorithms`, so the key set is where an application restricts them.
             return jwks.keys_for(iss, headers.get("kid"))
 
         def authenticate_user(self, subject):
@@ -269,7 +308,7 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
             tokens[t.access_token] = t
 
     app = Flask(__name__)
-    app.config["OAUTH2_SCOPES_SUPPORTED"] = SCOPES
+    app.config["OAUTH2_SCOPES_SUPPORTED"] = scopes
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_client_auth_method(PRIVATE_KEY_JWT, HostClientAssertion())
     server.register_grant(HostIDJAGGrant)
@@ -285,12 +324,15 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
 
         return view
 
+    read_scope, write_scope = scopes[0], scopes[1 if len(scopes) > 1 else 0]
     for name in ("r1", "r2"):
-        app.add_url_rule(f"/api/{name}", f"{name}_read", api_view(name, "s.read"), methods=["GET"])
-        app.add_url_rule(f"/api/{name}", f"{name}_write", api_view(name, "s.write"), methods=["POST"])
+        app.add_url_rule(f"{path}/api/{name}", f"{name}_read", api_view(name, read_scope),
+                         methods=["GET"])
+        app.add_url_rule(f"{path}/api/{name}", f"{name}_write", api_view(name, write_scope),
+                         methods=["POST"])
 
     # Whom a token represents (RS-11, JAG-SUB-03): any valid token, no scope needed.
-    @app.get("/api/whoami")
+    @app.get(f"{path}/api/whoami")
     @require_oauth()
     def whoami():
         return jsonify(
@@ -301,11 +343,13 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
             }
         )
 
-    @app.post("/token")
+    @app.post(f"{path}/token")
     def token():
         return server.create_token_response()
 
-    @app.get("/.well-known/oauth-authorization-server")
+    # RFC 8414 §3: the well-known segment goes between the host and the issuer's path; with a
+    # path there is no document at the root.
+    @app.get(f"/.well-known/oauth-authorization-server{path}")
     def metadata():
         return jsonify(
             {
@@ -315,7 +359,7 @@ def create_app(issuer, idp_base, client_secret, client2_secret):
                 "token_endpoint_auth_methods_supported": AUTH_METHODS,
                 # joserfc's recommended algorithms, less the symmetric HS256 (C3's key is EC).
                 "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
-                "scopes_supported": SCOPES,
+                "scopes_supported": scopes,
                 "authorization_grant_profiles_supported": [
                     "urn:ietf:params:oauth:grant-profile:id-jag"
                 ],
@@ -332,9 +376,24 @@ def main():
     p.add_argument("--port-file", default=env("XAA_HOST_PORT_FILE"))
     p.add_argument("--idp-base", default=env("XAA_IDP_BASE"))
     p.add_argument("--max-seconds", type=float, default=float(env("XAA_HOST_MAX_SECONDS", "600")))
+    p.add_argument("--issuer-path", default=env("XAA_HOST_ISSUER_PATH", ""))
+    p.add_argument("--scopes", default=env("XAA_HOST_SCOPES", DEFAULT_SCOPES))
+    p.add_argument("--user", action="append", default=None)
+    p.add_argument("--algs", default=env("XAA_HOST_ALGS"))
     args = p.parse_args()
     if not args.idp_base:
         p.error("--idp-base (or XAA_IDP_BASE) is required")
+    path = args.issuer_path.strip()
+    if path and (not path.startswith("/") or path.endswith("/") or "?" in path or "#" in path):
+        p.error("--issuer-path: a path like /tenants/acme (leading /, no trailing /)")
+    scopes = args.scopes.split()
+    if not scopes:
+        p.error("--scopes: name at least one scope")
+    try:
+        users = parse_users(",".join(args.user) if args.user else env("XAA_HOST_USERS", DEFAULT_USERS))
+    except ValueError as e:
+        p.error(str(e))
+    algs = set(args.algs.split()) if args.algs else None
     secret1, secret2 = env("XAA_CLIENT_SECRET"), env("XAA_CLIENT2_SECRET")
     if not secret1 or not secret2:
         p.error("XAA_CLIENT_SECRET and XAA_CLIENT2_SECRET must be set")
@@ -343,8 +402,8 @@ def main():
     # Bind first so that the issuer carries the real port; the app is attached right after.
     srv = make_server("127.0.0.1", args.port, None, threaded=True)
     port = srv.server_port
-    issuer = f"http://127.0.0.1:{port}"
-    srv.app = create_app(issuer, args.idp_base.rstrip("/"), secret1, secret2)
+    issuer = f"http://127.0.0.1:{port}{path}"
+    srv.app = create_app(issuer, args.idp_base.rstrip("/"), secret1, secret2, scopes, users, algs)
 
     # Stop by ourselves even if whoever started us never does.
     timer = threading.Timer(args.max_seconds, lambda: (log.warning("max lifetime reached"), os._exit(0)))
@@ -356,8 +415,9 @@ def main():
         with open(tmp, "w") as f:
             f.write(f"{port}\n")
         os.replace(tmp, args.port_file)
-    log.info("issuer %s, token endpoint %s/token, API %s/api/r1 and /api/r2, trusting %s/idp-a and /idp-b",
-             issuer, issuer, issuer, args.idp_base)
+    log.info("issuer %s, token endpoint %s/token, API %s/api/r1 and /api/r2, trusting %s/idp-a "
+             "and /idp-b (algorithms %s), scopes %s, users %s", issuer, issuer, issuer,
+             args.idp_base, sorted(algs) if algs else "all", scopes, users)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -46,106 +46,149 @@ if ! cargo build --release --locked --quiet; then
 fi
 bin="$root/target/release/xaa-conform"
 
-# 3. Ports: the host binds its own (port 0) and reports it; the IdP's is picked free here.
+# 3. The worlds. Each has its own host (it binds its own port, 0, and reports it), its own fake
+# IdP port (picked free here), key set, target file and reports. A host stops when this script
+# exits (trap), and in any case by itself after --max-seconds.
 work="$(mktemp -d)"
-host_pid=""
+host_pids=()
 cleanup() {
-  if [ -n "$host_pid" ] && kill -0 "$host_pid" 2>/dev/null; then
-    kill "$host_pid" 2>/dev/null || true
-    wait "$host_pid" 2>/dev/null || true
-  fi
+  for pid in "${host_pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-idp_port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-idp_base="http://127.0.0.1:$idp_port"
-
 export XAA_CLIENT_SECRET="${XAA_CLIENT_SECRET:-interop-c1-$RANDOM$RANDOM}"
 export XAA_CLIENT2_SECRET="${XAA_CLIENT2_SECRET:-interop-c2-$RANDOM$RANDOM}"
 
-host_log="$root/target/interop-host.log"
-"$py" "$here/host.py" --port 0 --port-file "$work/port" --idp-base "$idp_base" \
-  --max-seconds 600 >"$host_log" 2>&1 &
-host_pid=$!
+status=0
+reports_root="$root/target/interop-reports"
+rm -rf "$reports_root"
+mkdir -p "$reports_root"
 
-# 4. Wait until the host answers (at most 30 s).
-port=""
-for _ in $(seq 1 300); do
-  if ! kill -0 "$host_pid" 2>/dev/null; then
-    say "host.py exited early; its log:"; cat "$host_log" >&2; exit 3
-  fi
-  if [ -s "$work/port" ]; then
-    port="$(cat "$work/port")"
-    if "$py" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/.well-known/oauth-authorization-server', timeout=2)" 2>/dev/null; then
-      break
+# run_world NAME ISSUER_PATH EXPECTED_FILE TARGET_EXTRA -- HOST_ARGS...
+# Starts the host with HOST_ARGS, writes the target file (the part both worlds share, then
+# TARGET_EXTRA with @ISSUER@ replaced), runs the catalogue, and compares (or updates) with
+# EXPECTED_FILE. Leaves world_target, world_keys and world_reports for the fuzz step.
+run_world() {
+  local name="$1" ipath="$2" expected="$3" extra="$4"
+  shift 5
+  local dir="$work/$name"
+  mkdir -p "$dir"
+  local idp_port
+  idp_port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  local idp_base="http://127.0.0.1:$idp_port"
+  local host_log="$root/target/interop-host-$name.log"
+  "$py" "$here/host.py" --port 0 --port-file "$dir/port" --idp-base "$idp_base" \
+    --max-seconds 600 --issuer-path "$ipath" "$@" >"$host_log" 2>&1 &
+  local host_pid=$!
+  host_pids+=("$host_pid")
+
+  # Wait until the host answers its RFC 8414 metadata (at most 30 s).
+  local port=""
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$host_pid" 2>/dev/null; then
+      say "$name: host.py exited early; its log:"; cat "$host_log" >&2; exit 3
     fi
+    if [ -s "$dir/port" ]; then
+      port="$(cat "$dir/port")"
+      if "$py" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/.well-known/oauth-authorization-server$ipath', timeout=2)" 2>/dev/null; then
+        break
+      fi
+    fi
+    port=""
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    say "$name: host.py did not answer within 30 s; its log:"; cat "$host_log" >&2; exit 3
   fi
-  port=""
-  sleep 0.1
-done
-if [ -z "$port" ]; then
-  say "host.py did not answer within 30 s; its log:"; cat "$host_log" >&2; exit 3
-fi
-issuer="http://127.0.0.1:$port"
-say "authlib host at $issuer, fake IdP at $idp_base"
+  local issuer="http://127.0.0.1:$port$ipath"
+  say "$name: authlib host at $issuer, fake IdP at $idp_base"
 
-# 5. The target file.
-cat >"$work/target.yaml" <<EOF
+  # The target file: what both worlds share, then the world's own fields.
+  {
+    cat <<EOF
 token_endpoint: $issuer/token
 issuer: $issuer
 client: { id: agent-c1, secret: "\${XAA_CLIENT_SECRET}", auth: client_secret_basic }
 client2: { id: agent-c2, secret: "\${XAA_CLIENT2_SECRET}", auth: client_secret_post }
 client3: { id: agent-c3 }
-subject: u1
-subject_b: u3
 whoami: $issuer/api/whoami
 resource: $issuer/api/r1
 resource2: $issuer/api/r2
-api: { r1: $issuer/api/r1, r2: $issuer/api/r2 }
-scope: "s.read s.write"
 idp: { bind: "127.0.0.1:$idp_port" }
 jwks_cache_ttl: 5s
+jit_provisioning: false
 EOF
+    printf '%s\n' "${extra//@ISSUER@/$issuer}"
+  } >"$dir/target.yaml"
 
-# 6. The suite. Exit 0 or 1 are results; 2 and 3 mean the run itself failed.
-reports="$root/target/interop-reports"
-rm -rf "$reports"
-code=0
-# One key set for every invocation below: each would otherwise make fresh in-memory keys, and
-# the host, still holding the previous run's JWKS for its cache time, would not know them.
-"$bin" keys generate --dir "$work/keys" >/dev/null
-"$bin" run --target "$work/target.yaml" --keys "$work/keys" --report-dir "$reports" || code=$?
-say "xaa-conform exited $code"
-if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then
-  say "the run failed (exit $code); host log:"; tail -n 50 "$host_log" >&2
-  exit "$code"
-fi
+  # The suite. Exit 0 or 1 are results; 2 and 3 mean the run itself failed. One key set for
+  # every invocation in this world: each would otherwise make fresh in-memory keys, and the
+  # host, still holding the previous run's JWKS for its cache time, would not know them.
+  local reports="$reports_root/$name"
+  local code=0 t0
+  "$bin" keys generate --dir "$dir/keys" >/dev/null
+  t0=$(date +%s)
+  "$bin" run --target "$dir/target.yaml" --keys "$dir/keys" --report-dir "$reports" \
+    >"$reports_root/$name-run.log" 2>&1 || code=$?
+  say "$name: xaa-conform exited $code in $(( $(date +%s) - t0 )) s (its output: $reports_root/$name-run.log)"
+  if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then
+    tail -n 30 "$reports_root/$name-run.log" >&2
+    say "$name: the run failed (exit $code); host log:"; tail -n 50 "$host_log" >&2
+    exit "$code"
+  fi
 
-# 7. Compare (or update).
-status=0
-if [ "$mode" = update ]; then
-  "$py" "$here/compare.py" --update "$reports/results.json" "$here/expected.yaml" || status=$?
-else
-  "$py" "$here/compare.py" "$reports/results.json" "$here/expected.yaml" || status=$?
-fi
+  # Compare (or update).
+  if [ "$mode" = update ]; then
+    "$py" "$here/compare.py" --update "$reports/results.json" "$expected" || status=1
+  else
+    "$py" "$here/compare.py" "$reports/results.json" "$expected" || status=1
+  fi
+  world_target="$dir/target.yaml"; world_keys="$dir/keys"; world_reports="$reports"
+}
 
-# 8. Fuzz: generated cases against authlib (check mode only). Its one known divergence,
-# refusing JOSE header members it does not know (RFC 7515 §4: ignore them), is replayed from
-# fuzz-known.json and must still be refused; generation leaves that step kind out to look
-# for any other violation, of which there must be none.
+# World 2: issuer with a path, other scope names, an allow-list of named subjects, RS256 only.
+run_world world2 /tenants/acme "$here/expected-world2.yaml" \
+'subject: alice@todos.example
+subject_b: carol@todos.example
+api: { r1: @ISSUER@/api/r1, r2: @ISSUER@/api/r2, write: { method: POST, scope: todos.write } }
+scope: "todos.read todos.write"
+accepted_algs: [RS256]' \
+  -- --scopes "todos.read todos.write" --algs RS256 \
+  --user idp-a:alice@todos.example=alice --user idp-b:carol@todos.example=carol
+
+# World 1 last: the fuzz below runs against its host.
+run_world world1 "" "$here/expected.yaml" \
+'subject: u1
+subject_b: u3
+api: { r1: @ISSUER@/api/r1, r2: @ISSUER@/api/r2, write: { method: POST, scope: s.write } }
+scope: "s.read s.write"' \
+  -- --scopes "s.read s.write" --user idp-a:u1=alice --user idp-b:u1=bob --user idp-b:u3=carol
+
+# 4. Fuzz: generated cases against authlib (world 1, check mode only). Its one known
+# divergence, refusing JOSE header members it does not know (RFC 7515 §4: ignore them), is
+# replayed from fuzz-known.json and must still be refused; generation leaves that step kind
+# out to look for any other violation, of which there must be none.
 if [ "$mode" = check ]; then
   fcode=0
-  "$bin" fuzz --target "$work/target.yaml" --keys "$work/keys" --cases 1000 --seed 1 --without extra_header \
-    --report-dir "$reports/fuzz" || fcode=$?
+  "$bin" fuzz --target "$world_target" --keys "$world_keys" --cases 1000 --seed 1 \
+    --without extra_header --report-dir "$world_reports/fuzz" \
+    >"$reports_root/world1-fuzz.log" 2>&1 || fcode=$?
   if [ "$fcode" -ne 0 ]; then
-    say "fuzz found a new violation against authlib (exit $fcode): see $reports/fuzz/fuzz.json"
+    tail -n 20 "$reports_root/world1-fuzz.log" >&2
+    say "fuzz found a new violation against authlib (exit $fcode): see $world_reports/fuzz/fuzz.json"
     status=1
   fi
   kcode=0
-  "$bin" fuzz --target "$work/target.yaml" --keys "$work/keys" --replay "$here/fuzz-known.json" \
-    --report-dir "$reports/fuzz-known" || kcode=$?
+  "$bin" fuzz --target "$world_target" --keys "$world_keys" --replay "$here/fuzz-known.json" \
+    --report-dir "$world_reports/fuzz-known" >"$reports_root/world1-fuzz-known.log" 2>&1 || kcode=$?
   if [ "$kcode" -ne 1 ]; then
+    tail -n 20 "$reports_root/world1-fuzz-known.log" >&2
     say "the known divergence in fuzz-known.json no longer shows (exit $kcode): update it and the --without above"
     status=1
   fi
