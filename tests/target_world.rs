@@ -327,3 +327,25 @@ async fn a_resource_api_check_whose_token_is_refused_is_skip() {
     );
     assert!(c.exchanges.iter().all(|e| e.role != "api"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_idps_token_exchange_signs_with_the_targets_default_algorithm() {
+    // BASE-01 obtains its ID-JAG from the fake IdP's RFC 8693 token exchange.
+    let r = run(Some(ReferenceVariant::Es256Only), "BASE-01", None, |y| y).await;
+    let c = check(&r, "BASE-01");
+    assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+    let sent = c.token.as_ref().expect("the ID-JAG sent");
+    assert_eq!(sent.header["alg"], "ES256", "{}", sent.mutation);
+}
+
+#[test]
+fn load_signs_with_the_targets_default_algorithm_unless_told() {
+    use xaa_conform::cli::load::{Alg, load_alg};
+    use xaa_conform::jose::KeyAlg;
+    let issuers = xaa_conform::fixture::issuer_urls("http://127.0.0.1:7400");
+    let mut f = reference::embedded_fixture("http://127.0.0.1:1", &issuers, Duration::from_secs(1));
+    assert_eq!(load_alg(None, &f), KeyAlg::RS256);
+    f.accepted_algs = vec![KeyAlg::ES256];
+    assert_eq!(load_alg(None, &f), KeyAlg::ES256);
+    assert_eq!(load_alg(Some(Alg::Rs256), &f), KeyAlg::RS256);
+}
