@@ -239,9 +239,13 @@ impl HttpClient {
                     curl,
                 )
             }
-            HttpMethod::Post => {
+            body_method => {
                 shown_headers.insert(0, ("content-type".to_string(), content_type.clone()));
-                let mut curl = format!("curl -sS -X POST {}{curl_auth}", shell_quote(url));
+                let mut curl = format!(
+                    "curl -sS -X {} {}{curl_auth}",
+                    body_method.as_str(),
+                    shell_quote(url)
+                );
                 let (body, shown) = if req.json_body {
                     (json(false), json(true))
                 } else {
@@ -268,7 +272,7 @@ impl HttpClient {
                 }
                 let rb = self
                     .inner
-                    .post(url)
+                    .request(wire_method(body_method), url)
                     .headers(headers)
                     .header(reqwest::header::CONTENT_TYPE, content_type)
                     .body(body);
@@ -276,10 +280,7 @@ impl HttpClient {
             }
         };
         let request = RecordedRequest {
-            method: match req.method {
-                HttpMethod::Get => "GET".into(),
-                HttpMethod::Post => "POST".into(),
-            },
+            method: req.method.as_str().into(),
             url: shown_url,
             headers: shown_headers,
             body: shown_body,
@@ -295,10 +296,10 @@ impl HttpClient {
         url: &str,
         token: Option<&str>,
     ) -> Exchange {
-        let (rb, name) = match method {
-            HttpMethod::Get => (self.inner.get(url), "GET"),
-            HttpMethod::Post => (self.inner.post(url), "POST"),
-        };
+        let (rb, name) = (
+            self.inner.request(wire_method(method), url),
+            method.as_str(),
+        );
         let mut shown_headers = Vec::new();
         let mut curl = format!("curl -sS -X {name} {}", shell_quote(url));
         let rb = match token {
@@ -503,5 +504,16 @@ impl Pacer {
             slot
         };
         tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// The reqwest method of `m`.
+fn wire_method(m: HttpMethod) -> reqwest::Method {
+    match m {
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Post => reqwest::Method::POST,
+        HttpMethod::Put => reqwest::Method::PUT,
+        HttpMethod::Patch => reqwest::Method::PATCH,
+        HttpMethod::Delete => reqwest::Method::DELETE,
     }
 }

@@ -164,6 +164,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ),
     ("client.id", "C1, the requesting app's client id at the RAS"),
     ("client2.id", "C2, a second client registered at the RAS"),
+    (
+        "client2.id_or_generated",
+        "C2's client id when the target declares client2, else a generated client id no party registers (the check is then weaker)",
+    ),
     ("client3.id", "C3, a client registered for private_key_jwt"),
     ("user.sub", "U1's sub under the trusted issuer"),
     ("user.unknown", "a sub no issuer has a user for"),
@@ -258,6 +262,10 @@ impl Fixture {
                 }
             }
             "attacker.url" => Ok(ATTACKER_URL.to_string()),
+            "client2.id_or_generated" => Ok(self
+                .client2
+                .as_ref()
+                .map_or_else(|| GENERATED_CLIENT_ID.to_string(), |c| c.id.clone())),
             "ras.issuer_slash" => Ok(match self.ras_issuer.strip_suffix('/') {
                 Some(without) => without.to_string(),
                 None => format!("{}/", self.ras_issuer),
@@ -391,6 +399,10 @@ pub fn client3_jwks_uri(idp_base: &str) -> String {
 
 /// A URL no party of the run serves, for values an attacker would inject (`${attacker.url}`).
 pub const ATTACKER_URL: &str = "https://attacker.example/";
+
+/// The client id that stands in for client2 when the target declares none
+/// (`${client2.id_or_generated}`): no party registers it.
+pub const GENERATED_CLIENT_ID: &str = "xaa-conform-generated-client";
 
 /// The default issuer of another authorization server, for `${ras.other}`.
 pub const DEFAULT_OTHER_RAS: &str = "https://other-ras.example/";

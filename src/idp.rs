@@ -69,6 +69,8 @@ struct IdpState {
     audiences: Mutex<BTreeMap<String, String>>,
     codes: Mutex<HashMap<String, PendingCode>>,
     hits: Mutex<Vec<Hit>>,
+    /// The algorithm the RFC 8693 token exchange signs ID-JAGs with (the target's default).
+    jag_alg: Mutex<KeyAlg>,
 }
 
 /// A running fake IdP; dropping it stops the server.
@@ -134,6 +136,7 @@ impl FakeIdp {
             audiences: Mutex::new(BTreeMap::new()),
             codes: Mutex::new(HashMap::new()),
             hits: Mutex::new(Vec::new()),
+            jag_alg: Mutex::new(KeyAlg::RS256),
         });
         let router = Router::new()
             .route(
@@ -192,6 +195,19 @@ impl FakeIdp {
     /// The JWKS URL of `role`.
     pub fn jwks_uri(&self, role: IssuerRole) -> String {
         format!("{}/jwks", self.issuer(role))
+    }
+
+    /// Signs the ID-JAGs of the token exchange with `alg` from now on (default RS256): the
+    /// runner sets the target's default algorithm (`accepted_algs`' first).
+    pub fn set_jag_alg(&self, alg: KeyAlg) {
+        if let Ok(mut a) = self.state.jag_alg.lock() {
+            *a = alg;
+        }
+    }
+
+    /// The algorithm the token exchange signs ID-JAGs with.
+    pub fn jag_alg(&self) -> KeyAlg {
+        self.state.jag_alg.lock().map_or(KeyAlg::RS256, |a| *a)
     }
 
     /// The requesting app's registration at this IdP.
@@ -643,8 +659,9 @@ fn token_exchange(state: &IdpState, role: IssuerRole, form: &HashMap<String, Str
     if let Some(s) = get("scope") {
         claims.insert("scope".into(), json!(s));
     }
+    let alg = state.jag_alg.lock().map_or(KeyAlg::RS256, |a| *a);
     match sign_jwt(
-        state.keyring.issuer(role).get(KeyAlg::RS256),
+        state.keyring.issuer(role).get(alg),
         Some(ID_JAG_TYP),
         &claims,
     ) {

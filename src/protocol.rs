@@ -99,6 +99,12 @@ pub enum HttpMethod {
     Post,
     /// GET with the parameters in the query string.
     Get,
+    /// PUT (a resource-API write; a token request sends it like POST).
+    Put,
+    /// PATCH (a resource-API write).
+    Patch,
+    /// DELETE (a resource-API write).
+    Delete,
 }
 
 impl HttpMethod {
@@ -113,7 +119,23 @@ impl HttpMethod {
         match self {
             HttpMethod::Get => "GET",
             HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
         }
+    }
+
+    /// The method named `name` (case-insensitive), e.g. `api.write`'s.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            HttpMethod::Get,
+            HttpMethod::Post,
+            HttpMethod::Put,
+            HttpMethod::Patch,
+            HttpMethod::Delete,
+        ]
+        .into_iter()
+        .find(|m| m.as_str().eq_ignore_ascii_case(name.trim()))
     }
 }
 

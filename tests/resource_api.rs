@@ -35,7 +35,7 @@ fn an_api_step_says_post_to_write() {
 }
 
 #[test]
-fn only_the_write_check_of_the_catalogue_posts_to_the_api() {
+fn only_the_write_check_of_the_catalogue_writes_to_the_api() {
     let posts: Vec<String> = scenario::embedded()
         .expect("the catalogue loads")
         .into_iter()
@@ -43,7 +43,7 @@ fn only_the_write_check_of_the_catalogue_posts_to_the_api() {
             l.scenario
                 .api
                 .as_ref()
-                .is_some_and(|a| a.method == HttpMethod::Post)
+                .is_some_and(|a| a.method == HttpMethod::Post || a.write)
         })
         .map(|l| l.scenario.id)
         .collect();

@@ -112,6 +112,9 @@ async fn idp_serve(
     }
     if let Some(t) = &target {
         idp.register_audience(&t.issuer, &t.client.id);
+        if let Some(alg) = t.accepted_algs.as_ref().and_then(|a| a.first()) {
+            idp.set_jag_alg(*alg);
+        }
     }
     print_setup(&idp);
     tokio::select! {

@@ -48,6 +48,12 @@ pub enum Alg {
     Rs256,
 }
 
+/// The algorithm `load` signs its ID-JAGs with: `--alg` when given, else the target's
+/// default (the first of its `accepted_algs`).
+pub fn load_alg(alg: Option<Alg>, fixture: &crate::fixture::Fixture) -> KeyAlg {
+    alg.map_or_else(|| fixture.default_alg(), Alg::key_alg)
+}
+
 impl Alg {
     fn key_alg(self) -> KeyAlg {
         match self {
@@ -92,9 +98,10 @@ pub struct LoadArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Signing algorithm of the ID-JAGs.
-    #[arg(long, value_enum, default_value = "es256")]
-    pub alg: Alg,
+    /// Signing algorithm of the ID-JAGs (default: the target's default algorithm, the first
+    /// of its `accepted_algs`).
+    #[arg(long, value_enum)]
+    pub alg: Option<Alg>,
     /// Send one ID-JAG repeatedly (for servers that allow reuse, e.g. the Auth0 profile).
     #[arg(long)]
     pub reuse_assertion: bool,
@@ -360,8 +367,13 @@ async fn phases(
     let single_use = ctx.profile == "mcp-ema";
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let jti_prefix = format!("{}{}-", shard.jti_prefix(), &run_id[..12]);
-    let (c1a, c2a, c1b) =
-        identities(&ctx.keyring, fixture, args.alg.key_alg(), &jti_prefix).map_err(|e| (3, e))?;
+    let (c1a, c2a, c1b) = identities(
+        &ctx.keyring,
+        fixture,
+        load_alg(args.alg, fixture),
+        &jti_prefix,
+    )
+    .map_err(|e| (3, e))?;
     let prober = Prober::new(&fixture.token_endpoint, args.timeout).map_err(|e| (3, e))?;
     let stopped = || stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered();
     let lane_who = c2a.clone().unwrap_or_else(|| c1a.clone());
@@ -451,7 +463,7 @@ async fn run_engine(
             ctx.keyring.clone(),
             &base,
             IssuerRole::Trusted,
-            args.alg.key_alg(),
+            load_alg(args.alg, fixture),
             &format!("{jti_prefix}e"),
         )
         .map_err(|e| (3, format!("cannot mint: {e}")))?,
@@ -545,7 +557,7 @@ fn report_of(
             .shard
             .as_ref()
             .map(|_| format!("{}/{}", shard.index, shard.count)),
-        alg: args.alg.key_alg().name().to_string(),
+        alg: load_alg(args.alg, &ctx.fixture).name().to_string(),
     };
     let mut report = LoadReport::from_stats(config, &outcome.stats, elapsed, generator)
         .map_err(|e| (3, e.to_string()))?;

@@ -16,6 +16,7 @@ pub mod procedures;
 pub mod refusal;
 pub mod resource_api;
 pub mod run;
+pub mod world;
 
 use crate::protocol::RecordedResponse;
 use crate::spec::{Level, Verdict};
@@ -45,6 +46,9 @@ pub use resource_api::{ApiRules, judge_api};
 pub use run::{
     SERVER_STOPPED, exit_code, judge_dependency, judge_dependency_cycle, judge_forbidden_fetches,
     judge_lost, judge_server_stopped, unanswered,
+};
+pub use world::{
+    judge_api_token_refused, judge_own_control_refused, judge_provisioned, judge_weaker,
 };
 
 /// Judges the answer to a token request under its rule set: `probe` is the answer (with its

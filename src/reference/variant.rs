@@ -153,6 +153,8 @@ impl ReferenceVariant {
             ReferenceVariant::JwksCache5m => {
                 fixture.jwks_cache_ttl = Some(Duration::from_secs(300));
             }
+            ReferenceVariant::Rs256Only => fixture.accepted_algs = vec![crate::jose::KeyAlg::RS256],
+            ReferenceVariant::Es256Only => fixture.accepted_algs = vec![crate::jose::KeyAlg::ES256],
             _ => {}
         }
     }
@@ -179,8 +181,6 @@ impl ReferenceVariant {
     /// printed as comments.
     pub fn pending_fields(self) -> &'static [&'static str] {
         match self {
-            ReferenceVariant::Rs256Only => &["accepted_algs: [RS256]"],
-            ReferenceVariant::Es256Only => &["accepted_algs: [ES256]"],
             ReferenceVariant::JwksCache5m => &[
                 "jwks_cache_ttl: 5m   # read today, but JAG-SIG-14 would then wait 5.5 min",
                 "jwks_refetch_interval: 5s",
@@ -294,6 +294,10 @@ pub fn target_yaml(
     }
     if let Some(rate) = fixture.max_rate {
         line(format!("max_rate: {rate}/s"));
+    }
+    if fixture.accepted_algs != crate::fixture::DEFAULT_ACCEPTED_ALGS {
+        let names: Vec<&str> = fixture.accepted_algs.iter().map(|a| a.name()).collect();
+        line(format!("accepted_algs: [{}]", names.join(", ")));
     }
     let pending = variant.map(ReferenceVariant::pending_fields).unwrap_or(&[]);
     let ttl_pending = pending.iter().any(|p| p.starts_with("jwks_cache_ttl"));

@@ -9,9 +9,9 @@ use super::RunContext;
 use super::procedures;
 use crate::client::{AuthMethod, ClientCredentials, FormRequest};
 use crate::idp::{ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE, TOKEN_EXCHANGE};
+use crate::jose::mint::fresh_jti;
 use crate::jose::mint::unix_now as now_secs;
-use crate::jose::mint::{fresh_jti, mint};
-use crate::jose::{IssuerRole, JagMutation};
+use crate::jose::{IssuerRole, JagMutation, KeyAlg};
 use crate::oracle::{
     self, ApiRules, BuildError, Expect, Incomplete, Judgement, Outcome, Prerequisite, RejectSpec,
     Rules,
@@ -22,7 +22,8 @@ use crate::spec::Level;
 
 pub use super::request::{CLIENT_ASSERTION_TYPE, CLIENT_SECRET_ENV, IDP_SECRET_ENV};
 use super::request::{
-    RestoreIdp, client_assertion, json_body, present, redact_issued_tokens, sent, token_request,
+    RestoreIdp, client_assertion, json_body, mint_jag, present, redact_issued_tokens, sent,
+    token_request,
 };
 
 /// Replaces the target's placeholders in every string of the scenario (but `${jag}`).
@@ -249,6 +250,9 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
         _ => None,
     };
     let mut judgement = judge(ctx, sc, &mut exchanges, &mut token).await;
+    if let Some(why) = stand_in(ctx, sc) {
+        judgement = oracle::judge_weaker(judgement, why);
+    }
     if let (Some(observe), Some(hits), Some(mark)) = (&sc.observe, &ctx.hits, mark) {
         let prefix = format!("/{}", observe.no_fetch.path());
         let fetched: Vec<String> = hits
@@ -278,6 +282,88 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
     }
 }
 
+/// Why the check ran weaker than written, when it used a stand-in for what the target does
+/// not declare (`${client2.id_or_generated}` without client2).
+fn stand_in(ctx: &RunContext, sc: &Scenario) -> Option<&'static str> {
+    let uses = serde_json::to_string(sc)
+        .map(|t| t.contains("${client2.id_or_generated}"))
+        .unwrap_or(false);
+    (uses && ctx.fixture.client2.is_none()).then_some(
+        "the target declares no client2, so a generated client id stood in for another registered client's: the check is weaker, it shows only that an unregistered client id is refused",
+    )
+}
+
+/// The algorithm a check is about: the `jag.alg` its scenario sets, when it is not the
+/// target's default (e.g. the ES256 variants against an RS256 target). A check whose
+/// mutation is the algorithm (`sign:` none, HS256, PS256, …) names no `alg` and has none.
+fn subject_alg(ctx: &RunContext, sc: &Scenario) -> Option<KeyAlg> {
+    sc.jag.alg.filter(|a| *a != ctx.fixture.default_alg())
+}
+
+/// The names of `algs`, as the target file writes them.
+fn alg_list(algs: &[KeyAlg]) -> String {
+    algs.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// The check's own positive controls, sent before anything else: the valid ID-JAG in the
+/// check's algorithm (unless the differential control, signed so too, stands for it), and
+/// client2's valid ID-JAG with `client_secret_post` for a check that authenticates as C2.
+/// Each comes with what its refusal means.
+fn own_controls(
+    ctx: &RunContext,
+    sc: &Scenario,
+    control_sent: bool,
+) -> Result<Vec<(FormRequest, String)>, BuildError> {
+    let mut controls = Vec::new();
+    if let Some(alg) = subject_alg(ctx, sc)
+        && !control_sent
+    {
+        let valid = JagMutation {
+            alg: Some(alg),
+            ..Default::default()
+        };
+        let m = mint_jag(ctx, &valid, now_secs()).map_err(|e| {
+            BuildError::Internal(format!("could not mint the positive control: {e}"))
+        })?;
+        let rq = Scenario {
+            request: Default::default(),
+            ..sc.clone()
+        };
+        controls.push((
+            token_request(ctx, &rq, &m.token, None)?,
+            format!("{} ID-JAGs are not accepted", alg.name()),
+        ));
+    }
+    if sc.request.client == Some(ClientChoice::C2) {
+        let c2 = ctx.fixture.client2.as_ref().ok_or_else(|| {
+            BuildError::NotApplicable("the target has no second client (client2)".into())
+        })?;
+        let mut valid = JagMutation::default();
+        valid
+            .claims
+            .insert("client_id".into(), Value::String(c2.id.clone()));
+        let m = mint_jag(ctx, &valid, now_secs()).map_err(|e| {
+            BuildError::Internal(format!("could not mint the positive control: {e}"))
+        })?;
+        let rq = Scenario {
+            request: crate::scenario::RequestChange {
+                client: Some(ClientChoice::C2),
+                client_auth: Some(AuthMethod::ClientSecretPost),
+                ..Default::default()
+            },
+            ..sc.clone()
+        };
+        controls.push((
+            token_request(ctx, &rq, &m.token, None)?,
+            format!(
+                "client2 ({}) is refused with its own valid ID-JAG and client_secret_post, so its checks cannot run",
+                c2.id
+            ),
+        ));
+    }
+    Ok(controls)
+}
+
 /// Resolves the scenario for this target and conducts it: the metadata document, a
 /// procedure, or the token request under its rules (and the resource-API step after it).
 async fn judge(
@@ -290,7 +376,7 @@ async fn judge(
         Ok(s) => s,
         Err(e) => return oracle::judge_unbuilt(&e),
     };
-    let (level, expect) = sc.for_profile(&ctx.profile);
+    let (level, expect) = sc.for_target(&ctx.profile, &ctx.fixture);
     match expect {
         Expect::Rules(Rules::Metadata(rules)) => {
             let url = metadata_url(&ctx.fixture.ras_issuer);
@@ -318,6 +404,24 @@ async fn judge_exchange(
     token: &mut Option<SentToken>,
 ) -> Result<Judgement, Incomplete> {
     let what = sc.describe();
+    if let Some(alg) = subject_alg(ctx, sc)
+        && !ctx.fixture.accepts_alg(alg)
+    {
+        return Err(BuildError::NotApplicable(format!(
+            "{} ID-JAGs are not accepted by this target (accepted_algs: [{}])",
+            alg.name(),
+            alg_list(&ctx.fixture.accepted_algs)
+        ))
+        .into());
+    }
+    let control_sent = sc.replay || sc.share_jti || rules.needs_control();
+    for (req, refused) in own_controls(ctx, sc, control_sent && !sc.replay)? {
+        let (ex, o) = present(ctx, "control", &req).await;
+        exchanges.push(ex);
+        if !matches!(o, Outcome::Accepted { .. }) {
+            return Ok(oracle::judge_own_control_refused(&refused, &o));
+        }
+    }
     // A jti the control and the probe share.
     let shared_jti = sc.share_jti.then(fresh_jti);
     let probe_token = obtain_probe(ctx, sc, shared_jti.as_deref(), &what, exchanges, token).await?;
@@ -347,6 +451,14 @@ async fn judge_exchange(
         let (ex, o) = present(ctx, "control", &control_req).await;
         exchanges.push(ex);
         if !matches!(o, Outcome::Accepted { .. }) {
+            // The control is in the check's algorithm: its refusal says the target does not
+            // take that algorithm, not that the check failed.
+            if let Some(alg) = subject_alg(ctx, sc).filter(|_| !sc.replay) {
+                return Ok(oracle::judge_own_control_refused(
+                    &format!("{} ID-JAGs are not accepted", alg.name()),
+                    &o,
+                ));
+            }
             return Err(Incomplete::ControlNotAccepted(o));
         }
         o
@@ -364,7 +476,20 @@ async fn judge_exchange(
         what
     };
     let j = oracle::judge_answer(level, &rules, &control, &probe, response.as_ref(), &what);
+    let j = match sc.policy_for(&ctx.fixture) {
+        Some(policy) if policy.name_principal => {
+            name_principal(ctx, j, &probe, token.as_ref(), exchanges).await
+        }
+        _ => j,
+    };
     Ok(match (&sc.api, &probe) {
+        // The API step needs the token: a refused token request leaves nothing to call the
+        // API with (the BASE checks judge the token endpoint).
+        (Some(_), Outcome::Rejected { .. } | Outcome::Other { .. })
+            if matches!(rules, Rules::Accept(_)) =>
+        {
+            oracle::judge_api_token_refused(&what, &probe)
+        }
         (Some(step), Outcome::Accepted { body }) if j.passed() => {
             let at = body
                 .get("access_token")
@@ -392,13 +517,8 @@ async fn obtain_probe(
             if let Some(jti) = shared_jti {
                 probe_jag.claims.insert("jti".into(), Value::from(jti));
             }
-            let m = mint(
-                &ctx.keyring,
-                &ctx.fixture.baseline(),
-                &probe_jag,
-                now_secs(),
-            )
-            .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
+            let m = mint_jag(ctx, &probe_jag, now_secs())
+                .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
             *token = Some(sent(&m, what));
             Ok(m.token)
         }
@@ -424,7 +544,12 @@ fn control_request(
     shared_jti: Option<&str>,
     shared_assertion: Option<&str>,
 ) -> Result<FormRequest, BuildError> {
-    let mut valid_jag = JagMutation::default();
+    // Signed as the check's own positive control: in the check's algorithm when it is about
+    // one, else in the target's default.
+    let mut valid_jag = JagMutation {
+        alg: subject_alg(ctx, sc),
+        ..Default::default()
+    };
     if let Some(jti) = shared_jti {
         valid_jag.claims.insert("jti".into(), Value::from(jti));
     }
@@ -435,13 +560,8 @@ fn control_request(
             .claims
             .insert("client_id".into(), Value::String(id.clone()));
     }
-    let valid = mint(
-        &ctx.keyring,
-        &ctx.fixture.baseline(),
-        &valid_jag,
-        now_secs(),
-    )
-    .map_err(|e| BuildError::Internal(format!("could not mint the positive control: {e}")))?;
+    let valid = mint_jag(ctx, &valid_jag, now_secs())
+        .map_err(|e| BuildError::Internal(format!("could not mint the positive control: {e}")))?;
     let mut request = crate::scenario::RequestChange::default();
     if shared_assertion.is_some() {
         request.client = Some(ClientChoice::C3);
@@ -474,7 +594,7 @@ async fn send_probe(
         && !matches!(probe, Outcome::Accepted { .. } | Outcome::NoAnswer { .. })
     {
         tokio::time::sleep(wait).await;
-        if let Ok(again) = mint(&ctx.keyring, &ctx.fixture.baseline(), &sc.jag, now_secs())
+        if let Ok(again) = mint_jag(ctx, &sc.jag, now_secs())
             && let Ok(req) = token_request(ctx, sc, &again.token, None)
         {
             let (ex, o) = present(ctx, "retry", &req).await;
@@ -484,6 +604,41 @@ async fn send_probe(
         }
     }
     (probe, response)
+}
+
+/// Under a policy that names the principal (JIT provisioning): when the probe got a token,
+/// asks the target's whoami endpoint whom it represents; the oracle folds that in.
+async fn name_principal(
+    ctx: &RunContext,
+    recorded: Judgement,
+    probe: &Outcome,
+    sent: Option<&SentToken>,
+    exchanges: &mut Vec<Exchange>,
+) -> Judgement {
+    let subject = sent
+        .and_then(|t| t.claims.get("sub"))
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default();
+    let principal = match (probe, &ctx.fixture.whoami) {
+        (Outcome::Accepted { body }, Some(url)) => {
+            let at = body
+                .get("access_token")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let ex = ctx
+                .http
+                .bearer_request("whoami", crate::protocol::HttpMethod::Get, url, Some(at))
+                .await;
+            let read = oracle::read_whoami(&ex).map(|(p, _)| p);
+            exchanges.push(ex);
+            Some(read)
+        }
+        _ => None,
+    };
+    oracle::judge_provisioned(recorded, probe, &subject, principal)
 }
 
 /// Calls the resource API with the token the step names; the oracle judges the answer
@@ -512,9 +667,27 @@ async fn api_step(
             Some(t.into_iter().collect())
         }
     };
+    let method = if step.write {
+        let Some(write) = &ctx.fixture.api_write else {
+            return oracle::judge_unbuilt(&BuildError::NotApplicable(
+                "the target declares no api.write (a write and the scope it needs)".into(),
+            ));
+        };
+        match crate::protocol::HttpMethod::from_name(&write.method) {
+            Some(m) => m,
+            None => {
+                return oracle::judge_unbuilt(&BuildError::NotApplicable(format!(
+                    "api.write's method `{}` is none of GET, POST, PUT, PATCH, DELETE",
+                    write.method
+                )));
+            }
+        }
+    } else {
+        step.method
+    };
     let ex = ctx
         .http
-        .bearer_request("api", step.method, &url, bearer.as_deref())
+        .bearer_request("api", method, &url, bearer.as_deref())
         .await;
     let rules = ApiRules {
         status: step.status,

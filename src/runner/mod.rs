@@ -464,6 +464,7 @@ impl Environment {
             }
         };
         idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
+        idp.set_jag_alg(fixture.default_alg());
         let mut roots: Vec<reqwest::Certificate> = tls
             .as_ref()
             .map(IdpTls::reqwest_root)

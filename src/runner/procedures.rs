@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::RunContext;
-use super::request::{RestoreIdp, present, sent, token_request};
+use super::request::{RestoreIdp, mint_jag, present, sent, token_request};
 use crate::client::FormRequest;
 use crate::jose::mint::unix_now as now_secs;
-use crate::jose::mint::{Minted, fresh_jti, mint};
+use crate::jose::mint::{Minted, fresh_jti};
 use crate::jose::{IssuerRole, JagMutation};
 use crate::oracle::{
     self, BuildError, ConcurrentReplayObservation, DistinctPrincipalObservation,
@@ -69,8 +69,7 @@ fn minted_request(
     sc: &Scenario,
     jag: &JagMutation,
 ) -> Result<FormRequest, BuildError> {
-    let m = mint(&ctx.keyring, &ctx.fixture.baseline(), jag, now_secs())
-        .map_err(|e| BuildError::Internal(e.to_string()))?;
+    let m = mint_jag(ctx, jag, now_secs()).map_err(|e| BuildError::Internal(e.to_string()))?;
     token_request(ctx, sc, &m.token, None)
 }
 
@@ -151,8 +150,8 @@ async fn measure(
             }
         }
         async move {
-            let minted = mint(&ctx.keyring, &ctx.fixture.baseline(), &jag, now)
-                .map_err(|e| BuildError::Internal(e.to_string()))?;
+            let minted =
+                mint_jag(ctx, &jag, now).map_err(|e| BuildError::Internal(e.to_string()))?;
             let req = token_request(ctx, sc, &minted.token, None)?;
             Ok::<_, BuildError>(present(ctx, "probe", &req).await)
         }
@@ -293,7 +292,7 @@ async fn concurrent_replay(
     token: &mut Option<SentToken>,
 ) -> Result<ConcurrentReplayObservation, Incomplete> {
     let n = sends.clamp(2, 50);
-    let minted = mint(&ctx.keyring, &ctx.fixture.baseline(), &sc.jag, now_secs())
+    let minted = mint_jag(ctx, &sc.jag, now_secs())
         .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
     *token = Some(sent(
         &minted,
@@ -335,7 +334,7 @@ async fn mint_and_present(
     role: &str,
     exchanges: &mut Vec<Exchange>,
 ) -> Result<(Minted, Outcome), BuildError> {
-    let m = mint(&ctx.keyring, &ctx.fixture.baseline(), jag, now_secs())
+    let m = mint_jag(ctx, jag, now_secs())
         .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
     let req = token_request(ctx, sc, &m.token, None)?;
     let (ex, o) = present(ctx, role, &req).await;

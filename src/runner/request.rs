@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::RunContext;
 use crate::client::{ClientCredentials, FormRequest, JWT_BEARER};
 use crate::fixture::Secret;
+use crate::jose::JagMutation;
 use crate::jose::mint::Minted;
 use crate::jose::mint::unix_now as now_secs;
 use crate::oracle::{self, BuildError, Outcome};
@@ -22,6 +23,32 @@ pub const CLIENT_SECRET_ENV: &str = "XAA_CLIENT_SECRET";
 pub const IDP_SECRET_ENV: &str = "XAA_IDP_CLIENT_SECRET";
 /// The client secret presented by `wrong_secret` requests.
 const WRONG_SECRET: &str = "wrong-secret-xaa-conform";
+
+/// `jag` as the target's world signs it: with the target's default algorithm (the first of
+/// its `accepted_algs`) when the scenario names none. A scenario that sets `jag.alg`, or
+/// whose mutation is the signing itself (`sign:`), keeps what it says.
+pub(crate) fn with_default_alg(ctx: &RunContext, jag: &JagMutation) -> JagMutation {
+    let mut jag = jag.clone();
+    if jag.alg.is_none() {
+        jag.alg = Some(ctx.fixture.default_alg());
+    }
+    jag
+}
+
+/// Mints `jag` at `now` for this target: [`with_default_alg`], then the baseline changed by
+/// the mutation.
+pub(crate) fn mint_jag(
+    ctx: &RunContext,
+    jag: &JagMutation,
+    now: i64,
+) -> Result<Minted, crate::jose::mint::MintError> {
+    crate::jose::mint::mint(
+        &ctx.keyring,
+        &ctx.fixture.baseline(),
+        &with_default_alg(ctx, jag),
+        now,
+    )
+}
 
 pub(super) fn sent(m: &Minted, mutation: &str) -> SentToken {
     SentToken {

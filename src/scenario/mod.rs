@@ -201,9 +201,13 @@ pub struct ApiStep {
     /// The token presented.
     #[serde(default)]
     pub token: ApiToken,
-    /// `GET` (default) or `POST`.
+    /// `GET` (default), `POST`, `PUT`, `PATCH` or `DELETE`.
     #[serde(default = "HttpMethod::resource_default")]
     pub method: HttpMethod,
+    /// The target's write (`api.write` in the target file): its method instead of `method`.
+    /// The check is SKIP when the target declares no write.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write: bool,
     /// The status the API must answer.
     pub status: u16,
     /// The `error` the `WWW-Authenticate: Bearer` challenge must carry, if any.
@@ -237,6 +241,44 @@ pub struct ProfileOverride {
     /// The expectation under this profile.
     #[serde(default)]
     pub expect: Option<Expect>,
+}
+
+/// A choice the target file declares that changes what a check may expect (ID-JAG §2.2 allows
+/// both choices; the server's declaration decides which one the check holds it to).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetPolicy {
+    /// `jit_provisioning: true`: the RAS creates an account for an unknown `sub` of a trusted
+    /// issuer on first sight.
+    JitProvisioning,
+}
+
+impl TargetPolicy {
+    /// Whether the target declares this policy.
+    pub fn holds(self, fixture: &crate::fixture::Fixture) -> bool {
+        match self {
+            TargetPolicy::JitProvisioning => fixture.jit_provisioning,
+        }
+    }
+}
+
+/// The expectation under a target policy: it replaces the profile's (the policy is the
+/// server's declared, allowed choice, which no profile can know).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverride {
+    /// The level under the policy.
+    #[serde(default)]
+    pub level: Option<Level>,
+    /// The expectation under the policy.
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    /// When the token is issued, name the principal it represents: as the target's whoami
+    /// endpoint reports it, or from the acceptance when there is none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub name_principal: bool,
 }
 
 /// The scenario format this build writes and reads (`version: 2`): level and source come
@@ -345,6 +387,10 @@ pub struct Scenario {
     /// catalogue row sets per profile.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileOverride>,
+    /// Expectations under a policy the target declares (e.g. `jit_provisioning`), keyed by
+    /// the policy; they win over `profiles` when the target declares the policy.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<TargetPolicy, PolicyOverride>,
 }
 
 impl Scenario {
@@ -367,6 +413,25 @@ impl Scenario {
             (false, true) => jag,
             (true, false) => request,
             (false, false) => format!("{jag}; {request}"),
+        }
+    }
+
+    /// The policy override in force for `fixture`'s target, if any (the first the target
+    /// declares).
+    pub fn policy_for(&self, fixture: &crate::fixture::Fixture) -> Option<&PolicyOverride> {
+        self.policies
+            .iter()
+            .find(|(p, _)| p.holds(fixture))
+            .map(|(_, o)| o)
+    }
+
+    /// The level and expectation under `profile` for `fixture`'s target: a policy the target
+    /// declares overrides the profile's.
+    pub fn for_target(&self, profile: &str, fixture: &crate::fixture::Fixture) -> (Level, Expect) {
+        let (level, expect) = self.for_profile(profile);
+        match self.policy_for(fixture) {
+            Some(o) => (o.level.unwrap_or(level), o.expect.clone().unwrap_or(expect)),
+            None => (level, expect),
         }
     }
 
