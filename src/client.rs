@@ -500,15 +500,10 @@ fn connect_limit(timeout: Duration) -> Duration {
     timeout.saturating_sub((timeout / 20).min(Duration::from_millis(50)))
 }
 
-/// A duration as said in messages: `5 s`, `0.5 s`, `1.25 s`.
+/// A duration as said in messages, to a tenth of a second: `5 s`, `0.5 s`.
 fn secs(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if (s - s.round()).abs() < 0.005 {
-        format!("{} s", s.round())
-    } else {
-        let text = format!("{s:.2}");
-        format!("{} s", text.trim_end_matches('0'))
-    }
+    let tenths = (d.as_secs_f64() * 10.0).round() / 10.0;
+    format!("{tenths} s")
 }
 
 /// How much of the body came: `10 of 200 bytes`, `3 bytes`.

@@ -71,14 +71,18 @@ pub fn diagnose(o: &PreflightObservation<'_>) -> Preflight {
                  set `max_rate` in the target file (or --max-rate) to the rate the RAS allows"
             ),
         },
-        // An answer began but broke off (a body over the cap, stalled or cut short): it is
-        // no token response, and the server is there.
-        Outcome::NoAnswer { reason } if reason.starts_with("HTTP ") => Preflight::Stop {
+        // An answer began but broke off or is malformed (a head over the size limit, a body
+        // over the cap, stalled or cut short): it is no token response, and the server is there.
+        Outcome::NoAnswer { reason }
+            if reason.starts_with("HTTP ") || reason.starts_with("the response head") =>
+        {
+            Preflight::Stop {
             diagnosis: format!(
                 "no token response from the token endpoint {}: {reason}",
                 o.exchange.request.url
-            ),
-        },
+                ),
+            }
+        }
         Outcome::NoAnswer { reason } => Preflight::Stop {
             diagnosis: format!(
                 "no answer from the token endpoint {}: {reason}; is the RAS running there?",
@@ -148,7 +152,7 @@ fn not_a_token_response(o: &PreflightObservation<'_>, status: u16, why: &str) ->
             o.client_id
         );
     }
-    if why.contains("not valid UTF-8") {
+    if why.contains("the body is not valid UTF-8") {
         return format!(
             "no token response from the token endpoint {url}: {why} (a token response is JSON, \
              which is UTF-8: RFC 8259 §8.1)"
