@@ -413,7 +413,12 @@ impl HttpClient {
         let started = tokio::time::Instant::now();
         let deadline = started + limit;
         let mut resp = match tokio::time::timeout_at(deadline, rb.send()).await {
-            Err(_) => return (None, Some(format!("no response head within {}", secs(limit)))),
+            Err(_) => {
+                return (
+                    None,
+                    Some(format!("no response head within {}", secs(limit))),
+                );
+            }
             Ok(Err(e)) => return (None, Some(describe_error(&e, limit))),
             Ok(Ok(resp)) => resp,
         };
@@ -552,10 +557,14 @@ fn describe_error(e: &reqwest::Error, limit: Duration) -> String {
         "invalid HTTP method parsed",
         "invalid URI",
         "unexpected transfer-encoding parsed",
+        "invalid transfer-encoding parsed",
     ];
     if text == "message head is too large" {
         return "the response head is over the client's size limit (message head is too large)"
             .into();
+    }
+    if text == "connection closed before message completed" {
+        return "the server closed the connection before a complete response head".into();
     }
     if head.iter().any(|h| text.starts_with(h)) {
         return format!("the response head is malformed: {text}");
@@ -605,5 +614,31 @@ impl Pacer {
             slot
         };
         tokio::time::sleep_until(slot).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_said_to_a_tenth_of_a_second() {
+        assert_eq!(secs(Duration::from_secs(5)), "5 s");
+        assert_eq!(secs(Duration::from_millis(990)), "1 s");
+        assert_eq!(secs(Duration::from_millis(500)), "0.5 s");
+        assert_eq!(received(10, Some(200)), "10 of 200 bytes");
+        assert_eq!(received(3, None), "3 bytes");
+    }
+
+    #[test]
+    fn a_connect_ends_just_before_the_total_deadline() {
+        assert_eq!(
+            connect_limit(Duration::from_secs(5)),
+            Duration::from_millis(4950)
+        );
+        assert_eq!(
+            connect_limit(Duration::from_millis(100)),
+            Duration::from_millis(95)
+        );
     }
 }

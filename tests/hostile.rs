@@ -185,6 +185,8 @@ enum RawFault {
     Drip,
     /// Sends these bytes (a whole answer or part of one), then holds the connection.
     Send(&'static [u8]),
+    /// Sends these bytes, then closes the connection.
+    SendAndClose(&'static [u8]),
 }
 
 /// A raw server with one fault; it stops by itself after 30 s.
@@ -234,6 +236,10 @@ async fn raw_server(fault: RawFault) -> SocketAddr {
                     RawFault::Send(bytes) => {
                         let _ = sock.write_all(bytes).await;
                         tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                    RawFault::SendAndClose(bytes) => {
+                        let _ = sock.write_all(bytes).await;
+                        let _ = sock.shutdown().await;
                     }
                 }
             });
@@ -464,7 +470,11 @@ async fn a_probe_answered_in_invalid_utf8_is_judged_naming_the_byte() {
 }
 
 /// A listener whose accept queue is full: the kernel drops new SYNs, so a connect hangs.
-fn full_listener() -> (SocketAddr, Vec<std::net::TcpStream>, tokio::net::TcpListener) {
+fn full_listener() -> (
+    SocketAddr,
+    Vec<std::net::TcpStream>,
+    tokio::net::TcpListener,
+) {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket
         .bind("127.0.0.1:0".parse().expect("addr"))
@@ -472,7 +482,9 @@ fn full_listener() -> (SocketAddr, Vec<std::net::TcpStream>, tokio::net::TcpList
     let listener = socket.listen(0).expect("listen");
     let addr = listener.local_addr().expect("addr");
     let fillers = (0..4)
-        .filter_map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok())
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+        })
         .collect();
     (addr, fillers, listener)
 }
@@ -549,7 +561,7 @@ async fn timeouts_say_where_they_struck() {
 }
 
 /// Malformed framing is named in hyper's words: oversized headers, conflicting
-/// `Content-Length`, bad chunking.
+/// `Content-Length`, bad chunking, a head cut short.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_framing_is_named() {
     fn big_head() -> &'static [u8] {
@@ -572,6 +584,14 @@ async fn malformed_framing_is_named() {
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     ))
     .await;
+    let cut = raw_server(RawFault::SendAndClose(b"HTTP/1.1 200 OK\r\ncontent-ty")).await;
+    let (results, _) = run_against(cut, "/token", "BASE-01").await;
+    let (v, reason) = preflight(&results);
+    assert_eq!(v, Verdict::Error, "{reason}");
+    assert!(
+        reason.contains("the server closed the connection before a complete response head"),
+        "{reason}"
+    );
     for (addr, why) in [
         (
             oversized,

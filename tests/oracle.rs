@@ -217,7 +217,13 @@ fn classify_a_body_that_is_not_utf8_is_other_naming_the_byte_offset() {
     assert!(r.body.ends_with(r"}\xc3"), "{}", r.body);
     // The judge names it in the check's reason.
     let probe = classify_response(&resp_bytes(200, &[], body));
-    let j = judge_negative(Level::Must, &codes(&["invalid_grant"]), &accepted(), &probe, WHAT);
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &probe,
+        WHAT,
+    );
     assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
     assert!(
         j.reason.contains("the body is not valid UTF-8 at byte 20"),
@@ -260,8 +266,14 @@ fn classify_a_redirect_names_status_and_location() {
 fn classify_4xx_without_an_error_body_says_what_came_back() {
     for (body, what) in [
         ("", "(an empty body)"),
-        (r#"{"message":"no"}"#, "(JSON object without an `error` member)"),
-        ("{", "(invalid JSON: EOF while parsing an object at line 1 column 1)"),
+        (
+            r#"{"message":"no"}"#,
+            "(JSON object without an `error` member)",
+        ),
+        (
+            "{",
+            "(invalid JSON: EOF while parsing an object at line 1 column 1)",
+        ),
     ] {
         let o = outcome(401, body);
         assert_eq!(

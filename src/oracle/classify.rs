@@ -129,7 +129,10 @@ pub fn not_utf8(resp: &RecordedResponse) -> Option<String> {
 pub fn redirect(resp: &RecordedResponse) -> String {
     match header(resp, "location") {
         Some(to) => format!("a redirect ({} to {to}), never followed", resp.status),
-        None => format!("a redirect ({} without a Location), never followed", resp.status),
+        None => format!(
+            "a redirect ({} without a Location), never followed",
+            resp.status
+        ),
     }
 }
 

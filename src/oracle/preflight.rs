@@ -77,9 +77,9 @@ pub fn diagnose(o: &PreflightObservation<'_>) -> Preflight {
             if reason.starts_with("HTTP ") || reason.starts_with("the response head") =>
         {
             Preflight::Stop {
-            diagnosis: format!(
-                "no token response from the token endpoint {}: {reason}",
-                o.exchange.request.url
+                diagnosis: format!(
+                    "no token response from the token endpoint {}: {reason}",
+                    o.exchange.request.url
                 ),
             }
         }
@@ -324,7 +324,10 @@ mod tests {
         ex.response = None;
         ex.error = Some("HTTP 200, then the response body is over the 1024 KiB cap".into());
         let d = stop(decide(&ex, true));
-        assert!(d.starts_with("no token response from the token endpoint"), "{d}");
+        assert!(
+            d.starts_with("no token response from the token endpoint"),
+            "{d}"
+        );
         assert!(!d.contains("is the RAS running there?"), "{d}");
     }
 
