@@ -66,6 +66,8 @@ pub struct HttpClient {
     unpaced_prefix: Option<String>,
     /// Retries after a 429 before the exchange is given up as rate-limited.
     retries: u32,
+    /// Each request's total deadline: connect, response head and body together.
+    timeout: Duration,
 }
 
 /// `application/x-www-form-urlencoded` encoding of one component (RFC 6749 App. B).
@@ -99,9 +101,12 @@ impl HttpClient {
         for ca in extra_roots {
             builder = builder.add_root_certificate(ca);
         }
+        // The total deadline and the wait for the head are the client's own (see `receive`),
+        // so that a timeout says where it struck. reqwest's connect timeout ends a connect
+        // (TCP and TLS) that takes the whole deadline just before the deadline does, so that
+        // it is told as a connect timeout.
         let inner = builder
-            .timeout(timeout)
-            .connect_timeout(timeout)
+            .connect_timeout(connect_limit(timeout))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("xaa-conform/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -111,6 +116,7 @@ impl HttpClient {
             pacer: None,
             unpaced_prefix: None,
             retries: crate::pace::MAX_RETRIES,
+            timeout,
         })
     }
 
@@ -358,7 +364,7 @@ impl HttpClient {
             if let Some(p) = pacer {
                 p.wait().await;
             }
-            let (response, error) = Self::receive(rb).await;
+            let (response, error) = self.receive(rb).await;
             let Some(resp) = response.as_ref().filter(|r| r.status == 429) else {
                 break (response, error);
             };
@@ -398,78 +404,184 @@ impl HttpClient {
         }
     }
 
-    /// One request and its answer read under the body cap, or why there is none.
-    async fn receive(rb: reqwest::RequestBuilder) -> (Option<RecordedResponse>, Option<String>) {
-        match rb.send().await {
-            Err(e) => (None, Some(describe_error(&e))),
-            Ok(mut resp) => {
-                let status = resp.status().as_u16();
-                let headers = resp
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
-                let mut body = Vec::new();
-                let mut error = None;
-                loop {
-                    match resp.chunk().await {
-                        Ok(Some(chunk)) => {
-                            if body.len() + chunk.len() > BODY_CAP {
-                                error = Some(format!(
-                                    "response body over the {} KiB cap",
-                                    BODY_CAP / 1024
-                                ));
-                                break;
-                            }
-                            body.extend_from_slice(&chunk);
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            error =
-                                Some(format!("reading the body failed: {}", describe_error(&e)));
-                            break;
-                        }
+    /// One request and its answer read under the body cap and the request's total deadline,
+    /// or why there is none, saying where it broke off: connect, the wait for the response
+    /// head, or the body (stalled or still arriving at the deadline).
+    async fn receive(
+        &self,
+        rb: reqwest::RequestBuilder,
+    ) -> (Option<RecordedResponse>, Option<String>) {
+        let limit = self.timeout;
+        let started = tokio::time::Instant::now();
+        let deadline = started + limit;
+        let mut resp = match tokio::time::timeout_at(deadline, rb.send()).await {
+            Err(_) => {
+                return (
+                    None,
+                    Some(format!("no response head within {}", secs(limit))),
+                );
+            }
+            Ok(Err(e)) => return (None, Some(describe_error(&e, limit))),
+            Ok(Ok(resp)) => resp,
+        };
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+            .collect();
+        let length = resp.content_length();
+        let head_at = tokio::time::Instant::now();
+        let mut last_byte = head_at;
+        let mut body = Vec::new();
+        let error = loop {
+            match tokio::time::timeout_at(deadline, resp.chunk()).await {
+                Ok(Ok(Some(chunk))) => {
+                    if body.len() + chunk.len() > BODY_CAP {
+                        break Some(format!(
+                            "the response body is over the {} KiB cap",
+                            BODY_CAP / 1024
+                        ));
                     }
+                    body.extend_from_slice(&chunk);
+                    last_byte = tokio::time::Instant::now();
                 }
-                match error {
-                    Some(e) => (None, Some(format!("HTTP {status}, then {e}"))),
-                    None => (
-                        Some(RecordedResponse {
-                            status,
-                            headers,
-                            body: String::from_utf8_lossy(&body).into_owned(),
-                        }),
-                        None,
-                    ),
+                Ok(Ok(None)) => break None,
+                Ok(Err(e)) => {
+                    break Some(format!(
+                        "reading the body failed after {}: {}",
+                        received(body.len(), length),
+                        describe_body_error(&e)
+                    ));
+                }
+                Err(_) => {
+                    let now = tokio::time::Instant::now();
+                    let quiet = now - last_byte;
+                    // Stalled: nothing for at least half the time the body had.
+                    break Some(if quiet * 2 >= now - head_at {
+                        format!(
+                            "the body stalled: no byte for {} ({}) when the {} total deadline \
+                             passed",
+                            secs(quiet),
+                            received(body.len(), length),
+                            secs(limit)
+                        )
+                    } else {
+                        format!(
+                            "the body still arriving after the {} total deadline ({})",
+                            secs(limit),
+                            received(body.len(), length)
+                        )
+                    });
                 }
             }
+        };
+        match error {
+            Some(e) => (None, Some(format!("HTTP {status}, then {e}"))),
+            None => (
+                Some(RecordedResponse::from_bytes(status, headers, &body)),
+                None,
+            ),
         }
     }
 }
 
-/// One line naming what went wrong, from the innermost cause.
-fn describe_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_redirect() {
+/// What broke a body off: bad chunked encoding, or the innermost cause (a reset, the
+/// connection closed before the `Content-Length` was reached, …).
+fn describe_body_error(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let text = cause.to_string();
+    if text.contains("chunk") {
+        format!("bad chunked encoding: {text}")
+    } else {
+        text
+    }
+}
+
+/// The connect limit for a total deadline of `timeout`: a little less, so that a connect
+/// that takes it all is told as a connect timeout, not as a missing response head.
+fn connect_limit(timeout: Duration) -> Duration {
+    timeout.saturating_sub((timeout / 20).min(Duration::from_millis(50)))
+}
+
+/// A duration as said in messages, to a tenth of a second: `5 s`, `0.5 s`.
+fn secs(d: Duration) -> String {
+    let tenths = (d.as_secs_f64() * 10.0).round() / 10.0;
+    format!("{tenths} s")
+}
+
+/// How much of the body came: `10 of 200 bytes`, `3 bytes`.
+fn received(got: usize, length: Option<u64>) -> String {
+    match length {
+        Some(n) => format!("{got} of {n} bytes"),
+        None => format!("{got} bytes"),
+    }
+}
+
+/// One line naming what went wrong and where, from the innermost cause: a connect that
+/// failed or timed out (with its address and limit), a malformed response head (hyper's
+/// words), a bad body framing.
+fn describe_error(e: &reqwest::Error, limit: Duration) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let place = e
+        .url()
+        .map(|u| {
+            format!(
+                "{}:{}",
+                u.host_str().unwrap_or_default(),
+                u.port_or_known_default().unwrap_or_default()
+            )
+        })
+        .unwrap_or_else(|| "the server".into());
+    if e.is_connect() {
+        return if e.is_timeout() {
+            format!("connect to {place} timed out after {}", secs(limit))
+        } else {
+            format!("connection failed: connect to {place}: {cause}")
+        };
+    }
+    if e.is_timeout() {
+        return format!("timed out after {}: {cause}", secs(limit));
+    }
+    let text = cause.to_string();
+    let head = [
+        "message head is too large",
+        "invalid HTTP header parsed",
+        "invalid content-length parsed",
+        "invalid HTTP status-code parsed",
+        "invalid HTTP version parsed",
+        "invalid HTTP method parsed",
+        "invalid URI",
+        "unexpected transfer-encoding parsed",
+        "invalid transfer-encoding parsed",
+    ];
+    if text == "message head is too large" {
+        return "the response head is over the client's size limit (message head is too large)"
+            .into();
+    }
+    if text == "connection closed before message completed" {
+        return "the server closed the connection before a complete response head".into();
+    }
+    if head.iter().any(|h| text.starts_with(h)) {
+        return format!("the response head is malformed: {text}");
+    }
+    if text.contains("chunk") {
+        return format!("bad chunked encoding: {text}");
+    }
+    let kind = if e.is_redirect() {
         "redirect error"
     } else if e.is_body() || e.is_decode() {
         "unreadable body"
     } else {
         "request failed"
     };
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    format!("{kind}: {cause}")
+    format!("{kind}: {text}")
 }
 
 /// Spaces requests so that they start at most `rate` per second, across every task that
@@ -515,5 +627,31 @@ fn wire_method(m: HttpMethod) -> reqwest::Method {
         HttpMethod::Put => reqwest::Method::PUT,
         HttpMethod::Patch => reqwest::Method::PATCH,
         HttpMethod::Delete => reqwest::Method::DELETE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_said_to_a_tenth_of_a_second() {
+        assert_eq!(secs(Duration::from_secs(5)), "5 s");
+        assert_eq!(secs(Duration::from_millis(990)), "1 s");
+        assert_eq!(secs(Duration::from_millis(500)), "0.5 s");
+        assert_eq!(received(10, Some(200)), "10 of 200 bytes");
+        assert_eq!(received(3, None), "3 bytes");
+    }
+
+    #[test]
+    fn a_connect_ends_just_before_the_total_deadline() {
+        assert_eq!(
+            connect_limit(Duration::from_secs(5)),
+            Duration::from_millis(4950)
+        );
+        assert_eq!(
+            connect_limit(Duration::from_millis(100)),
+            Duration::from_millis(95)
+        );
     }
 }

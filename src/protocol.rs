@@ -188,15 +188,79 @@ pub struct RecordedRequest {
     pub body: String,
 }
 
-/// One HTTP response as received (the body is capped).
+/// One HTTP response as received (the body is capped). Nothing is decoded lossily: a body or
+/// header value that is not valid UTF-8 is shown with each byte that breaks it escaped as
+/// `\xNN`, and where it breaks is recorded, so the judge never takes the shown text for what
+/// the server sent (such an answer is no token response).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RecordedResponse {
     /// Status code.
     pub status: u16,
-    /// Response headers.
+    /// Response headers (a value that is not valid UTF-8 shown escaped, see `headers_not_utf8`).
     pub headers: Vec<(String, String)>,
-    /// Body text (lossy UTF-8, capped).
+    /// Body text (capped; when it is not valid UTF-8, shown escaped, see `body_not_utf8_at`).
     pub body: String,
+    /// The byte offset at which the body stops being valid UTF-8, when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_not_utf8_at: Option<usize>,
+    /// The headers whose value is not valid UTF-8, each with the byte offset where it breaks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers_not_utf8: Vec<(String, usize)>,
+}
+
+impl RecordedResponse {
+    /// A response whose body and header values are valid UTF-8.
+    pub fn text(status: u16, headers: Vec<(String, String)>, body: impl Into<String>) -> Self {
+        RecordedResponse {
+            status,
+            headers,
+            body: body.into(),
+            body_not_utf8_at: None,
+            headers_not_utf8: Vec::new(),
+        }
+    }
+
+    /// A response as received: the body and header values as bytes, decoded without loss
+    /// (what is not valid UTF-8 is escaped for display and its offset recorded).
+    pub fn from_bytes(status: u16, headers: Vec<(String, Vec<u8>)>, body: &[u8]) -> Self {
+        let mut headers_not_utf8 = Vec::new();
+        let headers = headers
+            .into_iter()
+            .map(|(name, value)| {
+                let (shown, at) = decode_utf8(&value);
+                if let Some(at) = at {
+                    headers_not_utf8.push((name.clone(), at));
+                }
+                (name, shown)
+            })
+            .collect();
+        let (body, body_not_utf8_at) = decode_utf8(body);
+        RecordedResponse {
+            status,
+            headers,
+            body,
+            body_not_utf8_at,
+            headers_not_utf8,
+        }
+    }
+}
+
+/// Bytes as text without loss: valid UTF-8 as it is; otherwise each byte that breaks it
+/// escaped as `\xNN`, with the offset of the first one.
+fn decode_utf8(bytes: &[u8]) -> (String, Option<usize>) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_owned(), None),
+        Err(e) => {
+            let mut shown = String::with_capacity(bytes.len() + 16);
+            for chunk in bytes.utf8_chunks() {
+                shown.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    shown.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            (shown, Some(e.valid_up_to()))
+        }
+    }
 }
 
 /// A request, its answer or the reason there was none, and how long it took.
@@ -219,6 +283,36 @@ pub struct Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_and_headers_are_decoded_without_loss() {
+        let r = RecordedResponse::from_bytes(
+            200,
+            vec![
+                ("x-ok".into(), "café".as_bytes().to_vec()),
+                ("x-latin1".into(), b"caf\xe9".to_vec()),
+            ],
+            b"{\"access_token\":\"t\xff\"}",
+        );
+        assert_eq!(r.body, r#"{"access_token":"t\xff"}"#);
+        assert_eq!(r.body_not_utf8_at, Some(18));
+        assert_eq!(r.headers[0].1, "café");
+        assert_eq!(r.headers[1].1, r"caf\xe9");
+        assert_eq!(r.headers_not_utf8, vec![("x-latin1".to_string(), 3)]);
+        // The shown body is no JSON that holds the token.
+        assert!(serde_json::from_str::<serde_json::Value>(&r.body).is_err());
+        let ok = RecordedResponse::from_bytes(200, vec![], "ü".as_bytes());
+        assert_eq!((ok.body.as_str(), ok.body_not_utf8_at), ("ü", None));
+    }
+
+    #[test]
+    fn results_without_the_utf8_fields_still_read_and_valid_answers_add_none() {
+        let r: RecordedResponse =
+            serde_json::from_str(r#"{"status":200,"headers":[],"body":"{}"}"#).expect("old form");
+        assert_eq!(r, RecordedResponse::text(200, vec![], "{}"));
+        let v = serde_json::to_value(&r).expect("json");
+        assert!(v.get("body_not_utf8_at").is_none() && v.get("headers_not_utf8").is_none());
+    }
 
     #[test]
     fn token_requests_default_to_post_and_resource_calls_to_get() {

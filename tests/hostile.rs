@@ -121,11 +121,17 @@ async fn answers_that_are_no_token_response_stop_at_the_preflight() {
     for (route, why) in [
         (
             "/html",
-            "answered 200 text/html: is this the token endpoint?",
+            "200 but the endpoint answered text/html: is this the token endpoint?",
         ),
-        ("/badjson", "200 but the body is not a JSON object"),
+        (
+            "/badjson",
+            "200 but the body is not a JSON object (invalid JSON: EOF while parsing a value at line 1 column 17)",
+        ),
         ("/number", "access_token is not a string"),
-        ("/redirect", "answered a redirect (302 to /redirect)"),
+        (
+            "/redirect",
+            "answered a redirect (302 to /redirect), never followed",
+        ),
     ] {
         // A negative check cannot judge without an accepted control, and no check runs
         // when the valid ID-JAG gets no token response: the run stops at the preflight.
@@ -144,7 +150,18 @@ async fn answers_that_are_no_token_response_stop_at_the_preflight() {
 async fn no_usable_answer_is_error_within_the_timeout() {
     let hostile = hostile_server().await;
     let drip = raw_server(RawFault::Drip).await;
-    for (addr, route, why) in [(hostile, "/big", "cap"), (drip, "/drip", "timed out")] {
+    for (addr, route, why) in [
+        (
+            hostile,
+            "/big",
+            "HTTP 200, then the response body is over the 1024 KiB cap",
+        ),
+        (
+            drip,
+            "/drip",
+            "HTTP 200, then the body still arriving after the 1 s total deadline (",
+        ),
+    ] {
         let (results, took) = run_against(addr, route, "BASE-01").await;
         let (v, reason) = preflight(&results);
         assert_eq!(v, Verdict::Error, "{route}: {reason}");
@@ -163,9 +180,13 @@ enum RawFault {
     HeadersThenStall,
     /// Accepts and never answers.
     Silent,
-    /// Sends the headers at once, then one body byte a second, ten times: longer than the
-    /// client's timeout.
+    /// Sends the headers at once, then one body byte every 200 ms, ten times: longer than
+    /// the client's timeout, but never quiet for long.
     Drip,
+    /// Sends these bytes (a whole answer or part of one), then holds the connection.
+    Send(&'static [u8]),
+    /// Sends these bytes, then closes the connection.
+    SendAndClose(&'static [u8]),
 }
 
 /// A raw server with one fault; it stops by itself after 30 s.
@@ -209,8 +230,16 @@ async fn raw_server(fault: RawFault) -> SocketAddr {
                             if sock.write_all(b" ").await.is_err() {
                                 break;
                             }
-                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            tokio::time::sleep(Duration::from_millis(200)).await;
                         }
+                    }
+                    RawFault::Send(bytes) => {
+                        let _ = sock.write_all(bytes).await;
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                    RawFault::SendAndClose(bytes) => {
+                        let _ = sock.write_all(bytes).await;
+                        let _ = sock.shutdown().await;
                     }
                 }
             });
@@ -295,8 +324,12 @@ async fn broken_connections_are_error_naming_the_fault() {
     let gzip = gzip_bomb_server().await;
     for (addr, route, why) in [
         (reset, "/token", "reset"),
-        (stall, "/token", "reading the body failed: timed out"),
-        (silent, "/token", "timed out"),
+        (
+            stall,
+            "/token",
+            "HTTP 200, then the body stalled: no byte for",
+        ),
+        (silent, "/token", "no response head within 1 s"),
         (gzip, "/gzip", "cap"),
     ] {
         let (results, took) = run_against(addr, route, "BASE-01").await;
@@ -305,6 +338,285 @@ async fn broken_connections_are_error_naming_the_fault() {
         assert!(reason.contains(why), "{route} at {addr}: {reason}");
         assert!(took < Duration::from_secs(10), "{route} took {took:?}");
         assert_eq!(runner::exit_code(&results), 3);
+    }
+}
+
+/// A token response whose body is not valid UTF-8 (a 0xFF inside the token, at byte 17).
+const NOT_UTF8_TOKEN: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 45\r\n\r\n{\"access_token\":\"\xfftok\",\"token_type\":\"Bearer\"}";
+
+/// A token response with a header value that is not valid UTF-8 (Latin-1 `é`).
+const NOT_UTF8_HEADER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-note: caf\xe9\r\ncontent-length: 44\r\n\r\n{\"access_token\":\"tok\",\"token_type\":\"Bearer\"}";
+
+/// Lossy decoding made a token of a body that is not UTF-8 (BASE-01 PASSed on it): now the
+/// valid ID-JAG's answer is no token response, the run stops at the preflight with exit 3,
+/// and the diagnosis gives the byte offset. A header value that is not UTF-8 is recorded
+/// (escaped) but does not make a token response unusable: RFC 9110 §5.5 has it treated as
+/// opaque data, so a compliant server with one Latin-1 header is still judged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_answered_in_invalid_utf8_stops_at_the_preflight_naming_the_byte() {
+    let body = raw_server(RawFault::Send(NOT_UTF8_TOKEN)).await;
+    let why = "200 but the body is not valid UTF-8 at byte 17 (a token response is JSON, which is UTF-8: RFC 8259 §8.1)";
+    let (results, took) = run_against(body, "/token", "BASE-01").await;
+    let (v, reason) = preflight(&results);
+    assert_eq!(v, Verdict::Error, "{reason}");
+    assert!(
+        reason.contains(&format!(
+            "no token response from the token endpoint http://{body}/token: {why}"
+        )),
+        "{reason}"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(runner::exit_code(&results), 3);
+    // The recorded answer shows the bytes escaped and says where UTF-8 breaks.
+    let r = results
+        .checks
+        .iter()
+        .find(|c| c.id == PREFLIGHT_ID)
+        .and_then(|c| c.exchanges.iter().find_map(|e| e.response.clone()))
+        .expect("the recorded answer");
+    assert_eq!(r.body_not_utf8_at, Some(17), "{r:?}");
+    assert!(r.body.contains(r#""\xfftok""#), "{}", r.body);
+
+    let header = raw_server(RawFault::SendAndClose(NOT_UTF8_HEADER)).await;
+    let (results, _) = run_against(header, "/token", "BASE-01").await;
+    assert!(
+        results.checks.iter().all(|c| c.id != PREFLIGHT_ID),
+        "a Latin-1 header does not stop the run: {:?}",
+        results
+            .checks
+            .iter()
+            .map(|c| (&c.id, &c.reason))
+            .collect::<Vec<_>>()
+    );
+    let r = results
+        .checks
+        .iter()
+        .flat_map(|c| c.exchanges.iter())
+        .filter_map(|e| e.response.as_ref())
+        .find(|r| !r.headers_not_utf8.is_empty())
+        .expect("an answer with the Latin-1 header");
+    assert_eq!(r.headers_not_utf8, vec![("x-note".to_string(), 3)], "{r:?}");
+    assert!(r.headers.iter().any(|(_, v)| v == r"caf\xe9"), "{r:?}");
+}
+
+/// Accepts the valid ID-JAG (its `aud` is `http://{addr}`); answers any other with an RFC 6749
+/// §5.2 `invalid_grant` whose description is Latin-1, so the body is not valid UTF-8.
+async fn latin1_refusal_server() -> SocketAddr {
+    use base64::Engine;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let ours = format!("http://{addr}");
+    let app = Router::new().route(
+        "/token",
+        post(move |form: axum::Form<Vec<(String, String)>>| {
+            let ours = ours.clone();
+            async move {
+                let aud = form
+                    .0
+                    .iter()
+                    .find(|(k, _)| k == "assertion")
+                    .and_then(|(_, jwt)| jwt.split('.').nth(1))
+                    .and_then(|p| {
+                        base64::engine::general_purpose::URL_SAFE_NO_PAD
+                            .decode(p)
+                            .ok()
+                    })
+                    .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+                    .map(|c| c["aud"].clone());
+                let valid = aud.as_ref().is_some_and(|a| {
+                    a == &serde_json::Value::String(ours.clone())
+                        || a.as_array()
+                            .is_some_and(|l| l.len() == 1 && l[0] == ours.as_str())
+                });
+                if valid {
+                    (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        br#"{"access_token":"tok","token_type":"Bearer","expires_in":300}"#
+                            .to_vec(),
+                    )
+                } else {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        b"{\"error\":\"invalid_grant\",\"error_description\":\"audience refus\xe9e\"}"
+                            .to_vec(),
+                    )
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(30), axum::serve(listener, app)).await;
+    });
+    addr
+}
+
+/// A probe answered in invalid UTF-8 is judged as an answer that is neither a token nor an
+/// RFC 6749 §5.2 error (lossy decoding took it for `invalid_grant`, and JAG-AUD-02 PASSed),
+/// and the reason gives the byte offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_answered_in_invalid_utf8_is_judged_naming_the_byte() {
+    let addr = latin1_refusal_server().await;
+    let (results, took) = run_against(addr, "/token", "JAG-AUD-02").await;
+    let (v, reason) = verdict(&results, "JAG-AUD-02");
+    assert_eq!(v, Verdict::Fail, "{reason}");
+    // `{"error":"invalid_grant","error_description":"audience refus` is 60 bytes.
+    assert!(
+        reason.contains("400 but the body is not valid UTF-8 at byte 60"),
+        "{reason}"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(runner::exit_code(&results), 1);
+}
+
+/// A listener whose accept queue is full: the kernel drops new SYNs, so a connect hangs.
+fn full_listener() -> (
+    SocketAddr,
+    Vec<std::net::TcpStream>,
+    tokio::net::TcpListener,
+) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let listener = socket.listen(0).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let fillers = (0..4)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+        })
+        .collect();
+    (addr, fillers, listener)
+}
+
+/// Timeouts say where they struck and give the limit: a silent server and one that stalls
+/// inside its headers send no response head; one that stalls after its head and one that
+/// drips its body are told apart at the total deadline; a connect that never completes
+/// says so with the address. Each within the 1 s deadline (and the run on time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_say_where_they_struck() {
+    let silent = raw_server(RawFault::Silent).await;
+    let in_headers = raw_server(RawFault::Send(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-le",
+    ))
+    .await;
+    let after_head = raw_server(RawFault::HeadersThenStall).await;
+    let drip = raw_server(RawFault::Drip).await;
+    let (full, _fillers, _listener) = full_listener();
+    let cases = [
+        (
+            silent,
+            "no answer from the token endpoint".to_string(),
+            "no response head within 1 s".to_string(),
+        ),
+        (
+            in_headers,
+            "no answer from the token endpoint".to_string(),
+            "no response head within 1 s".to_string(),
+        ),
+        (
+            after_head,
+            "no token response from the token endpoint".to_string(),
+            "HTTP 200, then the body stalled: no byte for ".to_string(),
+        ),
+        (
+            drip,
+            "no token response from the token endpoint".to_string(),
+            "HTTP 200, then the body still arriving after the 1 s total deadline (".to_string(),
+        ),
+        (
+            full,
+            "no answer from the token endpoint".to_string(),
+            format!("connect to {full} timed out after 1 s"),
+        ),
+    ];
+    for (addr, diagnosis, why) in cases {
+        let (results, took) = run_against(addr, "/token", "BASE-01").await;
+        let (v, reason) = preflight(&results);
+        assert_eq!(v, Verdict::Error, "{addr}: {reason}");
+        assert!(reason.contains(&diagnosis), "{addr}: {reason}");
+        assert!(reason.contains(&why), "{addr}: {reason}");
+        if why.contains("stalled") {
+            assert!(
+                reason.contains("(0 of 200 bytes) when the 1 s total deadline passed"),
+                "{addr}: {reason}"
+            );
+        }
+        assert!(!reason.contains("operation timed out"), "{addr}: {reason}");
+        assert_eq!(runner::exit_code(&results), 3);
+        assert!(took < Duration::from_secs(10), "{addr} took {took:?}");
+        // The exchange itself kept the 1 s deadline.
+        let ex = results
+            .checks
+            .iter()
+            .find(|c| c.id == PREFLIGHT_ID)
+            .and_then(|c| c.exchanges.first())
+            .expect("the preflight's exchange");
+        assert!(
+            (900.0..2500.0).contains(&ex.elapsed_ms),
+            "{addr}: {} ms",
+            ex.elapsed_ms
+        );
+    }
+}
+
+/// Malformed framing is named in hyper's words: oversized headers, conflicting
+/// `Content-Length`, bad chunking, a head cut short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_framing_is_named() {
+    fn big_head() -> &'static [u8] {
+        static HEAD: OnceLock<Vec<u8>> = OnceLock::new();
+        HEAD.get_or_init(|| {
+            let mut h = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n".to_vec();
+            for i in 0..2000 {
+                h.extend_from_slice(format!("x-filler-{i}: {}\r\n", "a".repeat(200)).as_bytes());
+            }
+            h.extend_from_slice(b"content-length: 2\r\n\r\n{}");
+            h
+        })
+    }
+    let oversized = raw_server(RawFault::Send(big_head())).await;
+    let conflicting = raw_server(RawFault::Send(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 10\r\ncontent-length: 20\r\n\r\n{\"a\":1}",
+    ))
+    .await;
+    let chunked = raw_server(RawFault::Send(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    ))
+    .await;
+    let cut = raw_server(RawFault::SendAndClose(b"HTTP/1.1 200 OK\r\ncontent-ty")).await;
+    let (results, _) = run_against(cut, "/token", "BASE-01").await;
+    let (v, reason) = preflight(&results);
+    assert_eq!(v, Verdict::Error, "{reason}");
+    assert!(
+        reason.contains("the server closed the connection before a complete response head"),
+        "{reason}"
+    );
+    for (addr, why) in [
+        (
+            oversized,
+            "no token response from the token endpoint http://{addr}/token: the response head is over the client's size limit (message head is too large)",
+        ),
+        (
+            conflicting,
+            "no token response from the token endpoint http://{addr}/token: the response head is malformed: invalid content-length parsed",
+        ),
+        (
+            chunked,
+            "no token response from the token endpoint http://{addr}/token: HTTP 200, then reading the body failed after 0 bytes: bad chunked encoding: ",
+        ),
+    ] {
+        let why = why.replace("{addr}", &addr.to_string());
+        let (results, took) = run_against(addr, "/token", "BASE-01").await;
+        let (v, reason) = preflight(&results);
+        assert_eq!(v, Verdict::Error, "{addr}: {reason}");
+        assert!(reason.contains(&why), "{addr}: {reason}");
+        assert!(!reason.contains("is the RAS running there?"), "{reason}");
+        assert_eq!(runner::exit_code(&results), 3);
+        assert!(took < Duration::from_secs(10), "{addr} took {took:?}");
     }
 }
 

@@ -19,14 +19,26 @@ fn resp(status: u16, body: &str) -> RecordedResponse {
 }
 
 fn resp_h(status: u16, headers: &[(&str, &str)], body: &str) -> RecordedResponse {
-    RecordedResponse {
+    RecordedResponse::text(
         status,
-        headers: headers
+        headers
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
-        body: body.to_owned(),
-    }
+        body,
+    )
+}
+
+/// A response as the client records it from raw bytes.
+fn resp_bytes(status: u16, headers: &[(&str, &[u8])], body: &[u8]) -> RecordedResponse {
+    RecordedResponse::from_bytes(
+        status,
+        headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+            .collect(),
+        body,
+    )
 }
 
 fn exchange(response: Option<RecordedResponse>, error: Option<&str>) -> Exchange {
@@ -121,10 +133,157 @@ fn classify_200_without_access_token_is_other() {
 
 #[test]
 fn classify_200_with_non_json_body_is_other() {
-    for body in ["access_token=x", "", "[1,2]", r#""access_token""#] {
+    for (body, what) in [
+        (
+            "access_token=x",
+            "(invalid JSON: expected value at line 1 column 1)",
+        ),
+        ("", "(an empty body)"),
+        ("[1,2]", "(JSON array)"),
+        (r#""access_token""#, "(JSON string)"),
+    ] {
         let o = outcome(200, body);
         assert!(matches!(o, Outcome::Other { status: 200, .. }), "{o:?}");
-        assert_eq!(other_why(&o), "200 but the body is not a JSON object");
+        assert_eq!(
+            other_why(&o),
+            format!("200 but the body is not a JSON object {what}")
+        );
+    }
+}
+
+#[test]
+fn classify_200_with_invalid_json_gives_the_parsers_line_and_column() {
+    let o = outcome(200, "{\"access_token\": ");
+    assert_eq!(
+        other_why(&o),
+        "200 but the body is not a JSON object (invalid JSON: EOF while parsing a value at line 1 column 17)"
+    );
+    let o = outcome(200, "{\n  \"access_token\": \"t\",\n  oops\n}");
+    assert!(other_why(&o).contains("at line 3 column 3"), "{o:?}");
+    // A content type that is not JSON's is named.
+    let o = classify_response(&resp_h(200, &[("content-type", "text/plain")], "hello"));
+    assert!(
+        other_why(&o).contains("(text/plain; invalid JSON: expected value at line 1 column 1)"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn classify_200_html_asks_whether_this_is_the_token_endpoint() {
+    let o = classify_response(&resp_h(
+        200,
+        &[("content-type", "text/html; charset=utf-8")],
+        "<html><body>Sign in</body></html>",
+    ));
+    assert_eq!(
+        other_why(&o),
+        "200 but the endpoint answered text/html: is this the token endpoint?"
+    );
+    // By its first characters when the content type does not say.
+    let o = classify_response(&resp_h(200, &[], "\n<!DOCTYPE html><html></html>"));
+    assert!(
+        other_why(&o).ends_with("an HTML page: is this the token endpoint?"),
+        "{o:?}"
+    );
+    // A 4xx HTML page is named too.
+    let o = classify_response(&resp_h(404, &[("content-type", "text/html")], "<p>no</p>"));
+    assert_eq!(
+        other_why(&o),
+        "404 without an RFC 6749 §5.2 JSON error body (text/html)"
+    );
+}
+
+#[test]
+fn classify_a_body_that_is_not_utf8_is_other_naming_the_byte_offset() {
+    // The token inside is not taken: shown text is no answer, whatever it holds.
+    let body = b"{\"access_token\":\"tok\xff\",\"token_type\":\"Bearer\"}";
+    let r = resp_bytes(200, &[("content-type", b"application/json")], body);
+    assert_eq!(r.body_not_utf8_at, Some(20));
+    let o = classify_response(&r);
+    assert_eq!(
+        o,
+        Outcome::Other {
+            status: 200,
+            why: "200 but the body is not valid UTF-8 at byte 20".to_owned(),
+        }
+    );
+    // A §5.2 error body that is not UTF-8 is no rejection either.
+    let r = resp_bytes(400, &[], b"{\"error\":\"invalid_grant\"}\xc3");
+    assert_eq!(
+        other_why(&classify_response(&r)),
+        "400 but the body is not valid UTF-8 at byte 25"
+    );
+    // Lossy decoding would have made a token of it: the shown body is escaped instead.
+    assert!(r.body.ends_with(r"}\xc3"), "{}", r.body);
+    // The judge names it in the check's reason.
+    let probe = classify_response(&resp_bytes(200, &[], body));
+    let j = judge_negative(
+        Level::Must,
+        &codes(&["invalid_grant"]),
+        &accepted(),
+        &probe,
+        WHAT,
+    );
+    assert_eq!(j.verdict, Verdict::Fail, "{j:?}");
+    assert!(
+        j.reason.contains("the body is not valid UTF-8 at byte 20"),
+        "{j:?}"
+    );
+}
+
+#[test]
+fn classify_a_header_that_is_not_utf8_is_recorded_not_refused() {
+    let r = resp_bytes(
+        200,
+        &[
+            ("content-type", b"application/json"),
+            ("x-note", b"caf\xe9"),
+        ],
+        TOKEN_BODY.as_bytes(),
+    );
+    assert_eq!(r.headers[1].1, r"caf\xe9");
+    assert_eq!(r.headers_not_utf8, vec![("x-note".to_string(), 3)]);
+    // RFC 9110 §5.5: such bytes are opaque data; the token response is still one.
+    assert!(
+        matches!(classify_response(&r), Outcome::Accepted { .. }),
+        "{:?}",
+        classify_response(&r)
+    );
+}
+
+#[test]
+fn classify_a_redirect_names_status_and_location() {
+    let o = classify_response(&resp_h(307, &[("location", "/elsewhere")], ""));
+    assert_eq!(
+        other_why(&o),
+        "a redirect (307 to /elsewhere), never followed"
+    );
+    let o = classify_response(&resp_h(301, &[], ""));
+    assert_eq!(
+        other_why(&o),
+        "a redirect (301 without a Location), never followed"
+    );
+}
+
+#[test]
+fn classify_4xx_without_an_error_body_says_what_came_back() {
+    for (body, what) in [
+        ("", "(an empty body)"),
+        (
+            r#"{"message":"no"}"#,
+            "(JSON object without an `error` member)",
+        ),
+        (
+            "{",
+            "(invalid JSON: EOF while parsing an object at line 1 column 1)",
+        ),
+    ] {
+        let o = outcome(401, body);
+        assert_eq!(
+            other_why(&o),
+            format!("401 without an RFC 6749 §5.2 JSON error body {what}"),
+            "{body}"
+        );
     }
 }
 

@@ -37,6 +37,8 @@ fn exchange(role: &str, status: Option<u16>, body: &str, error: Option<&str>) ->
                 ("x-evil".to_owned(), format!("\"'{HOSTILE}")),
             ],
             body: body.to_owned(),
+            body_not_utf8_at: None,
+            headers_not_utf8: vec![],
         }),
         error: error.map(str::to_owned),
         elapsed_ms: 12.5,

@@ -35,6 +35,8 @@ fn exchange(role: &str, status: Option<u16>, error: Option<&str>) -> Exchange {
             } else {
                 r#"{"error":"invalid_grant"}"#.to_owned()
             },
+            body_not_utf8_at: None,
+            headers_not_utf8: vec![],
         }),
         error: error.map(str::to_owned),
         elapsed_ms: 12.5,

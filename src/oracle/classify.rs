@@ -65,31 +65,31 @@ pub fn classify(ex: &Exchange) -> Outcome {
     classify_response(resp)
 }
 
-/// Classifies one HTTP response.
+/// Classifies one HTTP response. An answer whose body or a header is not valid UTF-8 is no
+/// token response and no §5.2 error (JSON is UTF-8, RFC 8259 §8.1), whatever its shown text
+/// holds; the reasons of `Other` say what came back (see [`what_came_back`]).
 pub fn classify_response(resp: &RecordedResponse) -> Outcome {
     let status = resp.status;
+    let other = |why: String| Outcome::Other { status, why };
+    if (500..=599).contains(&status) {
+        return other(format!("{status} server error"));
+    }
+    if (300..=399).contains(&status) {
+        return other(redirect(resp));
+    }
+    if let Some(why) = not_utf8(resp) {
+        return other(format!("{status} but {why}"));
+    }
     let body = json_object(&resp.body);
     match status {
         200 => match body {
             Some(m) => match m.get("access_token") {
                 Some(Value::String(t)) if !t.is_empty() => Outcome::Accepted { body: m },
-                Some(Value::String(_)) => Outcome::Other {
-                    status,
-                    why: "200 but access_token is empty".into(),
-                },
-                Some(other) => Outcome::Other {
-                    status,
-                    why: format!("200 but access_token is not a string ({other})"),
-                },
-                None => Outcome::Other {
-                    status,
-                    why: "200 without an access_token".into(),
-                },
+                Some(Value::String(_)) => other("200 but access_token is empty".into()),
+                Some(v) => other(format!("200 but access_token is not a string ({v})")),
+                None => other("200 without an access_token".into()),
             },
-            None => Outcome::Other {
-                status,
-                why: "200 but the body is not a JSON object".into(),
-            },
+            None => other(format!("200 but {}", what_came_back(resp))),
         },
         400..=499 => match body.as_ref().and_then(|m| m.get("error")) {
             Some(Value::String(e)) if is_error_charset(e) => Outcome::Rejected {
@@ -101,23 +101,120 @@ pub fn classify_response(resp: &RecordedResponse) -> Outcome {
                     .and_then(Value::as_str)
                     .map(str::to_string),
             },
-            Some(other) => Outcome::Other {
-                status,
-                why: format!("{status} with a malformed error member ({other})"),
-            },
-            None => Outcome::Other {
-                status,
-                why: format!("{status} without an RFC 6749 §5.2 JSON error body"),
-            },
+            Some(v) => other(format!("{status} with a malformed error member ({v})")),
+            None => other(format!(
+                "{status} without an RFC 6749 §5.2 JSON error body ({})",
+                what_is_the_body(resp)
+            )),
         },
-        500..=599 => Outcome::Other {
-            status,
-            why: format!("{status} server error"),
-        },
-        _ => Outcome::Other {
-            status,
-            why: format!("unexpected HTTP status {status}"),
-        },
+        _ => other(format!("unexpected HTTP status {status}")),
+    }
+}
+
+/// The phrase of an HTML answer, shared by the classifier and the preflight.
+pub const HTML_ANSWER: &str = "the endpoint answered text/html: is this the token endpoint?";
+
+/// Where the body stops being valid UTF-8, when it does: "the body is not valid UTF-8 at
+/// byte 17" (a token response is JSON, which is UTF-8: RFC 8259 §8.1). Header values that are
+/// not UTF-8 are recorded but do not make an answer unusable: RFC 9110 §5.5 has recipients
+/// treat such bytes as opaque data.
+pub fn not_utf8(resp: &RecordedResponse) -> Option<String> {
+    resp.body_not_utf8_at
+        .map(|at| format!("the body is not valid UTF-8 at byte {at}"))
+}
+
+/// A redirect, which the client never follows: its status and `Location`.
+pub fn redirect(resp: &RecordedResponse) -> String {
+    match header(resp, "location") {
+        Some(to) => format!("a redirect ({} to {to}), never followed", resp.status),
+        None => format!(
+            "a redirect ({} without a Location), never followed",
+            resp.status
+        ),
+    }
+}
+
+/// A response header, case-insensitively.
+fn header<'r>(resp: &'r RecordedResponse, name: &str) -> Option<&'r str> {
+    resp.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The media type of the answer, lowercased, without parameters.
+fn media_type(resp: &RecordedResponse) -> Option<String> {
+    header(resp, "content-type").map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
+/// The answer is an HTML page: by its content type, or by its first characters.
+fn is_html(resp: &RecordedResponse) -> bool {
+    if matches!(
+        media_type(resp).as_deref(),
+        Some("text/html" | "application/xhtml+xml")
+    ) {
+        return true;
+    }
+    let head = resp
+        .body
+        .trim_start()
+        .chars()
+        .take(15)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    head.starts_with("<!doctype html") || head.starts_with("<html")
+}
+
+/// What a 200 that is no JSON object came back as: an HTML page ([`HTML_ANSWER`]), or the
+/// body that is no JSON object, with the parser's position when it is no JSON at all.
+pub fn what_came_back(resp: &RecordedResponse) -> String {
+    match media_type(resp) {
+        _ if !is_html(resp) => {
+            format!("the body is not a JSON object ({})", what_is_the_body(resp))
+        }
+        Some(t) if t == "text/html" => HTML_ANSWER.into(),
+        Some(t) => format!("the endpoint answered an HTML page ({t}): is this the token endpoint?"),
+        None => "the endpoint answered an HTML page: is this the token endpoint?".into(),
+    }
+}
+
+/// What the body is, when it is no JSON object: empty, HTML, a JSON value of another kind,
+/// or no JSON (serde_json's message, with line and column); with the content type when it
+/// is not JSON's.
+fn what_is_the_body(resp: &RecordedResponse) -> String {
+    let media = media_type(resp);
+    let typed = match &media {
+        Some(t) if t != "application/json" && !t.ends_with("+json") => format!("{t}; "),
+        _ => String::new(),
+    };
+    if is_html(resp) {
+        return match media.as_deref() {
+            Some("text/html") => "text/html".into(),
+            _ => format!("{typed}an HTML page"),
+        };
+    }
+    if resp.body.trim().is_empty() {
+        return format!("{typed}an empty body");
+    }
+    match serde_json::from_str::<Value>(&resp.body) {
+        Ok(v) => format!(
+            "{typed}JSON {}",
+            match v {
+                Value::Object(_) => "object without an `error` member",
+                Value::Array(_) => "array",
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                Value::Bool(_) => "boolean",
+                Value::Null => "null",
+            }
+        ),
+        Err(e) => format!("{typed}invalid JSON: {e}"),
     }
 }
 

@@ -60,16 +60,6 @@ pub const PREFLIGHT_ID: &str = "PREFLIGHT";
 /// The reason of every check that did not run because the preflight stopped the run.
 pub const NOT_RUN: &str = "not run: preflight failed";
 
-/// A header of the exchange's response, case-insensitively.
-fn header<'e>(ex: &'e Exchange, name: &str) -> Option<&'e str> {
-    ex.response.as_ref().and_then(|r| {
-        r.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    })
-}
-
 /// Decides what the preflight's observation means for the run.
 pub fn diagnose(o: &PreflightObservation<'_>) -> Preflight {
     let answer = summarize(o.outcome);
@@ -81,6 +71,18 @@ pub fn diagnose(o: &PreflightObservation<'_>) -> Preflight {
                  set `max_rate` in the target file (or --max-rate) to the rate the RAS allows"
             ),
         },
+        // An answer began but broke off or is malformed (a head over the size limit, a body
+        // over the cap, stalled or cut short): it is no token response, and the server is there.
+        Outcome::NoAnswer { reason }
+            if reason.starts_with("HTTP ") || reason.starts_with("the response head") =>
+        {
+            Preflight::Stop {
+                diagnosis: format!(
+                    "no token response from the token endpoint {}: {reason}",
+                    o.exchange.request.url
+                ),
+            }
+        }
         Outcome::NoAnswer { reason } => Preflight::Stop {
             diagnosis: format!(
                 "no answer from the token endpoint {}: {reason}; is the RAS running there?",
@@ -117,7 +119,7 @@ pub fn diagnose(o: &PreflightObservation<'_>) -> Preflight {
             causes: refused_causes(o),
         },
         Outcome::Other { status, why } => Preflight::Stop {
-            diagnosis: not_a_token_response(o.exchange, *status, why),
+            diagnosis: not_a_token_response(o, *status, why),
         },
     }
 }
@@ -132,37 +134,34 @@ fn refused_causes(o: &PreflightObservation<'_>) -> String {
     )
 }
 
-/// Names an answer that is no token response: what came back, and what to check.
-fn not_a_token_response(ex: &Exchange, status: u16, why: &str) -> String {
-    let url = &ex.request.url;
-    let content_type = header(ex, "content-type").unwrap_or("no content type");
+/// Names an answer that is no token response: what came back, in the classifier's words
+/// (`why`), and what to check.
+fn not_a_token_response(o: &PreflightObservation<'_>, status: u16, why: &str) -> String {
+    let url = &o.exchange.request.url;
     if (300..=399).contains(&status) {
-        let location = header(ex, "location").unwrap_or("no Location");
         return format!(
-            "the token endpoint {url} answered a redirect ({status} to {location}); redirects \
-             are never followed (credentials would travel on): set `token_endpoint` to the \
-             final URL"
+            "the token endpoint {url} answered {why} (credentials would travel on): set \
+             `token_endpoint` to the final URL"
         );
     }
     if status == 401 || status == 403 {
         return format!(
-            "the token endpoint {url} answered {status} without an RFC 6749 §5.2 error body              ({content_type}): check client `{}`'s id, secret and `client.auth` in the target              file, and that the client may use the jwt-bearer grant",
-            ex.request
-                .headers
-                .iter()
-                .find(|(k, _)| k == "authorization")
-                .map_or("C1", |_| "C1")
+            "no token response from the token endpoint {url}: {why}; check client `{}`'s id, \
+             secret and `client.auth` in the target file, and that the client may use the \
+             jwt-bearer grant",
+            o.client_id
         );
     }
-    if content_type.to_ascii_lowercase().starts_with("text/html") {
+    if why.contains("the body is not valid UTF-8") {
         return format!(
-            "the endpoint {url} answered {status} text/html: is this the token endpoint?"
+            "no token response from the token endpoint {url}: {why} (a token response is JSON, \
+             which is UTF-8: RFC 8259 §8.1)"
         );
     }
-    format!(
-        "the endpoint {url} answered {status} ({content_type}), which is no token response \
-         ({why}): is `token_endpoint` right?"
-    )
+    if why.ends_with('?') {
+        return format!("no token response from the token endpoint {url}: {why}");
+    }
+    format!("no token response from the token endpoint {url}: {why}; is `token_endpoint` right?")
 }
 
 /// The judgement of the run's one result when it stopped at the preflight: ERROR, the
@@ -212,14 +211,14 @@ mod tests {
                 headers: vec![],
                 body: String::new(),
             },
-            response: Some(RecordedResponse {
+            response: Some(RecordedResponse::text(
                 status,
-                headers: headers
+                headers
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
-                body: body.into(),
-            }),
+                body,
+            )),
             error: None,
             elapsed_ms: 1.0,
             curl: String::new(),
@@ -301,6 +300,35 @@ mod tests {
         assert!(stop(decide(&bad, true)).contains("no token response"));
         let not_found = exchange(404, &[("content-type", "text/plain")], "not found");
         assert!(stop(decide(&not_found, false)).contains("is `token_endpoint` right?"));
+    }
+
+    #[test]
+    fn a_control_whose_body_is_not_utf8_stops_naming_the_byte() {
+        let mut ex = exchange(200, &[], "");
+        ex.response = Some(RecordedResponse::from_bytes(
+            200,
+            vec![("content-type".into(), b"application/json".to_vec())],
+            b"{\"access_token\":\"\xfftok\"}",
+        ));
+        let d = stop(decide(&ex, true));
+        assert!(
+            d.starts_with("no token response from the token endpoint https://ras.example/token: 200 but the body is not valid UTF-8 at byte 17"),
+            "{d}"
+        );
+        assert!(d.contains("RFC 8259 §8.1"), "{d}");
+    }
+
+    #[test]
+    fn an_answer_that_broke_off_is_no_token_response() {
+        let mut ex = exchange(200, &[], "");
+        ex.response = None;
+        ex.error = Some("HTTP 200, then the response body is over the 1024 KiB cap".into());
+        let d = stop(decide(&ex, true));
+        assert!(
+            d.starts_with("no token response from the token endpoint"),
+            "{d}"
+        );
+        assert!(!d.contains("is the RAS running there?"), "{d}");
     }
 
     #[test]
