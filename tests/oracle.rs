@@ -1068,13 +1068,26 @@ fn measure_records_the_limit_or_that_the_bound_was_accepted() {
     use xaa_conform::oracle::judge_measure as judge;
     let limit = MeasureObservation::Limit {
         accepted_secs: 60,
+        refused_secs: 61,
         requests: 9,
     };
     let j = judge(Tolerance::ExpSkew, &limit);
     assert_eq!(j.verdict, Verdict::Info);
     assert_eq!(
         j.reason,
-        "accepts an ID-JAG up to 60 s after its exp (measured in 9 requests)"
+        "leeway on exp: 61 s (refuses an ID-JAG 61 s after its exp, accepts one 60 s after it; \
+         measured in 9 requests)"
+    );
+    // No leeway: an exp of now is refused, one a second ahead accepted: 0 s, not a SKIP.
+    let none = MeasureObservation::Limit {
+        accepted_secs: -1,
+        refused_secs: 0,
+        requests: 7,
+    };
+    assert_eq!(
+        judge(Tolerance::ExpSkew, &none).reason,
+        "leeway on exp: 0 s (refuses an ID-JAG 0 s after its exp, accepts one 1 s before its \
+         exp; measured in 7 requests)"
     );
     assert_eq!(
         judge(Tolerance::MaxIatAge, &limit).reason,

@@ -74,10 +74,12 @@ pub enum MeasureObservation {
         /// The search bound in seconds.
         bound_secs: i64,
     },
-    /// The largest offset accepted, with the requests the search took.
+    /// The largest offset accepted and the smallest refused, with the requests the search took.
     Limit {
-        /// The largest accepted offset in seconds.
+        /// The largest accepted offset in seconds (negative for an `exp` still ahead).
         accepted_secs: i64,
+        /// The smallest refused offset in seconds (one more than `accepted_secs`).
+        refused_secs: i64,
         /// Requests sent, the two bounds included.
         requests: u32,
     },
@@ -101,23 +103,36 @@ pub fn judge_measure(tolerance: Tolerance, seen: &MeasureObservation) -> Judgeme
         }
         MeasureObservation::Limit {
             accepted_secs,
+            refused_secs,
             requests,
         } => {
-            let what = match tolerance {
-                Tolerance::ExpSkew => "accepts an ID-JAG up to",
-                Tolerance::NbfSkew => "accepts an ID-JAG before its nbf by up to",
-                Tolerance::MaxLifetime => "accepts a lifetime (exp − now) of up to",
-                Tolerance::MaxIatAge => "accepts an iat as old as",
+            let reason = match tolerance {
+                // The leeway is the smallest lateness refused: an exp of now is already
+                // expired (RFC 7519 §4.1.4), so a server without leeway measures 0 s.
+                Tolerance::ExpSkew => {
+                    let accepted = if accepted_secs < 0 {
+                        format!("accepts one {} s before its exp", -accepted_secs)
+                    } else {
+                        format!("accepts one {accepted_secs} s after it")
+                    };
+                    format!(
+                        "leeway on exp: {refused_secs} s (refuses an ID-JAG {refused_secs} s \
+                         after its exp, {accepted}; measured in {requests} requests)"
+                    )
+                }
+                Tolerance::NbfSkew => format!(
+                    "accepts an ID-JAG before its nbf by up to {accepted_secs} s \
+                     (measured in {requests} requests)"
+                ),
+                Tolerance::MaxLifetime => format!(
+                    "accepts a lifetime (exp − now) of up to {accepted_secs} s \
+                     (measured in {requests} requests)"
+                ),
+                Tolerance::MaxIatAge => format!(
+                    "accepts an iat as old as {accepted_secs} s (measured in {requests} requests)"
+                ),
             };
-            let tail = if tolerance == Tolerance::ExpSkew {
-                " after its exp"
-            } else {
-                ""
-            };
-            judged(
-                Verdict::Info,
-                format!("{what} {accepted_secs} s{tail} (measured in {requests} requests)"),
-            )
+            judged(Verdict::Info, reason)
         }
     }
 }
