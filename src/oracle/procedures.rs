@@ -276,14 +276,25 @@ pub fn judge_concurrent_replay(
 /// (RFC 7662 §2.2 names `sub` and `username`).
 pub const PRINCIPAL_MEMBERS: &[&str] = &["sub", "username", "user", "user_id", "id"];
 
-/// The principal a whoami answer names: the first of [`PRINCIPAL_MEMBERS`] that holds a
-/// non-empty string or a number.
-pub fn whoami_principal(body: &Map<String, Value>) -> Option<String> {
-    PRINCIPAL_MEMBERS.iter().find_map(|m| match body.get(*m) {
+/// The principal a whoami answer names: the member at `pointer` (a JSON pointer, RFC 6901,
+/// from the target's `whoami.principal`) or else the first of [`PRINCIPAL_MEMBERS`], when it
+/// holds a non-empty string or a number. When the answer names an issuer (`iss`, or
+/// `issuer`), the principal is that user of that issuer (`u1 of https://idp/a`): accounts of
+/// two issuers with the same `sub` are two principals.
+pub fn whoami_principal(body: &Map<String, Value>, pointer: Option<&str>) -> Option<String> {
+    let scalar = |v: Option<&Value>| match v {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
-    })
+    };
+    let user = match pointer {
+        Some(pointer) => scalar(Value::Object(body.clone()).pointer(pointer)),
+        None => PRINCIPAL_MEMBERS.iter().find_map(|m| scalar(body.get(*m))),
+    }?;
+    match ["iss", "issuer"].iter().find_map(|m| scalar(body.get(*m))) {
+        Some(issuer) => Some(format!("{user} of {issuer}")),
+        None => Some(user),
+    }
 }
 
 /// Why a whoami call names no principal.
@@ -301,10 +312,17 @@ pub enum WhoamiError {
     /// A JSON object without any of [`PRINCIPAL_MEMBERS`].
     #[error("the whoami answer names no principal (none of {})", PRINCIPAL_MEMBERS.join(", "))]
     NoPrincipal,
+    /// A JSON object without a string or number at the declared pointer.
+    #[error("the whoami answer has no principal at {0} (whoami.principal in the target file)")]
+    NoPrincipalAt(String),
 }
 
-/// What a whoami call gave: the principal and the whole answer, or why there is none.
-pub fn read_whoami(ex: &Exchange) -> Result<(String, Map<String, Value>), WhoamiError> {
+/// What a whoami call gave: the principal (read as [`whoami_principal`] says, at `pointer`
+/// when the target names one) and the whole answer, or why there is none.
+pub fn read_whoami(
+    ex: &Exchange,
+    pointer: Option<&str>,
+) -> Result<(String, Map<String, Value>), WhoamiError> {
     let Some(resp) = &ex.response else {
         return Err(WhoamiError::NoAnswer(
             ex.error.clone().unwrap_or_else(|| "no response".into()),
@@ -316,9 +334,10 @@ pub fn read_whoami(ex: &Exchange) -> Result<(String, Map<String, Value>), Whoami
     let Some(body) = json_object(&resp.body) else {
         return Err(WhoamiError::NotJson);
     };
-    match whoami_principal(&body) {
-        Some(p) => Ok((p, body)),
-        None => Err(WhoamiError::NoPrincipal),
+    match (whoami_principal(&body, pointer), pointer) {
+        (Some(p), _) => Ok((p, body)),
+        (None, Some(pointer)) => Err(WhoamiError::NoPrincipalAt(pointer.into())),
+        (None, None) => Err(WhoamiError::NoPrincipal),
     }
 }
 

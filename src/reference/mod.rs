@@ -114,8 +114,10 @@ pub fn embedded_fixture(
         api_r1: Some(format!("{base_url}/api/r1")),
         api_r2: Some(format!("{base_url}/api/r2")),
         whoami: Some(format!("{base_url}/api/whoami")),
+        whoami_principal: None,
         timeout,
         jwks_cache_ttl: Some(EMBEDDED_JWKS_TTL),
+        jwks_refetch_interval: None,
         api_write: Some(crate::fixture::ApiWrite {
             method: "POST".into(),
             scope: "s.write".into(),

@@ -465,10 +465,11 @@ async fn send_probe(
     let (ex, mut probe) = present(ctx, "probe", probe_req).await;
     let mut response = ex.response.clone();
     exchanges.push(ex);
-    let wait = sc
-        .retry_after
-        .as_deref()
-        .and_then(|w| humantime::parse_duration(w).ok());
+    let wait = ctx.fixture.retry_wait(
+        sc.retry_after
+            .as_deref()
+            .and_then(|w| humantime::parse_duration(w).ok()),
+    );
     if let (Some(wait), Rules::Accept(_) | Rules::Reject(_), Obtain::Mint) =
         (wait, rules, sc.obtain)
         && !matches!(probe, Outcome::Accepted { .. } | Outcome::NoAnswer { .. })

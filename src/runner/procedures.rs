@@ -393,7 +393,7 @@ async fn call_whoami(
             Some(access_token),
         )
         .await;
-    let read = oracle::read_whoami(&ex);
+    let read = oracle::read_whoami(&ex, ctx.fixture.whoami_principal.as_deref());
     exchanges.push(ex);
     read
 }
