@@ -156,6 +156,12 @@ impl ReferenceRas {
         if let Some(v) = options.variant {
             v.adjust_fixture(&mut fixture, &base_url);
         }
+        // The root location differs from the path-aware one only for an issuer with a path.
+        if options.defects.contains(&Defect::MetadataOnlyAtRoot)
+            && metadata_path(&fixture.ras_issuer) == metadata_path(&base_url)
+        {
+            fixture.ras_issuer = format!("{base_url}{}", variant::ISSUER_PATH);
+        }
         let mut cfg = ReferenceConfig::from_fixture(&fixture, options.defects);
         cfg.single_use_jti = options.single_use_jti;
         cfg.rate_limit = options.rate_limit;
@@ -204,7 +210,11 @@ impl ReferenceRas {
             http,
             tokens: Default::default(),
         });
-        let metadata_path = metadata_path(&state.cfg.issuer);
+        let metadata_path = if state.cfg.defects.contains(&Defect::MetadataOnlyAtRoot) {
+            metadata_path("")
+        } else {
+            metadata_path(&state.cfg.issuer)
+        };
         let router = Router::new()
             .route("/token", post(token::token).get(token::token))
             .route(&metadata_path, get(token::metadata))
