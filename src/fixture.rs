@@ -228,6 +228,23 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
 ];
 
 impl Fixture {
+    /// How many of `wanted` requests a race may send at once under the declared `max_rate`:
+    /// one second's worth (a token bucket's usual burst), all of them without a rate; `Err`
+    /// with the SKIP reason when that is fewer than the 2 a race needs.
+    pub fn burst_allowance(&self, wanted: u32) -> Result<u32, String> {
+        let Some(rate) = self.max_rate else {
+            return Ok(wanted);
+        };
+        let burst = rate.floor().min(f64::from(u32::MAX)) as u32;
+        if burst < 2 {
+            return Err(format!(
+                "not applicable to this target: its max_rate {rate}/s allows no 2 requests at \
+                 once (one second's worth), and a race needs at least 2"
+            ));
+        }
+        Ok(wanted.min(burst))
+    }
+
     /// How long a check that retries a refused probe (its `retry_after`, for a key the server
     /// may not have fetched yet) waits: at least the declared `jwks_refetch_interval` and a
     /// fifth of it (or 200 ms) beyond, so that the retry comes after the refetch limit of a

@@ -79,7 +79,9 @@ fn is_accepted(o: &Outcome) -> bool {
 }
 
 /// LOAD-05: sends a valid control, then `sends` ID-JAGs each under a fresh unknown `kid`,
-/// and counts the JWKS fetches they cause at the fake IdP.
+/// and counts the JWKS fetches they cause at the fake IdP. The flood is sent one request
+/// after the other through the client's pacer, so it never exceeds a declared `max_rate`;
+/// the fetches allowed grow with the time it takes (see the oracle's judgement).
 async fn fetch_budget(
     ctx: &RunContext,
     sc: &Scenario,
@@ -326,7 +328,13 @@ async fn concurrent_replay(
     exchanges: &mut Vec<Exchange>,
     token: &mut Option<SentToken>,
 ) -> Result<ConcurrentReplayObservation, Incomplete> {
-    let n = sends.clamp(2, 50);
+    // A race is released at once, so its sends bypass the pacer, which would space them out
+    // and serialize the race; under a declared max_rate they are capped at one second's
+    // worth, and the pacer's slots for them are taken before they leave.
+    let n = ctx
+        .fixture
+        .burst_allowance(sends.clamp(2, 50))
+        .map_err(|why| Incomplete::Unbuilt(BuildError::NotApplicable(why)))?;
     let minted = mint(&ctx.keyring, &ctx.fixture.baseline(), &sc.jag, now_secs())
         .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
     *token = Some(sent(
@@ -334,12 +342,13 @@ async fn concurrent_replay(
         &format!("the same ID-JAG sent {n} times at once"),
     ));
     let req = token_request(ctx, sc, &minted.token, None)?;
+    let http = ctx.http.burst(n).await;
     let mut tasks = tokio::task::JoinSet::new();
     // Everyone waits at the barrier, so the requests leave together.
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n as usize));
     for i in 0..n {
         let (http, url, req, barrier) = (
-            ctx.http.clone(),
+            http.clone(),
             ctx.fixture.token_endpoint.clone(),
             req.clone(),
             barrier.clone(),
