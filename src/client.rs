@@ -128,6 +128,20 @@ impl HttpClient {
         self
     }
 
+    /// For a race of `n` requests that must leave together: waits until `n` consecutive
+    /// slots of the pace are free and takes them all, then returns this client unpaced, so
+    /// that the `n` requests are released at once while the average rate stays under
+    /// `max_rate` (the next paced request waits for the slot after the burst's last).
+    pub async fn burst(&self, n: u32) -> Self {
+        if let Some(p) = &self.pacer {
+            p.wait_burst(n).await;
+        }
+        HttpClient {
+            pacer: None,
+            ..self.clone()
+        }
+    }
+
     /// The same client with `retries` retries after a 429 (default [`crate::pace::MAX_RETRIES`]).
     pub fn with_429_retries(mut self, retries: u32) -> Self {
         self.retries = retries;
@@ -604,6 +618,22 @@ impl Pacer {
     /// The time between two request starts.
     pub fn interval(&self) -> Duration {
         self.interval
+    }
+
+    /// Waits for a burst of `n` requests sent at once: `n` − 1 slots of silence after this
+    /// caller's slot (a token bucket of one second's depth is full again), then the burst,
+    /// then `n` slots before the next caller (a one-second window holds no more than `n`).
+    /// The average stays under the rate.
+    pub async fn wait_burst(&self, n: u32) {
+        let n = n.max(1);
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = next.map_or(now, |t| (t + self.interval * (n - 1)).max(now));
+            *next = Some(slot + self.interval * n);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
     }
 
     /// Waits until this caller's slot; slots are handed out in call order.

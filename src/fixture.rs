@@ -117,11 +117,17 @@ pub struct Fixture {
     /// A "whoami" URL: GET with the access token as Bearer answers a JSON object naming whom
     /// the token represents (RS-11, JAG-SUB-03).
     pub whoami: Option<String>,
+    /// Where a whoami answer names the principal: a JSON pointer (`whoami.principal` in the
+    /// target file); `None` looks for the usual members (`sub`, `username`, …).
+    pub whoami_principal: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
     /// How long the RAS uses a fetched JWKS before fetching it again, when known (JAG-SIG-14
     /// waits that long after removing a key; it is SKIP without it).
     pub jwks_cache_ttl: Option<Duration>,
+    /// The shortest time the RAS leaves between two fetches of one JWKS
+    /// (`jwks_refetch_interval`): a check that waits for a refetch waits at least this long.
+    pub jwks_refetch_interval: Option<Duration>,
     /// A write on the resource API and the scope it needs (RS-06 is SKIP without it).
     pub api_write: Option<ApiWrite>,
     /// The most requests per second the RAS takes from one client (`max_rate`): every
@@ -226,6 +232,35 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
 ];
 
 impl Fixture {
+    /// How many of `wanted` requests a race may send at once under the declared `max_rate`:
+    /// one second's worth (a token bucket's usual burst), all of them without a rate; `Err`
+    /// with the SKIP reason when that is fewer than the 2 a race needs.
+    pub fn burst_allowance(&self, wanted: u32) -> Result<u32, String> {
+        let Some(rate) = self.max_rate else {
+            return Ok(wanted);
+        };
+        let burst = rate.floor().min(f64::from(u32::MAX)) as u32;
+        if burst < 2 {
+            return Err(format!(
+                "not applicable to this target: its max_rate {rate}/s allows no 2 requests at \
+                 once (one second's worth), and a race needs at least 2"
+            ));
+        }
+        Ok(wanted.min(burst))
+    }
+
+    /// How long a check that retries a refused probe (its `retry_after`, for a key the server
+    /// may not have fetched yet) waits: at least the declared `jwks_refetch_interval` and a
+    /// fifth of it (or 200 ms) beyond, so that the retry comes after the refetch limit of a
+    /// fetch made just before the check, whatever ran before it.
+    pub fn retry_wait(&self, declared: Option<Duration>) -> Option<Duration> {
+        let declared = declared?;
+        Some(match self.jwks_refetch_interval {
+            Some(i) => declared.max(i + (i / 5).max(Duration::from_millis(200))),
+            None => declared,
+        })
+    }
+
     /// The value of placeholder `name`, or why this target has none (a check that needs it is
     /// then not applicable: SKIP with that reason).
     pub fn placeholder_value(&self, name: &str) -> Result<String, String> {

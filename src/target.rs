@@ -73,6 +73,23 @@ pub struct ApiEntry {
     pub write: Option<fixture::ApiWrite>,
 }
 
+/// The whoami endpoint: a URL, or `{ url, principal }` where `principal` is a JSON pointer
+/// (RFC 6901, e.g. `/userId`) naming the member that holds the principal.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum WhoamiEntry {
+    /// The URL alone: the principal is in `sub` (or `username`, `user`, `user_id`, `id`).
+    Url(String),
+    /// The URL and where its answer names the principal.
+    Object {
+        /// The whoami URL.
+        url: String,
+        /// A JSON pointer to the member naming the principal, e.g. `/userId` or `/user/id`.
+        #[serde(default)]
+        principal: Option<String>,
+    },
+}
+
 /// The target file (see the README for a commented example).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -120,9 +137,11 @@ pub struct TargetFile {
     pub api: ApiEntry,
     /// A "whoami" URL: a GET with the access token as Bearer answers a JSON object naming
     /// whom the token represents in `sub` (or `username`, `user`, `user_id`, `id`), with
-    /// `client_id` and `scope` if it can (RS-11 and JAG-SUB-03 use it; SKIP without it).
+    /// `client_id` and `scope` if it can (RS-11 and JAG-SUB-03 use it; SKIP without it); or
+    /// `{ url, principal: "/userId" }` with a JSON pointer to the member naming the principal.
+    /// An `iss` (or `issuer`) member in the answer is part of the principal.
     #[serde(default)]
-    pub whoami: Option<String>,
+    pub whoami: Option<WhoamiEntry>,
     /// The fake IdP.
     #[serde(default)]
     pub idp: IdpEntry,
@@ -133,6 +152,12 @@ pub struct TargetFile {
     /// (JAG-SIG-14 waits that long after the IdP removes a key, and is SKIP without it).
     #[serde(default)]
     pub jwks_cache_ttl: Option<String>,
+    /// The shortest time between two fetches of an issuer's JWKS, e.g. `5s`, when the RAS
+    /// refuses to refetch it sooner for an unknown `kid` (an allowed protection): JAG-SIG-13
+    /// waits that long before its retry, so that its refetch is not refused for a fetch of
+    /// the preflight or of an earlier check.
+    #[serde(default)]
+    pub jwks_refetch_interval: Option<String>,
     /// The most requests per second the RAS takes from one client, e.g. `5/s` (Auth0's XAA
     /// Beta): every request to the RAS is paced under it.
     #[serde(default)]
@@ -256,6 +281,36 @@ impl TargetFile {
                 })
             })
             .transpose()?;
+        let jwks_refetch_interval = self
+            .jwks_refetch_interval
+            .as_deref()
+            .map(|t| {
+                humantime::parse_duration(t).map_err(|e| {
+                    InputError::file(
+                        origin,
+                        format!("jwks_refetch_interval: `{t}`: {e} (for example 5s)"),
+                    )
+                })
+            })
+            .transpose()?;
+        let (whoami, whoami_principal) = match &self.whoami {
+            None => (None, None),
+            Some(WhoamiEntry::Url(url)) => (Some(url.clone()), None),
+            Some(WhoamiEntry::Object { url, principal }) => {
+                if let Some(p) = principal
+                    && !p.is_empty()
+                    && !p.starts_with('/')
+                {
+                    return Err(InputError::file(
+                        origin,
+                        format!(
+                            "whoami.principal: `{p}` is no JSON pointer (RFC 6901): write `/{p}`"
+                        ),
+                    ));
+                }
+                (Some(url.clone()), principal.clone())
+            }
+        };
         let max_rate = self
             .max_rate
             .as_deref()
@@ -330,9 +385,11 @@ impl TargetFile {
             issuers: fixture::issuer_urls(&self.idp_base_url()),
             api_r1: self.api.r1.clone(),
             api_r2: self.api.r2.clone(),
-            whoami: self.whoami.clone(),
+            whoami,
+            whoami_principal,
             timeout,
             jwks_cache_ttl,
+            jwks_refetch_interval,
             api_write: self.api.write.clone(),
             max_rate,
             jit_provisioning: self.jit_provisioning,

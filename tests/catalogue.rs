@@ -20,6 +20,12 @@ const DEPARTURES_FROM_REQUIREMENTS_MD: &[(&str, Level, Level)] = &[
     ("JAG-HDR-12", Must, Should),
 ];
 
+/// Rows added to the catalogue before requirements.md (outside the crate) lists them.
+const ROWS_NOT_YET_IN_REQUIREMENTS_MD: &[&str] = &[
+    // RFC 8414 §3: metadata only at the root for an issuer with a path (issue 9 §1).
+    "META-08",
+];
+
 /// Every row of the catalogue.
 fn rows() -> &'static [RequirementRow] {
     catalogue::all()
@@ -281,9 +287,13 @@ fn table_matches_requirements_md() {
         rows.push((id.to_string(), level));
     }
     let md_ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
-    let table_ids: Vec<&str> = catalogue::all().iter().map(|r| r.id).collect();
+    let listed: Vec<&RequirementRow> = catalogue::all()
+        .iter()
+        .filter(|r| !ROWS_NOT_YET_IN_REQUIREMENTS_MD.contains(&r.id))
+        .collect();
+    let table_ids: Vec<&str> = listed.iter().map(|r| r.id).collect();
     assert_eq!(md_ids, table_ids, "IDs differ from requirements.md");
-    for ((id, level), r) in rows.iter().zip(catalogue::all()) {
+    for ((id, level), r) in rows.iter().zip(listed) {
         let Some(level) = *level else { continue };
         let departure = DEPARTURES_FROM_REQUIREMENTS_MD
             .iter()

@@ -1018,7 +1018,38 @@ fn summarize_of_classified_answers() {
 // Whoami and the cross-issuer subject check (JAG-SUB-03, RS-11).
 
 fn principal_of(body: &str) -> Result<String, WhoamiError> {
-    xaa_conform::oracle::read_whoami(&exchange(Some(resp(200, body)), None)).map(|(p, _)| p)
+    xaa_conform::oracle::read_whoami(&exchange(Some(resp(200, body)), None), None).map(|(p, _)| p)
+}
+
+#[test]
+fn whoami_principal_at_a_declared_pointer_and_with_the_issuer_it_names() {
+    let at = |body: &str, pointer: &str| {
+        xaa_conform::oracle::read_whoami(&exchange(Some(resp(200, body)), None), Some(pointer))
+            .map(|(p, _)| p)
+    };
+    // The object form of whoami: `principal: "/userId"` names the member, nested or not.
+    assert_eq!(
+        at(r#"{"userId":"u-7","sub":"x"}"#, "/userId"),
+        Ok("u-7".into())
+    );
+    assert_eq!(at(r#"{"user":{"id":9}}"#, "/user/id"), Ok("9".into()));
+    assert_eq!(
+        at(r#"{"sub":"u1"}"#, "/userId").map_err(|e| e.to_string()),
+        Err(
+            "the whoami answer has no principal at /userId (whoami.principal in the target file)"
+                .into()
+        )
+    );
+    // An issuer in the answer is part of the principal: the same sub of two issuers is two
+    // principals (JAG-SUB-03 compares them so).
+    let a = principal_of(r#"{"sub":"u3","iss":"https://idp/a"}"#);
+    let b = principal_of(r#"{"sub":"u3","iss":"https://idp/b"}"#);
+    assert_eq!(a, Ok("u3 of https://idp/a".into()));
+    assert_ne!(a, b);
+    assert_eq!(
+        at(r#"{"userId":"u3","issuer":"https://idp/b"}"#, "/userId"),
+        Ok("u3 of https://idp/b".into())
+    );
 }
 
 #[test]
@@ -1031,7 +1062,7 @@ fn whoami_principal_is_sub_then_the_usual_alternatives() {
     assert_eq!(principal_of(r#"{"id":42}"#), Ok("42".into()));
     assert!(principal_of(r#"{"sub":""}"#).is_err());
     assert!(principal_of(r#"{"client_id":"c1"}"#).is_err());
-    let refused = xaa_conform::oracle::read_whoami(&exchange(Some(resp(401, "{}")), None));
+    let refused = xaa_conform::oracle::read_whoami(&exchange(Some(resp(401, "{}")), None), None);
     assert_eq!(refused, Err(WhoamiError::Status(401)));
     assert_eq!(
         refused.map(|_| ()).unwrap_err().to_string(),
@@ -1046,7 +1077,7 @@ fn whoami_principal_is_sub_then_the_usual_alternatives() {
     );
     assert_eq!(principal_of("[]"), Err(WhoamiError::NotJson));
     assert!(
-        xaa_conform::oracle::read_whoami(&exchange(None, Some("connection refused")))
+        xaa_conform::oracle::read_whoami(&exchange(None, Some("connection refused")), None)
             .is_err_and(|e| e == WhoamiError::NoAnswer("connection refused".into())
                 && e.to_string() == "no answer: connection refused")
     );
@@ -1227,13 +1258,26 @@ fn measure_records_the_limit_or_that_the_bound_was_accepted() {
     use xaa_conform::oracle::judge_measure as judge;
     let limit = MeasureObservation::Limit {
         accepted_secs: 60,
+        refused_secs: 61,
         requests: 9,
     };
     let j = judge(Tolerance::ExpSkew, &limit);
     assert_eq!(j.verdict, Verdict::Info);
     assert_eq!(
         j.reason,
-        "accepts an ID-JAG up to 60 s after its exp (measured in 9 requests)"
+        "leeway on exp: 61 s (refuses an ID-JAG 61 s after its exp, accepts one 60 s after it; \
+         measured in 9 requests)"
+    );
+    // No leeway: an exp of now is refused, one a second ahead accepted: 0 s, not a SKIP.
+    let none = MeasureObservation::Limit {
+        accepted_secs: -1,
+        refused_secs: 0,
+        requests: 7,
+    };
+    assert_eq!(
+        judge(Tolerance::ExpSkew, &none).reason,
+        "leeway on exp: 0 s (refuses an ID-JAG 0 s after its exp, accepts one 1 s before its \
+         exp; measured in 7 requests)"
     );
     assert_eq!(
         judge(Tolerance::MaxIatAge, &limit).reason,

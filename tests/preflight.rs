@@ -391,3 +391,37 @@ async fn a_server_that_stops_answering_mid_run_ends_the_run_quickly() {
     assert_eq!(runner::exit_code(&results), 3);
     assert!(took < Duration::from_secs(30), "{took:?}");
 }
+
+#[test]
+fn whoami_takes_a_url_or_an_object_naming_the_principal_and_jwks_refetch_interval_is_read() {
+    use xaa_conform::target::TargetFile;
+    let base = "token_endpoint: https://127.0.0.1:9/token\nissuer: https://127.0.0.1:9\nclient: { id: c1, secret: s }\nsubject: u1\n";
+    let fixture = |extra: &str| {
+        TargetFile::parse("t.yaml", &format!("{base}{extra}")).and_then(|f| f.to_fixture("t.yaml"))
+    };
+    let plain = fixture("whoami: https://127.0.0.1:9/me\n").expect("the URL form");
+    assert_eq!(plain.whoami.as_deref(), Some("https://127.0.0.1:9/me"));
+    assert_eq!(plain.whoami_principal, None);
+    assert_eq!(plain.jwks_refetch_interval, None);
+    let object = fixture(
+        "whoami: { url: \"https://127.0.0.1:9/me\", principal: /userId }\njwks_refetch_interval: 5s\n",
+    )
+    .expect("the object form");
+    assert_eq!(object.whoami.as_deref(), Some("https://127.0.0.1:9/me"));
+    assert_eq!(object.whoami_principal.as_deref(), Some("/userId"));
+    assert_eq!(
+        object.jwks_refetch_interval,
+        Some(std::time::Duration::from_secs(5))
+    );
+    // A retry waits past the refetch limit; without one, what the scenario says.
+    let declared = Some(std::time::Duration::from_millis(1200));
+    assert_eq!(
+        object.retry_wait(declared),
+        Some(std::time::Duration::from_secs(6))
+    );
+    assert_eq!(plain.retry_wait(declared), declared);
+    let bad = fixture("whoami: { url: \"https://127.0.0.1:9/me\", principal: userId }\n")
+        .expect_err("no pointer");
+    assert!(bad.to_string().contains("write `/userId`"), "{bad}");
+    assert!(fixture("jwks_refetch_interval: soon\n").is_err());
+}

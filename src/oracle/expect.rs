@@ -409,4 +409,8 @@ pub struct MetadataRules {
     /// Members whose values must not be URLs (no issuer allow-lists, ID-JAG §9.4).
     #[serde(default)]
     pub no_urls_in: Vec<String>,
+    /// The document must be at the RFC 8414 §3 path-aware location of the issuer, not only
+    /// at the root (which only an issuer with a path can tell apart).
+    #[serde(default)]
+    pub path_aware: bool,
 }

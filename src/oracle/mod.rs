@@ -29,7 +29,7 @@ pub use expect::{
     RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
 };
 pub use incomplete::{BuildError, Incomplete, Prerequisite, judge_incomplete, judge_unbuilt};
-pub use metadata::judge_metadata;
+pub use metadata::{MetadataSource, is_metadata_document, judge_metadata, judge_metadata_at};
 pub use preflight::{
     NOT_RUN, PREFLIGHT_ID, Preflight, PreflightObservation, diagnose, judge_not_run_preflight,
     judge_preflight_stop, judge_refused_at_preflight, with_preflight_causes,

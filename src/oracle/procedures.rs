@@ -74,10 +74,12 @@ pub enum MeasureObservation {
         /// The search bound in seconds.
         bound_secs: i64,
     },
-    /// The largest offset accepted, with the requests the search took.
+    /// The largest offset accepted and the smallest refused, with the requests the search took.
     Limit {
-        /// The largest accepted offset in seconds.
+        /// The largest accepted offset in seconds (negative for an `exp` still ahead).
         accepted_secs: i64,
+        /// The smallest refused offset in seconds (one more than `accepted_secs`).
+        refused_secs: i64,
         /// Requests sent, the two bounds included.
         requests: u32,
     },
@@ -101,23 +103,36 @@ pub fn judge_measure(tolerance: Tolerance, seen: &MeasureObservation) -> Judgeme
         }
         MeasureObservation::Limit {
             accepted_secs,
+            refused_secs,
             requests,
         } => {
-            let what = match tolerance {
-                Tolerance::ExpSkew => "accepts an ID-JAG up to",
-                Tolerance::NbfSkew => "accepts an ID-JAG before its nbf by up to",
-                Tolerance::MaxLifetime => "accepts a lifetime (exp − now) of up to",
-                Tolerance::MaxIatAge => "accepts an iat as old as",
+            let reason = match tolerance {
+                // The leeway is the smallest lateness refused: an exp of now is already
+                // expired (RFC 7519 §4.1.4), so a server without leeway measures 0 s.
+                Tolerance::ExpSkew => {
+                    let accepted = if accepted_secs < 0 {
+                        format!("accepts one {} s before its exp", -accepted_secs)
+                    } else {
+                        format!("accepts one {accepted_secs} s after it")
+                    };
+                    format!(
+                        "leeway on exp: {refused_secs} s (refuses an ID-JAG {refused_secs} s \
+                         after its exp, {accepted}; measured in {requests} requests)"
+                    )
+                }
+                Tolerance::NbfSkew => format!(
+                    "accepts an ID-JAG before its nbf by up to {accepted_secs} s \
+                     (measured in {requests} requests)"
+                ),
+                Tolerance::MaxLifetime => format!(
+                    "accepts a lifetime (exp − now) of up to {accepted_secs} s \
+                     (measured in {requests} requests)"
+                ),
+                Tolerance::MaxIatAge => format!(
+                    "accepts an iat as old as {accepted_secs} s (measured in {requests} requests)"
+                ),
             };
-            let tail = if tolerance == Tolerance::ExpSkew {
-                " after its exp"
-            } else {
-                ""
-            };
-            judged(
-                Verdict::Info,
-                format!("{what} {accepted_secs} s{tail} (measured in {requests} requests)"),
-            )
+            judged(Verdict::Info, reason)
         }
     }
 }
@@ -261,14 +276,25 @@ pub fn judge_concurrent_replay(
 /// (RFC 7662 §2.2 names `sub` and `username`).
 pub const PRINCIPAL_MEMBERS: &[&str] = &["sub", "username", "user", "user_id", "id"];
 
-/// The principal a whoami answer names: the first of [`PRINCIPAL_MEMBERS`] that holds a
-/// non-empty string or a number.
-pub fn whoami_principal(body: &Map<String, Value>) -> Option<String> {
-    PRINCIPAL_MEMBERS.iter().find_map(|m| match body.get(*m) {
+/// The principal a whoami answer names: the member at `pointer` (a JSON pointer, RFC 6901,
+/// from the target's `whoami.principal`) or else the first of [`PRINCIPAL_MEMBERS`], when it
+/// holds a non-empty string or a number. When the answer names an issuer (`iss`, or
+/// `issuer`), the principal is that user of that issuer (`u1 of https://idp/a`): accounts of
+/// two issuers with the same `sub` are two principals.
+pub fn whoami_principal(body: &Map<String, Value>, pointer: Option<&str>) -> Option<String> {
+    let scalar = |v: Option<&Value>| match v {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
-    })
+    };
+    let user = match pointer {
+        Some(pointer) => scalar(Value::Object(body.clone()).pointer(pointer)),
+        None => PRINCIPAL_MEMBERS.iter().find_map(|m| scalar(body.get(*m))),
+    }?;
+    match ["iss", "issuer"].iter().find_map(|m| scalar(body.get(*m))) {
+        Some(issuer) => Some(format!("{user} of {issuer}")),
+        None => Some(user),
+    }
 }
 
 /// Why a whoami call names no principal.
@@ -286,10 +312,17 @@ pub enum WhoamiError {
     /// A JSON object without any of [`PRINCIPAL_MEMBERS`].
     #[error("the whoami answer names no principal (none of {})", PRINCIPAL_MEMBERS.join(", "))]
     NoPrincipal,
+    /// A JSON object without a string or number at the declared pointer.
+    #[error("the whoami answer has no principal at {0} (whoami.principal in the target file)")]
+    NoPrincipalAt(String),
 }
 
-/// What a whoami call gave: the principal and the whole answer, or why there is none.
-pub fn read_whoami(ex: &Exchange) -> Result<(String, Map<String, Value>), WhoamiError> {
+/// What a whoami call gave: the principal (read as [`whoami_principal`] says, at `pointer`
+/// when the target names one) and the whole answer, or why there is none.
+pub fn read_whoami(
+    ex: &Exchange,
+    pointer: Option<&str>,
+) -> Result<(String, Map<String, Value>), WhoamiError> {
     let Some(resp) = &ex.response else {
         return Err(WhoamiError::NoAnswer(
             ex.error.clone().unwrap_or_else(|| "no response".into()),
@@ -301,9 +334,10 @@ pub fn read_whoami(ex: &Exchange) -> Result<(String, Map<String, Value>), Whoami
     let Some(body) = json_object(&resp.body) else {
         return Err(WhoamiError::NotJson);
     };
-    match whoami_principal(&body) {
-        Some(p) => Ok((p, body)),
-        None => Err(WhoamiError::NoPrincipal),
+    match (whoami_principal(&body, pointer), pointer) {
+        (Some(p), _) => Ok((p, body)),
+        (None, Some(pointer)) => Err(WhoamiError::NoPrincipalAt(pointer.into())),
+        (None, None) => Err(WhoamiError::NoPrincipal),
     }
 }
 

@@ -286,6 +286,9 @@ defects! {
     // Metadata (RFC 8414, ID-JAG §7.2).
     /// Publishes its issuer with a trailing slash added.
     MetadataIssuerSlash = "metadata-issuer-slash", "publishes its issuer in metadata with a trailing slash added", [("META-01", Fail)];
+    /// Has an issuer with a path but serves its metadata only at the root well-known
+    /// location, without that path (the OpenID-style placement RFC 8414 §3 replaces).
+    MetadataOnlyAtRoot = "metadata-only-at-root", "serves its metadata only at the root, not at its issuer's path-aware location", [("META-08", Fail)];
     /// Publishes `authorization_grant_profiles_supported` as a string.
     ProfilesAsString = "profiles-as-string", "publishes authorization_grant_profiles_supported as a string", [("META-02", Fail), ("META-03", Warn)];
     /// Does not advertise the ID-JAG grant profile.

@@ -114,8 +114,10 @@ pub fn embedded_fixture(
         api_r1: Some(format!("{base_url}/api/r1")),
         api_r2: Some(format!("{base_url}/api/r2")),
         whoami: Some(format!("{base_url}/api/whoami")),
+        whoami_principal: None,
         timeout,
         jwks_cache_ttl: Some(EMBEDDED_JWKS_TTL),
+        jwks_refetch_interval: None,
         api_write: Some(crate::fixture::ApiWrite {
             method: "POST".into(),
             scope: "s.write".into(),
@@ -153,6 +155,12 @@ impl ReferenceRas {
         let mut fixture = make_fixture(&base_url);
         if let Some(v) = options.variant {
             v.adjust_fixture(&mut fixture, &base_url);
+        }
+        // The root location differs from the path-aware one only for an issuer with a path.
+        if options.defects.contains(&Defect::MetadataOnlyAtRoot)
+            && metadata_path(&fixture.ras_issuer) == metadata_path(&base_url)
+        {
+            fixture.ras_issuer = format!("{base_url}{}", variant::ISSUER_PATH);
         }
         let mut cfg = ReferenceConfig::from_fixture(&fixture, options.defects);
         cfg.single_use_jti = options.single_use_jti;
@@ -202,7 +210,11 @@ impl ReferenceRas {
             http,
             tokens: Default::default(),
         });
-        let metadata_path = metadata_path(&state.cfg.issuer);
+        let metadata_path = if state.cfg.defects.contains(&Defect::MetadataOnlyAtRoot) {
+            metadata_path("")
+        } else {
+            metadata_path(&state.cfg.issuer)
+        };
         let router = Router::new()
             .route("/token", post(token::token).get(token::token))
             .route(&metadata_path, get(token::metadata))

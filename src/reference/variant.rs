@@ -152,6 +152,7 @@ impl ReferenceVariant {
             }
             ReferenceVariant::JwksCache5m => {
                 fixture.jwks_cache_ttl = Some(Duration::from_secs(300));
+                fixture.jwks_refetch_interval = Some(Duration::from_secs(5));
             }
             ReferenceVariant::Rs256Only => fixture.accepted_algs = vec![crate::jose::KeyAlg::RS256],
             ReferenceVariant::Es256Only => fixture.accepted_algs = vec![crate::jose::KeyAlg::ES256],
@@ -181,10 +182,9 @@ impl ReferenceVariant {
     /// printed as comments.
     pub fn pending_fields(self) -> &'static [&'static str] {
         match self {
-            ReferenceVariant::JwksCache5m => &[
-                "jwks_cache_ttl: 5m   # read today, but JAG-SIG-14 would then wait 5.5 min",
-                "jwks_refetch_interval: 5s",
-            ],
+            ReferenceVariant::JwksCache5m => {
+                &["jwks_cache_ttl: 5m   # read today, but JAG-SIG-14 would then wait 5.5 min"]
+            }
             ReferenceVariant::SingleUseJti => &["single_use_jti: true"],
             _ => &[],
         }
@@ -307,6 +307,12 @@ pub fn target_yaml(
         line(format!(
             "jwks_cache_ttl: {}",
             humantime::format_duration(ttl)
+        ));
+    }
+    if let Some(interval) = fixture.jwks_refetch_interval {
+        line(format!(
+            "jwks_refetch_interval: {}",
+            humantime::format_duration(interval)
         ));
     }
     if !pending.is_empty() {

@@ -214,6 +214,31 @@ async fn exchange_id_token(
         .ok_or_else(|| "IdP token exchange returned no token".into())
 }
 
+/// Where the metadata of `issuer` is looked for, in this order: the RFC 8414 §3 path-aware
+/// location, the root (only when the issuer has a path, else it is the same URL), and OpenID
+/// discovery (`{issuer}/.well-known/openid-configuration`).
+pub fn metadata_locations(issuer: &str) -> Vec<(oracle::MetadataSource, String)> {
+    use oracle::MetadataSource::{OpenIdDiscovery, PathAware, Root};
+    let path_aware = metadata_url(issuer);
+    let mut out = vec![(PathAware, path_aware.clone())];
+    if let Ok(mut root) = url::Url::parse(issuer) {
+        root.set_path("/.well-known/oauth-authorization-server");
+        root.set_query(None);
+        root.set_fragment(None);
+        if root.as_str() != path_aware {
+            out.push((Root, root.to_string()));
+        }
+    }
+    out.push((
+        OpenIdDiscovery,
+        format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        ),
+    ));
+    out
+}
+
 /// The RFC 8414 §3 metadata URL of `issuer`: the well-known path goes between the host and
 /// the issuer's path, whose terminating `/` is dropped.
 pub fn metadata_url(issuer: &str) -> String {
@@ -379,10 +404,18 @@ async fn judge(
     let (level, expect) = sc.for_target(&ctx.profile, &ctx.fixture);
     match expect {
         Expect::Rules(Rules::Metadata(rules)) => {
-            let url = metadata_url(&ctx.fixture.ras_issuer);
-            let ex = ctx.http.get("metadata", &url).await;
-            let j = oracle::judge_metadata(level, &rules, &ex);
-            exchanges.push(ex);
+            let mut tried = Vec::new();
+            for (source, url) in metadata_locations(&ctx.fixture.ras_issuer) {
+                let ex = ctx.http.get("metadata", &url).await;
+                let stop = ex.response.is_none() || oracle::is_metadata_document(&ex);
+                tried.push((source, ex));
+                if stop {
+                    break;
+                }
+            }
+            let seen: Vec<_> = tried.iter().map(|(s, e)| (*s, e)).collect();
+            let j = oracle::judge_metadata_at(level, &rules, &seen);
+            exchanges.extend(tried.into_iter().map(|(_, e)| e));
             j
         }
         Expect::Procedure(p) => procedures::conduct(ctx, &sc, level, &p, exchanges, token).await,
@@ -585,10 +618,11 @@ async fn send_probe(
     let (ex, mut probe) = present(ctx, "probe", probe_req).await;
     let mut response = ex.response.clone();
     exchanges.push(ex);
-    let wait = sc
-        .retry_after
-        .as_deref()
-        .and_then(|w| humantime::parse_duration(w).ok());
+    let wait = ctx.fixture.retry_wait(
+        sc.retry_after
+            .as_deref()
+            .and_then(|w| humantime::parse_duration(w).ok()),
+    );
     if let (Some(wait), Rules::Accept(_) | Rules::Reject(_), Obtain::Mint) =
         (wait, rules, sc.obtain)
         && !matches!(probe, Outcome::Accepted { .. } | Outcome::NoAnswer { .. })
@@ -632,7 +666,8 @@ async fn name_principal(
                 .http
                 .bearer_request("whoami", crate::protocol::HttpMethod::Get, url, Some(at))
                 .await;
-            let read = oracle::read_whoami(&ex).map(|(p, _)| p);
+            let read =
+                oracle::read_whoami(&ex, ctx.fixture.whoami_principal.as_deref()).map(|(p, _)| p);
             exchanges.push(ex);
             Some(read)
         }

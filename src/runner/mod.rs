@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-pub use check::{CLIENT_ASSERTION_TYPE, CLIENT_SECRET_ENV, IDP_SECRET_ENV, metadata_url};
+pub use check::{
+    CLIENT_ASSERTION_TYPE, CLIENT_SECRET_ENV, IDP_SECRET_ENV, metadata_locations, metadata_url,
+};
 
 use crate::client::HttpClient;
 use crate::fixture::{Fixture, Secret};

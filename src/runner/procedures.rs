@@ -78,7 +78,9 @@ fn is_accepted(o: &Outcome) -> bool {
 }
 
 /// LOAD-05: sends a valid control, then `sends` ID-JAGs each under a fresh unknown `kid`,
-/// and counts the JWKS fetches they cause at the fake IdP.
+/// and counts the JWKS fetches they cause at the fake IdP. The flood is sent one request
+/// after the other through the client's pacer, so it never exceeds a declared `max_rate`;
+/// the fetches allowed grow with the time it takes (see the oracle's judgement).
 async fn fetch_budget(
     ctx: &RunContext,
     sc: &Scenario,
@@ -156,24 +158,57 @@ async fn measure(
             Ok::<_, BuildError>(present(ctx, "probe", &req).await)
         }
     };
-    // The bound must be refused, or there is nothing to find.
-    let (mut lo, mut hi) = (0i64, max_secs.max(1));
-    let mut steps = 0;
-    let (ex, at_zero) = try_offset(lo).await?;
+    let start = search_start(tolerance);
+    let (ex, control) = try_offset(start).await?;
     exchanges.push(ex);
-    if !is_accepted(&at_zero) {
-        return Err(Incomplete::ControlNotAccepted(at_zero));
+    search(start, control, max_secs, |offset| {
+        let probe = try_offset(offset);
+        async move { Ok::<_, Incomplete>(probe.await?.1) }
+    })
+    .await
+}
+
+/// The offset of a measure's control: one every server accepts. An `exp` of now is expired
+/// (RFC 7519 §4.1.4: the current time MUST be before it), so the `exp` searches start with
+/// an `exp` 30 s ahead, and a server without leeway measures 0 s instead of failing its
+/// control.
+pub(crate) fn search_start(tolerance: Tolerance) -> i64 {
+    match tolerance {
+        Tolerance::ExpSkew => -30,
+        Tolerance::MaxLifetime => 30,
+        Tolerance::NbfSkew | Tolerance::MaxIatAge => 0,
     }
-    match try_offset(hi).await?.1 {
+}
+
+/// Binary-searches the boundary between the accepted `start` (whose answer is `control`) and
+/// `max_secs`: the largest offset accepted and the smallest refused, `probe` answering each
+/// offset tried. Pure apart from `probe`.
+pub(crate) async fn search<F, Fut>(
+    start: i64,
+    control: Outcome,
+    max_secs: i64,
+    mut probe: F,
+) -> Result<MeasureObservation, Incomplete>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome, Incomplete>>,
+{
+    if !is_accepted(&control) {
+        return Err(Incomplete::ControlNotAccepted(control));
+    }
+    // The bound must be refused, or there is nothing to find.
+    let (mut lo, mut hi) = (start, max_secs.max(start + 1));
+    let mut steps = 0;
+    match probe(hi).await? {
         Outcome::Accepted { .. } => return Ok(MeasureObservation::NoLimit { bound_secs: hi }),
         Outcome::NoAnswer { reason } => return Err(Incomplete::NoAnswer(reason)),
         _ => {}
     }
     // Invariant: lo accepted, hi refused.
-    while hi - lo > 1 && steps < 20 {
+    while hi - lo > 1 && steps < 32 {
         steps += 1;
         let mid = lo + (hi - lo) / 2;
-        match try_offset(mid).await?.1 {
+        match probe(mid).await? {
             Outcome::Accepted { .. } => lo = mid,
             Outcome::NoAnswer { reason } => return Err(Incomplete::NoAnswer(reason)),
             _ => hi = mid,
@@ -181,6 +216,7 @@ async fn measure(
     }
     Ok(MeasureObservation::Limit {
         accepted_secs: lo,
+        refused_secs: hi,
         requests: steps + 2,
     })
 }
@@ -291,7 +327,13 @@ async fn concurrent_replay(
     exchanges: &mut Vec<Exchange>,
     token: &mut Option<SentToken>,
 ) -> Result<ConcurrentReplayObservation, Incomplete> {
-    let n = sends.clamp(2, 50);
+    // A race is released at once, so its sends bypass the pacer, which would space them out
+    // and serialize the race; under a declared max_rate they are capped at one second's
+    // worth, and the pacer's slots for them are taken before they leave.
+    let n = ctx
+        .fixture
+        .burst_allowance(sends.clamp(2, 50))
+        .map_err(|why| Incomplete::Unbuilt(BuildError::NotApplicable(why)))?;
     let minted = mint_jag(ctx, &sc.jag, now_secs())
         .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
     *token = Some(sent(
@@ -299,12 +341,13 @@ async fn concurrent_replay(
         &format!("the same ID-JAG sent {n} times at once"),
     ));
     let req = token_request(ctx, sc, &minted.token, None)?;
+    let http = ctx.http.burst(n).await;
     let mut tasks = tokio::task::JoinSet::new();
     // Everyone waits at the barrier, so the requests leave together.
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n as usize));
     for i in 0..n {
         let (http, url, req, barrier) = (
-            ctx.http.clone(),
+            http.clone(),
             ctx.fixture.token_endpoint.clone(),
             req.clone(),
             barrier.clone(),
@@ -358,7 +401,7 @@ async fn call_whoami(
             Some(access_token),
         )
         .await;
-    let read = oracle::read_whoami(&ex);
+    let read = oracle::read_whoami(&ex, ctx.fixture.whoami_principal.as_deref());
     exchanges.push(ex);
     read
 }
@@ -443,4 +486,82 @@ async fn distinct_principal(
         probe,
         probe_principal,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server with `leeway` whose clock reads `now` + 0.5 s (RFC 7519 §4.1.4: expired when
+    /// now ≥ exp + leeway), answering an ID-JAG whose exp is `offset` s before the whole now.
+    fn exp_server(
+        leeway: i64,
+    ) -> impl FnMut(i64) -> std::future::Ready<Result<Outcome, Incomplete>> {
+        move |offset| {
+            let (now, exp) = (1000.5f64, (1000 - offset) as f64);
+            std::future::ready(Ok(if now < exp + leeway as f64 {
+                Outcome::Accepted {
+                    body: Default::default(),
+                }
+            } else {
+                Outcome::Rejected {
+                    status: 400,
+                    error: "invalid_grant".into(),
+                    description: None,
+                }
+            }))
+        }
+    }
+
+    async fn exp_search(leeway: i64) -> MeasureObservation {
+        let start = search_start(Tolerance::ExpSkew);
+        let mut server = exp_server(leeway);
+        let control = server(start).await.unwrap();
+        search(start, control, 900, server).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_server_without_leeway_measures_zero_seconds_on_exp() {
+        let MeasureObservation::Limit {
+            accepted_secs,
+            refused_secs,
+            ..
+        } = exp_search(0).await
+        else {
+            panic!("no limit")
+        };
+        assert_eq!((accepted_secs, refused_secs), (-1, 0));
+        let MeasureObservation::Limit { refused_secs, .. } = exp_search(60).await else {
+            panic!("no limit")
+        };
+        assert_eq!(refused_secs, 60);
+    }
+
+    #[tokio::test]
+    async fn the_lifetime_search_starts_at_a_lifetime_every_server_accepts() {
+        // No leeway, lifetimes up to 300 s: exp = now is refused, exp = now + 30 s accepted.
+        let server = move |offset: i64| {
+            std::future::ready(Ok::<_, Incomplete>(if (1..=300).contains(&offset) {
+                Outcome::Accepted {
+                    body: Default::default(),
+                }
+            } else {
+                Outcome::Rejected {
+                    status: 400,
+                    error: "invalid_grant".into(),
+                    description: None,
+                }
+            }))
+        };
+        let start = search_start(Tolerance::MaxLifetime);
+        let control = server(start).await.unwrap();
+        let seen = search(start, control, 34_560_000, server).await.unwrap();
+        assert!(matches!(
+            seen,
+            MeasureObservation::Limit {
+                accepted_secs: 300,
+                ..
+            }
+        ));
+    }
 }
