@@ -547,6 +547,11 @@ fn granted_scopes(
                     .collect()
             });
     let mut granted: Vec<String> = match requested {
+        // Under `grant-requested-scope-without-claim`: an ID-JAG without scope caps nothing,
+        // and the scope asked for is granted as it is, defined here or not.
+        Some(req) if grant.scopes.is_empty() && has(Defect::GrantRequestedScopeWithoutClaim) => {
+            return Ok(req);
+        }
         Some(req) => {
             if !has(Defect::GrantRequestedScope)
                 && let Some(extra) = req.iter().find(|s| !grant.scopes.contains(s))

@@ -2,6 +2,7 @@
 //! executes the scenarios in parallel, each in isolation with fresh `jti`s, and gathers the
 //! results.
 
+mod cases;
 pub(crate) mod check;
 mod preflight;
 mod procedures;
@@ -96,7 +97,7 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
             let (ctx, limit, sc) = (ctx.clone(), limit.clone(), s.scenario.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                check::run(&ctx, &sc).await
+                cases::run(&ctx, &sc).await
             });
         }
         while let Some(joined) = tasks.join_next().await {
