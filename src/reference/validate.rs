@@ -691,9 +691,11 @@ async fn verify_signature(
         SigPlan::Asymmetric(a) => match asymmetric_key(cx, &jws.header, issuer, alg, kid).await? {
             KeyLookup::FailOpen => Ok(()),
             KeyLookup::Missing => verify_with_any_cached_key(cx, token, issuer, alg, kid, a).await,
-            KeyLookup::Found(jwk) => match verify_asymmetric(cx.cfg, token, jws, &jwk, alg, kid, a) {
+            KeyLookup::Found(jwk) => match verify_asymmetric(cx.cfg, token, jws, &jwk, alg, kid, a)
+            {
                 Err(refused)
-                    if kid.is_none() && cx.cfg.defects.contains(&Defect::KidlessTriesEveryIssuer) =>
+                    if kid.is_none()
+                        && cx.cfg.defects.contains(&Defect::KidlessTriesEveryIssuer) =>
                 {
                     verify_kidless_across_issuers(cx, token, issuer, alg, a)
                         .await
@@ -800,7 +802,12 @@ async fn verify_kidless_across_issuers(
     alg: &str,
     a: Algorithm,
 ) -> Result<(), Refusal> {
-    for other in cx.cfg.trusted.iter().filter(|t| t.jwks_uri != issuer.jwks_uri) {
+    for other in cx
+        .cfg
+        .trusted
+        .iter()
+        .filter(|t| t.jwks_uri != issuer.jwks_uri)
+    {
         if let Some(k) = cx.cache.key(&other.jwks_uri, None, alg, true).await?
             && DecodingKey::from_jwk(&k).is_ok_and(|key| verify_with(token, &key, a).is_ok())
         {

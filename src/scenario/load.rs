@@ -130,7 +130,9 @@ fn name_keys(text: &str, from: usize) -> Vec<(usize, String)> {
         // A block mapping's value runs to the end of the line (or a comment); a flow
         // mapping's to the next `,` or `}`.
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let lead = text[line_start..start].trim_start().trim_start_matches("- ");
+        let lead = text[line_start..start]
+            .trim_start()
+            .trim_start_matches("- ");
         let end = if lead.trim().is_empty() {
             rest.find('\n')
                 .map(|nl| rest[..nl].find(" #").unwrap_or(nl))
