@@ -578,7 +578,10 @@ const MULTI_CASE_ROWS: &[(&str, &[(&str, &str)])] = &[
         "JAG-HDR-11",
         &[
             ("kid removed", "no kid"),
-            ("kid removed", "ISS_B's key without kid"),
+            (
+                "signed with ISS_B's key under iss ISS_A",
+                "ISS_B's key without kid",
+            ),
         ],
     ),
     (
