@@ -268,6 +268,8 @@ defects! {
     ServerErrorOnMissingAssertion = "server-error-on-missing-assertion", "answers 500 when assertion is missing or empty", [("REQ-03", Fail), ("REQ-04", Fail)];
     /// Uses the first of repeated parameters.
     FirstParamWins = "first-param-wins", "uses the first of repeated parameters", [("REQ-05", Fail)];
+    /// Uses the last of repeated parameters.
+    LastParamWins = "last-param-wins", "uses the last of repeated parameters", [("REQ-05", Fail)];
     /// Answers 500 when the assertion is not a JWT.
     ServerErrorOnMalformedAssertion = "server-error-on-malformed-assertion", "answers 500 when the assertion is not a JWT", [("REQ-06", Fail)];
     /// Serves the token endpoint on GET with the parameters in the URL.
