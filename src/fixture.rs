@@ -221,7 +221,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "api.whoami",
         "the whoami URL, which says whom a token represents",
     ),
-    ("jag", "the minted ID-JAG (in request.assertion only)"),
+    (
+        "jag",
+        "the minted ID-JAG (in request.assertion and request.params values only)",
+    ),
     ("idp.trusted.issuer", "ISS_A, the trusted issuer"),
     ("idp.trusted_b.issuer", "ISS_B, a second trusted issuer"),
     (

@@ -20,8 +20,12 @@ const DEPARTURES_FROM_REQUIREMENTS_MD: &[(&str, Level, Level)] = &[
     ("JAG-HDR-12", Must, Should),
 ];
 
-/// Rows added to the catalogue before requirements.md (outside the crate) lists them.
-const ROWS_NOT_YET_IN_REQUIREMENTS_MD: &[&str] = &[
+/// Rows the catalogue adds to requirements.md (every one must still be missing there): a
+/// requirement the project found no row for.
+const ROWS_BEYOND_REQUIREMENTS_MD: &[&str] = &[
+    // Issue 9 §3: with no scope claim, a requested scope the RAS does not define must not be
+    // granted (RFC 7521 §4.1; MCP EMA §7.2.1), a MUST no check covered.
+    "JAG-SCP-08",
     // RFC 8414 §3: metadata only at the root for an issuer with a path (issue 9 §1).
     "META-08",
 ];
@@ -287,13 +291,19 @@ fn table_matches_requirements_md() {
         rows.push((id.to_string(), level));
     }
     let md_ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
-    let listed: Vec<&RequirementRow> = catalogue::all()
+    for extra in ROWS_BEYOND_REQUIREMENTS_MD {
+        assert!(
+            !md_ids.contains(extra),
+            "{extra} is in requirements.md now: drop it from ROWS_BEYOND_REQUIREMENTS_MD"
+        );
+    }
+    let transcribed: Vec<&RequirementRow> = catalogue::all()
         .iter()
-        .filter(|r| !ROWS_NOT_YET_IN_REQUIREMENTS_MD.contains(&r.id))
+        .filter(|r| !ROWS_BEYOND_REQUIREMENTS_MD.contains(&r.id))
         .collect();
-    let table_ids: Vec<&str> = listed.iter().map(|r| r.id).collect();
+    let table_ids: Vec<&str> = transcribed.iter().map(|r| r.id).collect();
     assert_eq!(md_ids, table_ids, "IDs differ from requirements.md");
-    for ((id, level), r) in rows.iter().zip(listed) {
+    for ((id, level), r) in rows.iter().zip(transcribed) {
         let Some(level) = *level else { continue };
         let departure = DEPARTURES_FROM_REQUIREMENTS_MD
             .iter()
@@ -532,4 +542,186 @@ fn every_defect_proves_a_covered_row() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The scenario with `id`, loaded.
+fn scenario_of(id: &str) -> scenario::Scenario {
+    embedded()
+        .into_iter()
+        .find(|l| l.scenario.id == id)
+        .unwrap_or_else(|| panic!("no scenario {id}"))
+        .scenario
+}
+
+/// The `kid` a case's ID-JAG header carries.
+fn kid_of(s: &scenario::Scenario, case: &str) -> Value {
+    let c = s.cases.iter().find(|c| c.name == case).expect("case");
+    s.with_case(c)
+        .jag
+        .header
+        .get("kid")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Rows whose summary names several things to send: the scenario sends each as a case of its
+/// own (issue 9 §3), so `list`'s summary and the scenario hold together. Per row: the words of
+/// its summary and the case that sends them.
+const MULTI_CASE_ROWS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "JAG-SUB-01",
+        &[
+            ("sub removed", "sub removed"),
+            ("\"\"", "empty string"),
+            ("a number", "a number"),
+        ],
+    ),
+    (
+        "JAG-HDR-11",
+        &[
+            ("kid removed", "no kid"),
+            (
+                "signed with ISS_B's key under iss ISS_A",
+                "ISS_B's key without kid",
+            ),
+        ],
+    ),
+    (
+        "JAG-HDR-12",
+        &[
+            ("path traversal", "path traversal"),
+            ("SQL", "SQL"),
+            ("10 kB", "10 kB"),
+            ("a number", "a number"),
+        ],
+    ),
+    (
+        "REQ-05",
+        &[
+            (
+                "valid and invalid, both orders",
+                "valid then invalid assertion",
+            ),
+            (
+                "valid and invalid, both orders",
+                "invalid then valid assertion",
+            ),
+            ("two grant_type parameters", "two grant_type parameters"),
+        ],
+    ),
+];
+
+#[test]
+fn multi_case_rows_and_their_scenarios_hold_together() {
+    for (id, cases) in MULTI_CASE_ROWS {
+        let row = catalogue::find(id).expect("row");
+        let s = scenario_of(id);
+        let names: Vec<&str> = s.cases.iter().map(|c| c.name.as_str()).collect();
+        let want: Vec<&str> = cases.iter().map(|(_, case)| *case).collect();
+        assert_eq!(names, want, "{id}: its cases");
+        for (words, _) in *cases {
+            assert!(
+                row.summary.contains(words),
+                "{id}: `{words}` not in `{}`",
+                row.summary
+            );
+        }
+    }
+    // What each case sends is what its row's words say.
+    let sub = scenario_of("JAG-SUB-01");
+    let jag = |s: &scenario::Scenario, case: &str| {
+        let c = s.cases.iter().find(|c| c.name == case).expect("case");
+        s.with_case(c).jag
+    };
+    assert_eq!(jag(&sub, "sub removed").remove_claims, ["sub"]);
+    assert_eq!(
+        jag(&sub, "empty string").claims.get("sub"),
+        Some(&Value::from(""))
+    );
+    assert!(
+        jag(&sub, "a number")
+            .claims
+            .get("sub")
+            .is_some_and(Value::is_number)
+    );
+    assert!(
+        sub.cases
+            .iter()
+            .all(|c| sub.with_case(c).expect.reject().is_some())
+    );
+
+    let hdr11 = scenario_of("JAG-HDR-11");
+    let signed_b = jag(&hdr11, "ISS_B's key without kid");
+    assert_eq!(signed_b.remove_header, ["kid"]);
+    assert_eq!(
+        serde_json::to_value(&signed_b.sign).expect("sign"),
+        serde_json::json!({ "key_of": "trusted_b" })
+    );
+    assert!(signed_b.issuer.is_none(), "iss stays the trusted issuer's");
+    let c = hdr11
+        .cases
+        .iter()
+        .find(|c| c.name == "ISS_B's key without kid");
+    assert!(hdr11.with_case(c.expect("case")).expect.reject().is_some());
+
+    let hdr12 = scenario_of("JAG-HDR-12");
+    assert!(
+        kid_of(&hdr12, "path traversal")
+            .as_str()
+            .is_some_and(|k| k.contains("../"))
+    );
+    assert!(
+        kid_of(&hdr12, "SQL")
+            .as_str()
+            .is_some_and(|k| k.contains('\''))
+    );
+    assert!(
+        kid_of(&hdr12, "10 kB")
+            .as_str()
+            .is_some_and(|k| k.len() >= 10_000)
+    );
+    assert!(kid_of(&hdr12, "a number").is_number());
+    // The row's "(no 5xx)": the string injections may be refused or accepted; the number, a
+    // kid that is no string, is refused (RFC 7515 §4.1.4).
+    for c in &hdr12.cases {
+        let expect = hdr12.with_case(c).expect;
+        let either = matches!(
+            expect,
+            xaa_conform::oracle::Expect::Rules(xaa_conform::oracle::Rules::Either(_))
+        );
+        assert_eq!(either, c.name != "a number", "{}: {expect:?}", c.name);
+    }
+
+    let req = scenario_of("REQ-05");
+    let request = |case: &str| {
+        let c = req.cases.iter().find(|c| c.name == case).expect("case");
+        req.with_case(c).request
+    };
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let valid_first = request("valid then invalid assertion");
+    assert_eq!(valid_first.assertion, None, "the minted ID-JAG first");
+    assert_eq!(valid_first.params, [pair("assertion", "not-a-jwt")]);
+    let invalid_first = request("invalid then valid assertion");
+    assert_eq!(invalid_first.assertion.as_deref(), Some("not-a-jwt"));
+    assert_eq!(invalid_first.params, [pair("assertion", "${jag}")]);
+    let grant_types = request("two grant_type parameters");
+    assert_eq!(grant_types.params.len(), 1);
+    assert_eq!(grant_types.params[0].0, "grant_type");
+    assert!(req.cases.iter().all(|c| {
+        req.with_case(c)
+            .expect
+            .reject()
+            .is_some_and(|r| r.codes() == ["invalid_request"])
+    }));
+}
+
+/// BASE-09's summary says what its scenario sends: `exp` 299.5 s ahead.
+#[test]
+fn base_09_summary_matches_its_lifetime() {
+    let row = catalogue::find("BASE-09").expect("row");
+    assert!(row.summary.contains("now+299.5"), "{}", row.summary);
+    let s = scenario_of("BASE-09");
+    let exp = s.jag.times.get("exp").expect("exp");
+    let fraction = s.jag.add_fraction.get("exp").copied().unwrap_or_default();
+    assert_eq!(exp.seconds as f64 + fraction, 299.5);
 }

@@ -1621,3 +1621,114 @@ fn expect_keeps_its_flat_syntax_and_separates_rules_from_procedures() {
     assert!(serde_saphyr::from_str::<Expect>("reject: x\nmeasure: {}").is_err());
     assert!(serde_saphyr::from_str::<Expect>("nonsense: {}").is_err());
 }
+
+fn case(name: &str, verdict: Verdict, reason: &str) -> (String, xaa_conform::oracle::Judgement) {
+    (
+        name.to_owned(),
+        xaa_conform::oracle::Judgement {
+            verdict,
+            reason: reason.to_owned(),
+        },
+    )
+}
+
+/// A multi-case check is as bad as its worst case: FAIL over ERROR over WARN over SKIP over
+/// INFO over PASS; among equals the first decides. The reason names the deciding case and
+/// sums up the others.
+#[test]
+fn cases_combine_to_the_worst_and_name_the_deciding_case() {
+    use xaa_conform::oracle::{combine_cases, deciding_case};
+    let order = [
+        Verdict::Pass,
+        Verdict::Info,
+        Verdict::Skip,
+        Verdict::Warn,
+        Verdict::Error,
+        Verdict::Fail,
+    ];
+    for (i, worse) in order.iter().enumerate() {
+        for better in &order[..i] {
+            for cases in [
+                vec![case("a", *better, "fine"), case("b", *worse, "bad")],
+                vec![case("b", *worse, "bad"), case("a", *better, "fine")],
+            ] {
+                let j = combine_cases(&cases);
+                assert_eq!(j.verdict, *worse, "{better} and {worse}: {}", j.reason);
+                assert!(j.reason.starts_with("case `b`: bad"), "{}", j.reason);
+                assert!(j.reason.contains(&format!("`a` {better}")), "{}", j.reason);
+            }
+        }
+    }
+    // A FAIL decides even when another case got no answer; an unanswered case outranks a WARN.
+    let j = combine_cases(&[
+        case("x", Verdict::Error, "no answer: timed out"),
+        case("y", Verdict::Fail, "accepted"),
+    ]);
+    assert_eq!(
+        (j.verdict, j.reason.starts_with("case `y`")),
+        (Verdict::Fail, true)
+    );
+    let j = combine_cases(&[
+        case("w", Verdict::Warn, "rejected with invalid_grant"),
+        case("x", Verdict::Error, "no answer: timed out"),
+    ]);
+    assert_eq!(j.verdict, Verdict::Error, "{}", j.reason);
+    assert_eq!(
+        j.reason,
+        "case `x`: no answer: timed out (other cases: `w` WARN)"
+    );
+    // Equal verdicts: the first case in the scenario's order decides.
+    let two = [
+        case("first", Verdict::Pass, "rejected: 400 invalid_grant"),
+        case("second", Verdict::Pass, "rejected: 400 invalid_grant"),
+    ];
+    assert_eq!(deciding_case(&two), Some(0));
+    assert_eq!(
+        combine_cases(&two).reason,
+        "case `first`: rejected: 400 invalid_grant (other cases: `second` PASS)"
+    );
+    // One case: just its reason, named.
+    let one = combine_cases(&[case("only", Verdict::Info, "recorded")]);
+    assert_eq!(
+        (one.verdict, one.reason.as_str()),
+        (Verdict::Info, "case `only`: recorded")
+    );
+    // No case: the check could not be judged.
+    assert_eq!(deciding_case(&[]), None);
+    assert_eq!(combine_cases(&[]).verdict, Verdict::Error);
+}
+
+/// `scope_required`: an accepted answer without `scope` is a breach (RFC 6749 §5.1 reads it
+/// as the requested scope); with `scope`, the other scope rules decide.
+#[test]
+fn scope_required_refuses_an_answer_without_scope() {
+    let rules = AcceptRules {
+        scope_required: true,
+        scope_excludes: vec!["undefined".into()],
+        ..Default::default()
+    };
+    let body = |v: Value| match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let without = Outcome::Accepted {
+        body: body(json!({"access_token": "x", "token_type": "Bearer"})),
+    };
+    let j = judge_positive(Level::Must, &rules, &without, None, WHAT);
+    assert_eq!(j.verdict, Verdict::Fail, "{}", j.reason);
+    assert!(j.reason.contains("no scope"), "{}", j.reason);
+    let default_scope = Outcome::Accepted {
+        body: body(json!({"access_token": "x", "token_type": "Bearer", "scope": "s.read"})),
+    };
+    assert_eq!(
+        judge_positive(Level::Must, &rules, &default_scope, None, WHAT).verdict,
+        Verdict::Pass
+    );
+    let granted = Outcome::Accepted {
+        body: body(json!({"access_token": "x", "token_type": "Bearer", "scope": "undefined"})),
+    };
+    assert_eq!(
+        judge_positive(Level::Must, &rules, &granted, None, WHAT).verdict,
+        Verdict::Fail
+    );
+}

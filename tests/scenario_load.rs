@@ -707,3 +707,84 @@ fn filter_with_an_invalid_glob_is_an_error() {
     let e = scenario::filter(all, "[").expect_err("invalid glob");
     assert!(e.message.contains('['), "{e}");
 }
+
+/// A scenario with two cases, the second with its own `jag:` and `expect:`.
+const TWO_CASES: &str = "version: 2\nid: X-CASES-01\ntitle: t\n\
+requirement: { level: MUST, source: s }\n\
+jag:\n  remove_claims: [sub]\n\
+expect: { reject: invalid_grant }\n\
+cases:\n  - name: sub removed\n  - name: a number\n    jag:\n      claims: { sub: 123 }\n    expect: { reject: [invalid_grant, invalid_request] }\n";
+
+#[test]
+fn cases_load_and_apply_over_the_scenario() {
+    let l = load_one(TWO_CASES);
+    let s = &l.scenario;
+    let names: Vec<&str> = s.cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["sub removed", "a number"]);
+    // The first case states nothing: it is the scenario as written.
+    let first = s.with_case(&s.cases[0]);
+    assert!(first.cases.is_empty());
+    assert_eq!((&first.jag, &first.expect), (&s.jag, &s.expect));
+    // The second replaces jag and expect, and keeps the rest (level, request, id).
+    let second = s.with_case(&s.cases[1]);
+    assert_eq!(second.jag.claims.get("sub"), Some(&serde_json::json!(123)));
+    assert!(
+        second.jag.remove_claims.is_empty(),
+        "the case's jag replaces, not merges"
+    );
+    assert_eq!(
+        second.expect.reject().map(|r| r.codes()),
+        Some(vec![
+            "invalid_grant".to_string(),
+            "invalid_request".to_string()
+        ])
+    );
+    assert_eq!(
+        (second.id.as_str(), second.requirement.level),
+        ("X-CASES-01", Level::Must)
+    );
+    assert!(second.cases.is_empty());
+}
+
+#[test]
+fn a_case_name_used_twice_is_reported_at_the_second() {
+    let text = TWO_CASES.replace("  - name: a number\n", "  - name: sub removed\n");
+    let (e, path) = load_err(text);
+    // Line 10: `  - name: sub removed`, the second one; column 5, the `name` key.
+    assert_at(&e, &path, 10, 5);
+    assert!(e.message.contains("`sub removed` is used twice"), "{e}");
+    // Flow style and quotes: still at the second one.
+    let text = TWO_CASES.replace(
+        "cases:\n  - name: sub removed\n  - name: a number\n",
+        "cases:\n  - { name: \"x\" }\n  - { name: 'x', jag: { remove_claims: [iss] } }\n  - name: a number\n",
+    );
+    let (e, path) = load_err(text);
+    assert_at(&e, &path, 10, 7);
+}
+
+#[test]
+fn a_case_needs_a_name_and_known_members() {
+    let (e, _) = load_err(TWO_CASES.replace("  - name: a number\n", "  - name: \"\"\n"));
+    assert!(e.message.contains("non-empty name"), "{e}");
+    let (e, path) = load_err(TWO_CASES.replace("    jag:\n      claims", "    jwt:\n      claims"));
+    assert!(e.message.contains("jwt"), "{e}");
+    assert_at(&e, &path, 11, 5);
+    let (e, _) = load_err(TWO_CASES.replace("  - name: sub removed\n", "  - jag: {}\n"));
+    assert!(e.message.contains("name"), "{e}");
+}
+
+#[test]
+fn a_case_is_validated_like_a_scenario() {
+    let (e, _) = load_err(TWO_CASES.replace(
+        "{ reject: [invalid_grant, invalid_request] }",
+        "{ reject: [] }",
+    ));
+    assert!(e.message.contains("case `a number`: reject needs"), "{e}");
+    let (e, _) =
+        load_err(TWO_CASES.replace("jag:\n  remove_claims: [sub]\n", "obtain: token_exchange\n"));
+    assert!(
+        e.message
+            .contains("case `a number`: obtain: token_exchange"),
+        "{e}"
+    );
+}

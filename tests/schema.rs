@@ -53,3 +53,27 @@ fn the_example_target_validates_against_the_target_schema() {
     let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// `cases:` is in the scenario schema: a list of cases with a required `name` and no member
+/// the loader would refuse.
+#[test]
+fn the_scenario_schema_describes_cases() {
+    let schema = scenario::schema();
+    let validator = jsonschema::validator_for(&schema).expect("the scenario schema compiles");
+    let valid = |text: &str| {
+        let doc: serde_json::Value = serde_saphyr::from_str(text).expect("YAML");
+        validator.is_valid(&doc)
+    };
+    let head = "version: 2\nid: JAG-SUB-01\ntitle: t\nexpect: { reject: invalid_grant }\n";
+    assert!(valid(&format!(
+        "{head}cases:\n  - name: a\n  - name: b\n    jag: {{ claims: {{ sub: 1 }} }}\n    request: {{ params: [[a, b]] }}\n    expect: {{ either: {{ reject: invalid_grant, accept: {{}} }} }}\n"
+    )));
+    assert!(
+        !valid(&format!("{head}cases:\n  - jag: {{}}\n")),
+        "a case needs a name"
+    );
+    assert!(
+        !valid(&format!("{head}cases:\n  - name: a\n    replay: true\n")),
+        "a case changes jag, request and expect only"
+    );
+}

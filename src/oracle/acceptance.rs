@@ -74,6 +74,11 @@ pub(super) fn body_problems(rules: &AcceptRules, body: &Map<String, Value>) -> V
         }
     }
     let granted = body.get("scope");
+    if rules.scope_required && granted.is_none() {
+        problems.push(
+            "no scope in the response, which RFC 6749 §5.1 reads as the scope requested".into(),
+        );
+    }
     if let Some(allowed) = &rules.scope_within {
         let allowed = scopes(allowed);
         match granted {

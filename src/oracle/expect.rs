@@ -57,6 +57,10 @@ pub struct AcceptRules {
     /// Scopes that must not be granted (when `scope` is present).
     #[serde(default)]
     pub scope_excludes: Vec<String>,
+    /// The response must carry `scope`: where the granted scope cannot be the requested one,
+    /// RFC 6749 §5.1 makes it REQUIRED, and an absent `scope` reads as the requested one.
+    #[serde(default)]
+    pub scope_required: bool,
     /// Members that must equal these JSON values.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Value>")]

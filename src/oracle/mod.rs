@@ -7,6 +7,7 @@
 //! No other module builds a verdict.
 
 pub mod acceptance;
+pub mod cases;
 pub mod classify;
 pub mod expect;
 pub mod incomplete;
@@ -22,6 +23,7 @@ use crate::protocol::RecordedResponse;
 use crate::spec::{Level, Verdict};
 
 pub use acceptance::{judge_either, judge_positive};
+pub use cases::{combine_cases, deciding_case};
 pub use classify::{Outcome, classify, classify_response, json_object, summarize};
 pub use expect::{
     AcceptRules, ConcurrentReplay, DistinctPrincipal, EitherRules, Expect, ExpectSyntax,

@@ -61,7 +61,7 @@ defects! {
 
     // Signature, algorithms, keys.
     /// Ignores the result of RSA signature verification.
-    SkipSignatureCheck = "skip-signature-check", "ignores the result of RSA signature verification", [("JAG-SIG-02", Fail), ("JAG-SIG-03", Fail)];
+    SkipSignatureCheck = "skip-signature-check", "ignores the result of RSA signature verification", [("JAG-SIG-02", Fail), ("JAG-SIG-03", Fail), ("JAG-HDR-11", Warn)];
     /// Accepts unsigned `alg: none` tokens.
     AcceptAlgNone = "accept-alg-none", "accepts unsigned alg-none tokens", [("JAG-SIG-01", Fail), ("ERR-05", Warn)];
     /// Verifies HS256 with the issuer's RSA public key (PEM) as the HMAC secret.
@@ -78,6 +78,8 @@ defects! {
     TrustEmbeddedJwk = "trust-embedded-jwk", "verifies with the key embedded in the jwk header", [("JAG-SIG-10", Fail)];
     /// Looks a `kid` up in every trusted issuer's JWKS.
     KidLookupAcrossIssuers = "kid-lookup-across-issuers", "finds the kid in any trusted issuer's JWKS, not only the token issuer's", [("JAG-SIG-11", Fail)];
+    /// Without a `kid`, tries every trusted issuer's key when the issuer's own does not verify.
+    KidlessTriesEveryIssuer = "kidless-tries-every-issuer", "without a kid, verifies with any trusted issuer's key, not only the token issuer's", [("JAG-HDR-11", Warn)];
     /// When no key matches the `kid`, tries every key of the issuer instead of refusing.
     UnknownKidTriesAllKeys = "unknown-kid-tries-all-keys", "tries all the issuer's keys when the kid matches none", [("JAG-SIG-15", Fail)];
 
@@ -199,6 +201,8 @@ defects! {
     IgnoreResourceType = "ignore-resource-type", "ignores a resource claim of the wrong type", [("JAG-RES-08", Warn)];
 
     // scope.
+    /// With no `scope` in the ID-JAG, grants the requested scope as asked, defined or not.
+    GrantRequestedScopeWithoutClaim = "grant-requested-scope-without-claim", "grants the requested scope as asked, defined or not, when the ID-JAG has no scope", [("JAG-SCP-08", Fail)];
     /// Grants the requested scope without capping it at the ID-JAG's.
     GrantRequestedScope = "grant-requested-scope", "grants the requested scope beyond the ID-JAG's", [("JAG-SCP-01", Fail)];
     /// Ignores the `scope` request parameter.
@@ -264,6 +268,8 @@ defects! {
     ServerErrorOnMissingAssertion = "server-error-on-missing-assertion", "answers 500 when assertion is missing or empty", [("REQ-03", Fail), ("REQ-04", Fail)];
     /// Uses the first of repeated parameters.
     FirstParamWins = "first-param-wins", "uses the first of repeated parameters", [("REQ-05", Fail)];
+    /// Uses the last of repeated parameters.
+    LastParamWins = "last-param-wins", "uses the last of repeated parameters", [("REQ-05", Fail)];
     /// Answers 500 when the assertion is not a JWT.
     ServerErrorOnMalformedAssertion = "server-error-on-malformed-assertion", "answers 500 when the assertion is not a JWT", [("REQ-06", Fail)];
     /// Serves the token endpoint on GET with the parameters in the URL.

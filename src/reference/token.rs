@@ -381,7 +381,8 @@ async fn exchange(
 }
 
 /// The request parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be
-/// included more than once; under `first-param-wins` the first of a repeated one is used).
+/// included more than once; under `first-param-wins` the first of a repeated one is used, under
+/// `last-param-wins` the last).
 fn single_parameters(
     state: &RasState,
     method: &Method,
@@ -393,6 +394,10 @@ fn single_parameters(
     let mut seen = BTreeSet::new();
     if state.cfg.defects.contains(&Defect::FirstParamWins) {
         form.retain(|(k, _)| seen.insert(k.clone()));
+    } else if state.cfg.defects.contains(&Defect::LastParamWins) {
+        form.reverse();
+        form.retain(|(k, _)| seen.insert(k.clone()));
+        form.reverse();
     } else if let Some((dup, _)) = form.iter().find(|(k, _)| !seen.insert(k.clone())) {
         return Err(Box::new(bad_request(
             state,
@@ -547,6 +552,11 @@ fn granted_scopes(
                     .collect()
             });
     let mut granted: Vec<String> = match requested {
+        // Under `grant-requested-scope-without-claim`: an ID-JAG without scope caps nothing,
+        // and the scope asked for is granted as it is, defined here or not.
+        Some(req) if grant.scopes.is_empty() && has(Defect::GrantRequestedScopeWithoutClaim) => {
+            return Ok(req);
+        }
         Some(req) => {
             if !has(Defect::GrantRequestedScope)
                 && let Some(extra) = req.iter().find(|s| !grant.scopes.contains(s))

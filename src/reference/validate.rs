@@ -691,7 +691,18 @@ async fn verify_signature(
         SigPlan::Asymmetric(a) => match asymmetric_key(cx, &jws.header, issuer, alg, kid).await? {
             KeyLookup::FailOpen => Ok(()),
             KeyLookup::Missing => verify_with_any_cached_key(cx, token, issuer, alg, kid, a).await,
-            KeyLookup::Found(jwk) => verify_asymmetric(cx.cfg, token, jws, &jwk, alg, kid, a),
+            KeyLookup::Found(jwk) => match verify_asymmetric(cx.cfg, token, jws, &jwk, alg, kid, a)
+            {
+                Err(refused)
+                    if kid.is_none()
+                        && cx.cfg.defects.contains(&Defect::KidlessTriesEveryIssuer) =>
+                {
+                    verify_kidless_across_issuers(cx, token, issuer, alg, a)
+                        .await
+                        .map_err(|_| refused)
+                }
+                verified => verified,
+            },
         },
         SigPlan::Hs256Confusion => verify_hs256_with_rsa_key(cx, token, issuer, alg, kid).await,
         SigPlan::Hs256ClientSecret => verify_with(
@@ -779,6 +790,31 @@ async fn verify_with_any_cached_key(
         "no key {} for this issuer",
         kid.unwrap_or("(no kid)")
     )))
+}
+
+/// Without a `kid`, under `kidless-tries-every-issuer`: the issuer's key did not verify the
+/// signature, so the other trusted issuers' keys for `alg` are tried too. The key must come
+/// from the token issuer's JWKS alone (RFC 7523 §3 item 9, OIDC Core §10.1).
+async fn verify_kidless_across_issuers(
+    cx: &Context<'_>,
+    token: &str,
+    issuer: &TrustedIssuer,
+    alg: &str,
+    a: Algorithm,
+) -> Result<(), Refusal> {
+    for other in cx
+        .cfg
+        .trusted
+        .iter()
+        .filter(|t| t.jwks_uri != issuer.jwks_uri)
+    {
+        if let Some(k) = cx.cache.key(&other.jwks_uri, None, alg, true).await?
+            && DecodingKey::from_jwk(&k).is_ok_and(|key| verify_with(token, &key, a).is_ok())
+        {
+            return Ok(());
+        }
+    }
+    Err(invalid_grant("signature check failed"))
 }
 
 /// The signature with the key found: a key for signing (RFC 7517 §4.2) and for this `alg`

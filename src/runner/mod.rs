@@ -2,6 +2,7 @@
 //! executes the scenarios in parallel, each in isolation with fresh `jti`s, and gathers the
 //! results.
 
+mod cases;
 pub(crate) mod check;
 mod preflight;
 mod procedures;
@@ -103,7 +104,7 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
                 if watch.stopped() {
                     return not_run(&sc, oracle::judge_server_stopped());
                 }
-                let result = check::run(&ctx, &sc).await;
+                let result = cases::run(&ctx, &sc).await;
                 watch.record(oracle::unanswered(result.verdict));
                 result
             });

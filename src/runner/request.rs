@@ -161,7 +161,11 @@ pub(crate) fn token_request_for(
         }
     }
     params.retain(|(k, _)| !rq.remove.contains(k));
-    params.extend(rq.params.iter().cloned());
+    params.extend(
+        rq.params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.replace("${jag}", assertion))),
+    );
     Ok(FormRequest {
         params,
         auth,

@@ -114,6 +114,106 @@ fn nested_offset(text: &str, parent: &str, key: &str) -> usize {
     text[p..].find(key).map_or(p, |k| p + k)
 }
 
+/// Offsets of the `name:` keys written after `from` (block or flow style), each with the
+/// name as written (quotes removed).
+fn name_keys(text: &str, from: usize) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut at = from.min(text.len());
+    while let Some(rel) = text[at..].find("name:") {
+        let start = at + rel;
+        at = start + "name:".len();
+        let before = text[..start].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            continue;
+        }
+        let rest = &text[at..];
+        // A block mapping's value runs to the end of the line (or a comment); a flow
+        // mapping's to the next `,` or `}`.
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let lead = text[line_start..start]
+            .trim_start()
+            .trim_start_matches("- ");
+        let end = if lead.trim().is_empty() {
+            rest.find('\n')
+                .map(|nl| rest[..nl].find(" #").unwrap_or(nl))
+                .unwrap_or(rest.len())
+        } else {
+            rest.find(['\n', ',', '}']).unwrap_or(rest.len())
+        };
+        let value = rest[..end].trim().trim_matches(|c| c == '"' || c == '\'');
+        found.push((start, value.to_string()));
+    }
+    found
+}
+
+/// The cases of a multi-case scenario: each has a non-empty name that no other case has, an
+/// `expect:` that can be judged, and no `jag:` under `obtain: token_exchange`.
+fn check_cases(origin: &str, text: &str, scenario: &Scenario) -> Result<(), InputError> {
+    let at_cases = top_key_offset(text, "cases").unwrap_or(0);
+    let names = name_keys(text, at_cases);
+    // Where the `n`-th case called `name` is written (the cases key when it cannot be found).
+    let name_at = |name: &str, n: usize| {
+        names
+            .iter()
+            .filter(|(_, v)| v == name)
+            .nth(n)
+            .map_or(at_cases, |(o, _)| *o)
+    };
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for case in &scenario.cases {
+        let name = case.name.trim();
+        if name.is_empty() {
+            return Err(InputError::at_offset(
+                origin,
+                text,
+                name_at(&case.name, 0),
+                "a case needs a non-empty name",
+            ));
+        }
+        let count = seen.entry(case.name.as_str()).or_default();
+        *count += 1;
+        if *count > 1 {
+            return Err(InputError::at_offset(
+                origin,
+                text,
+                name_at(&case.name, *count - 1),
+                format!(
+                    "case name `{}` is used twice; each case of a scenario needs its own name",
+                    case.name
+                ),
+            ));
+        }
+        if let Some(codes) = case.expect.as_ref().and_then(|e| e.reject())
+            && codes.codes().is_empty()
+            && codes.statuses().is_empty()
+        {
+            return Err(InputError::at_offset(
+                origin,
+                text,
+                name_at(&case.name, 0),
+                format!(
+                    "case `{}`: reject needs at least one error code or status",
+                    case.name
+                ),
+            ));
+        }
+        if scenario.obtain == Obtain::TokenExchange
+            && case.jag.as_ref().is_some_and(|j| !j.is_baseline())
+        {
+            return Err(InputError::at_offset(
+                origin,
+                text,
+                name_at(&case.name, 0),
+                format!(
+                    "case `{}`: obtain: token_exchange takes the ID-JAG the IdP issues; it cannot be combined with jag changes",
+                    case.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The members of a scenario file that say how to read its requirement, as written.
 #[derive(Debug, Default, Deserialize)]
 struct FileHead {
@@ -300,6 +400,7 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
             "obtain: token_exchange takes the ID-JAG the IdP issues; it cannot be combined with jag changes",
         ));
     }
+    check_cases(origin, text, &scenario)?;
     let warnings = resolve_requirement(origin, text, head, &mut scenario)?;
     Ok(LoadedScenario {
         scenario,

@@ -281,6 +281,26 @@ pub struct PolicyOverride {
     pub name_principal: bool,
 }
 
+/// One case of a multi-case scenario (`cases:`): a name, and what it changes. Each member it
+/// states replaces the scenario's for this case; the others are the scenario's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// The case's name, unique in the scenario (e.g. `empty string`); reasons and exchange
+    /// roles are prefixed with it.
+    pub name: String,
+    /// Changes to the valid ID-JAG, instead of the scenario's `jag:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jag: Option<JagMutation>,
+    /// Changes to the token request, instead of the scenario's `request:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestChange>,
+    /// What the server must do, instead of the scenario's `expect:` (and of its profiles'
+    /// expectations; their levels stay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
 /// The scenario format this build writes and reads (`version: 2`): level and source come
 /// from the catalogue row with the scenario's ID. A file without `version` is read in the
 /// version-1 form, where `requirement:` states them.
@@ -391,13 +411,46 @@ pub struct Scenario {
     /// the policy; they win over `profiles` when the target declares the policy.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub policies: BTreeMap<TargetPolicy, PolicyOverride>,
+    /// Several cases of one check, each run as its own execution (its own positive control
+    /// and probe, fresh `jti`s) with the case's `jag:`, `request:` and `expect:` in place of
+    /// the scenario's; the check's verdict is the worst case's (see
+    /// `oracle::combine_cases`). Empty: the scenario is its one case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<Case>,
 }
 
 impl Scenario {
     /// True when the check must run alone: it watches or changes the fake IdP, or races
     /// requests against each other.
     pub fn exclusive(&self) -> bool {
-        self.observe.is_some() || self.idp.is_some() || self.expect.runs_alone()
+        self.observe.is_some()
+            || self.idp.is_some()
+            || self.expect.runs_alone()
+            || self
+                .cases
+                .iter()
+                .any(|c| c.expect.as_ref().is_some_and(Expect::runs_alone))
+    }
+
+    /// This scenario with `case` applied: the case's `jag:`, `request:` and `expect:` in place
+    /// of the scenario's (an `expect:` of the case replaces the profiles' expectations too, so
+    /// it holds under every profile; their levels stay), and no cases of its own.
+    pub fn with_case(&self, case: &Case) -> Scenario {
+        let mut sc = Scenario {
+            cases: Vec::new(),
+            ..self.clone()
+        };
+        if let Some(jag) = &case.jag {
+            sc.jag = jag.clone();
+        }
+        if let Some(request) = &case.request {
+            sc.request = request.clone();
+        }
+        if let Some(expect) = &case.expect {
+            sc.expect = expect.clone();
+            sc.profiles.values_mut().for_each(|o| o.expect = None);
+        }
+        sc
     }
 
     /// One line naming what this check changes from the valid request.
