@@ -78,7 +78,13 @@ pub fn judge_metadata_at(
     };
     if rules.path_aware {
         return match source {
-            MetadataSource::PathAware if tried.iter().all(|(s, _)| *s != MetadataSource::Root) => {
+            MetadataSource::PathAware
+                if ex
+                    .request
+                    .url
+                    .trim_end_matches('/')
+                    .ends_with("/.well-known/oauth-authorization-server") =>
+            {
                 judged(
                     Verdict::Pass,
                     format!(
