@@ -263,90 +263,6 @@ impl TargetFile {
                 auth: c.auth,
             })
         };
-        let timeout = match &self.timeout {
-            None => DEFAULT_TIMEOUT,
-            Some(t) => humantime::parse_duration(t).map_err(|e| {
-                InputError::file(origin, format!("timeout: `{t}`: {e} (for example 10s)"))
-            })?,
-        };
-        let jwks_cache_ttl = self
-            .jwks_cache_ttl
-            .as_deref()
-            .map(|t| {
-                humantime::parse_duration(t).map_err(|e| {
-                    InputError::file(
-                        origin,
-                        format!("jwks_cache_ttl: `{t}`: {e} (for example 5m)"),
-                    )
-                })
-            })
-            .transpose()?;
-        let jwks_refetch_interval = self
-            .jwks_refetch_interval
-            .as_deref()
-            .map(|t| {
-                humantime::parse_duration(t).map_err(|e| {
-                    InputError::file(
-                        origin,
-                        format!("jwks_refetch_interval: `{t}`: {e} (for example 5s)"),
-                    )
-                })
-            })
-            .transpose()?;
-        let (whoami, whoami_principal) = match &self.whoami {
-            None => (None, None),
-            Some(WhoamiEntry::Url(url)) => (Some(url.clone()), None),
-            Some(WhoamiEntry::Object { url, principal }) => {
-                if let Some(p) = principal
-                    && !p.is_empty()
-                    && !p.starts_with('/')
-                {
-                    return Err(InputError::file(
-                        origin,
-                        format!(
-                            "whoami.principal: `{p}` is no JSON pointer (RFC 6901): write `/{p}`"
-                        ),
-                    ));
-                }
-                (Some(url.clone()), principal.clone())
-            }
-        };
-        let max_rate = self
-            .max_rate
-            .as_deref()
-            .map(|r| {
-                crate::pace::parse_rate(r)
-                    .map_err(|e| InputError::file(origin, format!("max_rate: {e}")))
-            })
-            .transpose()?;
-        if let Some(w) = &self.api.write {
-            let method_ok =
-                !w.method.is_empty() && w.method.bytes().all(|b| b.is_ascii_uppercase());
-            if !method_ok {
-                return Err(InputError::file(
-                    origin,
-                    format!(
-                        "api.write.method: `{}` is not an HTTP method such as POST or PUT",
-                        w.method
-                    ),
-                ));
-            }
-            let declared = self.scope.as_deref().unwrap_or_default();
-            if !declared.split(' ').any(|s| s == w.scope) {
-                return Err(InputError::file(
-                    origin,
-                    format!(
-                        "api.write.scope: `{}` is not one of the target's scopes (`{declared}`)",
-                        w.scope
-                    ),
-                ));
-            }
-        }
-        let ca_pem = self
-            .ca_file
-            .as_deref()
-            .map(|f| read_ca_file(origin, f))
-            .transpose()?;
         for (field, url) in [
             ("token_endpoint", &self.token_endpoint),
             ("issuer", &self.issuer),
@@ -355,6 +271,8 @@ impl TargetFile {
                 InputError::file(origin, format!("{field}: `{url}` is not a URL: {e}"))
             })?;
         }
+        self.check_api_write(origin)?;
+        let (whoami, whoami_principal) = self.whoami(origin)?;
         Ok(Fixture {
             ras_issuer: self.issuer.clone(),
             token_endpoint: self.token_endpoint.clone(),
@@ -387,23 +305,112 @@ impl TargetFile {
             api_r2: self.api.r2.clone(),
             whoami,
             whoami_principal,
-            timeout,
-            jwks_cache_ttl,
-            jwks_refetch_interval,
+            timeout: duration(origin, "timeout", &self.timeout, "10s")?.unwrap_or(DEFAULT_TIMEOUT),
+            jwks_cache_ttl: duration(origin, "jwks_cache_ttl", &self.jwks_cache_ttl, "5m")?,
+            jwks_refetch_interval: duration(
+                origin,
+                "jwks_refetch_interval",
+                &self.jwks_refetch_interval,
+                "5s",
+            )?,
             api_write: self.api.write.clone(),
-            max_rate,
+            max_rate: self
+                .max_rate
+                .as_deref()
+                .map(|r| {
+                    crate::pace::parse_rate(r)
+                        .map_err(|e| InputError::file(origin, format!("max_rate: {e}")))
+                })
+                .transpose()?,
             jit_provisioning: self.jit_provisioning,
-            ca_pem,
-            accepted_algs: match &self.accepted_algs {
-                Some(algs) if algs.is_empty() => {
-                    return Err(InputError::file(
-                        origin,
-                        "accepted_algs: name at least one algorithm (RS256, ES256)",
-                    ));
-                }
-                Some(algs) => algs.clone(),
-                None => fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
-            },
+            ca_pem: self
+                .ca_file
+                .as_deref()
+                .map(|f| read_ca_file(origin, f))
+                .transpose()?,
+            accepted_algs: self.accepted_algs(origin)?,
         })
     }
+
+    /// `api.write` names an HTTP method and one of the target's scopes.
+    fn check_api_write(&self, origin: &str) -> Result<(), InputError> {
+        let Some(w) = &self.api.write else {
+            return Ok(());
+        };
+        if w.method.is_empty() || !w.method.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(InputError::file(
+                origin,
+                format!(
+                    "api.write.method: `{}` is not an HTTP method such as POST or PUT",
+                    w.method
+                ),
+            ));
+        }
+        let declared = self.scope.as_deref().unwrap_or_default();
+        if !declared.split(' ').any(|s| s == w.scope) {
+            return Err(InputError::file(
+                origin,
+                format!(
+                    "api.write.scope: `{}` is not one of the target's scopes (`{declared}`)",
+                    w.scope
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The whoami URL and the JSON pointer of its principal member, if the target names one.
+    fn whoami(&self, origin: &str) -> Result<(Option<String>, Option<String>), InputError> {
+        match &self.whoami {
+            None => Ok((None, None)),
+            Some(WhoamiEntry::Url(url)) => Ok((Some(url.clone()), None)),
+            Some(WhoamiEntry::Object { url, principal }) => {
+                if let Some(p) = principal
+                    && !p.is_empty()
+                    && !p.starts_with('/')
+                {
+                    return Err(InputError::file(
+                        origin,
+                        format!(
+                            "whoami.principal: `{p}` is no JSON pointer (RFC 6901): write `/{p}`"
+                        ),
+                    ));
+                }
+                Ok((Some(url.clone()), principal.clone()))
+            }
+        }
+    }
+
+    /// The accepted algorithms, the default first; at least one.
+    fn accepted_algs(&self, origin: &str) -> Result<Vec<crate::jose::KeyAlg>, InputError> {
+        match &self.accepted_algs {
+            Some(algs) if algs.is_empty() => Err(InputError::file(
+                origin,
+                "accepted_algs: name at least one algorithm (RS256, ES256)",
+            )),
+            Some(algs) => Ok(algs.clone()),
+            None => Ok(fixture::DEFAULT_ACCEPTED_ALGS.to_vec()),
+        }
+    }
+}
+
+/// A duration field of the target file (`10s`, `5m`), or `None` when it is absent; a value
+/// humantime cannot read is bad input naming the field and an example.
+fn duration(
+    origin: &str,
+    field: &str,
+    value: &Option<String>,
+    example: &str,
+) -> Result<Option<Duration>, InputError> {
+    value
+        .as_deref()
+        .map(|t| {
+            humantime::parse_duration(t).map_err(|e| {
+                InputError::file(
+                    origin,
+                    format!("{field}: `{t}`: {e} (for example {example})"),
+                )
+            })
+        })
+        .transpose()
 }
