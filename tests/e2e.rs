@@ -60,6 +60,27 @@ async fn compliant_reference_passes_every_check() {
                 c.id
             );
         }
+        // A multi-case check (every one of them a differential negative) ran each case as
+        // its own check: its exchanges, `case: role`, are control first and probe last.
+        if c.reason.starts_with("case `") {
+            let mut cases: Vec<(&str, Vec<&str>)> = Vec::new();
+            for e in &c.exchanges {
+                let (case, role) = e.role.split_once(": ").expect("a case's exchange role");
+                match cases.last_mut() {
+                    Some((name, roles)) if *name == case => roles.push(role),
+                    _ => cases.push((case, vec![role])),
+                }
+            }
+            assert!(cases.len() > 1, "{}: {cases:?}", c.id);
+            for (case, roles) in &cases {
+                assert_eq!(roles[0], "control", "{} case {case}: {roles:?}", c.id);
+                assert!(
+                    roles.ends_with(&["probe"]) || roles.ends_with(&["probe", "retry"]),
+                    "{} case {case}: {roles:?}",
+                    c.id
+                );
+            }
+        }
     }
     // BASE-01 got its ID-JAG the real way: sign-in, code exchange, token exchange.
     let base01 = results
