@@ -35,20 +35,6 @@ fn rows() -> &'static [RequirementRow] {
     catalogue::all()
 }
 
-/// The reference defects that prove the check `id`: those whose declared breaks move it to
-/// FAIL or WARN (a SKIP proves nothing about the check itself).
-fn proving_defects(id: &str) -> Vec<Defect> {
-    Defect::ALL
-        .iter()
-        .copied()
-        .filter(|d| {
-            d.breaks()
-                .iter()
-                .any(|(check, verdict)| *check == id && *verdict != Verdict::Skip)
-        })
-        .collect()
-}
-
 /// The `requirement.why` a scenario file states, if any.
 fn why_of(l: &LoadedScenario) -> Option<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&l.origin);
@@ -382,7 +368,10 @@ fn check_item(item: &Value, row: &RequirementRow, scenario: Option<&LoadedScenar
         .iter()
         .map(|d| d.as_str().unwrap_or_else(|| panic!("{id}: defect name")))
         .collect();
-    let expected: Vec<&str> = proving_defects(id).into_iter().map(Defect::name).collect();
+    let expected: Vec<&str> = xaa_conform::reference::proving_defects(id)
+        .into_iter()
+        .map(Defect::name)
+        .collect();
     assert_eq!(defects, expected, "{id}: defects");
     match scenario {
         Some(l) => {
@@ -536,7 +525,7 @@ fn every_defect_proves_a_covered_row() {
             problems.push(format!("{d} proves no check (only SKIPs)"));
         }
         for check in proves {
-            if !proving_defects(check).contains(&d) {
+            if !xaa_conform::reference::proving_defects(check).contains(&d) {
                 problems.push(format!("{d} is not listed as proving {check}"));
             }
         }
