@@ -10,12 +10,14 @@
 //! from a run, keeping the reasons of entries whose verdict is unchanged and marking new ones
 //! `TODO`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use xaa_conform::jose::Keyring;
+use xaa_conform::fixture::Fixture;
 use xaa_conform::reference::{self, ReferenceOptions, ReferenceRas, ReferenceVariant, SecretsIn};
 use xaa_conform::report::model::RunResults;
 use xaa_conform::runner::{self, RunOptions};
@@ -24,18 +26,7 @@ use xaa_conform::spec::Verdict;
 /// Variants run at the same time (each starts a reference and a fake IdP).
 const CONCURRENT_VARIANTS: usize = 4;
 
-fn keyring() -> Arc<Keyring> {
-    static KEYS: OnceLock<Arc<Keyring>> = OnceLock::new();
-    KEYS.get_or_init(|| Arc::new(Keyring::ephemeral().expect("keys")))
-        .clone()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
+use common::{free_port, keyring};
 
 fn expected_path(v: ReferenceVariant) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -107,20 +98,25 @@ fn write_expected(v: ReferenceVariant, observed: &Observed, old: &BTreeMap<Strin
     std::fs::write(&path, text).expect("write");
 }
 
-/// Starts `v` and its fake IdP, runs the catalogue against it through the target.yaml a user
-/// would write, and stops both.
-async fn run_variant(v: ReferenceVariant) -> (RunResults, Duration) {
-    let idp_bind = format!("127.0.0.1:{}", free_port());
+/// Starts the reference as `v`, trusting the fake IdP's issuers at `idp_bind`.
+async fn start_variant(v: ReferenceVariant, idp_bind: &str) -> (ReferenceRas, Fixture) {
     let issuers = xaa_conform::fixture::issuer_urls(&format!("http://{idp_bind}"));
     let options = ReferenceOptions {
         variant: Some(v),
         ..Default::default()
     };
-    let (ras, fixture) = ReferenceRas::start("127.0.0.1:0", options, |base| {
+    ReferenceRas::start("127.0.0.1:0", options, |base| {
         reference::embedded_fixture(base, &issuers, runner_timeout())
     })
     .await
-    .expect("reference");
+    .expect("reference")
+}
+
+/// Starts `v` and its fake IdP, runs the catalogue against it through the target.yaml a user
+/// would write, and stops both.
+async fn run_variant(v: ReferenceVariant) -> (RunResults, Duration) {
+    let idp_bind = format!("127.0.0.1:{}", free_port());
+    let (ras, fixture) = start_variant(v, &idp_bind).await;
     let dir = tempfile::tempdir().expect("tmp");
     let target = dir.path().join("target.yaml");
     let header = format!("target.yaml for the reference variant {}", v.name());
@@ -259,17 +255,8 @@ async fn rate_limited_variant_gives_its_expected_verdicts() {
 /// variant's world.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printed_target_files_parse_and_name_the_variant_world() {
-    let issuers = xaa_conform::fixture::issuer_urls("http://127.0.0.1:7400");
     for v in ReferenceVariant::ALL {
-        let options = ReferenceOptions {
-            variant: Some(v),
-            ..Default::default()
-        };
-        let (ras, fixture) = ReferenceRas::start("127.0.0.1:0", options, |base| {
-            reference::embedded_fixture(base, &issuers, runner_timeout())
-        })
-        .await
-        .expect("reference");
+        let (ras, fixture) = start_variant(v, "127.0.0.1:7400").await;
         let yaml = reference::target_yaml(
             &fixture,
             Some(v),

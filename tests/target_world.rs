@@ -4,27 +4,16 @@
 //! checks whose token could not be obtained. Each runs a few checks against a compliant
 //! reference variant through the target.yaml a user would write (edited where the test says).
 
-use std::sync::{Arc, OnceLock};
+mod common;
+
 use std::time::Duration;
 
-use xaa_conform::jose::Keyring;
 use xaa_conform::reference::{self, ReferenceOptions, ReferenceRas, ReferenceVariant, SecretsIn};
 use xaa_conform::report::model::{CheckResult, RunResults};
 use xaa_conform::runner::{self, RunOptions};
 use xaa_conform::spec::Verdict;
 
-fn keyring() -> Arc<Keyring> {
-    static KEYS: OnceLock<Arc<Keyring>> = OnceLock::new();
-    KEYS.get_or_init(|| Arc::new(Keyring::ephemeral().expect("keys")))
-        .clone()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
+use common::{free_port, keyring};
 
 /// Runs the checks matching `filter` (and, with `scenarios`, from that folder) against the
 /// reference `variant`, through its printed target.yaml changed by `edit`.

@@ -412,15 +412,8 @@ fn results_of(
 /// Writes fuzz.json and the usual results files; false when a file could not be written.
 fn write(results: &RunResults, outcome: Option<&FuzzOutcome>, args: &FuzzArgs) -> bool {
     let mut ok = true;
-    match crate::report::write_reports(results, &args.report_dir) {
-        Ok(paths) => {
-            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            println!("reports: {}", shown.join(", "));
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ok = false;
-        }
+    if !super::announce_reports(crate::report::write_reports(results, &args.report_dir)) {
+        ok = false;
     }
     if let Some(o) = outcome {
         let path = args.report_dir.join("fuzz.json");

@@ -341,15 +341,8 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
         code = worst(code, 3);
     }
     print!("{}", summary(&report));
-    match write_reports(&report, &args.report_dir) {
-        Ok(paths) => {
-            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            println!("reports: {}", shown.join(", "));
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            code = worst(code, 3);
-        }
+    if !super::announce_reports(write_reports(&report, &args.report_dir)) {
+        code = worst(code, 3);
     }
     Ok(code)
 }

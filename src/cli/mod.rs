@@ -14,7 +14,26 @@ pub mod reference;
 pub mod run;
 pub mod schema;
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
+
+use crate::report::ReportError;
+
+/// Tells where the reports were written, or why they could not be: `true` when they were.
+pub(crate) fn announce_reports(written: Result<Vec<PathBuf>, ReportError>) -> bool {
+    match written {
+        Ok(paths) => {
+            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            println!("reports: {}", shown.join(", "));
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
+}
 
 /// Conformance testing for Cross App Access (ID-JAG) resource authorization servers.
 #[derive(Parser)]

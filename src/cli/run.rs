@@ -119,15 +119,8 @@ pub async fn main(args: RunArgs) -> u8 {
     };
     print_results(&results);
     let mut code = runner::exit_code(&results);
-    match report::write_reports(&results, &args.report_dir) {
-        Ok(paths) => {
-            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            println!("reports: {}", shown.join(", "));
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            code = worst(code, 3);
-        }
+    if !super::announce_reports(report::write_reports(&results, &args.report_dir)) {
+        code = worst(code, 3);
     }
     code
 }

@@ -9,7 +9,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::{Arc, OnceLock};
+
+use xaa_conform::jose::Keyring;
 use xaa_conform::report::model::RunResults;
+
+/// One in-memory keyring per test binary: RSA key generation is slow.
+pub fn keyring() -> Arc<Keyring> {
+    static KEYS: OnceLock<Arc<Keyring>> = OnceLock::new();
+    KEYS.get_or_init(|| Arc::new(Keyring::ephemeral().expect("keys")))
+        .clone()
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
 
 /// The `xaa-conform` binary cargo built for these tests.
 pub fn bin_path() -> PathBuf {
