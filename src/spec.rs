@@ -77,6 +77,16 @@ impl Verdict {
         Verdict::Error,
     ];
 
+    /// FAIL and ERROR: the verdicts that make a run unsuccessful (exit 1 or 3).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Verdict::Fail | Verdict::Error)
+    }
+
+    /// FAIL, ERROR and WARN: the verdicts a reader has to look at.
+    pub fn needs_attention(self) -> bool {
+        self.is_failure() || self == Verdict::Warn
+    }
+
     /// The upper-case word.
     pub fn name(self) -> &'static str {
         match self {

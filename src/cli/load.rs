@@ -18,7 +18,7 @@ use crate::fixture::Fixture;
 use crate::jose::{IssuerRole, KeyAlg, Keyring};
 use crate::load::engine::{self, EngineConfig, EngineOutcome, Live};
 use crate::load::figures::duration_us;
-use crate::load::jag::{JagFactory, TokenForm};
+use crate::load::jag::{JagFactory, JagKind, TokenForm};
 use crate::load::lane::{self, LaneResult};
 use crate::load::limit::{self, LimitOptions, LimitOutcome};
 use crate::load::merge::MergeArgs;
@@ -32,9 +32,10 @@ use crate::load::schedule::Schedule;
 use crate::load::shard::Shard;
 use crate::load::stats::Class;
 use crate::load::threshold;
+use crate::oracle::Judgement;
+use crate::oracle::load::{self as oracle_load, MixedObservation};
 use crate::reference::Defect;
 use crate::runner::{Environment, RunContext, RunOptions};
-use crate::spec::{Level, Verdict};
 
 /// Longest run `--duration` (or a plan) may ask for.
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
@@ -124,6 +125,10 @@ pub struct LoadArgs {
     /// Rate of the conformance lane during the load, per second (0: no lane).
     #[arg(long, default_value_t = 2.0)]
     pub lane_rate: f64,
+    /// Skip the preflight (one valid ID-JAG, judged as `run` judges it, before any load): to
+    /// load a server's failure path. A load in which no valid ID-JAG got a token still exits 3.
+    #[arg(long)]
+    pub no_preflight: bool,
     /// A pass/fail threshold on the results (repeatable): `p99<200ms`, `error_rate<0.1%`,
     /// `accepted_rps>=100`. A breach exits 4.
     #[arg(long = "threshold", value_name = "EXPR")]
@@ -216,6 +221,7 @@ fn identities(
             alg,
             &format!("{jti_prefix}{tag}"),
         )
+        .and_then(|jags| jags.with_foreign_audience(&fixture.other_ras))
         .map(|jags| Identity {
             label: label.to_string(),
             jags: Arc::new(jags),
@@ -323,21 +329,18 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
     let result = phases(args, &env, schedule, shard, &stop).await;
     env.stop().await;
     watcher.abort();
-    let (report, unreachable) = result?;
+    let (report, unusable) = result?;
 
     let mut code = 0;
-    if report.checks.iter().any(|c| c.verdict == Verdict::Fail) {
+    if oracle_load::any_failed(&report.checks.iter().map(|c| c.verdict).collect::<Vec<_>>()) {
         code = worst(code, 1);
     }
     let mut report = report;
     if !report.apply_thresholds(&thresholds) {
         code = worst(code, 4);
     }
-    if unreachable {
-        eprintln!(
-            "error: no usable answer from the token endpoint (no token issued, {} errors): see load.json",
-            report.classes.error
-        );
+    if let Some(why) = &unusable {
+        eprintln!("error: {why}: see load.json");
         code = worst(code, 3);
     }
     print!("{}", summary(&report));
@@ -347,17 +350,18 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
     Ok(code)
 }
 
-/// Runs the phases; returns the report and whether the endpoint gave no usable answer.
+/// Runs the phases; returns the report and, when not one valid ID-JAG got a token, why the
+/// run cannot judge the server.
 async fn phases(
     args: &LoadArgs,
     env: &Environment,
     schedule: Schedule,
     shard: Shard,
     stop: &Arc<AtomicBool>,
-) -> Result<(LoadReport, bool), (u8, String)> {
+) -> Result<(LoadReport, Option<String>), (u8, String)> {
     let ctx = env.context();
     let fixture = &ctx.fixture;
-    let single_use = ctx.profile == "mcp-ema";
+    let profile = ctx.profile.clone();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let jti_prefix = format!("{}{}-", shard.jti_prefix(), &run_id[..12]);
     let (c1a, c2a, c1b) = identities(
@@ -369,7 +373,33 @@ async fn phases(
     .map_err(|e| (3, e))?;
     let prober = Prober::new(&fixture.token_endpoint, args.timeout).map_err(|e| (3, e))?;
     let stopped = || stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered();
+    // The run's preflight first: a setup mistake is diagnosed before any load, and the
+    // reports say so (exit 3).
+    if !args.no_preflight && !stopped() {
+        let (preflight, _) = crate::runner::preflight::run(&ctx).await;
+        if let Some(diagnosis) = oracle_load::preflight_stops_load(&preflight) {
+            let users = args.users.unwrap_or(1);
+            let measured = Measured {
+                outcome: EngineOutcome::not_started(schedule.len()),
+                race: None,
+                lane: None,
+                limit: None,
+            };
+            let lane_rules = Vec::new();
+            let (mut report, _) =
+                report_of(args, &ctx, &schedule, shard, users, &lane_rules, measured)?;
+            let j = crate::oracle::judge_preflight_stop(&diagnosis);
+            report.checks.push(LoadCheck {
+                id: crate::oracle::PREFLIGHT_ID.into(),
+                level: crate::spec::Level::Must,
+                verdict: j.verdict,
+                reason: j.reason.clone(),
+            });
+            return Ok((report, Some(j.reason)));
+        }
+    }
     let lane_who = c2a.clone().unwrap_or_else(|| c1a.clone());
+    let lane_rules = Arc::new(lane::rules_for(&profile, fixture).map_err(|e| (3, e))?);
     // Of a sharded test only shard 0 probes (race, lane, limit): N probers would disturb each
     // other and the load.
     let prober_shard = shard.index == 0;
@@ -379,13 +409,13 @@ async fn phases(
 
     // 1. On a quiet server: the race, and the lane's probes alone.
     let race: Option<RaceOutcome> = if race_n > 0 && !stopped() {
-        Some(race::run(&prober, &c1a, race_n, single_use).await)
+        Some(race::run(&prober, &c1a, race_n, &profile).await)
     } else {
         None
     };
     let mut lane_result = LaneResult::default();
     if lane_rate > 0.0 && !stopped() {
-        lane_result.alone = lane::alone(&prober, &lane_who).await;
+        lane_result = lane::alone(&prober, &lane_who).await;
     }
     // Fresh buckets for the load.
     if race_n > 0 || lane_rate > 0.0 {
@@ -397,14 +427,25 @@ async fn phases(
         .users
         .unwrap_or_else(|| engine::default_users(schedule.peak_rate() / f64::from(shard.count)));
     let lane_done = Arc::new(AtomicBool::new(false));
-    let lane_task = (lane_rate > 0.0).then(|| {
-        tokio::spawn(lane::during(
-            prober.clone(),
-            lane_who.clone(),
-            lane_rate,
-            lane_done.clone(),
-        ))
-    });
+    // The lane runs under load only when its control was accepted: its probes say nothing
+    // otherwise.
+    let lane_control = lane_result
+        .control
+        .clone()
+        .filter(|c| oracle_load::lane_control_accepted(Some(c)));
+    let lane_task = (lane_rate > 0.0)
+        .then_some(lane_control)
+        .flatten()
+        .map(|control| {
+            tokio::spawn(lane::during(
+                prober.clone(),
+                lane_who.clone(),
+                lane_rate,
+                lane_done.clone(),
+                lane_rules.clone(),
+                control,
+            ))
+        });
     let outcome = run_engine(args, &ctx, &schedule, users, &jti_prefix, &c1a, stop).await?;
     lane_done.store(true, Ordering::Relaxed);
     if let Some(t) = lane_task
@@ -420,6 +461,8 @@ async fn phases(
             max_rate: args.rate,
             step: args.step,
             hold: args.hold,
+            profile: profile.clone(),
+            profile_limit: crate::runner::profile_max_rate(&profile),
         };
         Some(limit::find_limit(&prober, &c1a, c2a.as_ref(), c1b.as_ref(), &o, stop).await)
     } else {
@@ -433,7 +476,7 @@ async fn phases(
         lane: (lane_rate > 0.0).then_some(lane_result),
         limit,
     };
-    report_of(args, &ctx, &schedule, shard, users, single_use, measured)
+    report_of(args, &ctx, &schedule, shard, users, &lane_rules, measured)
 }
 
 /// The open-model load (goose) on its own jti namespace, apart from the probes' (which share
@@ -459,6 +502,7 @@ async fn run_engine(
             load_alg(args.alg, fixture),
             &format!("{jti_prefix}e"),
         )
+        .and_then(|jags| jags.with_foreign_audience(&fixture.other_ras))
         .map_err(|e| (3, format!("cannot mint: {e}")))?,
     );
     let tty = std::io::stderr().is_terminal();
@@ -497,17 +541,17 @@ struct Measured {
     limit: Option<LimitOutcome>,
 }
 
-/// The load report of a run: configuration, figures, rate limit and checks; and whether the
-/// endpoint gave no usable answer.
+/// The load report of a run: configuration, figures, rate limit and checks; and, when not one
+/// valid ID-JAG got a token, why the run cannot judge the server.
 fn report_of(
     args: &LoadArgs,
     ctx: &RunContext,
     schedule: &Schedule,
     shard: Shard,
     users: usize,
-    single_use: bool,
+    lane_rules: &lane::LaneRules,
     measured: Measured,
-) -> Result<(LoadReport, bool), (u8, String)> {
+) -> Result<(LoadReport, Option<String>), (u8, String)> {
     let Measured {
         outcome,
         race,
@@ -561,19 +605,38 @@ fn report_of(
     if let Some(r) = &race {
         report.checks.push(r.check.clone());
     }
-    if args.invalid_share > 0.0 {
-        report.checks.push(mixed_check(&outcome));
-    }
-    if let Some(lane_result) = &lane {
-        report.checks.extend(lane::judge(lane_result, single_use));
-    }
-    // No usable answer at all: nothing answered, or only errors (5xx, timeouts, resets,
-    // bodies over the cap, a 200 without a token) and not one token: the figures describe
-    // failures, not a token endpoint (exit 3, like ERROR on `run`).
-    let unreachable = outcome.generator.sent > 0
-        && (outcome.statuses.is_empty()
-            || (report.classes.accepted == 0 && report.classes.error > 0));
-    Ok((report, unreachable))
+    let lane_checks = lane
+        .as_ref()
+        .map(|l| lane::judge(l, lane_rules))
+        .unwrap_or_default();
+    let mixed_checks = if args.invalid_share > 0.0 {
+        mixed_checks(&outcome, &ctx.profile)
+    } else {
+        Vec::new()
+    };
+    report
+        .checks
+        .extend(merge_checks(lane_checks, mixed_checks));
+    // Not one valid ID-JAG got a token: the figures describe refusals or failures, not a
+    // token endpoint (exit 3, like a preflight stop on `run`).
+    let valid = outcome
+        .by_kind
+        .get(&JagKind::Valid)
+        .copied()
+        .unwrap_or_default();
+    let valid_sent = if args.invalid_share > 0.0 {
+        valid.iter().sum()
+    } else {
+        outcome.generator.sent
+    };
+    let valid_classes = if args.invalid_share > 0.0 {
+        valid
+    } else {
+        let c = &report.classes;
+        [c.accepted, c.rate_limited, c.rejected, c.error]
+    };
+    let unusable = oracle_load::diagnose_load(valid_sent, &valid_classes);
+    Ok((report, unusable))
 }
 
 /// The rate-limit figures: the probes' (with the load's own Retry-After counts added), or,
@@ -612,55 +675,74 @@ fn rate_limit_of(
     }
 }
 
-/// LOAD-07: under mixed traffic no invalid ID-JAG is accepted and no valid one gets a 5xx.
-fn mixed_check(o: &EngineOutcome) -> LoadCheck {
+/// The checks of mixed traffic (`--invalid-share`): LOAD-07 for the valid requests, and each
+/// invalid kind under the check of the rule it breaks (`JAG-SIG-03@load`, …), each at its
+/// level under `profile`.
+fn mixed_checks(o: &EngineOutcome, profile: &str) -> Vec<LoadCheck> {
+    let valid = o.by_kind.get(&JagKind::Valid).copied().unwrap_or_default();
     let invalid: u64 = o
         .by_kind
         .iter()
-        .filter(|(k, _)| **k != crate::load::jag::JagKind::Valid)
+        .filter(|(k, _)| **k != JagKind::Valid)
         .map(|(_, c)| c.iter().sum::<u64>())
         .sum();
-    let mut problems = Vec::new();
-    if o.invalid_accepted > 0 {
-        problems.push(format!(
-            "{} of {invalid} invalid ID-JAGs got a token",
-            o.invalid_accepted
-        ));
-    }
-    if o.valid_5xx > 0 {
-        problems.push(format!("{} valid ID-JAGs were answered 5xx", o.valid_5xx));
-    }
-    let by_kind: Vec<String> = o
-        .by_kind
-        .iter()
-        .map(|(k, c)| {
-            format!(
-                "{} {} (accepted {}, 429 {}, rejected {}, error {})",
-                k.name(),
-                c.iter().sum::<u64>(),
-                c[0],
-                c[1],
-                c[2],
-                c[3]
-            )
-        })
-        .collect();
-    let (verdict, reason) = if problems.is_empty() {
-        (
-            Verdict::Pass,
-            format!("every invalid ID-JAG refused; {}", by_kind.join("; ")),
-        )
-    } else {
-        (
-            Verdict::Fail,
-            format!("{}; {}", problems.join("; "), by_kind.join("; ")),
-        )
-    };
-    LoadCheck {
+    let level = oracle_load::level("LOAD-07", profile);
+    let j = oracle_load::judge_mixed(
+        level,
+        &MixedObservation {
+            valid,
+            valid_5xx: o.valid_5xx,
+            invalid,
+        },
+    );
+    let mut checks = vec![LoadCheck {
         id: "LOAD-07".into(),
-        level: Level::Must,
-        verdict,
-        reason,
+        level,
+        verdict: j.verdict,
+        reason: j.reason,
+    }];
+    for kind in JagKind::INVALID {
+        let (Some(row), Some(classes)) = (kind.requirement(), o.by_kind.get(&kind)) else {
+            continue;
+        };
+        let id = format!("{row}@load");
+        let level = oracle_load::level(&id, profile);
+        let j = oracle_load::judge_refused_under_load(level, kind.name(), classes);
+        checks.push(LoadCheck {
+            id,
+            level,
+            verdict: j.verdict,
+            reason: j.reason,
+        });
+    }
+    checks
+}
+
+/// The lane's checks and mixed traffic's, one per ID: where both judged the same rule
+/// (`JAG-AUD-02@load`) the oracle combines them.
+fn merge_checks(lane: Vec<LoadCheck>, mixed: Vec<LoadCheck>) -> Vec<LoadCheck> {
+    let mut out = lane;
+    for m in mixed {
+        match out.iter_mut().find(|c| c.id == m.id) {
+            Some(c) => {
+                let j = oracle_load::judge_both(
+                    ("lane", judgement_of(c)),
+                    ("mixed traffic", judgement_of(&m)),
+                );
+                c.verdict = j.verdict;
+                c.reason = j.reason;
+            }
+            None => out.push(m),
+        }
+    }
+    out
+}
+
+/// A load check's verdict and reason, for the oracle to combine.
+fn judgement_of(c: &LoadCheck) -> Judgement {
+    Judgement {
+        verdict: c.verdict,
+        reason: c.reason.clone(),
     }
 }
 

@@ -352,19 +352,6 @@ pub fn kind_for(g: u64, share: f64) -> JagKind {
     }
 }
 
-/// Whether a 2xx body is a token response: JSON with a non-empty string `access_token`.
-pub fn token_issued(body: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Body<'a> {
-        #[serde(borrow, default)]
-        access_token: Option<std::borrow::Cow<'a, str>>,
-    }
-    serde_json::from_slice::<Body>(body)
-        .ok()
-        .and_then(|b| b.access_token)
-        .is_some_and(|t| !t.is_empty())
-}
-
 /// A `Retry-After` value in seconds: delta-seconds, or an HTTP date from now (RFC 9110 §10.2.3).
 pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<u64> {
     let text = value?.to_str().ok()?.trim();
@@ -684,7 +671,7 @@ async fn send(
         t.late += 1;
         s.late.fetch_add(1, Ordering::Relaxed);
     }
-    let (status, issued, retry_after) = match user.request(request).await {
+    let (status, class, retry_after) = match user.request(request).await {
         Ok(goose) => match goose.response {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -692,8 +679,8 @@ async fn send(
                     .then(|| parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER)));
                 let body = read_capped(resp, BODY_CAP).await;
                 match body {
-                    Some(b) => (Some(status), token_issued(&b), retry),
-                    None => (None, false, None),
+                    Some(b) => (Some(status), Class::of(Some(status), &b), retry),
+                    None => (None, Class::Error, None),
                 }
             }
             Err(e) => {
@@ -702,12 +689,12 @@ async fn send(
                 } else {
                     t.transport_errors += 1;
                 }
-                (None, false, None)
+                (None, Class::Error, None)
             }
         },
         Err(_) => {
             t.transport_errors += 1;
-            (None, false, None)
+            (None, Class::Error, None)
         }
     };
     if let Some(code) = status {
@@ -716,7 +703,6 @@ async fn send(
     if let Some(r) = retry_after {
         t.retry_after.record(r);
     }
-    let class = Class::of(status, issued);
     match (kind, class) {
         (JagKind::Valid, _) if status.is_some_and(|c| c >= 500) => t.valid_5xx += 1,
         (JagKind::Valid, _) => {}
@@ -761,13 +747,7 @@ mod tests {
     }
 
     #[test]
-    fn token_bodies_and_retry_after() {
-        assert!(token_issued(
-            br#"{"access_token":"x","token_type":"Bearer"}"#
-        ));
-        assert!(!token_issued(br#"{"access_token":""}"#));
-        assert!(!token_issued(br#"{"access_token":7}"#));
-        assert!(!token_issued(b"<html>"));
+    fn retry_after_values() {
         let h = |s: &'static str| reqwest::header::HeaderValue::from_static(s);
         assert_eq!(parse_retry_after(Some(&h("3"))), Some(3));
         assert_eq!(

@@ -12,7 +12,6 @@ use super::figures::{Percentiles, duration_us};
 use super::report::LoadReport;
 use super::stats::{Class, LoadStats};
 use crate::report::html::escape;
-use crate::spec::Verdict;
 
 /// Colours of the classes, in [`Class::ALL`] order.
 const CLASS_COLOURS: [&str; 4] = ["#1a7f37", "#bf8700", "#8250df", "#cf222e"];
@@ -575,10 +574,12 @@ fn checks(out: &mut String, r: &LoadReport) {
         <th>verdict</th><th>reason</th></tr></thead><tbody>\n",
     );
     for c in &r.checks {
-        let class = match c.verdict {
-            Verdict::Fail | Verdict::Error => "bad",
-            Verdict::Warn => "warn",
-            _ => "ok",
+        let class = if c.verdict.is_failure() {
+            "bad"
+        } else if c.verdict.needs_attention() {
+            "warn"
+        } else {
+            "ok"
         };
         let _ = writeln!(
             out,
@@ -688,6 +689,7 @@ mod tests {
     use super::*;
     use crate::load::report::{GeneratorHealth, LoadConfigReport, RateLimitReport};
     use crate::load::stats::Sample;
+    use crate::spec::Verdict;
     use std::time::Duration;
 
     fn report(valid: bool) -> LoadReport {

@@ -35,6 +35,17 @@ impl JagKind {
     /// The invalid kinds mixed traffic rotates through.
     pub const INVALID: [JagKind; 3] = [JagKind::Expired, JagKind::WrongAud, JagKind::BadSignature];
 
+    /// The requirement an invalid kind breaks (its catalogue row): a token issued to it
+    /// under load is judged as that rule's check, `ROW@load`.
+    pub fn requirement(self) -> Option<&'static str> {
+        match self {
+            JagKind::Valid => None,
+            JagKind::Expired => Some("JAG-TIME-02"),
+            JagKind::WrongAud => Some("JAG-AUD-02"),
+            JagKind::BadSignature => Some("JAG-SIG-03"),
+        }
+    }
+
     /// A short name for reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -115,6 +126,13 @@ impl JagFactory {
             role,
             alg,
         })
+    }
+
+    /// The same factory whose wrong-audience ID-JAGs name `aud`: the target's other
+    /// authorization server (`other_issuer`), as the scenario JAG-AUD-02 sends.
+    pub fn with_foreign_audience(mut self, aud: &str) -> Result<Self, MintError> {
+        self.wrong_aud_member = member("aud", &json!(aud))?;
+        Ok(self)
     }
 
     /// The signing algorithm.

@@ -3,7 +3,10 @@
 //! same checks were sent once on a quiet server. A check that passes alone but fails under
 //! load is reported as such: a server that skips validation when busy.
 //!
-//! Answers that say nothing (429, 5xx, no answer) are counted as inconclusive, never as a pass.
+//! Each answer is judged by the rules `run` applies to the same probe, at the level of the
+//! reported check under the profile (the oracle's [`oracle_load::judge_lane`]): answers that
+//! say nothing (429, 5xx, no answer) are counted, never judged as a pass; without an accepted
+//! positive control of the lane's own client the probes are SKIP.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +16,10 @@ use super::jag::JagKind;
 use super::probe::{Identity, Prober};
 use super::report::LoadCheck;
 use super::stats::Class;
-use crate::spec::{Level, Verdict};
+use crate::fixture::Fixture;
+use crate::oracle::load::{self as oracle_load, LaneAnswer, LaneObservation, LaneTally};
+use crate::oracle::{Expect, Outcome, Rules};
+use crate::spec::Level;
 
 /// A negative check of the lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,51 +44,49 @@ impl LaneProbe {
             LaneProbe::Replay => "JAG-JTI-01@load",
         }
     }
-}
 
-/// The outcome of one probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Refused as it must be.
-    Pass,
-    /// Accepted: the check failed.
-    Fail,
-    /// 429, 5xx, no answer, or (for replay) the first use was not accepted.
-    Inconclusive,
-}
-
-/// Tallies of one probe.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Refused as required.
-    pub pass: u64,
-    /// Accepted.
-    pub fail: u64,
-    /// Said nothing.
-    pub inconclusive: u64,
-}
-
-impl Tally {
-    fn add(&mut self, o: Outcome) {
-        match o {
-            Outcome::Pass => self.pass += 1,
-            Outcome::Fail => self.fail += 1,
-            Outcome::Inconclusive => self.inconclusive += 1,
+    /// The scenario whose rules `run` applies to the same probe: the lane judges by them, so
+    /// that the same answer gets the same verdict under `run` and under `load`.
+    pub fn scenario(self) -> &'static str {
+        match self {
+            LaneProbe::Expired => "JAG-TIME-02",
+            LaneProbe::WrongAud => "JAG-AUD-02",
+            LaneProbe::Replay => "JAG-JTI-01",
         }
     }
 }
 
-fn outcome(class: Class) -> Outcome {
-    match class {
-        Class::Rejected => Outcome::Pass,
-        Class::Accepted => Outcome::Fail,
-        _ => Outcome::Inconclusive,
-    }
+/// How each probe is judged: its level under the profile and the rules of its scenario.
+pub type LaneRules = Vec<(LaneProbe, Level, Rules)>;
+
+/// The rules of every probe under `profile`, from the built-in scenarios (see
+/// [`LaneProbe::scenario`]) and the catalogue rows of the reported checks.
+pub fn rules_for(profile: &str, fixture: &Fixture) -> Result<LaneRules, String> {
+    let scenarios =
+        crate::scenario::embedded().map_err(|e| format!("the built-in scenarios: {e}"))?;
+    LaneProbe::ALL
+        .into_iter()
+        .map(|p| {
+            let s = scenarios
+                .iter()
+                .find(|s| s.scenario.id == p.scenario())
+                .ok_or_else(|| format!("no built-in scenario {}", p.scenario()))?;
+            let (_, expect) = s.scenario.for_target(profile, fixture);
+            let Expect::Rules(rules) = expect else {
+                return Err(format!("{} has no rule set", p.scenario()));
+            };
+            Ok((p, oracle_load::level(p.id(), profile), rules))
+        })
+        .collect()
 }
 
-/// Sends one probe as `who`.
-pub async fn probe(prober: &Prober, who: &Identity, p: LaneProbe) -> Outcome {
-    let now = || (Instant::now(), Duration::ZERO);
+/// Sends one probe as `who`: for a replay a fresh valid ID-JAG is used once first, and the
+/// second use is the answer judged.
+pub async fn probe(prober: &Prober, who: &Identity, p: LaneProbe) -> LaneAnswer {
+    let answered = |outcome| LaneAnswer::Answered {
+        outcome,
+        response: None,
+    };
     match p {
         LaneProbe::Expired | LaneProbe::WrongAud => {
             let kind = if p == LaneProbe::Expired {
@@ -91,47 +95,63 @@ pub async fn probe(prober: &Prober, who: &Identity, p: LaneProbe) -> Outcome {
                 JagKind::WrongAud
             };
             let jag = prober.mint(who, kind);
-            let (t, o) = now();
-            outcome(prober.send(who, &jag, t, o).await.class)
+            answered(prober.send_recorded(who, &jag).await.1)
         }
         LaneProbe::Replay => {
             let jag = prober.mint(who, JagKind::Valid);
-            let (t, o) = now();
-            if prober.send(who, &jag, t, o).await.class != Class::Accepted {
-                return Outcome::Inconclusive;
+            let (first, outcome) = prober.send_recorded(who, &jag).await;
+            if first.class != Class::Accepted {
+                return LaneAnswer::FirstUseRefused(outcome);
             }
-            let (t, o) = now();
-            outcome(prober.send(who, &jag, t, o).await.class)
+            answered(prober.send_recorded(who, &jag).await.1)
         }
     }
 }
 
-/// What the lane found: each probe alone and under load.
+/// What the lane saw: its control, each probe alone and under load.
 #[derive(Debug, Clone, Default)]
 pub struct LaneResult {
+    /// Who sent (`C2/A`).
+    pub who: String,
+    /// The lane's positive control: a valid ID-JAG of its client.
+    pub control: Option<Outcome>,
     /// Each probe once, on a quiet server.
-    pub alone: Vec<(LaneProbe, Outcome)>,
-    /// Each probe's tally during the load.
-    pub under_load: Vec<(LaneProbe, Tally)>,
+    pub alone: Vec<(LaneProbe, LaneAnswer)>,
+    /// Each probe's answers during the load.
+    pub under_load: Vec<(LaneProbe, LaneTally)>,
 }
 
-/// Sends each probe once (before the load).
-pub async fn alone(prober: &Prober, who: &Identity) -> Vec<(LaneProbe, Outcome)> {
-    let mut out = Vec::new();
-    for p in LaneProbe::ALL {
-        out.push((p, probe(prober, who, p).await));
+/// Sends the lane's control, then, when it was accepted, each probe once (before the load).
+pub async fn alone(prober: &Prober, who: &Identity) -> LaneResult {
+    let jag = prober.mint(who, JagKind::Valid);
+    let control = prober.send_recorded(who, &jag).await.1;
+    let mut result = LaneResult {
+        who: who.label.clone(),
+        control: Some(control),
+        ..Default::default()
+    };
+    if oracle_load::lane_control_accepted(result.control.as_ref()) {
+        for p in LaneProbe::ALL {
+            result.alone.push((p, probe(prober, who, p).await));
+        }
     }
-    out
+    result
 }
 
-/// Rotates through the probes at `rate` per second until `done` is set (or Ctrl-C).
+/// Rotates through the probes at `rate` per second until `done` is set (or Ctrl-C), each
+/// answer judged as it comes by the probe's rules against the accepted `control`.
 pub async fn during(
     prober: Prober,
     who: Identity,
     rate: f64,
     done: Arc<AtomicBool>,
-) -> Vec<(LaneProbe, Tally)> {
-    let mut tallies = [Tally::default(); 3];
+    rules: Arc<LaneRules>,
+    control: Outcome,
+) -> Vec<(LaneProbe, LaneTally)> {
+    let mut tallies: Vec<(LaneProbe, LaneTally)> = LaneProbe::ALL
+        .into_iter()
+        .map(|p| (p, LaneTally::default()))
+        .collect();
     let period = Duration::from_secs_f64(1.0 / rate.max(0.1));
     let mut i = 0usize;
     let mut next = Instant::now() + period;
@@ -142,140 +162,43 @@ pub async fn during(
             break;
         }
         let p = LaneProbe::ALL[i % 3];
-        tallies[i % 3].add(probe(&prober, &who, p).await);
+        let answer = probe(&prober, &who, p).await;
+        if let Some((_, level, r)) = rules.iter().find(|(q, _, _)| *q == p) {
+            let j = oracle_load::judge_lane_answer(*level, r, &control, &answer);
+            tallies[i % 3].1.add(j);
+        }
         i += 1;
     }
-    LaneProbe::ALL.into_iter().zip(tallies).collect()
+    tallies
 }
 
-/// The checks of a lane: `single_use` says whether the profile requires single use (replay
-/// then fails at MUST level; otherwise a replay accepted under load that was refused alone is
-/// a WARN, and a server that allows reuse skips it).
-pub fn judge(result: &LaneResult, single_use: bool) -> Vec<LoadCheck> {
-    let mut checks = Vec::new();
-    for (p, tally) in &result.under_load {
-        let alone = result
-            .alone
-            .iter()
-            .find(|(q, _)| q == p)
-            .map(|(_, o)| *o)
-            .unwrap_or(Outcome::Inconclusive);
-        let level = match p {
-            LaneProbe::Replay if !single_use => Level::Should,
-            _ => Level::Must,
-        };
-        let fail = if level == Level::Must {
-            Verdict::Fail
-        } else {
-            Verdict::Warn
-        };
-        let n = tally.pass + tally.fail + tally.inconclusive;
-        let (verdict, reason) = if *p == LaneProbe::Replay && !single_use && alone == Outcome::Fail
-        {
-            (
-                Verdict::Skip,
-                "the server allows a second use (the profile permits it)".to_string(),
-            )
-        } else if alone == Outcome::Fail {
-            (
-                fail,
-                format!(
-                    "fails alone already; under load {} of {n} accepted",
-                    tally.fail
-                ),
-            )
-        } else if tally.fail > 0 {
-            (
-                fail,
-                format!(
-                    "passes alone but fails under load: {} of {n} accepted ({} refused, {} inconclusive)",
-                    tally.fail, tally.pass, tally.inconclusive
-                ),
-            )
-        } else if tally.pass == 0 {
-            (
-                Verdict::Skip,
-                format!("no conclusive answer under load ({n} sent: 429, 5xx or no answer)"),
-            )
-        } else {
-            (
-                Verdict::Pass,
-                format!(
-                    "refused alone and under load ({} refused, {} inconclusive)",
-                    tally.pass, tally.inconclusive
-                ),
-            )
-        };
-        checks.push(LoadCheck {
-            id: p.id().to_string(),
-            level,
-            verdict,
-            reason,
-        });
-    }
-    checks
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passes_alone_fails_under_load() {
-        let result = LaneResult {
-            alone: LaneProbe::ALL.iter().map(|p| (*p, Outcome::Pass)).collect(),
-            under_load: vec![
-                (
-                    LaneProbe::Expired,
-                    Tally {
-                        pass: 3,
-                        fail: 1,
-                        inconclusive: 0,
-                    },
-                ),
-                (
-                    LaneProbe::WrongAud,
-                    Tally {
-                        pass: 4,
-                        fail: 0,
-                        inconclusive: 2,
-                    },
-                ),
-                (
-                    LaneProbe::Replay,
-                    Tally {
-                        pass: 0,
-                        fail: 0,
-                        inconclusive: 4,
-                    },
-                ),
-            ],
-        };
-        let checks = judge(&result, true);
-        assert_eq!(checks[0].verdict, Verdict::Fail);
-        assert!(
-            checks[0]
-                .reason
-                .contains("passes alone but fails under load")
-        );
-        assert_eq!(checks[1].verdict, Verdict::Pass);
-        assert_eq!(checks[2].verdict, Verdict::Skip);
-    }
-
-    #[test]
-    fn reuse_allowed_skips_replay() {
-        let result = LaneResult {
-            alone: vec![(LaneProbe::Replay, Outcome::Fail)],
-            under_load: vec![(
-                LaneProbe::Replay,
-                Tally {
-                    pass: 0,
-                    fail: 3,
-                    inconclusive: 0,
-                },
-            )],
-        };
-        assert_eq!(judge(&result, false)[0].verdict, Verdict::Skip);
-        assert_eq!(judge(&result, true)[0].verdict, Verdict::Fail);
-    }
+/// The lane's checks, each judged by the oracle under its rules.
+pub fn judge(result: &LaneResult, rules: &LaneRules) -> Vec<LoadCheck> {
+    rules
+        .iter()
+        .map(|(p, level, r)| {
+            let observation = LaneObservation {
+                who: result.who.clone(),
+                control: result.control.clone(),
+                alone: result
+                    .alone
+                    .iter()
+                    .find(|(q, _)| q == p)
+                    .map(|(_, a)| a.clone()),
+                under_load: result
+                    .under_load
+                    .iter()
+                    .find(|(q, _)| q == p)
+                    .map(|(_, t)| t.clone())
+                    .unwrap_or_default(),
+            };
+            let j = oracle_load::judge_lane(*level, r, &observation);
+            LoadCheck {
+                id: p.id().to_string(),
+                level: *level,
+                verdict: j.verdict,
+                reason: j.reason,
+            }
+        })
+        .collect()
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use super::probe::{Answer, Identity, Prober, class_counts, status_counts};
 use super::report::{LoadCheck, RateLimitReport};
 use super::stats::Class;
-use crate::spec::{Level, Verdict};
+use crate::oracle::load::{self as oracle_load, AboveLimit, LimitObservation};
 
 /// Fractions of `--rate` the ladder steps through.
 pub const LADDER: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
@@ -37,6 +37,10 @@ pub struct LimitOptions {
     pub step: Duration,
     /// The steady-state measurement window.
     pub hold: Duration,
+    /// The expectation profile, whose level LOAD-01 is judged at.
+    pub profile: String,
+    /// The limit the profile names (Auth0: 5/s), if any.
+    pub profile_limit: Option<f64>,
 }
 
 /// What the probes found.
@@ -135,6 +139,35 @@ pub async fn find_limit(
     opts: &LimitOptions,
     stop: &AtomicBool,
 ) -> LimitOutcome {
+    // The key probes' own controls, on a quiet server: a probe whose valid ID-JAG is refused
+    // would read as "not limited" and say nothing about the key.
+    let mut key_notes = Vec::new();
+    let mut with_control = |who: Option<&Identity>, answer: Option<Answer>| {
+        let (who, answer) = (who?, answer?);
+        if answer.class == Class::Accepted {
+            Some(who.clone())
+        } else {
+            key_notes.push(format!(
+                "{} left out of the key probe: its valid ID-JAG got {}",
+                who.label,
+                answer.status.map_or("no answer".into(), |s| s.to_string())
+            ));
+            None
+        }
+    };
+    let c2a_control = match c2a {
+        Some(w) => Some(prober.send_fresh(w).await),
+        None => None,
+    };
+    let c1b_control = match c1b {
+        Some(w) => Some(prober.send_fresh(w).await),
+        None => None,
+    };
+    let c2a = with_control(c2a, c2a_control);
+    let c1b = with_control(c1b, c1b_control);
+    let (c2a, c1b) = (c2a.as_ref(), c1b.as_ref());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
     let mut steps = Vec::new();
     let mut above: Vec<Answer> = Vec::new();
     let mut saturated_rate = None;
@@ -149,17 +182,29 @@ pub async fn find_limit(
         }
     }
     let mut report = RateLimitReport::default();
+    let level = oracle_load::level("LOAD-01", &opts.profile);
+    let judge = |o: &LimitObservation| {
+        let j = oracle_load::judge_limit(level, &opts.profile, opts.profile_limit, o);
+        LoadCheck {
+            id: "LOAD-01".into(),
+            level,
+            verdict: j.verdict,
+            reason: j.reason,
+        }
+    };
+    let sent: u64 = steps.iter().map(|(_, c)| c.iter().sum::<u64>()).sum();
+    let errors: u64 = steps.iter().map(|(_, c)| c[Class::Error as usize]).sum();
+    let highest_rate = steps.last().map_or(0.0, |(r, _)| *r);
     let Some(rate) = saturated_rate else {
-        let total: u64 = steps.iter().map(|(_, c)| c.iter().sum::<u64>()).sum();
-        let errors: u64 = steps.iter().map(|(_, c)| c[Class::Error as usize]).sum();
-        let reason = format!(
-            "no 429 up to {:.0} requests per second ({total} requests, {errors} errors): \
-             the token endpoint does not limit the rate",
-            opts.max_rate
-        );
+        let check = judge(&LimitObservation {
+            highest_rate,
+            requests: sent,
+            errors,
+            limited: None,
+        });
         return LimitOutcome {
             report,
-            check: check(Verdict::Fail, reason),
+            check,
             steps,
         };
     };
@@ -240,64 +285,42 @@ pub async fn find_limit(
         );
     }
 
-    let total_above = above.len().max(1) as f64;
-    let bad_above = above.iter().filter(|a| a.class == Class::Error).count();
-    let mut problems = Vec::new();
-    if bad_above as f64 / total_above > 0.01 {
-        problems.push(format!(
-            "{bad_above} of {} requests above the limit got 5xx or no answer instead of 429",
-            above.len()
-        ));
-    }
-    if report.retry_after_missing > 0 {
-        problems.push(format!(
-            "{} of {} 429s carry no Retry-After",
-            report.retry_after_missing,
-            report.retry_after_missing + report.retry_after_seen
-        ));
-    }
-    if report.retry_after_honoured == Some(false) {
-        problems.push(format!(
-            "a request sent after waiting Retry-After ({} s) was not accepted (got {})",
-            wait.as_secs(),
-            retry.status.map_or("no answer".into(), |s| s.to_string())
-        ));
-    }
-    if report.recovered == Some(false) {
-        problems.push(format!(
-            "at {calm_rate:.0}/s after the limit, {} of {} requests were not accepted",
-            calm.len() as u64 - calm_counts[Class::Accepted as usize],
-            calm.len()
-        ));
-    }
-    let summary = format!(
-        "limit {:.1}/s (saturated at {rate:.0}/s), {} 429s with Retry-After{}",
-        report.measured_rps,
-        report.retry_after_seen,
-        report
-            .key
-            .as_deref()
-            .map(|k| format!(", keyed on {k}"))
-            .unwrap_or_default()
-    );
-    let check = if problems.is_empty() {
-        check(Verdict::Pass, summary)
-    } else {
-        check(Verdict::Warn, format!("{summary}; {}", problems.join("; ")))
+    let bad_above = above.iter().filter(|a| a.class == Class::Error).count() as u64;
+    let calm_sent = calm.len() as u64;
+    let observation = LimitObservation {
+        highest_rate,
+        requests: sent,
+        errors,
+        limited: Some(AboveLimit {
+            saturated_at: rate,
+            measured_rps: report.measured_rps,
+            requests: above.len() as u64,
+            errors: bad_above,
+            retry_after_seen: report.retry_after_seen,
+            retry_after_missing: report.retry_after_missing,
+            honoured: report.retry_after_honoured.map(|ok| {
+                (
+                    ok,
+                    wait.as_secs(),
+                    retry.status.map_or("no answer".into(), |s| s.to_string()),
+                )
+            }),
+            recovery: report.recovered.map(|_| {
+                (
+                    calm_rate,
+                    calm_sent,
+                    calm_sent - calm_counts[Class::Accepted as usize],
+                )
+            }),
+            key: report.key.clone(),
+            key_notes,
+        }),
     };
+    let check = judge(&observation);
     LimitOutcome {
         report,
         check,
         steps,
-    }
-}
-
-fn check(verdict: Verdict, reason: String) -> LoadCheck {
-    LoadCheck {
-        id: "LOAD-01".into(),
-        level: Level::Should,
-        verdict,
-        reason,
     }
 }
 

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::engine::{parse_retry_after, read_capped, token_issued};
+use super::engine::{parse_retry_after, read_capped};
 use super::jag::{JagFactory, JagKind, TokenForm};
 use super::stats::Class;
+use crate::oracle::{Outcome, classify_response};
+use crate::protocol::RecordedResponse;
 
 /// Largest response body a probe reads.
 const BODY_CAP: usize = 64 * 1024;
@@ -85,6 +87,31 @@ impl Prober {
         due: Instant,
         offset: Duration,
     ) -> Answer {
+        self.exchange(who, assertion, due, offset, false).await.0
+    }
+
+    /// Sends `assertion` as `who` now, and keeps what the run's judge needs: the answer
+    /// classified by the oracle, with its response (headers and body).
+    pub async fn send_recorded(&self, who: &Identity, assertion: &str) -> (Answer, Outcome) {
+        let (answer, recorded) = self
+            .exchange(who, assertion, Instant::now(), Duration::ZERO, true)
+            .await;
+        let outcome = match recorded {
+            Ok(r) => classify_response(&r),
+            Err(reason) => Outcome::NoAnswer { reason },
+        };
+        (answer, outcome)
+    }
+
+    /// One request; with `record`, the response as the judge sees it (or why none came).
+    async fn exchange(
+        &self,
+        who: &Identity,
+        assertion: &str,
+        due: Instant,
+        offset: Duration,
+        record: bool,
+    ) -> (Answer, Result<RecordedResponse, String>) {
         let mut req = self
             .http
             .post(&self.endpoint)
@@ -97,7 +124,8 @@ impl Prober {
         if let Some(auth) = who.form.authorization() {
             req = req.header(reqwest::header::AUTHORIZATION, auth);
         }
-        let (status, issued, retry_after, timed_out) = match req.send().await {
+        let mut recorded = Err("no answer".to_string());
+        let (status, class, retry_after, timed_out) = match req.send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let retry = if status == 429 {
@@ -105,21 +133,47 @@ impl Prober {
                 } else {
                     None
                 };
+                let headers: Vec<(String, Vec<u8>)> = if record {
+                    resp.headers()
+                        .iter()
+                        .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 match read_capped(resp, BODY_CAP).await {
-                    Some(b) => (Some(status), token_issued(&b), retry, false),
-                    None => (None, false, None, false),
+                    Some(b) => {
+                        if record {
+                            recorded = Ok(RecordedResponse::from_bytes(status, headers, &b));
+                        }
+                        (Some(status), Class::of(Some(status), &b), retry, false)
+                    }
+                    None => {
+                        recorded = Err(format!(
+                            "{status} whose body could not be read within {BODY_CAP} bytes"
+                        ));
+                        (None, Class::Error, None, false)
+                    }
                 }
             }
-            Err(e) => (None, false, None, e.is_timeout()),
+            Err(e) => {
+                recorded = Err(if e.is_timeout() {
+                    format!("no answer within {} s", self.timeout.as_secs_f64())
+                } else {
+                    format!("no answer: {e}")
+                });
+                (None, Class::Error, None, e.is_timeout())
+            }
         };
-        Answer {
-            class: Class::of(status, issued),
+        let answer = Answer {
+            class,
             status,
             retry_after,
             timed_out,
             offset,
             latency: Instant::now().saturating_duration_since(due),
-        }
+        };
+        (answer, recorded)
     }
 
     /// Sends a fresh valid ID-JAG as `who`, now.

@@ -16,54 +16,9 @@ const MAX_TRACKED_US: u64 = 600_000_000;
 /// Significant decimal digits kept by every histogram.
 const SIGFIG: u8 = 3;
 
-/// The result class of one token request under load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Class {
-    /// A token was issued (2xx with an `access_token`).
-    Accepted,
-    /// 429 Too Many Requests.
-    RateLimited,
-    /// Any other 4xx: the server refused the request.
-    Rejected,
-    /// 5xx, a timeout, a connection error, or a 2xx without a token: no usable answer.
-    Error,
-}
-
-impl Class {
-    /// Every class, in report order.
-    pub const ALL: [Class; 4] = [
-        Class::Accepted,
-        Class::RateLimited,
-        Class::Rejected,
-        Class::Error,
-    ];
-
-    /// The class of an answer: `status` is `None` when no HTTP answer came;
-    /// `token_issued` says whether a 2xx body carried an access token.
-    pub fn of(status: Option<u16>, token_issued: bool) -> Class {
-        match status {
-            Some(200..=299) if token_issued => Class::Accepted,
-            Some(429) => Class::RateLimited,
-            Some(400..=499) => Class::Rejected,
-            _ => Class::Error,
-        }
-    }
-
-    /// The snake_case name used in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::Accepted => "accepted",
-            Class::RateLimited => "rate_limited",
-            Class::Rejected => "rejected",
-            Class::Error => "error",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+/// The result class of one token request under load: the oracle's, so that load and run
+/// agree on what an answer was.
+pub use crate::oracle::load::Class;
 
 /// One request's outcome.
 #[derive(Debug, Clone, Copy)]
@@ -140,13 +95,13 @@ impl LoadStats {
     /// Records one request.
     pub fn record(&mut self, sample: &Sample) {
         let us = (sample.latency.as_micros() as u64).clamp(1, MAX_TRACKED_US);
-        self.classes[sample.class.index()].saturating_record(us);
+        self.classes[sample.class as usize].saturating_record(us);
         let second = sample.intended_at.as_secs() as usize;
         if self.timeline.len() <= second {
             self.timeline.resize_with(second + 1, Second::new);
         }
         let slot = &mut self.timeline[second];
-        slot.counts[sample.class.index()] += 1;
+        slot.counts[sample.class as usize] += 1;
         if sample.class == Class::Accepted {
             slot.accepted.saturating_record(us);
         }
@@ -174,7 +129,7 @@ impl LoadStats {
 
     /// Requests of `class`.
     pub fn count(&self, class: Class) -> u64 {
-        self.classes[class.index()].len()
+        self.classes[class as usize].len()
     }
 
     /// All requests.
@@ -184,7 +139,7 @@ impl LoadStats {
 
     /// The latency histogram (µs) of `class`.
     pub fn histogram(&self, class: Class) -> &Histogram<u64> {
-        &self.classes[class.index()]
+        &self.classes[class as usize]
     }
 
     /// The latency (µs) at `quantile` (0.0–1.0) of `class`; `None` when it has no requests.
@@ -223,7 +178,7 @@ impl LoadStats {
         let mut stats = LoadStats::new();
         for class in Class::ALL {
             if let Some(text) = saved.classes.get(class.name()) {
-                stats.classes[class.index()] = decode(class.name(), text)?;
+                stats.classes[class as usize] = decode(class.name(), text)?;
             }
         }
         stats.timeline = saved
@@ -290,13 +245,16 @@ mod tests {
     }
 
     #[test]
-    fn classes_follow_status_and_token() {
-        assert_eq!(Class::of(Some(200), true), Class::Accepted);
-        assert_eq!(Class::of(Some(200), false), Class::Error);
-        assert_eq!(Class::of(Some(429), false), Class::RateLimited);
-        assert_eq!(Class::of(Some(400), false), Class::Rejected);
-        assert_eq!(Class::of(Some(503), false), Class::Error);
-        assert_eq!(Class::of(None, false), Class::Error);
+    fn classes_follow_status_and_body() {
+        let token = br#"{"access_token":"t"}"#;
+        let refusal = br#"{"error":"invalid_grant"}"#;
+        assert_eq!(Class::of(Some(200), token), Class::Accepted);
+        assert_eq!(Class::of(Some(200), b"{}"), Class::Error);
+        assert_eq!(Class::of(Some(429), b""), Class::RateLimited);
+        assert_eq!(Class::of(Some(400), refusal), Class::Rejected);
+        assert_eq!(Class::of(Some(400), b"Bad Request"), Class::Error);
+        assert_eq!(Class::of(Some(503), refusal), Class::Error);
+        assert_eq!(Class::of(None, b""), Class::Error);
     }
 
     #[test]

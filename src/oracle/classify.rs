@@ -49,7 +49,7 @@ pub fn json_object(body: &str) -> Option<Map<String, Value>> {
 }
 
 /// The RFC 6749 §5.2 charset for `error` values: %x20-21 / %x23-5B / %x5D-7E.
-fn is_error_charset(s: &str) -> bool {
+pub(crate) fn is_error_charset(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))

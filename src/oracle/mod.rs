@@ -11,6 +11,7 @@ pub mod cases;
 pub mod classify;
 pub mod expect;
 pub mod incomplete;
+pub mod load;
 pub mod metadata;
 pub mod preflight;
 pub mod procedures;
