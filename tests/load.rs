@@ -323,3 +323,65 @@ async fn stopped_engine_returns_partial_figures() {
     assert_eq!(outcome.stats.count(Class::Accepted), g.sent, "{outcome:?}");
     assert_eq!(outcome.goose_requests, g.sent);
 }
+
+/// A valid ID-JAG that the RAS refuses (here: a wrong client secret) is the preflight's
+/// diagnosis, before any load (exit 3); with `--no-preflight` the load runs, and a load in
+/// which not one valid ID-JAG got a token still exits 3, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_without_one_token_is_exit_3() {
+    use xaa_conform::reference::{self, ReferenceOptions, ReferenceRas, SecretsIn};
+    let idp_bind = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        format!("127.0.0.1:{}", l.local_addr().expect("addr").port())
+    };
+    let issuers = xaa_conform::fixture::issuer_urls(&format!("http://{idp_bind}"));
+    let (ras, mut fixture) =
+        ReferenceRas::start("127.0.0.1:0", ReferenceOptions::default(), |base| {
+            reference::embedded_fixture(base, &issuers, Duration::from_secs(10))
+        })
+        .await
+        .expect("reference");
+    fixture.client.secret = xaa_conform::fixture::Secret::new("not-the-secret");
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = dir.path().join("target.yaml");
+    let yaml = reference::target_yaml(&fixture, None, &idp_bind, SecretsIn::Inline, "");
+    std::fs::write(&target, yaml).expect("write target");
+    let target = target.to_str().expect("utf-8").to_string();
+    let base = dir.path().to_path_buf();
+    let (preflight, no_preflight) = tokio::task::spawn_blocking(move || {
+        let args = |extra: &'static [&'static str]| {
+            let mut a = vec![
+                "--target",
+                &target,
+                "--rate",
+                "10",
+                "--duration",
+                "1s",
+                "--race",
+                "0",
+                "--lane-rate",
+                "0",
+            ];
+            a.extend_from_slice(extra);
+            a.into_iter().map(str::to_string).collect::<Vec<_>>()
+        };
+        let run = |name: &str, extra| {
+            let d = base.join(name);
+            let a = args(extra);
+            load(&d, &a.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        (run("with", &[]), run("without", &["--no-preflight"]))
+    })
+    .await
+    .expect("join");
+    ras.stop().await;
+    let (code, out, r) = preflight;
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(r["generator"]["sent"], 0, "{out}");
+    assert!(out.contains("invalid_client"), "{out}");
+    let (code, out, r) = no_preflight;
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(r["classes"]["accepted"], 0, "{out}");
+    assert!(r["classes"]["rejected"].as_u64().unwrap_or(0) >= 5, "{out}");
+    assert!(out.contains("no valid ID-JAG got a token"), "{out}");
+}
