@@ -16,12 +16,18 @@ use serde_json::Value;
 use xaa_conform::fixture::Fixture;
 use xaa_conform::reference::{self, ReferenceOptions, ReferenceRas, ReferenceVariant, SecretsIn};
 
+/// `(run's verdict, load's verdict)` per load check ID.
+type Verdicts = BTreeMap<&'static str, (String, String)>;
+/// Both commands' reasons per load check ID.
+type Reasons = BTreeMap<&'static str, String>;
+
 /// The checks `load` judges that `run` judges too: `(run's ID, load's ID)`.
 const BOTH: &[(&str, &str)] = &[
     ("JAG-JTI-01", "JAG-JTI-01@load"),
     ("JAG-AUD-02", "JAG-AUD-02@load"),
     ("JAG-TIME-02", "JAG-TIME-02@load"),
     ("JAG-SIG-03", "JAG-SIG-03@load"),
+    ("LOAD-02", "LOAD-02"),
 ];
 
 /// Starts the reference (as `variant`, if any), trusting the fake IdP at `idp_bind`.
@@ -61,15 +67,7 @@ fn json(path: &Path) -> Value {
 /// `run`'s verdict of each check of [`BOTH`] and `load`'s of its counterpart, against the
 /// server described by `target` under `profile`.
 /// Also the reasons of both, for the messages.
-#[allow(clippy::type_complexity)]
-fn verdicts(
-    dir: &Path,
-    target: &Path,
-    profile: &str,
-) -> (
-    BTreeMap<&'static str, (String, String)>,
-    BTreeMap<&'static str, String>,
-) {
+fn verdicts(dir: &Path, target: &Path, profile: &str) -> (Verdicts, Reasons) {
     // One key set for every command: the RAS caches the fake issuers' JWKS.
     let keys = dir.join("keys");
     let (target, keys) = (
@@ -125,7 +123,7 @@ fn verdicts(
         "--lane-rate",
         "6",
         "--race",
-        "0",
+        "10",
         "--invalid-share",
         "0.3",
         "--report-dir",

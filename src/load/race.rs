@@ -15,6 +15,7 @@ use super::probe::{Identity, Prober, class_counts};
 use super::report::LoadCheck;
 use super::stats::Class;
 use crate::oracle::load::{self as oracle_load, RaceObservation};
+use crate::spec::Level;
 
 /// What the race saw, and LOAD-02 as the oracle judged it.
 #[derive(Debug, Clone)]
@@ -74,7 +75,7 @@ pub async fn run(prober: &Prober, who: &Identity, n: usize, profile: &str) -> Ra
         classes,
     };
     let level = oracle_load::level("LOAD-02", profile);
-    let j = oracle_load::judge_race(level, &observation);
+    let j = oracle_load::judge_race(level, level == Level::Must, &observation);
     RaceOutcome {
         fired: n,
         accepted: classes[Class::Accepted as usize],

@@ -307,11 +307,13 @@ pub struct RaceObservation {
     pub classes: [u64; 4],
 }
 
-/// LOAD-02 at `level` (SHOULD; MUST where the profile requires single use): more than one token
-/// from the race breaks the rule where single use is required, or where the server refuses a
-/// sequential second use (then it is a race in its replay cache); a server that allows reuse
-/// under a profile that permits it is INFO.
-pub fn judge_race(level: Level, o: &RaceObservation) -> Judgement {
+/// LOAD-02 at `level`, for `run` and `load` alike: `required` says whether the profile
+/// requires single use (mcp-ema). More than one token from the race breaks the rule where
+/// single use is required, or where the server refuses a sequential second use (then it is a
+/// race in its replay cache: it claims replay protection and does not hold it); a server that
+/// allows reuse under a profile that permits it is INFO. Without an accepted first use (the
+/// race's positive control) the race says nothing: SKIP.
+pub fn judge_race(level: Level, required: bool, o: &RaceObservation) -> Judgement {
     let accepted = o.classes[Class::Accepted as usize];
     let limited = o.classes[Class::RateLimited as usize];
     let seen = format!(
@@ -337,21 +339,33 @@ pub fn judge_race(level: Level, o: &RaceObservation) -> Judgement {
             format!("{seen}: single use held under concurrency"),
         );
     }
-    match (level, o.sequential_refused) {
-        (Level::Must, _) => judged(
+    match (required, o.sequential_refused) {
+        (true, _) => judged(
             level.violation(),
-            format!("{seen}: the profile requires single use"),
+            format!("{seen}: the profile requires single use (a replay-cache race)"),
         ),
-        (_, true) => judged(
+        (false, true) => judged(
             level.violation(),
             format!(
                 "{seen}, although a sequential second use is refused: a race in the replay cache"
             ),
         ),
-        (_, false) => judged(
+        (false, false) => judged(
             Verdict::Info,
             format!("{seen}; the server allows reuse, as the profile permits"),
         ),
+    }
+}
+
+/// The class of an answer the run's judge classified, for the race's counts.
+pub fn class_of_outcome(o: &Outcome) -> Class {
+    match o {
+        Outcome::Accepted { .. } => Class::Accepted,
+        Outcome::Rejected { status: 429, .. } | Outcome::Other { status: 429, .. } => {
+            Class::RateLimited
+        }
+        Outcome::Rejected { .. } => Class::Rejected,
+        Outcome::Other { .. } | Outcome::NoAnswer { .. } => Class::Error,
     }
 }
 
@@ -743,31 +757,14 @@ mod tests {
             fired: 10,
             classes,
         };
-        let v = |level, o: &RaceObservation| judge_race(level, o).verdict;
-        assert_eq!(
-            v(Level::Must, &race(true, true, [1, 0, 9, 0])),
-            Verdict::Pass
-        );
-        assert_eq!(
-            v(Level::Must, &race(true, true, [3, 0, 7, 0])),
-            Verdict::Fail
-        );
-        assert_eq!(
-            v(Level::Should, &race(true, true, [2, 0, 8, 0])),
-            Verdict::Warn
-        );
-        assert_eq!(
-            v(Level::Should, &race(true, false, [10, 0, 0, 0])),
-            Verdict::Info
-        );
-        assert_eq!(
-            v(Level::Must, &race(true, true, [0, 10, 0, 0])),
-            Verdict::Skip
-        );
-        assert_eq!(
-            v(Level::Must, &race(false, false, [3, 0, 7, 0])),
-            Verdict::Skip
-        );
+        let must = |o: &RaceObservation| judge_race(Level::Must, true, o).verdict;
+        let should = |o: &RaceObservation| judge_race(Level::Should, false, o).verdict;
+        assert_eq!(must(&race(true, true, [1, 0, 9, 0])), Verdict::Pass);
+        assert_eq!(must(&race(true, true, [3, 0, 7, 0])), Verdict::Fail);
+        assert_eq!(should(&race(true, true, [2, 0, 8, 0])), Verdict::Warn);
+        assert_eq!(should(&race(true, false, [10, 0, 0, 0])), Verdict::Info);
+        assert_eq!(must(&race(true, true, [0, 10, 0, 0])), Verdict::Skip);
+        assert_eq!(must(&race(false, false, [3, 0, 7, 0])), Verdict::Skip);
     }
 
     #[test]

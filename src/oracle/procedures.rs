@@ -216,35 +216,50 @@ pub struct ConcurrentReplayObservation {
     pub sends: u32,
     /// The answers, in sending order (a lost task leaves one out).
     pub outcomes: Vec<Outcome>,
+    /// Before the race, one fresh ID-JAG sent twice in a row: the first use (the race's
+    /// positive control) and the second.
+    pub sequential: Option<(Outcome, Outcome)>,
 }
 
-/// LOAD-02: a single-use ID-JAG may be redeemed once at most; otherwise the count is INFO.
+/// LOAD-02, judged as `load` judges its replay race ([`super::load::judge_race`]): single use
+/// is required where the scenario says so (`single_use`, the mcp-ema profile); otherwise more
+/// than one token breaks the rule only when the server refuses a sequential second use. An
+/// answer missing from the race is ERROR unless a breach is already proven.
 pub fn judge_concurrent_replay(
     level: Level,
     spec: ConcurrentReplay,
     seen: &ConcurrentReplayObservation,
 ) -> Judgement {
-    let n = seen.sends;
-    let outcomes = &seen.outcomes;
-    let accepted = outcomes
-        .iter()
-        .filter(|o| matches!(o, Outcome::Accepted { .. }))
-        .count();
-    let unanswered = outcomes
+    use super::load::{Class, RaceObservation, class_of_outcome, judge_race};
+    let mut classes = [0u64; 4];
+    for o in &seen.outcomes {
+        classes[class_of_outcome(o) as usize] += 1;
+    }
+    let (control_accepted, sequential_refused) = match &seen.sequential {
+        Some((first, second)) => {
+            let first_ok = matches!(first, Outcome::Accepted { .. });
+            (
+                first_ok,
+                first_ok && matches!(second, Outcome::Rejected { .. }),
+            )
+        }
+        None => (classes[Class::Accepted as usize] > 0, false),
+    };
+    let race = RaceObservation {
+        control_accepted,
+        sequential_refused,
+        fired: seen.sends as usize,
+        classes,
+    };
+    let j = judge_race(level, spec.single_use, &race);
+    let unanswered = seen
+        .outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::NoAnswer { .. }))
         .count();
-    let figure = format!("{accepted} of {n} identical requests sent at once were accepted");
-    if spec.single_use && accepted > 1 {
-        return judged(
-            level.violation(),
-            format!(
-                "{figure}: a single-use ID-JAG was redeemed {accepted} times (a replay-cache race)"
-            ),
-        );
-    }
-    if unanswered > 0 {
-        let why = outcomes
+    if unanswered > 0 && j.verdict != Verdict::Fail {
+        let why = seen
+            .outcomes
             .iter()
             .find_map(|o| match o {
                 Outcome::NoAnswer { reason } => Some(reason.as_str()),
@@ -253,21 +268,19 @@ pub fn judge_concurrent_replay(
             .unwrap_or_default();
         return judged(
             Verdict::Error,
-            format!("no answer: {why} ({unanswered} of {n} got none; {figure})"),
+            format!(
+                "no answer: {why} ({unanswered} of {} got none; {})",
+                seen.sends, j.reason
+            ),
         );
     }
-    if accepted == 0 {
-        let first = outcomes.first().map(summarize).unwrap_or_default();
-        return judged(Verdict::Skip, format!("baseline not accepted: {first}"));
+    if !control_accepted && let Some((first, _)) = &seen.sequential {
+        return judged(
+            Verdict::Skip,
+            format!("baseline not accepted: {}", summarize(first)),
+        );
     }
-    if spec.single_use {
-        judged(
-            Verdict::Pass,
-            format!("{figure}, as a single-use ID-JAG requires"),
-        )
-    } else {
-        judged(Verdict::Info, figure)
-    }
+    j
 }
 
 // ---------------------------------------------------------------- whoami

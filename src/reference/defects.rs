@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::spec::Verdict;
-use crate::spec::Verdict::{Fail, Skip, Warn};
+use crate::spec::Verdict::{Fail, Pass, Skip, Warn};
 
 macro_rules! defects {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, $desc:literal, [$(($check:literal, $verdict:expr)),+ $(,)?]; )+) => {
@@ -160,7 +160,9 @@ defects! {
 
     // jti.
     /// Refuses a second use of an ID-JAG (single use, as the MCP profile requires).
-    SingleUseJti = "single-use-jti", "refuses an ID-JAG's second use within its lifetime", [("JAG-JTI-01", Warn)];
+    /// (A choice the generic profile allows, so besides JAG-JTI-01's WARN it moves LOAD-02
+    /// from INFO, reuse allowed, to PASS: single use held under concurrency.)
+    SingleUseJti = "single-use-jti", "refuses an ID-JAG's second use within its lifetime", [("JAG-JTI-01", Warn), ("LOAD-02", Pass)];
     /// Accepts an ID-JAG without `jti`.
     JtiOptional = "jti-optional", "accepts an ID-JAG without jti", [("JAG-JTI-02", Warn)];
     /// Answers 500 when `jti` is not a string (an unhashable cache key).
@@ -347,9 +349,9 @@ pub fn proving(id: &str) -> Vec<Defect> {
         .iter()
         .copied()
         .filter(|d| {
-            d.breaks()
-                .iter()
-                .any(|(check, verdict)| *check == id && *verdict != Verdict::Skip)
+            d.breaks().iter().any(|(check, verdict)| {
+                *check == id && matches!(verdict, Verdict::Fail | Verdict::Warn)
+            })
         })
         .collect()
 }

@@ -319,7 +319,8 @@ async fn recover(
     false
 }
 
-/// LOAD-02: the very same ID-JAG sent `sends` times at once (2 to 50).
+/// LOAD-02: a fresh ID-JAG sent twice in a row, then another sent `sends` times at once (2 to
+/// 50), as `load`'s replay race does.
 async fn concurrent_replay(
     ctx: &RunContext,
     sc: &Scenario,
@@ -334,8 +335,21 @@ async fn concurrent_replay(
         .fixture
         .burst_allowance(sends.clamp(2, 50))
         .map_err(|why| Incomplete::Unbuilt(BuildError::NotApplicable(why)))?;
-    let minted = mint_jag(ctx, &sc.jag, now_secs())
-        .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
+    // First one fresh ID-JAG twice in a row: the race's control, and whether the server
+    // refuses a second use at all (then it claims replay protection).
+    let mint = || {
+        mint_jag(ctx, &sc.jag, now_secs())
+            .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))
+    };
+    let once = mint()?;
+    let once_req = token_request(ctx, sc, &once.token, None)?;
+    let url = &ctx.fixture.token_endpoint;
+    let first = ctx.http.token_request("control", url, &once_req).await;
+    let second = ctx.http.token_request("probe", url, &once_req).await;
+    let sequential = (oracle::classify(&first), oracle::classify(&second));
+    exchanges.extend([first, second]);
+
+    let minted = mint()?;
     *token = Some(sent(
         &minted,
         &format!("the same ID-JAG sent {n} times at once"),
@@ -366,7 +380,11 @@ async fn concurrent_replay(
     results.sort_by_key(|(i, _)| *i);
     let outcomes = results.iter().map(|(_, ex)| oracle::classify(ex)).collect();
     exchanges.extend(results.into_iter().map(|(_, ex)| ex));
-    Ok(ConcurrentReplayObservation { sends: n, outcomes })
+    Ok(ConcurrentReplayObservation {
+        sends: n,
+        outcomes,
+        sequential: Some(sequential),
+    })
 }
 
 /// Mints `jag`, presents it as `role`, and keeps the exchange.

@@ -193,5 +193,23 @@ if [ "$mode" = check ]; then
     status=1
   fi
 fi
+
+# 5. Load: authlib judged by `load` as by `run`. A short, slow load with the lane, mixed
+# traffic, the replay race and the limit search must give the same verdict as world 1's run for
+# every check both judge (agree.py); authlib has no rate limit, so LOAD-01 is INFO.
+if [ "$mode" = check ]; then
+  lcode=0
+  "$bin" load --target "$world_target" --keys "$world_keys" --rate 10 --duration 3s \
+    --lane-rate 6 --race 10 --invalid-share 0.3 --find-limit --step 1s --hold 1s \
+    --report-dir "$world_reports/load" >"$reports_root/world1-load.log" 2>&1 || lcode=$?
+  if [ "$lcode" -ne 0 ] && [ "$lcode" -ne 1 ]; then
+    tail -n 20 "$reports_root/world1-load.log" >&2
+    say "load against authlib could not judge it (exit $lcode)"
+    status=1
+  elif ! "$py" "$here/agree.py" "$world_reports/results.json" "$world_reports/load/load.json"; then
+    say "load and run disagree about authlib: see $world_reports/load/load.json"
+    status=1
+  fi
+fi
 say "done in $(( $(date +%s) - started )) s"
 exit "$status"
