@@ -5,6 +5,7 @@
 
 mod config;
 mod defects;
+mod introspect;
 mod ratelimit;
 mod token;
 mod validate;
@@ -80,7 +81,8 @@ pub struct ReferenceRas {
 /// Builds the embedded fixture for a reference RAS at `base_url` trusting the fake IdP
 /// issuers `issuers`: fresh client secrets (C2's with the `:` `+` `%` characters that client
 /// authentication must form-encode, RFC 6749 App. B), `u1`, `u3` (known only under the second
-/// trusted issuer), R1/R2 and their APIs under `/api/`, and `/api/whoami`.
+/// trusted issuer), R1/R2 and their APIs under `/api/`, `/api/whoami`, and RFC 7662
+/// introspection at `/introspect`, called as C2.
 pub fn embedded_fixture(
     base_url: &str,
     issuers: &std::collections::BTreeMap<IssuerRole, String>,
@@ -88,6 +90,11 @@ pub fn embedded_fixture(
 ) -> Fixture {
     let plain = Secret::random();
     let special = Secret::new(format!("{}:+% x", Secret::random().expose()));
+    let client2 = Client {
+        id: "agent-c2".into(),
+        secret: special,
+        auth: ClientAuthMethod::ClientSecretBasic,
+    };
     Fixture {
         ras_issuer: base_url.to_string(),
         token_endpoint: format!("{base_url}/token"),
@@ -97,11 +104,12 @@ pub fn embedded_fixture(
             secret: plain,
             auth: ClientAuthMethod::ClientSecretBasic,
         },
-        client2: Some(Client {
-            id: "agent-c2".into(),
-            secret: special,
-            auth: ClientAuthMethod::ClientSecretBasic,
+        // C2 introspects, as a resource server with its own registration would.
+        introspection: Some(crate::fixture::Introspection {
+            url: format!("{base_url}/introspect"),
+            client: client2.clone(),
         }),
+        client2: Some(client2),
         client3: Some("agent-c3".into()),
         subject: "u1".into(),
         unknown_subject: "ghost".into(),
@@ -219,6 +227,7 @@ impl ReferenceRas {
             .route("/token", post(token::token).get(token::token))
             .route(&metadata_path, get(token::metadata))
             .route("/api/whoami", get(whoami::whoami))
+            .route("/introspect", post(introspect::introspect))
             .route(
                 "/api/{resource}",
                 get(token::resource_api).post(token::resource_api),

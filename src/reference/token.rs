@@ -30,6 +30,8 @@ pub struct IssuedToken {
     pub resources: Vec<String>,
     /// When it stops being valid.
     pub expires: Instant,
+    /// When it was issued (seconds since the epoch).
+    pub issued_at: i64,
 }
 
 /// Parameters a token request may carry; with `reject-unknown-params` others are refused.
@@ -360,15 +362,22 @@ async fn exchange(
     let (resources, resource_claim) =
         granted_resources(state, &grant, param("resource")).map_err(|r| *r)?;
     let granted = granted_scopes(state, &grant, param("scope")).map_err(|r| *r)?;
+    // Under `scope-param-ignored-silently` the token carries the ID-JAG's whole scope.
+    let carried = if has(Defect::ScopeParamIgnoredSilently) {
+        granted_scopes(state, &grant, None).map_err(|r| *r)?
+    } else {
+        granted.clone()
+    };
     let lifetime = state.cfg.token_lifetime_secs;
     let access_token = issue(
         state,
         IssuedToken {
             user: grant.user,
             client_id: client.id,
-            scopes: granted.clone(),
+            scopes: carried,
             resources,
             expires: Instant::now() + Duration::from_secs(lifetime),
+            issued_at: crate::jose::mint::unix_now(),
         },
     );
     Ok(token_response(
@@ -660,6 +669,8 @@ pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
         "grant_types_supported": if has(Defect::NoJwtBearerGrantType) { json!(["client_credentials"]) } else { json!([JWT_BEARER]) },
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": state.cfg.scopes,
+        "introspection_endpoint": format!("{}/introspect", state.cfg.api_base),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     });
     let profile = "urn:ietf:params:oauth:grant-profile:id-jag";
     if has(Defect::ProfilesAsString) {

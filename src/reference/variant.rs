@@ -149,6 +149,10 @@ impl ReferenceVariant {
             ReferenceVariant::SingleClient => {
                 fixture.client2 = None;
                 fixture.client3 = None;
+                // The one client introspects too.
+                if let Some(i) = &mut fixture.introspection {
+                    i.client = fixture.client.clone();
+                }
             }
             ReferenceVariant::JwksCache5m => {
                 fixture.jwks_cache_ttl = Some(Duration::from_secs(300));
@@ -270,6 +274,30 @@ pub fn target_yaml(
         if let Some(v) = value {
             line(format!("{field}: {}", quoted(v)));
         }
+    }
+    if let Some(i) = &fixture.introspection {
+        let client = if i.client.id == fixture.client.id {
+            String::new()
+        } else {
+            let secret = if fixture
+                .client2
+                .as_ref()
+                .is_some_and(|c| c.id == i.client.id)
+            {
+                secret(CLIENT2_SECRET_ENV, &i.client.secret)
+            } else {
+                secret("XAA_INTROSPECTION_CLIENT_SECRET", &i.client.secret)
+            };
+            format!(
+                ", client: {{ id: {}, secret: {} }}",
+                quoted(&i.client.id),
+                secret
+            )
+        };
+        line(format!(
+            "introspection: {{ url: {}{client} }}",
+            quoted(&i.url)
+        ));
     }
     let mut api: Vec<String> = [("r1", &fixture.api_r1), ("r2", &fixture.api_r2)]
         .into_iter()
