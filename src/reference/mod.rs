@@ -6,6 +6,7 @@
 mod config;
 mod defects;
 mod introspect;
+mod jwt_at;
 mod ratelimit;
 mod token;
 mod validate;
@@ -38,6 +39,8 @@ pub(crate) struct RasState {
     tokens: std::sync::Mutex<std::collections::HashMap<String, token::IssuedToken>>,
     /// The per-client rate limit, when one is configured (and not switched off by a defect).
     limiter: Option<RateLimiter>,
+    /// The key that signs JWT access tokens, when it issues them (`jwt_access_tokens`).
+    at_key: Option<crate::jose::keys::SigningKey>,
 }
 
 /// How the reference behaves beyond its fixture.
@@ -214,6 +217,14 @@ impl ReferenceRas {
                 .rate_limit
                 .filter(|_| !cfg.defects.contains(&Defect::RateLimitOff))
                 .map(RateLimiter::new),
+            at_key: if cfg.jwt_access_tokens {
+                Some(jwt_at::generate_key().ok_or_else(|| ServeError::Bind {
+                    addr: bind.to_string(),
+                    source: std::io::Error::other("cannot make the access-token signing key"),
+                })?)
+            } else {
+                None
+            },
             cfg,
             http,
             tokens: Default::default(),
@@ -228,6 +239,7 @@ impl ReferenceRas {
             .route(&metadata_path, get(token::metadata))
             .route("/api/whoami", get(whoami::whoami))
             .route("/introspect", post(introspect::introspect))
+            .route("/jwks", get(token::jwks))
             .route(
                 "/api/{resource}",
                 get(token::resource_api).post(token::resource_api),

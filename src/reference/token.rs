@@ -597,9 +597,19 @@ fn granted_scopes(
     Ok(granted)
 }
 
-/// Records `issued` under a fresh access token, for the resource API, and returns the token.
+/// Records `issued` under a fresh access token, for the resource API, and returns the token:
+/// an opaque random string, or an RFC 9068 JWT when the reference issues those.
 fn issue(state: &RasState, issued: IssuedToken) -> String {
-    let access_token = crate::fixture::Secret::random().expose().to_string();
+    let jwt = state.at_key.as_ref().and_then(|key| {
+        super::jwt_at::issue(
+            key,
+            &state.cfg.issuer,
+            &state.cfg.resources,
+            &issued,
+            state.cfg.token_lifetime_secs,
+        )
+    });
+    let access_token = jwt.unwrap_or_else(|| crate::fixture::Secret::random().expose().to_string());
     if let Ok(mut t) = state.tokens.lock() {
         // Expired tokens are dropped every 1024 issues: amortized, not a scan per request.
         if t.len() % 1024 == 1023 {
@@ -672,6 +682,9 @@ pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
         "introspection_endpoint": format!("{}/introspect", state.cfg.api_base),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     });
+    if state.at_key.is_some() {
+        doc["jwks_uri"] = json!(format!("{}/jwks", state.cfg.api_base));
+    }
     let profile = "urn:ietf:params:oauth:grant-profile:id-jag";
     if has(Defect::ProfilesAsString) {
         doc["authorization_grant_profiles_supported"] = json!(profile);
@@ -687,6 +700,15 @@ pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
         doc["authorization_grant_profiles_supported"] = json!([profile]);
     }
     Json(doc).into_response()
+}
+
+/// `GET /jwks`: the key that signs JWT access tokens (the metadata's `jwks_uri`); 404 when
+/// the reference issues opaque ones.
+pub(crate) async fn jwks(State(state): State<Arc<RasState>>) -> Response {
+    match &state.at_key {
+        Some(key) => Json(super::jwt_at::jwks(key)).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// `GET` or `POST /api/{resource}`: the resource API behind the issued access tokens
@@ -728,6 +750,11 @@ pub(crate) async fn resource_api(
         .lock()
         .ok()
         .and_then(|t| t.get(&token).cloned());
+    // A JWT access token is verified from the token alone, as a resource server would.
+    let issued = match &state.at_key {
+        Some(key) => super::jwt_at::verify(key, &state.cfg.issuer, &token, &url),
+        None => issued,
+    };
     let issued = match issued {
         Some(t) if t.expires > Instant::now() => t,
         _ if has(Defect::ApiAcceptsAnyToken) => {

@@ -33,6 +33,9 @@ pub enum ReferenceVariant {
     TerseErrors,
     /// At most 5 token requests per second per client (429 with `Retry-After` above).
     RateLimit5,
+    /// Access tokens are RFC 9068 JWTs signed by the RAS's own key (its metadata's
+    /// `jwks_uri`), which the resource API verifies.
+    JwtAccessTokens,
 }
 
 /// Where the target.yaml printed for a variant takes the client secrets from.
@@ -52,7 +55,7 @@ pub const OTHER_SCOPES: &str = "todos.read todos.write";
 
 impl ReferenceVariant {
     /// Every variant, in the order they are listed and tested.
-    pub const ALL: [ReferenceVariant; 11] = [
+    pub const ALL: [ReferenceVariant; 12] = [
         ReferenceVariant::OtherScopes,
         ReferenceVariant::Rs256Only,
         ReferenceVariant::Es256Only,
@@ -64,6 +67,7 @@ impl ReferenceVariant {
         ReferenceVariant::SingleUseJti,
         ReferenceVariant::TerseErrors,
         ReferenceVariant::RateLimit5,
+        ReferenceVariant::JwtAccessTokens,
     ];
 
     /// The kebab-case name (`--variant NAME`).
@@ -80,6 +84,7 @@ impl ReferenceVariant {
             ReferenceVariant::SingleUseJti => "single-use-jti",
             ReferenceVariant::TerseErrors => "terse-errors",
             ReferenceVariant::RateLimit5 => "rate-limit-5",
+            ReferenceVariant::JwtAccessTokens => "jwt-access-tokens",
         }
     }
 
@@ -118,6 +123,9 @@ impl ReferenceVariant {
             }
             ReferenceVariant::RateLimit5 => {
                 "at most 5 token requests per second per client, 429 with Retry-After above (RFC 6585 §4)"
+            }
+            ReferenceVariant::JwtAccessTokens => {
+                "access tokens are RFC 9068 JWTs (typ at+jwt) signed by the RAS's own key at its jwks_uri, which the resource API verifies"
             }
         }
     }
@@ -177,6 +185,7 @@ impl ReferenceVariant {
             ReferenceVariant::SingleUseJti => cfg.single_use_jti = true,
             ReferenceVariant::TerseErrors => cfg.error_descriptions = false,
             ReferenceVariant::RateLimit5 => cfg.rate_limit = Some(5),
+            ReferenceVariant::JwtAccessTokens => cfg.jwt_access_tokens = true,
             _ => {}
         }
     }
