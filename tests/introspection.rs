@@ -238,6 +238,11 @@ fn the_scope_introspection_reports_wins_over_the_token_responses() {
         as_introspected(&required, &accepted(None), &carried).0,
         None
     );
+    let within = Rules::Accept(AcceptRules {
+        scope_within: Some("s.read".into()),
+        ..AcceptRules::default()
+    });
+    assert_eq!(as_introspected(&within, &accepted(None), &carried).0, None);
 }
 
 fn observation(issued: Value, unknown: Value) -> IntrospectionObservation {

@@ -164,9 +164,10 @@ pub fn as_introspected(
         return (None, None);
     };
     let said = body.get("scope").and_then(Value::as_str);
+    // `scope_within` and `scope_required` need the response to name the scope.
     let required = match rules {
-        Rules::Accept(r) => r.scope_required,
-        Rules::Either(e) => e.accept.scope_required,
+        Rules::Accept(r) => r.scope_required || r.scope_within.is_some(),
+        Rules::Either(e) => e.accept.scope_required || e.accept.scope_within.is_some(),
         _ => false,
     };
     if said.is_none() && required {
