@@ -150,7 +150,8 @@ pub struct TargetFile {
     pub api: ApiEntry,
     /// A "whoami" URL: a GET with the access token as Bearer answers a JSON object naming
     /// whom the token represents in `sub` (or `username`, `user`, `user_id`, `id`), with
-    /// `client_id` and `scope` if it can (RS-11 and JAG-SUB-03 use it; SKIP without it); or
+    /// `client_id` and `scope` if it can (RS-11, JAG-SUB-02 and JAG-SUB-03 use it when no
+    /// `introspection` is declared; SKIP without either); or
     /// `{ url, principal: "/userId" }` with a JSON pointer to the member naming the principal.
     /// An `iss` (or `issuer`) member in the answer is part of the principal.
     #[serde(default)]
