@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value, json};
 
-use super::token::IssuedToken;
+use super::issued::IssuedToken;
 use crate::jose::jws;
 use crate::jose::keys::{KeyAlg, SigningKey};
 use crate::jose::mint::{fresh_jti, sign_jwt, unix_now};

@@ -6,6 +6,7 @@
 mod config;
 mod defects;
 mod introspect;
+mod issued;
 mod jwt_at;
 mod ratelimit;
 mod token;

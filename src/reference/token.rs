@@ -17,22 +17,7 @@ use super::validate::{self, Refusal};
 use super::{Defect, RasState};
 use crate::protocol::{CLIENT_ASSERTION_TYPE, JWT_BEARER};
 
-/// An access token the reference issued, for the resource API.
-#[derive(Debug, Clone)]
-pub struct IssuedToken {
-    /// The local account.
-    pub user: String,
-    /// The client it was issued to.
-    pub client_id: String,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-    /// Resources it is restricted to (empty: none named).
-    pub resources: Vec<String>,
-    /// When it stops being valid.
-    pub expires: Instant,
-    /// When it was issued (seconds since the epoch).
-    pub issued_at: i64,
-}
+pub use super::issued::IssuedToken;
 
 /// Parameters a token request may carry; with `reject-unknown-params` others are refused.
 const KNOWN_PARAMS: &[&str] = &[
