@@ -120,6 +120,11 @@ pub struct Fixture {
     /// Where a whoami answer names the principal: a JSON pointer (`whoami.principal` in the
     /// target file); `None` looks for the usual members (`sub`, `username`, …).
     pub whoami_principal: Option<String>,
+    /// The RFC 7662 introspection endpoint and the client that calls it, when the target
+    /// declares one (`introspection` in the target file): the standard way the suite learns
+    /// whom an issued token represents. Without it, the metadata's `introspection_endpoint`
+    /// is used with C1, unless the target declares `whoami`.
+    pub introspection: Option<Introspection>,
     /// Per-request timeout.
     pub timeout: Duration,
     /// How long the RAS uses a fetched JWKS before fetching it again, when known (JAG-SIG-14
@@ -143,6 +148,15 @@ pub struct Fixture {
     /// control, and `load`'s ID-JAGs, are signed with the first (`accepted_algs`, default
     /// RS256 and ES256).
     pub accepted_algs: Vec<KeyAlg>,
+}
+
+/// An RFC 7662 introspection endpoint and the client credentials it is called with.
+#[derive(Debug, Clone)]
+pub struct Introspection {
+    /// The endpoint URL.
+    pub url: String,
+    /// The client that authenticates to it (C1 unless the target names another).
+    pub client: Client,
 }
 
 /// The algorithms a target accepts when it does not say: RS256 (the JWT default of most

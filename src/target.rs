@@ -90,6 +90,19 @@ pub enum WhoamiEntry {
     },
 }
 
+/// The RFC 7662 introspection endpoint as written in the target file: its URL and the client
+/// credentials it takes (default C1, `client`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionEntry {
+    /// The introspection endpoint URL (`introspection_endpoint` of RFC 8414 metadata).
+    pub url: String,
+    /// The client that authenticates to it, e.g. a resource server's registration (default:
+    /// C1, the `client` of this file).
+    #[serde(default)]
+    pub client: Option<ClientEntry>,
+}
+
 /// The target file (see the README for a commented example).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -137,11 +150,19 @@ pub struct TargetFile {
     pub api: ApiEntry,
     /// A "whoami" URL: a GET with the access token as Bearer answers a JSON object naming
     /// whom the token represents in `sub` (or `username`, `user`, `user_id`, `id`), with
-    /// `client_id` and `scope` if it can (RS-11 and JAG-SUB-03 use it; SKIP without it); or
+    /// `client_id` and `scope` if it can (RS-11, JAG-SUB-02 and JAG-SUB-03 use it when no
+    /// `introspection` is declared; SKIP without either); or
     /// `{ url, principal: "/userId" }` with a JSON pointer to the member naming the principal.
     /// An `iss` (or `issuer`) member in the answer is part of the principal.
     #[serde(default)]
     pub whoami: Option<WhoamiEntry>,
+    /// RFC 7662 introspection: `{ url, client: { id, secret, auth } }` (client default C1).
+    /// The standard way the suite learns whom an issued token represents (`active`, `sub` or
+    /// `username`, `client_id`, `scope`, `aud`); declared, it is used before `whoami`.
+    /// Without it the metadata's `introspection_endpoint` is used with C1 when the target
+    /// declares no `whoami`, and by RS-12 in any case.
+    #[serde(default)]
+    pub introspection: Option<IntrospectionEntry>,
     /// The fake IdP.
     #[serde(default)]
     pub idp: IdpEntry,
@@ -273,6 +294,29 @@ impl TargetFile {
         }
         self.check_api_write(origin)?;
         let (whoami, whoami_principal) = self.whoami(origin)?;
+        let c1 = client("client.secret", &self.client)?;
+        let introspection = self
+            .introspection
+            .as_ref()
+            .map(|i| -> Result<_, InputError> {
+                http_url(origin, "introspection.url", &i.url)?;
+                Ok(fixture::Introspection {
+                    url: i.url.clone(),
+                    client: match &i.client {
+                        Some(c) => {
+                            if c.id.is_empty() {
+                                return Err(InputError::file(
+                                    origin,
+                                    "introspection.client.id: empty",
+                                ));
+                            }
+                            client("introspection.client.secret", c)?
+                        }
+                        None => c1.clone(),
+                    },
+                })
+            })
+            .transpose()?;
         Ok(Fixture {
             ras_issuer: self.issuer.clone(),
             token_endpoint: self.token_endpoint.clone(),
@@ -280,7 +324,7 @@ impl TargetFile {
                 .other_issuer
                 .clone()
                 .unwrap_or_else(|| fixture::DEFAULT_OTHER_RAS.into()),
-            client: client("client.secret", &self.client)?,
+            client: c1,
             client3: self.client3.as_ref().map(|c| c.id.clone()),
             client2: self
                 .client2
@@ -305,6 +349,7 @@ impl TargetFile {
             api_r2: self.api.r2.clone(),
             whoami,
             whoami_principal,
+            introspection,
             timeout: duration(origin, "timeout", &self.timeout, "10s")?.unwrap_or(DEFAULT_TIMEOUT),
             jwks_cache_ttl: duration(origin, "jwks_cache_ttl", &self.jwks_cache_ttl, "5m")?,
             jwks_refetch_interval: duration(
@@ -391,6 +436,24 @@ impl TargetFile {
             Some(algs) => Ok(algs.clone()),
             None => Ok(fixture::DEFAULT_ACCEPTED_ALGS.to_vec()),
         }
+    }
+}
+
+/// A field that must be an `http` or `https` URL.
+fn http_url(origin: &str, field: &str, value: &str) -> Result<(), InputError> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        Ok(u) => Err(InputError::file(
+            origin,
+            format!(
+                "{field}: `{value}` is a {} URL, not http or https",
+                u.scheme()
+            ),
+        )),
+        Err(e) => Err(InputError::file(
+            origin,
+            format!("{field}: `{value}` is not a URL: {e}"),
+        )),
     }
 }
 

@@ -28,6 +28,8 @@ const ROWS_BEYOND_REQUIREMENTS_MD: &[&str] = &[
     "JAG-SCP-08",
     // RFC 8414 §3: metadata only at the root for an issuer with a path (issue 9 §1).
     "META-08",
+    // RFC 7662 §2.2: introspection of an issued token tells the truth (issue 9 §1).
+    "RS-12",
 ];
 
 /// Every row of the catalogue.

@@ -223,23 +223,47 @@ async fn jit_provisioning_makes_the_unknown_subject_a_record_naming_the_principa
     assert_eq!(c.verdict, Verdict::Info, "{}", c.reason);
     assert!(c.reason.contains("jit_provisioning"), "{}", c.reason);
     assert!(c.reason.contains("principal made"), "{}", c.reason);
-    assert!(c.exchanges.iter().any(|e| e.role == "whoami"));
-    // Without whoami the acceptance is all there is.
+    // The declared introspection names it (it comes before the declared whoami).
+    assert!(c.exchanges.iter().any(|e| e.role == "introspection"));
+    assert!(!c.exchanges.iter().any(|e| e.role == "whoami"));
+    assert!(c.reason.contains("introspection names"), "{}", c.reason);
+    let without = |field: &'static str| {
+        move |y: String| -> String {
+            y.lines()
+                .filter(|l| !l.starts_with(field))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        }
+    };
+    // Without it, the declared whoami names it, before the metadata's introspection.
     let r = run(
         Some(ReferenceVariant::JitProvisioning),
         "JAG-SUB-02",
         None,
-        |y| {
-            y.lines()
-                .filter(|l| !l.starts_with("whoami:"))
-                .map(|l| format!("{l}\n"))
-                .collect()
-        },
+        without("introspection:"),
     )
     .await;
     let c = check(&r, "JAG-SUB-02");
     assert_eq!(c.verdict, Verdict::Info, "{}", c.reason);
-    assert!(c.reason.contains("no whoami"), "{}", c.reason);
+    assert!(c.reason.contains("whoami names"), "{}", c.reason);
+    assert!(c.exchanges.iter().any(|e| e.role == "whoami"));
+    // Without either, the metadata's introspection_endpoint, called as C1.
+    let r = run(
+        Some(ReferenceVariant::JitProvisioning),
+        "JAG-SUB-02",
+        None,
+        |y| without("whoami:")(without("introspection:")(y)),
+    )
+    .await;
+    let c = check(&r, "JAG-SUB-02");
+    assert_eq!(c.verdict, Verdict::Info, "{}", c.reason);
+    assert!(c.reason.contains("introspection names"), "{}", c.reason);
+    let asked = c
+        .exchanges
+        .iter()
+        .find(|e| e.role == "introspection")
+        .expect("introspection");
+    assert!(asked.curl.contains("-u 'agent-c1:'"), "{}", asked.curl);
     // Without the declaration the check is unchanged: the provisioning server FAILs it.
     let r = run(
         Some(ReferenceVariant::JitProvisioning),

@@ -192,6 +192,9 @@ pub enum Procedure {
     ConcurrentReplay(ConcurrentReplay),
     /// Records whom the access token represents, as the target's whoami endpoint says (INFO).
     Whoami(WhoamiRecord),
+    /// Introspects the access token a valid ID-JAG obtains, and a token never issued
+    /// (RFC 7662 §2.2).
+    Introspect(IntrospectRecord),
     /// The ID-JAG must not obtain a token for the principal that the same ID-JAG minted by
     /// another issuer obtains: refused, or accepted for another principal (per the whoami
     /// endpoint).
@@ -224,6 +227,9 @@ pub enum ExpectSyntax {
     ConcurrentReplay(ConcurrentReplay),
     /// Records whom the access token represents, as the target's whoami endpoint says (INFO).
     Whoami(WhoamiRecord),
+    /// Introspects the access token a valid ID-JAG obtains, and a token never issued
+    /// (RFC 7662 §2.2).
+    Introspect(IntrospectRecord),
     /// The ID-JAG must not obtain a token for the principal that the same ID-JAG minted by
     /// another issuer obtains: refused, or accepted for another principal (per the whoami
     /// endpoint).
@@ -243,6 +249,7 @@ impl From<ExpectSyntax> for Expect {
             ExpectSyntax::KeyRemoval(p) => Expect::Procedure(Procedure::KeyRemoval(p)),
             ExpectSyntax::ConcurrentReplay(p) => Expect::Procedure(Procedure::ConcurrentReplay(p)),
             ExpectSyntax::Whoami(p) => Expect::Procedure(Procedure::Whoami(p)),
+            ExpectSyntax::Introspect(p) => Expect::Procedure(Procedure::Introspect(p)),
             ExpectSyntax::DistinctPrincipal(p) => {
                 Expect::Procedure(Procedure::DistinctPrincipal(p))
             }
@@ -263,6 +270,7 @@ impl From<Expect> for ExpectSyntax {
             Expect::Procedure(Procedure::KeyRemoval(p)) => ExpectSyntax::KeyRemoval(p),
             Expect::Procedure(Procedure::ConcurrentReplay(p)) => ExpectSyntax::ConcurrentReplay(p),
             Expect::Procedure(Procedure::Whoami(p)) => ExpectSyntax::Whoami(p),
+            Expect::Procedure(Procedure::Introspect(p)) => ExpectSyntax::Introspect(p),
             Expect::Procedure(Procedure::DistinctPrincipal(p)) => {
                 ExpectSyntax::DistinctPrincipal(p)
             }
@@ -326,6 +334,13 @@ impl Expect {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhoamiRecord {}
+
+/// Introspect (RFC 7662) the access token the check's ID-JAG obtains, and a token the
+/// server never issued: `active`, `client_id` C1, `scope` as granted, `aud` the granted
+/// resource, and `active: false` for the unknown one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectRecord {}
 
 /// A cross-issuer subject check: the positive control is the scenario's ID-JAG minted as
 /// `control_issuer` (it must be accepted; the whoami endpoint names its principal P); the

@@ -30,8 +30,12 @@ pub enum Prerequisite {
     OwnIdp,
     /// The target's JWKS cache time (`jwks_cache_ttl` in the target file).
     JwksCacheTtl,
-    /// The target's whoami endpoint (`whoami` in the target file).
+    /// The target's whoami endpoint or introspection (`whoami`, `introspection` in the
+    /// target file, or the metadata's `introspection_endpoint`).
     Whoami,
+    /// RFC 7662 introspection (`introspection` in the target file, or the metadata's
+    /// `introspection_endpoint`).
+    Introspection,
     /// The target's resource API (`api.r1` in the target file).
     ResourceApi,
 }
@@ -46,7 +50,10 @@ impl Prerequisite {
                 "not applicable to this target: its JWKS cache time is unknown (set jwks_cache_ttl in the target file)"
             }
             Prerequisite::Whoami => {
-                "not applicable to this target: no whoami endpoint (whoami in the target file)"
+                "not applicable to this target: no whoami endpoint (whoami in the target file) and no introspection (introspection in the target file, or introspection_endpoint in its metadata)"
+            }
+            Prerequisite::Introspection => {
+                "not applicable to this target: no introspection endpoint (introspection in the target file, or introspection_endpoint in its metadata)"
             }
             Prerequisite::ResourceApi => "not applicable to this target: no resource API (api.r1)",
         }

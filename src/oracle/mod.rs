@@ -3,7 +3,8 @@
 //! Pure: it sees recorded exchanges and what procedures observed, never the network. Split by
 //! concern: [`classify`] (what an answer was), [`refusal`] and [`acceptance`] rules,
 //! [`metadata`], [`procedures`] (one judge per procedure), [`resource_api`], [`incomplete`]
-//! (checks that stopped early), [`run`] (verdicts that span checks) and the [`expect`] model.
+//! (checks that stopped early), [`run`] (verdicts that span checks), [`introspection`],
+//! [`load`] (the load's classes and checks) and the [`expect`] model.
 //! No other module builds a verdict.
 
 pub mod acceptance;
@@ -11,6 +12,7 @@ pub mod cases;
 pub mod classify;
 pub mod expect;
 pub mod incomplete;
+pub mod introspection;
 pub mod load;
 pub mod metadata;
 pub mod preflight;
@@ -28,10 +30,14 @@ pub use cases::{combine_cases, deciding_case};
 pub use classify::{Outcome, classify, classify_response, json_object, summarize};
 pub use expect::{
     AcceptRules, ConcurrentReplay, DistinctPrincipal, EitherRules, Expect, ExpectSyntax,
-    FetchBudget, KeyRemoval, Measure, MetadataRules, OneOrMany, Procedure, RecordRules,
-    RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
+    FetchBudget, IntrospectRecord, KeyRemoval, Measure, MetadataRules, OneOrMany, Procedure,
+    RecordRules, RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
 };
 pub use incomplete::{BuildError, Incomplete, Prerequisite, judge_incomplete, judge_unbuilt};
+pub use introspection::{
+    Introspected, IntrospectionObservation, TokenSource, as_introspected, introspected_principal,
+    judge_introspection, judges_granted_scope, read_introspection, with_note,
+};
 pub use metadata::{MetadataSource, is_metadata_document, judge_metadata, judge_metadata_at};
 pub use preflight::{
     NOT_RUN, PREFLIGHT_ID, Preflight, PreflightObservation, diagnose, judge_not_run_preflight,
@@ -42,7 +48,7 @@ pub use procedures::{
     KeyRemovalObservation, MeasureObservation, PRINCIPAL_MEMBERS, WhoamiError, WhoamiObservation,
     issuer_label, judge_concurrent_replay, judge_distinct_principal,
     judge_distinct_principal_observation, judge_fetch_budget, judge_key_removal, judge_measure,
-    judge_whoami, judge_whoami_record, read_whoami, whoami_principal,
+    judge_token_record, judge_whoami, judge_whoami_record, read_whoami, whoami_principal,
 };
 pub use refusal::{judge_negative, judge_record, judge_reject};
 pub use resource_api::{ApiRules, judge_api};

@@ -328,6 +328,26 @@ pub enum WhoamiError {
     /// A JSON object without a string or number at the declared pointer.
     #[error("the whoami answer has no principal at {0} (whoami.principal in the target file)")]
     NoPrincipalAt(String),
+    /// The introspection endpoint refused the suite's client (401 or 403).
+    #[error(
+        "the introspection endpoint refused the suite's client ({0}): name a client allowed to introspect in introspection.client of the target file"
+    )]
+    IntrospectionRefused(u16),
+    /// The introspection endpoint answered another status than 200.
+    #[error("the introspection endpoint answered {0}")]
+    IntrospectionStatus(u16),
+    /// A 200 from the introspection endpoint whose body is not a JSON object.
+    #[error("the introspection endpoint answered 200 without a JSON object")]
+    IntrospectionNotJson,
+    /// An introspection answer without a boolean `active` (RFC 7662 §2.2: REQUIRED).
+    #[error("the introspection answer has no boolean active (RFC 7662 §2.2)")]
+    IntrospectionNoActive,
+    /// Introspection says the token is not active.
+    #[error("introspection says the token is not active")]
+    Inactive,
+    /// An active introspection answer without `sub` or `username`.
+    #[error("the introspection answer names no principal (neither sub nor username)")]
+    IntrospectionNoPrincipal,
 }
 
 /// What a whoami call gave: the principal (read as [`whoami_principal`] says, at `pointer`
@@ -367,18 +387,46 @@ pub struct WhoamiObservation {
 
 /// RS-11: records the whoami answer (INFO); no answer at all is ERROR, an unreadable one INFO.
 pub fn judge_whoami_record(seen: &WhoamiObservation) -> Judgement {
+    judge_token_record(super::TokenSource::Whoami, seen)
+}
+
+/// RS-11 from whichever source says whom the token represents (whoami or introspection):
+/// the answer recorded (INFO); no answer at all is ERROR; an introspection endpoint that
+/// refuses the suite's client (401/403) is SKIP with the reason; another unreadable answer
+/// is INFO.
+pub fn judge_token_record(source: super::TokenSource, seen: &WhoamiObservation) -> Judgement {
+    let label = source.label();
     match &seen.answer {
-        Ok((principal, body)) => {
-            judge_whoami(principal, body, &seen.client_id, seen.jag_scope.as_deref())
+        Ok((principal, body)) => judge_record_from(
+            label,
+            principal,
+            body,
+            &seen.client_id,
+            seen.jag_scope.as_deref(),
+        ),
+        Err(e @ WhoamiError::NoAnswer(_)) => judged(Verdict::Error, format!("{label}: {e}")),
+        Err(e @ WhoamiError::IntrospectionRefused(_)) => {
+            judged(Verdict::Skip, format!("not applicable to this target: {e}"))
         }
-        Err(e @ WhoamiError::NoAnswer(_)) => judged(Verdict::Error, format!("whoami: {e}")),
-        Err(e) => judged(Verdict::Info, format!("whoami: {e}")),
+        Err(e) => judged(Verdict::Info, format!("{label}: {e}")),
     }
 }
 
 /// Records a whoami answer (INFO): principal, `client_id`, `scope`, and where they differ
 /// from the expected client and the ID-JAG's scope.
 pub fn judge_whoami(
+    principal: &str,
+    body: &Map<String, Value>,
+    client_id: &str,
+    jag_scope: Option<&str>,
+) -> Judgement {
+    judge_record_from("whoami", principal, body, client_id, jag_scope)
+}
+
+/// [`judge_whoami`] for an answer of the source `label` (`whoami`, `introspection`), which
+/// also names the token's `aud` when it gives one.
+fn judge_record_from(
+    label: &str,
     principal: &str,
     body: &Map<String, Value>,
     client_id: &str,
@@ -416,9 +464,20 @@ pub fn judge_whoami(
     } else {
         format!("; {}", remarks.join("; "))
     };
+    let aud = match body.get("aud") {
+        Some(Value::String(a)) => format!(", aud {a}"),
+        Some(Value::Array(a)) => format!(
+            ", aud {}",
+            a.iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        _ => String::new(),
+    };
     judged(
         Verdict::Info,
-        format!("whoami: principal {principal}, client_id {client}, scope {scope}{tail}"),
+        format!("{label}: principal {principal}, client_id {client}, scope {scope}{aud}{tail}"),
     )
 }
 
@@ -512,7 +571,8 @@ pub fn judge_distinct_principal(
             Verdict::Skip,
             format!(
                 "not applicable to this target: {what} was accepted, and without a whoami \
-                 endpoint (whoami in the target file) the suite cannot tell whose token it is"
+                 endpoint or introspection (whoami, introspection in the target file) the suite \
+                 cannot tell whose token it is"
             ),
         );
     };

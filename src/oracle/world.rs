@@ -40,22 +40,28 @@ pub fn judge_api_token_refused(what: &str, probe: &Outcome) -> Judgement {
 }
 
 /// A record made under the target's `jit_provisioning`: an accepted ID-JAG for an unknown
-/// subject made a principal; the reason names it as the whoami endpoint reports it (`None`:
-/// the target has no whoami, and the acceptance is all there is). A refusal is recorded as it
+/// subject made a principal; the reason names it as whoami or introspection reports it
+/// (`None`: the target has neither, and the acceptance is all there is). A refusal is recorded as it
 /// is (provisioning is allowed, not required). The verdict stays the record's.
 pub fn judge_provisioned(
     recorded: Judgement,
     probe: &Outcome,
     subject: &str,
-    principal: Option<Result<String, WhoamiError>>,
+    principal: Option<(super::TokenSource, Result<String, WhoamiError>)>,
 ) -> Judgement {
     if !matches!(probe, Outcome::Accepted { .. }) || recorded.verdict != Verdict::Info {
         return recorded;
     }
     let made = match principal {
-        Some(Ok(p)) => format!("whoami names the principal made: `{p}`"),
-        Some(Err(e)) => format!("whoami could not say whom the token represents ({e})"),
-        None => "a principal was made for it (the target has no whoami to name it)".into(),
+        Some((source, Ok(p))) => format!("{} names the principal made: `{p}`", source.label()),
+        Some((source, Err(e))) => format!(
+            "{} could not say whom the token represents ({e})",
+            source.label()
+        ),
+        None => {
+            "a principal was made for it (the target has no whoami or introspection to name it)"
+                .into()
+        }
     };
     Judgement {
         reason: format!(

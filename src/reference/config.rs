@@ -81,6 +81,9 @@ pub struct ReferenceConfig {
     pub read_scope: String,
     /// The scope a POST to the resource API needs.
     pub write_scope: String,
+    /// Whether access tokens are RFC 9068 JWTs signed by the reference's own key (published
+    /// at `jwks_uri`), which the resource API verifies, instead of opaque strings.
+    pub jwt_access_tokens: bool,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -164,6 +167,7 @@ impl ReferenceConfig {
             jwks_min_refetch: MIN_REFETCH,
             error_descriptions: true,
             api_base: fixture.ras_issuer.clone(),
+            jwt_access_tokens: false,
             defects,
         }
     }

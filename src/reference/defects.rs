@@ -207,6 +207,9 @@ defects! {
     GrantRequestedScopeWithoutClaim = "grant-requested-scope-without-claim", "grants the requested scope as asked, defined or not, when the ID-JAG has no scope", [("JAG-SCP-08", Fail)];
     /// Grants the requested scope without capping it at the ID-JAG's.
     GrantRequestedScope = "grant-requested-scope", "grants the requested scope beyond the ID-JAG's", [("JAG-SCP-01", Fail)];
+    /// Ignores the `scope` request parameter in what the token carries, while the response
+    /// names the scope requested: only introspection shows the token's real scope.
+    ScopeParamIgnoredSilently = "scope-param-ignored-silently", "issues a token with the ID-JAG's whole scope whatever was requested, and answers with the scope requested", [("JAG-SCP-02", Fail)];
     /// Ignores the `scope` request parameter.
     IgnoreScopeParam = "ignore-scope-param", "grants the ID-JAG's whole scope whatever was requested", [("JAG-SCP-02", Fail)];
     /// Grants scopes it does not define.
@@ -315,6 +318,14 @@ defects! {
     ApiAcceptsAnyToken = "api-accepts-any-token", "the resource API accepts any Bearer token", [("RS-03", Fail), ("RS-04", Fail)];
     /// The resource API does not check scopes.
     ApiIgnoresScope = "api-ignores-scope", "the resource API does not check scopes", [("RS-06", Warn)];
+
+    // Introspection (RFC 7662).
+    /// Introspection names the client that asks as the token's `client_id`.
+    IntrospectionReportsCaller = "introspection-reports-caller", "introspection reports the client that asks as the token's client_id, not the client it was issued to", [("RS-12", Fail)];
+    /// Introspection says any token it does not know is active.
+    IntrospectionActiveForUnknown = "introspection-active-for-unknown", "introspection answers active true for a token it never issued", [("RS-12", Fail)];
+    /// Introspection reports its own issuer as `aud` instead of the resources the token is for.
+    IntrospectionAudIsIssuer = "introspection-aud-is-issuer", "introspection reports its own issuer as aud, not the resource the token was granted for", [("RS-12", Warn)];
 
     // Load (proven by `xaa-conform load`, not the `run` catalogue: see [`Defect::proof`]).
     /// Never answers 429, whatever `--reference-rate-limit` says.

@@ -5,6 +5,9 @@
 
 mod config;
 mod defects;
+mod introspect;
+mod issued;
+mod jwt_at;
 mod ratelimit;
 mod token;
 mod validate;
@@ -37,6 +40,8 @@ pub(crate) struct RasState {
     tokens: std::sync::Mutex<std::collections::HashMap<String, token::IssuedToken>>,
     /// The per-client rate limit, when one is configured (and not switched off by a defect).
     limiter: Option<RateLimiter>,
+    /// The key that signs JWT access tokens, when it issues them (`jwt_access_tokens`).
+    at_key: Option<crate::jose::keys::SigningKey>,
 }
 
 /// How the reference behaves beyond its fixture.
@@ -80,7 +85,8 @@ pub struct ReferenceRas {
 /// Builds the embedded fixture for a reference RAS at `base_url` trusting the fake IdP
 /// issuers `issuers`: fresh client secrets (C2's with the `:` `+` `%` characters that client
 /// authentication must form-encode, RFC 6749 App. B), `u1`, `u3` (known only under the second
-/// trusted issuer), R1/R2 and their APIs under `/api/`, and `/api/whoami`.
+/// trusted issuer), R1/R2 and their APIs under `/api/`, `/api/whoami`, and RFC 7662
+/// introspection at `/introspect`, called as C2.
 pub fn embedded_fixture(
     base_url: &str,
     issuers: &std::collections::BTreeMap<IssuerRole, String>,
@@ -88,6 +94,11 @@ pub fn embedded_fixture(
 ) -> Fixture {
     let plain = Secret::random();
     let special = Secret::new(format!("{}:+% x", Secret::random().expose()));
+    let client2 = Client {
+        id: "agent-c2".into(),
+        secret: special,
+        auth: ClientAuthMethod::ClientSecretBasic,
+    };
     Fixture {
         ras_issuer: base_url.to_string(),
         token_endpoint: format!("{base_url}/token"),
@@ -97,11 +108,12 @@ pub fn embedded_fixture(
             secret: plain,
             auth: ClientAuthMethod::ClientSecretBasic,
         },
-        client2: Some(Client {
-            id: "agent-c2".into(),
-            secret: special,
-            auth: ClientAuthMethod::ClientSecretBasic,
+        // C2 introspects, as a resource server with its own registration would.
+        introspection: Some(crate::fixture::Introspection {
+            url: format!("{base_url}/introspect"),
+            client: client2.clone(),
         }),
+        client2: Some(client2),
         client3: Some("agent-c3".into()),
         subject: "u1".into(),
         unknown_subject: "ghost".into(),
@@ -206,6 +218,14 @@ impl ReferenceRas {
                 .rate_limit
                 .filter(|_| !cfg.defects.contains(&Defect::RateLimitOff))
                 .map(RateLimiter::new),
+            at_key: if cfg.jwt_access_tokens {
+                Some(jwt_at::generate_key().ok_or_else(|| ServeError::Bind {
+                    addr: bind.to_string(),
+                    source: std::io::Error::other("cannot make the access-token signing key"),
+                })?)
+            } else {
+                None
+            },
             cfg,
             http,
             tokens: Default::default(),
@@ -219,6 +239,8 @@ impl ReferenceRas {
             .route("/token", post(token::token).get(token::token))
             .route(&metadata_path, get(token::metadata))
             .route("/api/whoami", get(whoami::whoami))
+            .route("/introspect", post(introspect::introspect))
+            .route("/jwks", get(token::jwks))
             .route(
                 "/api/{resource}",
                 get(token::resource_api).post(token::resource_api),

@@ -17,20 +17,7 @@ use super::validate::{self, Refusal};
 use super::{Defect, RasState};
 use crate::protocol::{CLIENT_ASSERTION_TYPE, JWT_BEARER};
 
-/// An access token the reference issued, for the resource API.
-#[derive(Debug, Clone)]
-pub struct IssuedToken {
-    /// The local account.
-    pub user: String,
-    /// The client it was issued to.
-    pub client_id: String,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-    /// Resources it is restricted to (empty: none named).
-    pub resources: Vec<String>,
-    /// When it stops being valid.
-    pub expires: Instant,
-}
+pub use super::issued::IssuedToken;
 
 /// Parameters a token request may carry; with `reject-unknown-params` others are refused.
 const KNOWN_PARAMS: &[&str] = &[
@@ -360,15 +347,22 @@ async fn exchange(
     let (resources, resource_claim) =
         granted_resources(state, &grant, param("resource")).map_err(|r| *r)?;
     let granted = granted_scopes(state, &grant, param("scope")).map_err(|r| *r)?;
+    // Under `scope-param-ignored-silently` the token carries the ID-JAG's whole scope.
+    let carried = if has(Defect::ScopeParamIgnoredSilently) {
+        granted_scopes(state, &grant, None).map_err(|r| *r)?
+    } else {
+        granted.clone()
+    };
     let lifetime = state.cfg.token_lifetime_secs;
     let access_token = issue(
         state,
         IssuedToken {
             user: grant.user,
             client_id: client.id,
-            scopes: granted.clone(),
+            scopes: carried,
             resources,
             expires: Instant::now() + Duration::from_secs(lifetime),
+            issued_at: crate::jose::mint::unix_now(),
         },
     );
     Ok(token_response(
@@ -588,9 +582,19 @@ fn granted_scopes(
     Ok(granted)
 }
 
-/// Records `issued` under a fresh access token, for the resource API, and returns the token.
+/// Records `issued` under a fresh access token, for the resource API, and returns the token:
+/// an opaque random string, or an RFC 9068 JWT when the reference issues those.
 fn issue(state: &RasState, issued: IssuedToken) -> String {
-    let access_token = crate::fixture::Secret::random().expose().to_string();
+    let jwt = state.at_key.as_ref().and_then(|key| {
+        super::jwt_at::issue(
+            key,
+            &state.cfg.issuer,
+            &state.cfg.resources,
+            &issued,
+            state.cfg.token_lifetime_secs,
+        )
+    });
+    let access_token = jwt.unwrap_or_else(|| crate::fixture::Secret::random().expose().to_string());
     if let Ok(mut t) = state.tokens.lock() {
         // Expired tokens are dropped every 1024 issues: amortized, not a scan per request.
         if t.len() % 1024 == 1023 {
@@ -660,7 +664,12 @@ pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
         "grant_types_supported": if has(Defect::NoJwtBearerGrantType) { json!(["client_credentials"]) } else { json!([JWT_BEARER]) },
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": state.cfg.scopes,
+        "introspection_endpoint": format!("{}/introspect", state.cfg.api_base),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     });
+    if state.at_key.is_some() {
+        doc["jwks_uri"] = json!(format!("{}/jwks", state.cfg.api_base));
+    }
     let profile = "urn:ietf:params:oauth:grant-profile:id-jag";
     if has(Defect::ProfilesAsString) {
         doc["authorization_grant_profiles_supported"] = json!(profile);
@@ -676,6 +685,15 @@ pub(crate) async fn metadata(State(state): State<Arc<RasState>>) -> Response {
         doc["authorization_grant_profiles_supported"] = json!([profile]);
     }
     Json(doc).into_response()
+}
+
+/// `GET /jwks`: the key that signs JWT access tokens (the metadata's `jwks_uri`); 404 when
+/// the reference issues opaque ones.
+pub(crate) async fn jwks(State(state): State<Arc<RasState>>) -> Response {
+    match &state.at_key {
+        Some(key) => Json(super::jwt_at::jwks(key)).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// `GET` or `POST /api/{resource}`: the resource API behind the issued access tokens
@@ -717,6 +735,11 @@ pub(crate) async fn resource_api(
         .lock()
         .ok()
         .and_then(|t| t.get(&token).cloned());
+    // A JWT access token is verified from the token alone, as a resource server would.
+    let issued = match &state.at_key {
+        Some(key) => super::jwt_at::verify(key, &state.cfg.issuer, &token, &url),
+        None => issued,
+    };
     let issued = match issued {
         Some(t) if t.expires > Instant::now() => t,
         _ if has(Defect::ApiAcceptsAnyToken) => {

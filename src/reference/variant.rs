@@ -33,6 +33,9 @@ pub enum ReferenceVariant {
     TerseErrors,
     /// At most 5 token requests per second per client (429 with `Retry-After` above).
     RateLimit5,
+    /// Access tokens are RFC 9068 JWTs signed by the RAS's own key (its metadata's
+    /// `jwks_uri`), which the resource API verifies.
+    JwtAccessTokens,
 }
 
 /// Where the target.yaml printed for a variant takes the client secrets from.
@@ -52,7 +55,7 @@ pub const OTHER_SCOPES: &str = "todos.read todos.write";
 
 impl ReferenceVariant {
     /// Every variant, in the order they are listed and tested.
-    pub const ALL: [ReferenceVariant; 11] = [
+    pub const ALL: [ReferenceVariant; 12] = [
         ReferenceVariant::OtherScopes,
         ReferenceVariant::Rs256Only,
         ReferenceVariant::Es256Only,
@@ -64,6 +67,7 @@ impl ReferenceVariant {
         ReferenceVariant::SingleUseJti,
         ReferenceVariant::TerseErrors,
         ReferenceVariant::RateLimit5,
+        ReferenceVariant::JwtAccessTokens,
     ];
 
     /// The kebab-case name (`--variant NAME`).
@@ -80,6 +84,7 @@ impl ReferenceVariant {
             ReferenceVariant::SingleUseJti => "single-use-jti",
             ReferenceVariant::TerseErrors => "terse-errors",
             ReferenceVariant::RateLimit5 => "rate-limit-5",
+            ReferenceVariant::JwtAccessTokens => "jwt-access-tokens",
         }
     }
 
@@ -119,6 +124,9 @@ impl ReferenceVariant {
             ReferenceVariant::RateLimit5 => {
                 "at most 5 token requests per second per client, 429 with Retry-After above (RFC 6585 §4)"
             }
+            ReferenceVariant::JwtAccessTokens => {
+                "access tokens are RFC 9068 JWTs (typ at+jwt) signed by the RAS's own key at its jwks_uri, which the resource API verifies"
+            }
         }
     }
 
@@ -149,6 +157,10 @@ impl ReferenceVariant {
             ReferenceVariant::SingleClient => {
                 fixture.client2 = None;
                 fixture.client3 = None;
+                // The one client introspects too.
+                if let Some(i) = &mut fixture.introspection {
+                    i.client = fixture.client.clone();
+                }
             }
             ReferenceVariant::JwksCache5m => {
                 fixture.jwks_cache_ttl = Some(Duration::from_secs(300));
@@ -173,6 +185,7 @@ impl ReferenceVariant {
             ReferenceVariant::SingleUseJti => cfg.single_use_jti = true,
             ReferenceVariant::TerseErrors => cfg.error_descriptions = false,
             ReferenceVariant::RateLimit5 => cfg.rate_limit = Some(5),
+            ReferenceVariant::JwtAccessTokens => cfg.jwt_access_tokens = true,
             _ => {}
         }
     }
@@ -270,6 +283,30 @@ pub fn target_yaml(
         if let Some(v) = value {
             line(format!("{field}: {}", quoted(v)));
         }
+    }
+    if let Some(i) = &fixture.introspection {
+        let client = if i.client.id == fixture.client.id {
+            String::new()
+        } else {
+            let secret = if fixture
+                .client2
+                .as_ref()
+                .is_some_and(|c| c.id == i.client.id)
+            {
+                secret(CLIENT2_SECRET_ENV, &i.client.secret)
+            } else {
+                secret("XAA_INTROSPECTION_CLIENT_SECRET", &i.client.secret)
+            };
+            format!(
+                ", client: {{ id: {}, secret: {} }}",
+                quoted(&i.client.id),
+                secret
+            )
+        };
+        line(format!(
+            "introspection: {{ url: {}{client} }}",
+            quoted(&i.url)
+        ));
     }
     let mut api: Vec<String> = [("r1", &fixture.api_r1), ("r2", &fixture.api_r2)]
         .into_iter()

@@ -509,6 +509,10 @@ async fn judge_exchange(
         what
     };
     let j = oracle::judge_answer(level, &rules, &control, &probe, response.as_ref(), &what);
+    let j = as_introspected(ctx, &rules, j, &probe, exchanges, |p| {
+        oracle::judge_answer(level, &rules, &control, p, response.as_ref(), &what)
+    })
+    .await;
     let j = match sc.policy_for(&ctx.fixture) {
         Some(policy) if policy.name_principal => {
             name_principal(ctx, j, &probe, token.as_ref(), exchanges).await
@@ -532,6 +536,33 @@ async fn judge_exchange(
         }
         _ => j,
     })
+}
+
+/// A check that judges the scope a token was granted, where introspection is available:
+/// judged again (`judge`) on the token as introspection reports it, which wins over the token
+/// response (see [`oracle::as_introspected`]); `j` is the judgement of the response.
+async fn as_introspected(
+    ctx: &RunContext,
+    rules: &Rules,
+    j: Judgement,
+    probe: &Outcome,
+    exchanges: &mut Vec<Exchange>,
+    judge: impl FnOnce(&Outcome) -> Judgement,
+) -> Judgement {
+    if !oracle::judges_granted_scope(rules) || !matches!(probe, Outcome::Accepted { .. }) {
+        return j;
+    }
+    let Some(endpoint) = procedures::introspection(ctx).await else {
+        return j;
+    };
+    let at = procedures::access_token_of(probe);
+    let seen = procedures::introspect(ctx, &endpoint, at, exchanges).await;
+    let (token, note) = oracle::as_introspected(rules, probe, &seen);
+    let j = match token {
+        Some(t) => judge(&t),
+        None => j,
+    };
+    oracle::with_note(j, note)
 }
 
 /// The ID-JAG under test: minted (with the shared jti, if any), or obtained from the fake
@@ -641,7 +672,7 @@ async fn send_probe(
 }
 
 /// Under a policy that names the principal (JIT provisioning): when the probe got a token,
-/// asks the target's whoami endpoint whom it represents; the oracle folds that in.
+/// asks whom it represents (introspection or whoami); the oracle folds that in.
 async fn name_principal(
     ctx: &RunContext,
     recorded: Judgement,
@@ -656,20 +687,13 @@ async fn name_principal(
             other => other.to_string(),
         })
         .unwrap_or_default();
-    let principal = match (probe, &ctx.fixture.whoami) {
-        (Outcome::Accepted { body }, Some(url)) => {
-            let at = body
-                .get("access_token")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let ex = ctx
-                .http
-                .bearer_request("whoami", crate::protocol::HttpMethod::Get, url, Some(at))
-                .await;
-            let read =
-                oracle::read_whoami(&ex, ctx.fixture.whoami_principal.as_deref()).map(|(p, _)| p);
-            exchanges.push(ex);
-            Some(read)
+    let principal = match (probe, procedures::principal_source(ctx).await) {
+        (Outcome::Accepted { .. }, Some(source)) => {
+            let at = procedures::access_token_of(probe);
+            let read = procedures::ask_principal(ctx, &source, at, exchanges)
+                .await
+                .map(|(p, _)| p);
+            Some((source.kind(), read))
         }
         _ => None,
     };

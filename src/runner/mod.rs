@@ -55,6 +55,9 @@ pub struct RunContext {
     pub hits: Option<HitLog>,
     /// Told about every finished check.
     pub progress: Option<Progress>,
+    /// The metadata's `introspection_endpoint` (with C1), looked up once, by the first check
+    /// that needs it, when the target declares no `introspection`.
+    pub discovered_introspection: tokio::sync::OnceCell<Option<crate::fixture::Introspection>>,
 }
 
 /// Runs `scenarios` against the context: independent checks in parallel, then the ones that
@@ -497,6 +500,7 @@ impl Environment {
             profile: profile.clone(),
             hits: Some(idp.hit_log()),
             progress: opts.progress.clone(),
+            discovered_introspection: Default::default(),
         });
         Ok(Environment {
             ctx,

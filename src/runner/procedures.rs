@@ -9,13 +9,15 @@ use serde_json::Value;
 use super::RunContext;
 use super::request::{RestoreIdp, mint_jag, present, sent, token_request};
 use crate::client::FormRequest;
+use crate::fixture::Introspection;
 use crate::jose::mint::unix_now as now_secs;
 use crate::jose::mint::{Minted, fresh_jti};
 use crate::jose::{IssuerRole, JagMutation};
 use crate::oracle::{
     self, BuildError, ConcurrentReplayObservation, DistinctPrincipalObservation,
-    FetchBudgetObservation, Incomplete, Judgement, KeyRemovalObservation, MeasureObservation,
-    Outcome, Prerequisite, Procedure, Tolerance, WhoamiError, WhoamiObservation,
+    FetchBudgetObservation, Incomplete, Introspected, IntrospectionObservation, Judgement,
+    KeyRemovalObservation, MeasureObservation, Outcome, Prerequisite, Procedure, TokenSource,
+    Tolerance, WhoamiError, WhoamiObservation,
 };
 use crate::report::model::{Exchange, SentToken};
 use crate::scenario::Scenario;
@@ -45,7 +47,10 @@ pub(super) async fn conduct(
             .map(|seen| oracle::judge_concurrent_replay(level, *c, &seen)),
         Procedure::Whoami(_) => whoami_record(ctx, sc, exchanges, token)
             .await
-            .map(|seen| oracle::judge_whoami_record(&seen)),
+            .map(|(source, seen)| oracle::judge_token_record(source, &seen)),
+        Procedure::Introspect(_) => introspection_record(ctx, sc, exchanges, token)
+            .await
+            .map(|seen| oracle::judge_introspection(level, &seen)),
         Procedure::DistinctPrincipal(d) => {
             distinct_principal(ctx, sc, d.control_issuer, exchanges, token)
                 .await
@@ -403,6 +408,118 @@ async fn mint_and_present(
     Ok((m, o))
 }
 
+/// Where the suite asks whom a token represents: introspection the target declares, else
+/// the whoami endpoint it declares, else the introspection endpoint its metadata names
+/// (called as C1). What the user wrote comes before what the suite found; of the two
+/// declarations, the standard one (RFC 7662) first.
+#[derive(Debug, Clone)]
+pub(super) enum PrincipalSource {
+    /// RFC 7662 introspection.
+    Introspection(Introspection),
+    /// The whoami URL.
+    Whoami(String),
+}
+
+impl PrincipalSource {
+    pub(super) fn kind(&self) -> TokenSource {
+        match self {
+            PrincipalSource::Introspection(_) => TokenSource::Introspection,
+            PrincipalSource::Whoami(_) => TokenSource::Whoami,
+        }
+    }
+}
+
+/// The source of principals for this run, if any (see [`PrincipalSource`]).
+pub(super) async fn principal_source(ctx: &RunContext) -> Option<PrincipalSource> {
+    if let Some(i) = &ctx.fixture.introspection {
+        return Some(PrincipalSource::Introspection(i.clone()));
+    }
+    if let Some(url) = &ctx.fixture.whoami {
+        return Some(PrincipalSource::Whoami(url.clone()));
+    }
+    introspection(ctx).await.map(PrincipalSource::Introspection)
+}
+
+/// The introspection endpoint: the target's `introspection`, else its metadata's
+/// `introspection_endpoint` with C1 (looked up once per run).
+pub(super) async fn introspection(ctx: &RunContext) -> Option<Introspection> {
+    if let Some(i) = &ctx.fixture.introspection {
+        return Some(i.clone());
+    }
+    ctx.discovered_introspection
+        .get_or_init(|| async {
+            for (_, url) in super::metadata_locations(&ctx.fixture.ras_issuer) {
+                let ex = ctx.http.get("metadata", &url).await;
+                // No answer: the metadata cannot be had; the checks say so themselves.
+                ex.response.as_ref()?;
+                if oracle::is_metadata_document(&ex) {
+                    let endpoint = super::request::json_body(&ex)?
+                        .get("introspection_endpoint")?
+                        .as_str()
+                        .filter(|u| url::Url::parse(u).is_ok())?
+                        .to_string();
+                    return Some(Introspection {
+                        url: endpoint,
+                        client: ctx.fixture.client.clone(),
+                    });
+                }
+            }
+            None
+        })
+        .await
+        .clone()
+}
+
+/// Introspects `token` (RFC 7662 §2.1: a form POST of `token` with the client's
+/// authentication) and reads the answer.
+pub(super) async fn introspect(
+    ctx: &RunContext,
+    endpoint: &Introspection,
+    token: &str,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<Introspected, WhoamiError> {
+    let creds = crate::client::ClientCredentials {
+        id: endpoint.client.id.clone(),
+        secret: endpoint.client.secret.clone(),
+        method: endpoint.client.auth.into(),
+        secret_env: if endpoint.client.id == ctx.fixture.client.id {
+            super::CLIENT_SECRET_ENV.into()
+        } else {
+            INTROSPECTION_SECRET_ENV.into()
+        },
+    };
+    let params = vec![
+        ("token".to_string(), token.to_string()),
+        ("token_type_hint".to_string(), "access_token".to_string()),
+    ];
+    let ex = ctx
+        .http
+        .post_form("introspection", &endpoint.url, &params, Some(&creds))
+        .await;
+    let read = oracle::read_introspection(&ex);
+    exchanges.push(ex);
+    read
+}
+
+/// The environment variable curl reproductions name for the secret of an introspection client
+/// other than C1.
+pub const INTROSPECTION_SECRET_ENV: &str = "XAA_INTROSPECTION_CLIENT_SECRET";
+
+/// Asks `source` whom `access_token` represents: the principal and the whole answer.
+pub(super) async fn ask_principal(
+    ctx: &RunContext,
+    source: &PrincipalSource,
+    access_token: &str,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<(String, serde_json::Map<String, Value>), WhoamiError> {
+    match source {
+        PrincipalSource::Whoami(url) => call_whoami(ctx, url, access_token, exchanges).await,
+        PrincipalSource::Introspection(i) => {
+            oracle::introspected_principal(introspect(ctx, i, access_token, exchanges).await)
+        }
+    }
+}
+
 /// Calls the target's whoami endpoint with `access_token` as Bearer and reads the principal.
 async fn call_whoami(
     ctx: &RunContext,
@@ -424,7 +541,7 @@ async fn call_whoami(
     read
 }
 
-fn access_token_of(o: &Outcome) -> &str {
+pub(super) fn access_token_of(o: &Outcome) -> &str {
     match o {
         Outcome::Accepted { body } => body
             .get("access_token")
@@ -434,39 +551,75 @@ fn access_token_of(o: &Outcome) -> &str {
     }
 }
 
-/// RS-11: obtains an access token with the scenario's ID-JAG and asks the whoami endpoint
-/// about it.
+/// RS-11: obtains an access token with the scenario's ID-JAG and asks whom it represents
+/// (see [`principal_source`]).
 async fn whoami_record(
     ctx: &RunContext,
     sc: &Scenario,
     exchanges: &mut Vec<Exchange>,
     token: &mut Option<SentToken>,
-) -> Result<WhoamiObservation, Incomplete> {
-    let url = ctx
-        .fixture
-        .whoami
-        .clone()
+) -> Result<(TokenSource, WhoamiObservation), Incomplete> {
+    let source = principal_source(ctx)
+        .await
         .ok_or(Incomplete::Missing(Prerequisite::Whoami))?;
     let (m, o) = mint_and_present(ctx, sc, &sc.jag, "probe", exchanges).await?;
     *token = Some(sent(&m, &sc.describe()));
     if !is_accepted(&o) {
         return Err(Incomplete::ControlNotAccepted(o));
     }
-    let answer = call_whoami(ctx, &url, access_token_of(&o), exchanges).await;
-    Ok(WhoamiObservation {
-        answer,
+    let answer = ask_principal(ctx, &source, access_token_of(&o), exchanges).await;
+    Ok((
+        source.kind(),
+        WhoamiObservation {
+            answer,
+            client_id: ctx.fixture.client.id.clone(),
+            jag_scope: m
+                .claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        },
+    ))
+}
+
+/// RS-12: obtains an access token with the scenario's ID-JAG, introspects it, and
+/// introspects a token the server never issued.
+async fn introspection_record(
+    ctx: &RunContext,
+    sc: &Scenario,
+    exchanges: &mut Vec<Exchange>,
+    token: &mut Option<SentToken>,
+) -> Result<IntrospectionObservation, Incomplete> {
+    let endpoint = introspection(ctx)
+        .await
+        .ok_or(Incomplete::Missing(Prerequisite::Introspection))?;
+    let (m, o) = mint_and_present(ctx, sc, &sc.jag, "probe", exchanges).await?;
+    *token = Some(sent(&m, &sc.describe()));
+    let Outcome::Accepted { body } = &o else {
+        return Err(Incomplete::ControlNotAccepted(o));
+    };
+    let issued = introspect(ctx, &endpoint, access_token_of(&o), exchanges).await;
+    // A token of the same form as an opaque one, which no server issued.
+    let never_issued = crate::fixture::Secret::random();
+    let unknown = introspect(ctx, &endpoint, never_issued.expose(), exchanges).await;
+    let claim = |k: &str| m.claims.get(k).and_then(Value::as_str).map(str::to_string);
+    let resource = match body.get("resource") {
+        Some(Value::String(r)) => Some(r.clone()),
+        _ => claim("resource"),
+    };
+    Ok(IntrospectionObservation {
+        issued,
+        unknown,
+        response: body.clone(),
         client_id: ctx.fixture.client.id.clone(),
-        jag_scope: m
-            .claims
-            .get("scope")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        jag_scope: claim("scope"),
+        resource,
     })
 }
 
-/// JAG-SUB-03: the scenario's ID-JAG minted as the control issuer must be accepted (the
-/// whoami endpoint names its principal P); the same ID-JAG from its own issuer is then sent,
-/// and the whoami endpoint asked about its token when it is accepted.
+/// JAG-SUB-03: the scenario's ID-JAG minted as the control issuer must be accepted (whoami or
+/// introspection names its principal P); the same ID-JAG from its own issuer is then sent,
+/// and its token's principal asked for when it is accepted.
 async fn distinct_principal(
     ctx: &RunContext,
     sc: &Scenario,
@@ -474,7 +627,7 @@ async fn distinct_principal(
     exchanges: &mut Vec<Exchange>,
     token: &mut Option<SentToken>,
 ) -> Result<DistinctPrincipalObservation, Incomplete> {
-    let whoami = ctx.fixture.whoami.clone();
+    let source = principal_source(ctx).await;
     let control_jag = JagMutation {
         issuer: Some(control_issuer),
         ..sc.jag.clone()
@@ -483,26 +636,26 @@ async fn distinct_principal(
     if !is_accepted(&control) {
         return Err(Incomplete::ControlNotAccepted(control));
     }
-    let control_principal = match &whoami {
+    let control_principal = match &source {
         None => None,
-        Some(url) => match call_whoami(ctx, url, access_token_of(&control), exchanges).await {
+        Some(src) => match ask_principal(ctx, src, access_token_of(&control), exchanges).await {
             Ok((p, _)) => Some(p),
             Err(e) => return Ok(DistinctPrincipalObservation::ControlUnknown(e)),
         },
     };
     let (m, probe) = mint_and_present(ctx, sc, &sc.jag, "probe", exchanges).await?;
     *token = Some(sent(&m, &sc.describe()));
-    let probe_principal = match (&whoami, &probe) {
-        (Some(url), Outcome::Accepted { .. }) => {
-            let read = call_whoami(ctx, url, access_token_of(&probe), exchanges).await;
+    let probe_principal = match (&source, &probe) {
+        (Some(src), Outcome::Accepted { .. }) => {
+            let read = ask_principal(ctx, src, access_token_of(&probe), exchanges).await;
             Some(read.map(|(p, _)| p))
         }
         _ => None,
     };
     Ok(DistinctPrincipalObservation::Probed {
         control_principal,
-        probe,
         probe_principal,
+        probe,
     })
 }
 
