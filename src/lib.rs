@@ -14,6 +14,7 @@ pub mod fixture;
 pub mod fuzz;
 pub mod idp;
 pub mod input;
+pub mod interrupt;
 pub mod jose;
 pub mod load;
 pub mod oracle;

@@ -356,7 +356,7 @@ async fn a_load_without_one_token_is_exit_3() {
                 "--rate",
                 "10",
                 "--duration",
-                "1s",
+                "3s",
                 "--race",
                 "0",
                 "--lane-rate",

@@ -302,16 +302,17 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
         ));
     }
 
-    // Ctrl-C before goose runs (goose installs its own handler while it runs; its killswitch
-    // stays set afterwards, and every phase checks both).
+    // Ctrl-C: our handler, installed before goose's (which would exit 1 on a second signal);
+    // the first stops every phase (no new request, in-flight ones cancelled) and trips
+    // goose's killswitch, a second exits 130 at once.
+    crate::interrupt::install();
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
         let stop = stop.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.store(true, Ordering::Relaxed);
-                goose::trigger_killswitch("SIGINT received");
-            }
+            crate::interrupt::signalled().await;
+            stop.store(true, Ordering::Relaxed);
+            goose::trigger_killswitch("SIGINT received");
         })
     };
     let opts = RunOptions {
@@ -329,13 +330,14 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
     let result = phases(args, &env, schedule, shard, &stop).await;
     env.stop().await;
     watcher.abort();
-    let (report, unusable) = result?;
+    let (mut report, unusable) = result?;
+    let interrupted = stop.load(Ordering::Relaxed) || crate::interrupt::interrupted();
+    report.interrupted = interrupted;
 
     let mut code = 0;
     if oracle_load::any_failed(&report.checks.iter().map(|c| c.verdict).collect::<Vec<_>>()) {
         code = worst(code, 1);
     }
-    let mut report = report;
     if !report.apply_thresholds(&thresholds) {
         code = worst(code, 4);
     }
@@ -346,6 +348,10 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
     print!("{}", summary(&report));
     if !super::announce_reports(write_reports(&report, &args.report_dir)) {
         code = worst(code, 3);
+    }
+    if interrupted {
+        eprintln!("interrupted: the reports hold what was measured before the signal");
+        code = worst(code, crate::interrupt::EXIT_INTERRUPTED);
     }
     Ok(code)
 }
@@ -409,7 +415,7 @@ async fn phases(
 
     // 1. On a quiet server: the race, and the lane's probes alone.
     let race: Option<RaceOutcome> = if race_n > 0 && !stopped() {
-        Some(race::run(&prober, &c1a, race_n, &profile).await)
+        Some(race::run(&prober, &c1a, race_n, &profile, stop).await)
     } else {
         None
     };
@@ -464,7 +470,11 @@ async fn phases(
             profile: profile.clone(),
             profile_limit: crate::runner::profile_max_rate(&profile),
         };
-        Some(limit::find_limit(&prober, &c1a, c2a.as_ref(), c1b.as_ref(), &o, stop).await)
+        // Ctrl-C cancels the search at once (its waits included): LOAD-01 is then SKIP.
+        tokio::select! {
+            l = limit::find_limit(&prober, &c1a, c2a.as_ref(), c1b.as_ref(), &o, stop) => Some(l),
+            _ = crate::load::probe::until_set(stop) => Some(limit::interrupted(&o)),
+        }
     } else {
         None
     };

@@ -118,6 +118,12 @@ fn header(out: &mut String, r: &LoadReport) {
             duration_us(r.generator.max_late_us as f64)
         );
     }
+    if r.interrupted {
+        out.push_str(
+            "<div class=\"banner\" role=\"alert\"><strong>Interrupted (Ctrl-C).</strong> \
+             These are the figures and checks of what finished before the signal (exit 130).</div>\n",
+        );
+    }
     if r.breached() {
         let n = r.thresholds.iter().filter(|t| !t.passed).count();
         let _ = writeln!(

@@ -56,8 +56,9 @@ impl LaneProbe {
     }
 }
 
-/// How each probe is judged: its level under the profile and the rules of its scenario.
-pub type LaneRules = Vec<(LaneProbe, Level, Rules)>;
+/// How each probe is judged: its level under the profile, the rules of its scenario, and what
+/// it sends in `run`'s words.
+pub type LaneRules = Vec<(LaneProbe, Level, Rules, String)>;
 
 /// The rules of every probe under `profile`, from the built-in scenarios (see
 /// [`LaneProbe::scenario`]) and the catalogue rows of the reported checks.
@@ -75,7 +76,11 @@ pub fn rules_for(profile: &str, fixture: &Fixture) -> Result<LaneRules, String> 
             let Expect::Rules(rules) = expect else {
                 return Err(format!("{} has no rule set", p.scenario()));
             };
-            Ok((p, oracle_load::level(p.id(), profile), rules))
+            let what = match p {
+                LaneProbe::Replay => format!("{} sent a second time", s.scenario.describe()),
+                _ => s.scenario.describe(),
+            };
+            Ok((p, oracle_load::level(p.id(), profile), rules, what))
         })
         .collect()
 }
@@ -162,9 +167,13 @@ pub async fn during(
             break;
         }
         let p = LaneProbe::ALL[i % 3];
-        let answer = probe(&prober, &who, p).await;
-        if let Some((_, level, r)) = rules.iter().find(|(q, _, _)| *q == p) {
-            let j = oracle_load::judge_lane_answer(*level, r, &control, &answer);
+        // The load's end (or Ctrl-C) cancels a probe in flight.
+        let answer = tokio::select! {
+            a = probe(&prober, &who, p) => a,
+            _ = super::probe::until_set(&done) => break,
+        };
+        if let Some((_, level, r, what)) = rules.iter().find(|(q, ..)| *q == p) {
+            let j = oracle_load::judge_lane_answer(*level, r, &control, &answer, what);
             tallies[i % 3].1.add(j);
         }
         i += 1;
@@ -176,9 +185,10 @@ pub async fn during(
 pub fn judge(result: &LaneResult, rules: &LaneRules) -> Vec<LoadCheck> {
     rules
         .iter()
-        .map(|(p, level, r)| {
+        .map(|(p, level, r, what)| {
             let observation = LaneObservation {
                 who: result.who.clone(),
+                what: what.clone(),
                 control: result.control.clone(),
                 alone: result
                     .alone

@@ -54,6 +54,22 @@ pub struct LimitOutcome {
     pub steps: Vec<(f64, [u64; 4])>,
 }
 
+/// The outcome of a search cut short by Ctrl-C: LOAD-01 SKIP, nothing measured.
+pub fn interrupted(opts: &LimitOptions) -> LimitOutcome {
+    let level = oracle_load::level("LOAD-01", &opts.profile);
+    let j = oracle_load::judge_interrupted();
+    LimitOutcome {
+        report: RateLimitReport::default(),
+        check: LoadCheck {
+            id: "LOAD-01".into(),
+            level,
+            verdict: j.verdict,
+            reason: j.reason,
+        },
+        steps: Vec::new(),
+    }
+}
+
 /// The first second (from the stream's start) with a 429, if any.
 pub fn first_saturated_second(answers: &[Answer]) -> Option<u64> {
     answers

@@ -332,6 +332,7 @@ pub fn merge_reports(
             c.reason = format!("[shard {label}] {}", c.reason);
             merged.checks.push(c);
         }
+        merged.interrupted |= r.interrupted;
         for t in &r.thresholds {
             if !exprs.contains(&t.expr) {
                 exprs.push(t.expr.clone());

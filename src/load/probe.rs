@@ -207,13 +207,30 @@ impl Prober {
             tasks.spawn(async move { me.send(&who, &jag, due, offset).await });
         }
         let mut out = Vec::with_capacity(n as usize);
-        while let Some(r) = tasks.join_next().await {
-            if let Ok(a) = r {
-                out.push(a);
+        loop {
+            tokio::select! {
+                r = tasks.join_next() => match r {
+                    Some(Ok(a)) => out.push(a),
+                    Some(Err(_)) => {}
+                    None => break,
+                },
+                // Stopped: the requests in flight are cancelled, not awaited.
+                _ = until_set(stop) => {
+                    tasks.abort_all();
+                    break;
+                }
             }
         }
         out.sort_by_key(|a| a.offset);
         out
+    }
+}
+
+/// Resolves once `flag` is set or goose's killswitch tripped (Ctrl-C), polled every 50 ms:
+/// a phase awaiting this beside its requests stops within that of the signal.
+pub async fn until_set(flag: &AtomicBool) {
+    while !(flag.load(Ordering::Relaxed) || goose::is_killswitch_triggered()) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

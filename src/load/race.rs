@@ -8,10 +8,11 @@
 //! without an accepted first use (the race's positive control) it is SKIP.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::jag::JagKind;
-use super::probe::{Identity, Prober, class_counts};
+use super::probe::{Identity, Prober, class_counts, until_set};
 use super::report::LoadCheck;
 use super::stats::Class;
 use crate::oracle::load::{self as oracle_load, RaceObservation};
@@ -34,7 +35,13 @@ pub struct RaceOutcome {
 
 /// Runs the race with `n` concurrent requests as `who`; LOAD-02 is judged at its level under
 /// `profile`.
-pub async fn run(prober: &Prober, who: &Identity, n: usize, profile: &str) -> RaceOutcome {
+pub async fn run(
+    prober: &Prober,
+    who: &Identity,
+    n: usize,
+    profile: &str,
+    stop: &AtomicBool,
+) -> RaceOutcome {
     // Sequential probe: the same fresh ID-JAG twice; the first use is the race's control.
     let once = prober.mint(who, JagKind::Valid);
     let first = prober
@@ -46,7 +53,7 @@ pub async fn run(prober: &Prober, who: &Identity, n: usize, profile: &str) -> Ra
     let control_accepted = first.class == Class::Accepted;
     let sequential_refused = control_accepted && second.class == Class::Rejected;
 
-    let classes = if control_accepted {
+    let classes = if control_accepted && !stop.load(Ordering::Relaxed) {
         let jag: Arc<str> = Arc::from(prober.mint(who, JagKind::Valid));
         let gate = Arc::new(tokio::sync::Barrier::new(n + 1));
         let mut tasks = tokio::task::JoinSet::new();
@@ -59,9 +66,17 @@ pub async fn run(prober: &Prober, who: &Identity, n: usize, profile: &str) -> Ra
         }
         gate.wait().await;
         let mut answers = Vec::with_capacity(n);
-        while let Some(r) = tasks.join_next().await {
-            if let Ok(a) = r {
-                answers.push(a);
+        loop {
+            tokio::select! {
+                r = tasks.join_next() => match r {
+                    Some(Ok(a)) => answers.push(a),
+                    Some(Err(_)) => {}
+                    None => break,
+                },
+                _ = until_set(stop) => {
+                    tasks.abort_all();
+                    break;
+                }
             }
         }
         class_counts(&answers)

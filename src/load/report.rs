@@ -67,6 +67,9 @@ pub struct LoadReport {
     pub merged_from: Vec<MergedShard>,
     /// The histograms themselves (HDR V2-deflate, base64), for exact merges and comparison.
     pub histograms: SavedStats,
+    /// Whether Ctrl-C cut the run short: the figures and checks hold what finished before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// The load run's settings, as reported.
@@ -221,6 +224,7 @@ impl LoadReport {
             thresholds: Vec::new(),
             merged_from: Vec::new(),
             histograms: stats.to_saved()?,
+            interrupted: false,
         };
         report.recompute(stats);
         Ok(report)

@@ -126,6 +126,8 @@ pub fn level(check_id: &str, profile: &str) -> Level {
 pub struct LaneObservation {
     /// Who sent (`C2/A`), for the reasons.
     pub who: String,
+    /// What the probe sends, as `run` describes it ("the ID-JAG with exp …").
+    pub what: String,
     /// The control's answer; `None` when it was not sent.
     pub control: Option<Outcome>,
     /// The probe on a quiet server.
@@ -192,6 +194,7 @@ pub fn judge_lane_answer(
     rules: &Rules,
     control: &Outcome,
     answer: &LaneAnswer,
+    what: &str,
 ) -> Option<Judgement> {
     match answer {
         LaneAnswer::FirstUseRefused(_) => None,
@@ -202,7 +205,7 @@ pub fn judge_lane_answer(
                 Outcome::Rejected { status, .. } => *status == 429,
                 Outcome::Accepted { .. } => false,
             };
-            (!busy).then(|| judge_answer(level, rules, control, outcome, response.as_ref(), ""))
+            (!busy).then(|| judge_answer(level, rules, control, outcome, response.as_ref(), what))
         }
     }
 }
@@ -235,7 +238,7 @@ pub fn judge_lane(level: Level, rules: &Rules, o: &LaneObservation) -> Judgement
     let alone = o
         .alone
         .as_ref()
-        .and_then(|a| judge_lane_answer(level, rules, control, a));
+        .and_then(|a| judge_lane_answer(level, rules, control, a, &o.what));
     let t = &o.under_load;
     let count = |v: Verdict| t.judged.get(&v).copied().unwrap_or(0);
     let under = match &t.worst {
@@ -594,6 +597,14 @@ pub fn preflight_stops_load(p: &Preflight) -> Option<String> {
     }
 }
 
+/// A load check whose phase Ctrl-C cut short: it says nothing.
+pub fn judge_interrupted() -> Judgement {
+    judged(
+        Verdict::Skip,
+        "interrupted (Ctrl-C) before the check finished",
+    )
+}
+
 /// Whether a load run failed: a FAIL among its checks (exit 1).
 pub fn any_failed(verdicts: &[Verdict]) -> bool {
     verdicts.contains(&Verdict::Fail)
@@ -672,10 +683,11 @@ mod tests {
         let control = classify_response(&response(200, TOKEN));
         let mut under_load = LaneTally::default();
         for a in &under {
-            under_load.add(judge_lane_answer(level, rules, &control, a));
+            under_load.add(judge_lane_answer(level, rules, &control, a, "the probe"));
         }
         let o = LaneObservation {
             who: "C2/A".into(),
+            what: "the probe".into(),
             control: Some(control),
             alone: Some(alone),
             under_load,
@@ -714,6 +726,7 @@ mod tests {
     fn a_lane_without_an_accepted_control_is_skip() {
         let o = LaneObservation {
             who: "C2/A".into(),
+            what: "the probe".into(),
             control: Some(classify_response(&response(
                 400,
                 r#"{"error":"unauthorized_client"}"#,

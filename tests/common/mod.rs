@@ -6,7 +6,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use std::sync::{Arc, OnceLock};
@@ -57,12 +57,22 @@ where
 /// than `timeout`.
 pub fn output_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
     let shown = format!("{cmd:?}");
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    wait_with_timeout(child, &shown, timeout)
+}
+
+/// Waits for a child started with piped output, as [`output_with_timeout`] does (for a test
+/// that acts on the process while it runs, e.g. sends it a signal).
+pub fn output_with_timeout_of_child(child: Child, timeout: Duration) -> Output {
+    wait_with_timeout(child, "the child process", timeout)
+}
+
+fn wait_with_timeout(mut child: Child, shown: &str, timeout: Duration) -> Output {
     // Read both pipes on their own threads so that a full pipe cannot stall the child.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {

@@ -1,0 +1,189 @@
+//! Ctrl-C loses nothing (issue 12 §4): SIGINT sent to `load` in its main phase and in its
+//! rate-limit search stops it within a second, no request is started after the signal (the
+//! test's own token endpoint counts them), load.json and load.html say the run was
+//! interrupted, and the exit code is 130.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A token endpoint that issues a token to any request and notes when each arrived.
+async fn counting_endpoint() -> (
+    String,
+    Arc<Mutex<Vec<Instant>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seen = arrivals.clone();
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move || {
+            let seen = seen.clone();
+            async move {
+                if let Ok(mut a) = seen.lock() {
+                    a.push(Instant::now());
+                }
+                (
+                    [("cache-control", "no-store")],
+                    axum::Json(serde_json::json!({
+                        "access_token": "2YotnFZFEjr1zCsicMWpAA",
+                        "token_type": "Bearer",
+                        "expires_in": 300
+                    })),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), arrivals, task)
+}
+
+/// Starts `load` against `base` with `args`, sends SIGINT after `after`, and returns the exit
+/// code, the output, load.json, load.html, when the signal went and how long the process took
+/// after it.
+async fn interrupt_load(
+    base: &str,
+    args: &[&str],
+    after: Duration,
+) -> (Option<i32>, String, Value, String, Instant, Duration) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = dir.path().join("target.yaml");
+    std::fs::write(
+        &target,
+        format!(
+            "token_endpoint: {base}/token\nissuer: {base}\nclient: {{ id: c1, secret: s3cr3t }}\n\
+             subject: u1\nidp: {{ bind: \"127.0.0.1:0\" }}\ntimeout: 2s\n"
+        ),
+    )
+    .expect("write target");
+    let reports = dir.path().join("reports");
+    let mut cmd = common::command();
+    cmd.arg("load")
+        .arg("--target")
+        .arg(&target)
+        .args(args)
+        .arg("--report-dir")
+        .arg(&reports)
+        .arg("--keys")
+        .arg(dir.path().join("no-keys"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn xaa-conform load");
+    let pid = child.id().to_string();
+    tokio::time::sleep(after).await;
+    let signalled = Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success(), "kill -INT {pid}");
+    let out = tokio::task::spawn_blocking(move || {
+        common::output_with_timeout_of_child(child, Duration::from_secs(20))
+    })
+    .await
+    .expect("join");
+    let took = signalled.elapsed();
+    let text = format!(
+        "{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = std::fs::read_to_string(reports.join("load.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    let html = std::fs::read_to_string(reports.join("load.html")).unwrap_or_default();
+    (out.status.code(), text, json, html, signalled, took)
+}
+
+/// Requests that arrived more than `grace` after `at` (a request already on the wire when the
+/// signal came may land just after it).
+fn started_after(arrivals: &Mutex<Vec<Instant>>, at: Instant, grace: Duration) -> usize {
+    arrivals
+        .lock()
+        .map(|a| a.iter().filter(|t| **t > at + grace).count())
+        .unwrap_or(usize::MAX)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_in_the_main_load_stops_it_and_writes_the_reports() {
+    let (base, arrivals, server) = counting_endpoint().await;
+    let (code, out, report, html, at, took) = interrupt_load(
+        &base,
+        &[
+            "--rate",
+            "40",
+            "--duration",
+            "30s",
+            "--race",
+            "0",
+            "--lane-rate",
+            "2",
+        ],
+        Duration::from_secs(6),
+    )
+    .await;
+    server.abort();
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} after the signal: {out}"
+    );
+    assert_eq!(report["interrupted"], true, "{out}");
+    assert!(
+        report["classes"]["accepted"].as_u64().unwrap_or(0) > 0,
+        "{out}"
+    );
+    assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
+    let late = started_after(&arrivals, at, Duration::from_millis(300));
+    assert_eq!(late, 0, "{late} requests arrived after the signal: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_in_the_limit_search_stops_it_and_writes_the_reports() {
+    let (base, arrivals, server) = counting_endpoint().await;
+    // A 1 s load, then a ladder of 5 s steps: the signal falls in the search.
+    let (code, out, report, html, at, took) = interrupt_load(
+        &base,
+        &[
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--race",
+            "0",
+            "--lane-rate",
+            "0",
+            "--find-limit",
+            "--step",
+            "5s",
+        ],
+        Duration::from_secs(5),
+    )
+    .await;
+    server.abort();
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} after the signal: {out}"
+    );
+    assert_eq!(report["interrupted"], true, "{out}");
+    let limit = report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "LOAD-01"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(limit["verdict"], "SKIP", "{out}");
+    assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
+    let late = started_after(&arrivals, at, Duration::from_millis(300));
+    assert_eq!(late, 0, "{late} requests arrived after the signal: {out}");
+}
