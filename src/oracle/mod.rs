@@ -10,6 +10,7 @@ pub mod acceptance;
 pub mod cases;
 pub mod classify;
 pub mod expect;
+pub mod fuzz;
 pub mod incomplete;
 pub mod metadata;
 pub mod preflight;

@@ -4,7 +4,7 @@
 
 mod cases;
 pub(crate) mod check;
-mod preflight;
+pub(crate) mod preflight;
 mod procedures;
 pub(crate) mod request;
 
