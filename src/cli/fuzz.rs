@@ -255,6 +255,10 @@ pub async fn main(args: FuzzArgs) -> u8 {
         eprintln!("error: --cases must be between 1 and {MAX_CASES}");
         return 2;
     }
+    if args.max_findings == 0 {
+        eprintln!("error: --max-findings must be at least 1");
+        return 2;
+    }
     if args.max_steps == 0 || args.max_steps > 16 {
         eprintln!("error: --max-steps must be between 1 and 16");
         return 2;

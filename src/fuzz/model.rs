@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::jose::mutate::{PublicKeyEncoding, RelTime, SignatureFault, Signing};
 use crate::jose::{IssuerRole, JagMutation, KeyAlg};
-use crate::protocol::JWT_BEARER;
+use crate::protocol::{AuthMethod, JWT_BEARER};
 use crate::scenario::RequestChange;
 
 /// Claims of the valid ID-JAG whose value the server must check (ID-JAG §3; RFC 7523 §3).
@@ -85,9 +85,13 @@ impl Checked {
             return "claim.baseline".into();
         }
         let kind = match (self, value) {
+            (Checked::Iss, Value::String(s)) if s == "${idp.trusted.issuer}/" => "variant",
             (Checked::Iss, Value::String(_)) => "untrusted",
             (Checked::Iss, _) => "type",
             (Checked::Aud, Value::String(s)) if s.is_empty() => "malformed",
+            (Checked::Aud, Value::String(s)) if s == "${ras.issuer_slash}" => "variant",
+            (Checked::Aud, Value::String(s)) if s == "${ras.token_endpoint}" => "token_endpoint",
+            (Checked::Aud, Value::String(s)) if s == "${resource.r1}" => "resource",
             (Checked::Aud, Value::String(_)) => "foreign",
             (Checked::Aud, Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => {
                 match a.as_slice() {
@@ -125,6 +129,8 @@ pub enum RequestFault {
     OtherGrantType,
     /// `grant_type` is the jwt-bearer URN with a letter appended.
     GrantTypeSuffix,
+    /// No client authentication, `client_id` in the body only (C1 is confidential).
+    NoClientAuth,
 }
 
 /// How the `assertion` parameter's text is damaged around the compact ID-JAG.
@@ -190,6 +196,16 @@ pub enum ResourceForm {
     ArrayWithForeign,
     /// An object instead of a string.
     NotAString,
+}
+
+/// An ECDSA signature fault: the ID-JAG is signed ES256 whatever else the case says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EcdsaFault {
+    /// r = s = 0 (CVE-2022-21449).
+    Psychic,
+    /// The signature DER-encoded instead of raw r‖s (RFC 7518 §3.4).
+    DerEncoded,
 }
 
 /// A form parameter sent twice (RFC 6749 §3.2: parameters MUST NOT be included more than once).
@@ -334,6 +350,31 @@ pub enum Step {
         /// Which, and in which order.
         param: DuplicateParam,
     },
+    /// `typ` spelled another way that names the same media type (RFC 7515 §4.1.9: the
+    /// `application/` prefix may be left out; media types are case-insensitive).
+    TypSpelling {
+        /// The header value.
+        value: String,
+    },
+    /// A `kid` no key has: an injection attempt, a number, 10 kB (either answer, no 5xx).
+    Kid {
+        /// The header value.
+        value: Value,
+    },
+    /// ES256 with a damaged ECDSA signature.
+    EcdsaSignature {
+        /// How.
+        fault: EcdsaFault,
+    },
+    /// Signed with the attacker's key, `jku` pointing at the attacker's JWKS (RFC 8725 §3.10).
+    Jku,
+    /// Minted as another issuer: its `iss`, signed with its own published key.
+    Issuer {
+        /// Which issuer.
+        role: IssuerRole,
+    },
+    /// `exp` 299.5 s ahead: a NumericDate with a fraction (RFC 7519 §2).
+    FractionalExp,
 }
 
 /// A generated case.
@@ -358,6 +399,7 @@ pub const PARTS: &[&str] = &[
     "claim:resource",
     "header:typ",
     "header:crit",
+    "header:kid",
     "signing",
     "alg",
     "signature",
@@ -393,6 +435,12 @@ impl Step {
             Step::ExtraClaim { name, .. } => format!("claim:{name}"),
             Step::DuplicateClaim { name, .. } => format!("duplicate:{name}"),
             Step::NotAnObject { .. } => "payload".into(),
+            Step::FractionalExp => "claim:exp".into(),
+            Step::Issuer { .. } => "claim:iss".into(),
+            Step::TypSpelling { .. } => "header:typ".into(),
+            Step::Kid { .. } => "header:kid".into(),
+            Step::EcdsaSignature { .. } => "signature".into(),
+            Step::Jku => "signing".into(),
             Step::WrongTyp { .. } | Step::RemoveTyp => "header:typ".into(),
             Step::Crit { .. } => "header:crit".into(),
             Step::ExtraHeader { name, .. } => format!("header:{name}"),
@@ -416,7 +464,7 @@ impl Step {
                 param: DuplicateParam::GrantTypeTwice,
             } => "param:grant_type".into(),
             Step::Request {
-                fault: RequestFault::WrongSecret,
+                fault: RequestFault::WrongSecret | RequestFault::NoClientAuth,
             } => "secret".into(),
         }
     }
@@ -459,6 +507,19 @@ impl Step {
             Step::FarExpiry { .. } => "exp.far",
             Step::IatAge { .. } => "iat.recent",
             Step::WrongTyp { value } => typ_label(value),
+            Step::TypSpelling { value } => typ_label(&json!(value)),
+            Step::Kid { .. } => "kid.odd",
+            Step::EcdsaSignature { fault } => match fault {
+                EcdsaFault::Psychic => "signature.psychic",
+                EcdsaFault::DerEncoded => "signature.der_encoded",
+            },
+            Step::Jku => "sign.jku",
+            Step::Issuer { role } => match role {
+                IssuerRole::Trusted => "claim.baseline",
+                IssuerRole::TrustedB => "iss.other_trusted",
+                IssuerRole::Untrusted | IssuerRole::Attacker => "iss.untrusted_key",
+            },
+            Step::FractionalExp => "exp.fraction",
             Step::RemoveTyp => "typ.removed",
             Step::Crit { .. } => "crit.unknown",
             Step::Sign { how } => match how {
@@ -489,6 +550,7 @@ impl Step {
             },
             Step::Request { fault } => match fault {
                 RequestFault::WrongSecret => "secret.wrong",
+                RequestFault::NoClientAuth => "client.unauthenticated",
                 RequestFault::NoAssertion => "assertion.removed",
                 RequestFault::NoGrantType => "grant_type.removed",
                 RequestFault::OtherGrantType | RequestFault::GrantTypeSuffix => "grant_type.other",
@@ -550,6 +612,12 @@ impl Step {
             },
             Step::NotAnObject { value } => format!("payload {}", clip(value)),
             Step::DuplicateParam { param } => format!("repeated parameter {}", named(param)),
+            Step::TypSpelling { value } => format!("typ {value}"),
+            Step::Kid { value } => format!("kid {}", clip(value)),
+            Step::EcdsaSignature { fault } => format!("ES256 signature {}", named(fault)),
+            Step::Jku => "signed by the attacker, jku at its JWKS".into(),
+            Step::Issuer { role } => format!("minted as the {role} issuer"),
+            Step::FractionalExp => "exp in 299.5 s".into(),
         }
     }
 }
@@ -560,8 +628,12 @@ fn typ_label(value: &Value) -> &'static str {
         return "typ.malformed";
     };
     let lower = s.to_ascii_lowercase();
-    if lower == "oauth-id-jag+jwt" || lower == "application/oauth-id-jag+jwt" {
-        "typ.equivalent"
+    if s == "oauth-id-jag+jwt" {
+        "claim.baseline"
+    } else if lower == "application/oauth-id-jag+jwt" {
+        "typ.media_type"
+    } else if lower == "oauth-id-jag+jwt" {
+        "typ.case"
     } else if lower.starts_with("oauth-id-jag") {
         "typ.prefix"
     } else if lower.ends_with("+jwt") {
@@ -640,9 +712,11 @@ impl Case {
             )
         });
         let whole_payload = out.iter().any(|s| s.part() == "payload");
+        let ecdsa = out.iter().any(|s| matches!(s, Step::EcdsaSignature { .. }));
         out.retain(|s| {
             let part = s.part();
             !(no_token && s.changes_token())
+                && !(ecdsa && part == "alg")
                 && !(whole_payload
                     && (part.starts_with("claim:") || part.starts_with("duplicate:")))
         });
@@ -703,6 +777,29 @@ impl Case {
                     None => jag.remove_claims.push("resource".into()),
                 },
                 Step::NotAnObject { value } => jag.raw_payload = Some(value.to_string()),
+                Step::TypSpelling { value } => {
+                    jag.header.insert("typ".into(), json!(value));
+                }
+                Step::Kid { value } => {
+                    jag.header.insert("kid".into(), value.clone());
+                }
+                Step::EcdsaSignature { fault } => {
+                    jag.alg = Some(KeyAlg::ES256);
+                    jag.signature = Some(match fault {
+                        EcdsaFault::Psychic => SignatureFault::Zero,
+                        EcdsaFault::DerEncoded => SignatureFault::DerEncoded,
+                    });
+                }
+                Step::Jku => {
+                    jag.sign = Some(Signing::KeyOf(IssuerRole::Attacker));
+                    jag.header
+                        .insert("jku".into(), json!("${idp.attacker.issuer}/jwks"));
+                }
+                Step::Issuer { role } => jag.issuer = Some(*role),
+                Step::FractionalExp => {
+                    set_time(&mut jag, "exp", rel(299));
+                    jag.add_fraction.insert("exp".into(), 0.5);
+                }
                 Step::Assertion { form } => request.assertion = Some(form.template().into()),
                 Step::DuplicateParam { param } => match param {
                     DuplicateParam::AssertionBadLast => request
@@ -718,6 +815,7 @@ impl Case {
                 },
                 Step::Request { fault } => match fault {
                     RequestFault::WrongSecret => request.wrong_secret = true,
+                    RequestFault::NoClientAuth => request.client_auth = Some(AuthMethod::None),
                     RequestFault::NoAssertion => request.remove.push("assertion".into()),
                     RequestFault::NoGrantType => request.remove.push("grant_type".into()),
                     RequestFault::OtherGrantType => {
@@ -809,6 +907,7 @@ fn not_a_number() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         "[0-9]{1,10}".prop_map(Value::String),
         Just(json!("tomorrow")),
+        Just(json!("4102444800")),
         Just(json!([])),
         Just(json!({})),
     ]
@@ -821,12 +920,16 @@ fn wrong_value(claim: Checked) -> BoxedStrategy<Value> {
         Checked::Iss => prop_oneof![
             not_a_string(),
             Just(json!("${idp.untrusted.issuer}")),
+            Just(json!("${idp.trusted.issuer}/")),
             Just(json!("")),
             Just(json!(["${idp.trusted.issuer}"])),
         ]
         .boxed(),
         Checked::Aud => prop_oneof![
             Just(json!("${ras.other}")),
+            Just(json!("${ras.issuer_slash}")),
+            Just(json!("${ras.token_endpoint}")),
+            Just(json!("${resource.r1}")),
             Just(json!(["${ras.other}"])),
             Just(json!("")),
             Just(json!([])),
@@ -845,12 +948,65 @@ fn wrong_value(claim: Checked) -> BoxedStrategy<Value> {
             not_a_string(),
             Just(json!("${client2.id}")),
             Just(json!("")),
+            Just(json!(["${client.id}"])),
         ]
         .boxed(),
         Checked::Jti => not_a_string().boxed(),
         Checked::Exp => not_a_number().boxed(),
         Checked::Iat => not_a_number().boxed(),
     }
+}
+
+/// A checked claim set to a wrong value: one arm per rule the value breaks (the fuzz table's
+/// label), so that every rule is drawn about as often.
+fn wrong_claim() -> impl Strategy<Value = Step> {
+    fn on(claim: Checked, values: impl Strategy<Value = Value> + 'static) -> BoxedStrategy<Step> {
+        values
+            .prop_map(move |value| Step::WrongClaim { claim, value })
+            .boxed()
+    }
+    use Checked::*;
+    prop_oneof![
+        on(
+            Iss,
+            prop_oneof![Just(json!("${idp.untrusted.issuer}")), Just(json!(""))]
+        ),
+        on(Iss, Just(json!("${idp.trusted.issuer}/"))),
+        on(
+            Iss,
+            prop_oneof![not_a_string(), Just(json!(["${idp.trusted.issuer}"]))]
+        ),
+        on(
+            Aud,
+            prop_oneof![Just(json!("${ras.other}")), Just(json!(["${ras.other}"]))]
+        ),
+        on(
+            Aud,
+            prop_oneof![
+                Just(json!("")),
+                Just(json!([])),
+                Just(json!(7)),
+                Just(json!(null)),
+                Just(json!({"aud": "${ras.issuer}"})),
+            ]
+        ),
+        on(Aud, Just(json!("${ras.token_endpoint}"))),
+        on(Aud, Just(json!("${ras.issuer_slash}"))),
+        on(Aud, Just(json!("${resource.r1}"))),
+        on(Sub, prop_oneof![not_a_string(), Just(json!(""))]),
+        on(Sub, Just(json!("${user.unknown}"))),
+        on(
+            ClientId,
+            prop_oneof![Just(json!("${client2.id}")), Just(json!(""))]
+        ),
+        on(
+            ClientId,
+            prop_oneof![not_a_string(), Just(json!(["${client.id}"]))]
+        ),
+        on(Jti, not_a_string()),
+        on(Exp, not_a_number()),
+        on(Iat, not_a_number()),
+    ]
 }
 
 fn checked() -> impl Strategy<Value = Checked> {
@@ -865,16 +1021,16 @@ fn checked() -> impl Strategy<Value = Checked> {
     ]
 }
 
+/// Steps that make a request invalid on their own (or break a SHOULD); a wrong claim value,
+/// the richest family, is drawn most often.
 fn invalid_step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        checked().prop_flat_map(
-            |claim| wrong_value(claim).prop_map(move |value| Step::WrongClaim { claim, value })
-        ),
-        checked().prop_map(|claim| Step::RemoveClaim { claim }),
-        (600i64..400_000_000).prop_map(|seconds| Step::Expired { seconds }),
-        (600i64..400_000_000).prop_map(|seconds| Step::NotYetValid { seconds }),
-        (600i64..400_000_000).prop_map(|seconds| Step::IssuedInFuture { seconds }),
-        prop_oneof![
+        15 => wrong_claim(),
+        7 => checked().prop_map(|claim| Step::RemoveClaim { claim }),
+        1 => (600i64..400_000_000).prop_map(|seconds| Step::Expired { seconds }),
+        1 => (600i64..400_000_000).prop_map(|seconds| Step::NotYetValid { seconds }),
+        1 => (600i64..400_000_000).prop_map(|seconds| Step::IssuedInFuture { seconds }),
+        4 => prop_oneof![
             Just(json!("JWT")),
             Just(json!("at+jwt")),
             Just(json!("oauth-id-jag")),
@@ -884,9 +1040,9 @@ fn invalid_step() -> impl Strategy<Value = Step> {
             "[a-z]{1,8}\\+jwt".prop_map(Value::String),
         ]
         .prop_map(|value| Step::WrongTyp { value }),
-        Just(Step::RemoveTyp),
-        prop::collection::vec("x-crit-[a-z]{1,6}", 1..3).prop_map(|names| Step::Crit { names }),
-        prop_oneof![
+        1 => Just(Step::RemoveTyp),
+        1 => prop::collection::vec("x-crit-[a-z]{1,6}", 1..3).prop_map(|names| Step::Crit { names }),
+        9 => prop_oneof![
             Just(Signing::None),
             Just(Signing::UnknownKid),
             Just(Signing::KeyOf(IssuerRole::Untrusted)),
@@ -899,42 +1055,49 @@ fn invalid_step() -> impl Strategy<Value = Step> {
             Just(Signing::Ps256SameKey),
         ]
         .prop_map(|how| Step::Sign { how }),
-        prop_oneof![
+        3 => prop_oneof![
             Just(SignatureFault::FlipBit),
             Just(SignatureFault::Strip),
             Just(SignatureFault::Truncate),
             Just(SignatureFault::Zero),
         ]
         .prop_map(|fault| Step::Signature { fault }),
-        prop_oneof![
+        5 => prop_oneof![
             Just(RequestFault::WrongSecret),
             Just(RequestFault::NoAssertion),
             Just(RequestFault::NoGrantType),
             Just(RequestFault::OtherGrantType),
             Just(RequestFault::GrantTypeSuffix),
+            Just(RequestFault::NoClientAuth),
         ]
         .prop_map(|fault| Step::Request { fault }),
-        prop_oneof![
+        2 => prop_oneof![Just(EcdsaFault::Psychic), Just(EcdsaFault::DerEncoded)]
+            .prop_map(|fault| Step::EcdsaSignature { fault }),
+        1 => Just(Step::Jku),
+        1 => Just(Step::Issuer {
+            role: IssuerRole::Untrusted
+        }),
+        2 => prop_oneof![
             Just(AssertionForm::ExtraSegment),
             Just(AssertionForm::Doubled)
         ]
         .prop_map(|form| Step::Assertion { form }),
-        checked().prop_flat_map(|claim| wrong_value(claim).prop_map(move |value| {
+        3 => checked().prop_flat_map(|claim| wrong_value(claim).prop_map(move |value| {
             Step::DuplicateClaim {
                 name: claim.name().into(),
                 value,
                 wrong: true,
             }
         })),
-        prop_oneof![Just(AudArray::WithOther), Just(AudArray::OtherFirst)]
+        1 => prop_oneof![Just(AudArray::WithOther), Just(AudArray::OtherFirst)]
             .prop_map(|form| Step::AudArray { form }),
-        prop_oneof![
+        3 => prop_oneof![
             Just(ResourceForm::Foreign),
             Just(ResourceForm::ArrayWithForeign),
             Just(ResourceForm::NotAString),
         ]
         .prop_map(|form| Step::Resource { form }),
-        prop_oneof![
+        1 => prop_oneof![
             Just(json!([1, 2, 3])),
             Just(json!([])),
             Just(json!([{"iss": "${idp.trusted.issuer}", "aud": "${ras.issuer}"}])),
@@ -944,7 +1107,7 @@ fn invalid_step() -> impl Strategy<Value = Step> {
             Just(json!(true)),
         ]
         .prop_map(|value| Step::NotAnObject { value }),
-        prop_oneof![
+        2 => prop_oneof![
             Just(DuplicateParam::AssertionBadLast),
             Just(DuplicateParam::AssertionBadFirst),
             Just(DuplicateParam::GrantTypeTwice),
@@ -976,6 +1139,22 @@ fn harmless_step() -> impl Strategy<Value = Step> {
         prop_oneof![Just(ResourceForm::ArrayOne), Just(ResourceForm::Removed)]
             .prop_map(|form| Step::Resource { form }),
         (30i64 * 86_400..=400 * 86_400).prop_map(|seconds| Step::FarExpiry { seconds }),
+        prop_oneof![
+            Just("application/oauth-id-jag+jwt".to_string()),
+            Just("OAUTH-ID-JAG+JWT".to_string()),
+            Just("Application/OAuth-ID-JAG+JWT".to_string()),
+        ]
+        .prop_map(|value| Step::TypSpelling { value }),
+        prop_oneof![
+            Just(json!(7)),
+            Just(json!("../../../../../../etc/passwd")),
+            Just(json!("x' OR '1'='1' --")),
+            Just(json!("k".repeat(10_240))),
+            Just(json!("")),
+            Just(json!({"kid": "x"})),
+        ]
+        .prop_map(|value| Step::Kid { value }),
+        Just(Step::FractionalExp),
     ]
 }
 
@@ -1004,6 +1183,12 @@ pub const STEP_KINDS: &[&str] = &[
     "resource",
     "not_an_object",
     "duplicate_param",
+    "typ_spelling",
+    "kid",
+    "ecdsa_signature",
+    "jku",
+    "issuer",
+    "fractional_exp",
 ];
 
 /// Whether `value` is something `--without` takes: a step kind ([`STEP_KINDS`]) or a part

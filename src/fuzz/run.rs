@@ -76,7 +76,8 @@ pub struct Trial {
 /// One distinct finding: the case that first showed it and its shrunk form.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Found {
-    /// The finding's keys (see `CaseFinding::keys`), from the minimal case.
+    /// The finding's keys with its verdict (see `CaseFinding::judged_keys`), from the
+    /// minimal case, e.g. `FAIL JAG-AUD-03`.
     pub keys: Vec<String>,
     /// The number of the generated case that first showed it (1-based).
     pub found_after: u32,
@@ -136,6 +137,14 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
     for s in applied.jag.strings_mut() {
         *s = ctx.fixture.substitute(s).map_err(NotApplicable)?;
     }
+    // A public client has no secret to get wrong and no authentication to leave out.
+    if ctx.fixture.client.auth == ClientAuthMethod::None
+        && (applied.request.wrong_secret || applied.request.client_auth.is_some())
+    {
+        return Err(NotApplicable(
+            "C1 is a public client: no client authentication to change".into(),
+        ));
+    }
     // Signed with the target's first accepted algorithm unless the case names one; one it
     // does not accept is no test of it.
     match applied.jag.alg {
@@ -188,25 +197,24 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
     })
 }
 
-/// Whether a trial shows one of `wanted` keys.
-fn shows(trial: &Trial, wanted: &[String]) -> bool {
-    trial
-        .finding
-        .as_ref()
-        .is_some_and(|f| f.keys().iter().any(|k| wanted.contains(k)))
+/// Whether a trial shows the same kind of wrong as `found`, at its verdict or a graver one.
+fn shows(trial: &Trial, found: &CaseFinding) -> bool {
+    trial.finding.as_ref().is_some_and(|f| f.as_grave_as(found))
 }
 
-/// Shrinks `tree` (whose current case is `first`) to the smallest case that still shows one
-/// of `wanted`, proptest's way: simplify while it shows, complicate when it stops showing.
-/// Returns the minimal trial and the requests sent.
+/// Shrinks `tree` (whose current case is `first`) to the smallest case that still shows the
+/// same kind of wrong at the same verdict or a graver one, proptest's way: simplify while it shows,
+/// complicate when it stops showing. Returns the minimal trial and the requests sent.
 fn shrink<T: ValueTree<Value = Case>>(
     ctx: &RunContext,
     runtime: &tokio::runtime::Handle,
     tree: &mut T,
     first: Trial,
-    wanted: &[String],
     max_iters: u32,
 ) -> (Trial, u32) {
+    let Some(wanted) = first.finding.clone() else {
+        return (first, 0);
+    };
     let mut best = first;
     let mut requests = 0;
     if !tree.simplify() {
@@ -218,7 +226,7 @@ fn shrink<T: ValueTree<Value = Case>>(
             requests += 1;
         }
         match attempt {
-            Ok(trial) if shows(&trial, wanted) => {
+            Ok(trial) if shows(&trial, &wanted) => {
                 best = trial;
                 if !tree.simplify() {
                     break;
@@ -297,20 +305,10 @@ pub fn fuzz_blocking(
         let Some(finding) = &trial.finding else {
             continue;
         };
-        let keys = finding.keys();
-        let new: Vec<String> = keys
-            .iter()
-            .filter(|k| !known.contains(*k))
-            .cloned()
-            .collect();
-        if new.is_empty() {
-            if let Some(f) = out
-                .findings
-                .iter_mut()
-                .find(|f| f.keys.iter().any(|k| keys.contains(k)))
-            {
-                f.more_cases += 1;
-            }
+        // A finding is new when none of its keys is an earlier finding's (one root cause,
+        // one finding); shrinking may show it is an earlier one after all.
+        let keys = finding.judged_keys();
+        if count_as_known(&mut out.findings, &known, &keys) {
             continue;
         }
         let found_after = out.cases_run;
@@ -319,15 +317,17 @@ pub fn fuzz_blocking(
             runtime,
             &mut tree,
             trial.clone(),
-            &new,
             opts.max_shrink_iters,
         );
         out.shrink_requests += requests;
         let minimal_keys = minimal
             .finding
             .as_ref()
-            .map(CaseFinding::keys)
+            .map(CaseFinding::judged_keys)
             .unwrap_or_default();
+        if count_as_known(&mut out.findings, &known, &minimal_keys) {
+            continue;
+        }
         known.extend(minimal_keys.iter().cloned());
         out.findings.push(Found {
             keys: minimal_keys,
@@ -340,6 +340,20 @@ pub fn fuzz_blocking(
     }
     out.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     out
+}
+
+/// Whether `keys` overlap an earlier finding's; if so that finding counts one more case.
+fn count_as_known(findings: &mut [Found], known: &BTreeSet<String>, keys: &[String]) -> bool {
+    if !keys.iter().any(|k| known.contains(k)) {
+        return false;
+    }
+    if let Some(f) = findings
+        .iter_mut()
+        .find(|f| f.keys.iter().any(|k| keys.contains(k)))
+    {
+        f.more_cases += 1;
+    }
+    true
 }
 
 /// Sends saved cases again, in order: the regression corpus.

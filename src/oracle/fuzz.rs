@@ -67,11 +67,18 @@ pub const STEPS: &[StepRow] = &[
     breaks("iss.removed", &["JAG-ISS-01"]),
     breaks("iss.untrusted", &["JAG-ISS-02"]),
     breaks("iss.type", &["JAG-ISS-04"]),
+    breaks("iss.untrusted_key", &["JAG-ISS-02", "JAG-SIG-12"]),
+    breaks("iss.variant", &["JAG-ISS-03"]),
+    // ISS_B's own token for ISS_A's user: who it maps to is JAG-SUB-03's to judge
+    open("iss.other_trusted"),
     // aud: a one-element array of the issuer is valid (RFC 7519 §4.1.3; ID-JAG §4.4.1 "exactly
     // one element"); several elements are not, whatever they hold.
     breaks("aud.removed", &["JAG-AUD-01"]),
     breaks("aud.foreign", &["JAG-AUD-02"]),
     breaks("aud.malformed", &["JAG-AUD-07"]),
+    breaks("aud.token_endpoint", &["JAG-AUD-04"]),
+    breaks("aud.variant", &["JAG-AUD-05"]),
+    breaks("aud.resource", &["JAG-AUD-06"]),
     keeps("aud.array_one", &["BASE-10"]),
     breaks("aud.array_many", &["JAG-AUD-03"]),
     // sub (an unknown one is allowed where the target provisions: see `level_of`)
@@ -93,6 +100,7 @@ pub const STEPS: &[StepRow] = &[
     breaks("exp.type", &["JAG-TIME-04"]),
     breaks("exp.past", &["JAG-TIME-02"]),
     keeps("exp.short", &["BASE-01"]),
+    keeps("exp.fraction", &["BASE-09"]),
     breaks("exp.far", &["JAG-TIME-05"]),
     open("exp.number"),
     breaks("nbf.future", &["JAG-TIME-06"]),
@@ -118,7 +126,10 @@ pub const STEPS: &[StepRow] = &[
     breaks("typ.other_jwt", &["JAG-HDR-03"]),
     breaks("typ.prefix", &["JAG-HDR-04"]),
     breaks("typ.malformed", &["JAG-HDR-02"]),
-    keeps("typ.equivalent", &["JAG-HDR-06"]),
+    keeps("typ.media_type", &["JAG-HDR-06"]),
+    keeps("typ.case", &["JAG-HDR-07"]),
+    // a kid no key has: an injection attempt, a number, 10 kB (JAG-HDR-12: either answer)
+    open("kid.odd"),
     breaks("crit.unknown", &["JAG-HDR-08"]),
     keeps("header.unknown", &["BASE-01"]),
     // signing and the signature
@@ -131,12 +142,14 @@ pub const STEPS: &[StepRow] = &[
     breaks("sign.other_issuer_key", &["JAG-SIG-11"]),
     breaks("sign.unknown_kid", &["JAG-SIG-15"]),
     breaks("sign.enc_key", &["JAG-SIG-17"]),
+    breaks("sign.jku", &["JAG-SIG-09"]),
     keeps("alg", &["BASE-01"]),
     breaks("signature.strip", &["JAG-SIG-02"]),
     breaks("signature.truncate", &["JAG-SIG-02"]),
     breaks("signature.flip_bit", &["JAG-SIG-03"]),
     breaks("signature.zero", &["JAG-SIG-03", "JAG-SIG-08"]),
     breaks("signature.der_encoded", &["JAG-SIG-07"]),
+    breaks("signature.psychic", &["JAG-SIG-08"]),
     // the token request
     breaks("assertion.removed", &["REQ-03"]),
     breaks("assertion.extra_segment", &["REQ-06"]),
@@ -148,15 +161,23 @@ pub const STEPS: &[StepRow] = &[
     breaks("grant_type.other", &["REQ-02"]),
     breaks("grant_type.twice", &["REQ-05"]),
     breaks("secret.wrong", &["CAUTH-03"]),
+    breaks("client.unauthenticated", &["JAG-CID-05"]),
 ];
 
 /// Levels the fuzz judge holds where they differ from the catalogue row, as the built-in
 /// scenario of that row does (so that `run` and `fuzz` judge one behaviour alike), with why.
-pub const DEPARTURES: &[(&str, Level, &str)] = &[(
-    "JAG-RES-02",
-    Level::Should,
-    "MUST under -05 but MAY under -04, which allows granting a subset: WARN on 200 (§15 A4)",
-)];
+pub const DEPARTURES: &[(&str, Level, &str)] = &[
+    (
+        "BASE-09",
+        Level::Should,
+        "requirements.md says MUST accept a fractional NumericDate, but its Expects column says WARN if refused",
+    ),
+    (
+        "JAG-RES-02",
+        Level::Should,
+        "MUST under -05 but MAY under -04, which allows granting a subset: WARN on 200 (§15 A4)",
+    ),
+];
 
 /// The requirement every 5xx answer breaks (RFC 6749 §5.2: malformed input is a 4xx).
 pub const SERVER_ERROR_ROW: &str = "ERR-07";
@@ -211,8 +232,8 @@ fn rank(level: Level) -> u8 {
 
 /// What a case owes, from the rows its steps break or keep.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "class", rename_all = "snake_case")]
-pub enum CaseClass {
+#[serde(tag = "owes", rename_all = "snake_case")]
+pub enum Owes {
     /// A MUST is broken: a token is FAIL.
     Invalid {
         /// The MUST rows broken.
@@ -225,36 +246,47 @@ pub enum CaseClass {
     },
     /// Only MAYs are broken, or the spec leaves the change open: either answer.
     Either {
-        /// What the case touches (rows, or the labels of open changes).
-        touched: Vec<String>,
+        /// The MAY rows broken and the labels of open changes.
+        rows: Vec<String>,
     },
     /// Nothing is broken: a token must be issued.
     Valid {
         /// The rows under which it must be accepted (BASE-01 when no step names one).
         rows: Vec<String>,
-        /// Their strongest level.
+        /// The weakest of their levels: a refusal may be for any of them.
         level: Level,
     },
+}
+
+/// A case as the oracle classes it: what it owes, and everything it touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseClass {
+    /// What the case owes.
+    #[serde(flatten)]
+    pub owes: Owes,
+    /// Every row the case breaks or keeps, at any level, and the labels of its open changes:
+    /// what may have provoked a 5xx or no answer.
+    pub touched: Vec<String>,
 }
 
 impl CaseClass {
     /// The class's name for the summary: `valid`, `invalid`, `should_refuse` or `either`.
     pub fn name(&self) -> &'static str {
-        match self {
-            CaseClass::Invalid { .. } => "invalid",
-            CaseClass::ShouldRefuse { .. } => "should_refuse",
-            CaseClass::Either { .. } => "either",
-            CaseClass::Valid { .. } => "valid",
+        match self.owes {
+            Owes::Invalid { .. } => "invalid",
+            Owes::ShouldRefuse { .. } => "should_refuse",
+            Owes::Either { .. } => "either",
+            Owes::Valid { .. } => "valid",
         }
     }
 
     /// The rows (or open labels) that decided the class.
     pub fn rows(&self) -> &[String] {
-        match self {
-            CaseClass::Invalid { rows }
-            | CaseClass::ShouldRefuse { rows }
-            | CaseClass::Valid { rows, .. } => rows,
-            CaseClass::Either { touched } => touched,
+        match &self.owes {
+            Owes::Invalid { rows }
+            | Owes::ShouldRefuse { rows }
+            | Owes::Either { rows }
+            | Owes::Valid { rows, .. } => rows,
         }
     }
 }
@@ -313,30 +345,63 @@ pub fn classify_case(labels: &[String], world: &FuzzWorld<'_>) -> Result<CaseCla
             .map(|(id, _)| id.clone())
             .collect()
     };
-    let must = at(Level::Must);
-    if !must.is_empty() {
-        return Ok(CaseClass::Invalid { rows: must });
+    let mut touched: Vec<String> = broken.iter().map(|(id, _)| id.clone()).collect();
+    touched.extend(open.iter().cloned());
+    touched.extend(
+        kept.iter()
+            .filter(|k| !touched.contains(k))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let owes = {
+        let must = at(Level::Must);
+        let should = at(Level::Should);
+        if !must.is_empty() {
+            Owes::Invalid { rows: must }
+        } else if !should.is_empty() {
+            Owes::ShouldRefuse { rows: should }
+        } else if !broken.is_empty() || !open.is_empty() {
+            let mut rows: Vec<String> = broken.iter().map(|(id, _)| id.clone()).collect();
+            rows.extend(open);
+            Owes::Either { rows }
+        } else {
+            // Specific acceptance rows (BASE-10, BASE-08, …) say more than BASE-01.
+            let mut rows: Vec<String> = kept.into_iter().filter(|r| r != "BASE-01").collect();
+            if rows.is_empty() {
+                rows.push("BASE-01".into());
+            }
+            // A refusal may be for any of them: judged at the weakest, never a false FAIL.
+            let level = rows
+                .iter()
+                .map(|r| level_of(r, world))
+                .min_by_key(|l| rank(*l))
+                .unwrap_or(Level::Must);
+            Owes::Valid { rows, level }
+        }
+    };
+    if touched.is_empty() {
+        touched = match &owes {
+            Owes::Valid { rows, .. } => rows.clone(),
+            _ => Vec::new(),
+        };
     }
-    let should = at(Level::Should);
-    if !should.is_empty() {
-        return Ok(CaseClass::ShouldRefuse { rows: should });
-    }
-    if !broken.is_empty() || !open.is_empty() {
-        let mut touched: Vec<String> = broken.into_iter().map(|(id, _)| id).collect();
-        touched.extend(open);
-        return Ok(CaseClass::Either { touched });
-    }
-    // Specific acceptance rows (BASE-10, BASE-08, …) say more than BASE-01.
-    let mut rows: Vec<String> = kept.into_iter().filter(|r| r != "BASE-01").collect();
-    if rows.is_empty() {
-        rows.push("BASE-01".into());
-    }
-    let level = rows
-        .iter()
-        .map(|r| level_of(r, world))
-        .max_by_key(|l| rank(*l))
-        .unwrap_or(Level::Must);
-    Ok(CaseClass::Valid { rows, level })
+    Ok(CaseClass { owes, touched })
+}
+
+/// What kind of wrong an answer was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A token for a request that breaks a MUST or a SHOULD.
+    Token,
+    /// A refusal (or no token) for a valid request.
+    Refused,
+    /// A 5xx.
+    ServerError,
+    /// An answer that is neither a token nor a 4xx (a 2xx without a token, a 3xx).
+    Status,
+    /// No usable answer.
+    NoAnswer,
 }
 
 /// What the server did wrong with one case.
@@ -344,34 +409,34 @@ pub fn classify_case(labels: &[String], world: &FuzzWorld<'_>) -> Result<CaseCla
 pub struct CaseFinding {
     /// FAIL (a MUST), WARN (a SHOULD) or ERROR (no usable answer).
     pub verdict: Verdict,
-    /// The requirement broken: the case's rows for a token or a refusal, ERR-07 for a 5xx,
-    /// ERR-01 for an answer that is neither; `None` for no usable answer.
+    /// What kind of wrong.
+    pub kind: FindingKind,
+    /// The catalogue row the finding is filed under: the case's first deciding row for a
+    /// token or a refusal (and a 5xx to a valid request), ERR-07 for a 5xx, ERR-01 for an
+    /// answer that is neither; the case's first row for no answer.
     pub requirement: Option<String>,
-    /// The case's rows that decided it (what the request breaks or keeps).
+    /// The case's rows that decided it (what the request breaks, or keeps).
     pub rows: Vec<String>,
+    /// Everything the case touches (see [`CaseClass::touched`]).
+    pub touched: Vec<String>,
     /// What happened, one line.
     pub reason: String,
 }
 
 impl CaseFinding {
-    /// What makes two findings the same root cause: the requirement broken with each row of
-    /// the case that provoked it (`JAG-AUD-03`, `ERR-07<JAG-JSON-01>`). Fuzz reports a finding
-    /// only when one of its keys is new, and shrinks it keeping one of those.
+    /// The root causes the finding may stand for: for a token or a refusal, the rows that
+    /// decided the case (`JAG-AUD-03`; `JAG-AUD-02` and `JAG-DUP-01` for a duplicate member);
+    /// for a 5xx, no answer or a wrong status, that with each thing the case touched
+    /// (`ERR-07<JAG-JSON-01>`). Fuzz counts a finding as new only when none of its keys is
+    /// an earlier finding's.
     pub fn keys(&self) -> Vec<String> {
-        match self.requirement.as_deref() {
-            Some(r) if self.rows.iter().any(|row| row == r) || self.rows.is_empty() => {
-                if self.rows.is_empty() {
-                    vec![r.to_string()]
-                } else {
-                    self.rows.clone()
-                }
-            }
-            Some(r) => self.rows.iter().map(|row| format!("{r}<{row}>")).collect(),
-            None => self
-                .rows
-                .iter()
-                .map(|row| format!("no-answer<{row}>"))
-                .collect(),
+        let prefixed =
+            |p: &str| -> Vec<String> { self.touched.iter().map(|t| format!("{p}<{t}>")).collect() };
+        match self.kind {
+            FindingKind::Token | FindingKind::Refused => self.rows.clone(),
+            FindingKind::ServerError => prefixed(SERVER_ERROR_ROW),
+            FindingKind::Status => prefixed(STATUS_ROW),
+            FindingKind::NoAnswer => prefixed("no-answer"),
         }
     }
 
@@ -380,29 +445,49 @@ impl CaseFinding {
         self.verdict == Verdict::Fail
     }
 
-    /// The catalogue row to file the finding under: the requirement broken, else the case's
-    /// first row.
+    /// Whether this is the same kind of wrong as `other`, at its verdict or a graver one:
+    /// what shrinking keeps (a WARN may shrink to a FAIL, never a FAIL to a WARN).
+    pub fn as_grave_as(&self, other: &CaseFinding) -> bool {
+        self.kind == other.kind && gravity(self.verdict) >= gravity(other.verdict)
+    }
+
+    /// The keys with the verdict, e.g. `FAIL JAG-AUD-03`: a WARN and a FAIL of the same rows
+    /// are two findings.
+    pub fn judged_keys(&self) -> Vec<String> {
+        self.keys()
+            .into_iter()
+            .map(|k| format!("{} {k}", self.verdict))
+            .collect()
+    }
+
+    /// The catalogue row to file the finding under.
     pub fn row(&self) -> Option<&str> {
-        match self.requirement.as_deref() {
-            Some(r) if self.rows.iter().any(|row| row == r) => {
-                self.rows.first().map(String::as_str)
-            }
-            Some(r) => Some(r),
-            None => self.rows.first().map(String::as_str),
-        }
+        self.requirement.as_deref()
+    }
+}
+
+fn gravity(v: Verdict) -> u8 {
+    match v {
+        Verdict::Fail => 3,
+        Verdict::Warn => 2,
+        Verdict::Error => 1,
+        _ => 0,
     }
 }
 
 fn finding(
     verdict: Verdict,
+    kind: FindingKind,
     requirement: Option<&str>,
-    rows: &[String],
+    class: &CaseClass,
     reason: String,
 ) -> CaseFinding {
     CaseFinding {
         verdict,
+        kind,
         requirement: requirement.map(str::to_string),
-        rows: rows.to_vec(),
+        rows: class.rows().to_vec(),
+        touched: class.touched.clone(),
         reason,
     }
 }
@@ -422,93 +507,100 @@ pub fn judge_case(
     world: &FuzzWorld<'_>,
 ) -> Option<CaseFinding> {
     let rows = class.rows();
-    let row_level = |id: &str| level_of(id, world);
+    let first = rows.first().map(String::as_str);
+    let owed_token = match &class.owes {
+        Owes::Valid { level, .. } if rank(*level) >= rank(Level::Should) => Some(*level),
+        _ => None,
+    };
     match outcome {
         Outcome::NoAnswer { reason } => Some(finding(
             Verdict::Error,
-            None,
-            rows,
+            FindingKind::NoAnswer,
+            class.touched.first().map(String::as_str),
+            class,
             format!("no usable answer: {reason}"),
         )),
-        Outcome::Other { status, why } if (500..=599).contains(status) => match class {
-            CaseClass::Valid { rows, level } => Some(finding(
+        Outcome::Other { status, why } if (500..=599).contains(status) => match owed_token {
+            Some(level) => Some(finding(
                 level.violation(),
-                rows.first().map(String::as_str),
-                rows,
+                FindingKind::ServerError,
+                first,
+                class,
                 format!(
                     "answered {status} to a valid request ({}): {why}",
                     listed(rows)
                 ),
             )),
-            _ => Some(finding(
-                row_level(SERVER_ERROR_ROW).violation(),
+            None => Some(finding(
+                level_of(SERVER_ERROR_ROW, world).violation(),
+                FindingKind::ServerError,
                 Some(SERVER_ERROR_ROW),
-                rows,
+                class,
                 format!(
-                    "answered {status} to a request that breaks {} (a 4xx is due): {why}",
-                    listed(rows)
+                    "answered {status} to a request that touches {} (a 4xx or a token is due): {why}",
+                    listed(&class.touched)
                 ),
             )),
         },
-        Outcome::Accepted { .. } => match class {
-            CaseClass::Invalid { rows } => Some(finding(
+        Outcome::Accepted { .. } => match &class.owes {
+            Owes::Invalid { rows } => Some(finding(
                 Level::Must.violation(),
-                rows.first().map(String::as_str),
-                rows,
+                FindingKind::Token,
+                first,
+                class,
                 format!(
                     "a token was issued for a request that breaks {} (MUST)",
                     listed(rows)
                 ),
             )),
-            CaseClass::ShouldRefuse { rows } => Some(finding(
+            Owes::ShouldRefuse { rows } => Some(finding(
                 Level::Should.violation(),
-                rows.first().map(String::as_str),
-                rows,
+                FindingKind::Token,
+                first,
+                class,
                 format!(
                     "a token was issued for a request that breaks {} (SHOULD)",
                     listed(rows)
                 ),
             )),
-            CaseClass::Either { .. } | CaseClass::Valid { .. } => None,
+            Owes::Either { .. } | Owes::Valid { .. } => None,
         },
         Outcome::Rejected { status, .. } | Outcome::Other { status, .. }
             if (400..=499).contains(status) =>
         {
-            match class {
-                CaseClass::Valid { rows, level } if rank(*level) >= rank(Level::Should) => {
-                    Some(finding(
-                        level.violation(),
-                        rows.first().map(String::as_str),
-                        rows,
-                        format!(
-                            "a valid request was refused: {} ({} {})",
-                            summarize(outcome),
-                            listed(rows),
-                            level
-                        ),
-                    ))
-                }
-                _ => None,
-            }
-        }
-        Outcome::Rejected { status, .. } | Outcome::Other { status, .. } => match class {
-            CaseClass::Valid { rows, level } if rank(*level) >= rank(Level::Should) => {
-                Some(finding(
+            owed_token.map(|level| {
+                finding(
                     level.violation(),
-                    rows.first().map(String::as_str),
-                    rows,
+                    FindingKind::Refused,
+                    first,
+                    class,
+                    format!(
+                        "a valid request was refused: {} ({} {level})",
+                        summarize(outcome),
+                        listed(rows)
+                    ),
+                )
+            })
+        }
+        Outcome::Rejected { status, .. } | Outcome::Other { status, .. } => match &class.owes {
+            Owes::Valid { .. } => owed_token.map(|level| {
+                finding(
+                    level.violation(),
+                    FindingKind::Refused,
+                    first,
+                    class,
                     format!(
                         "a valid request was not granted: {} ({})",
                         summarize(outcome),
                         listed(rows)
                     ),
-                ))
-            }
-            CaseClass::Valid { .. } => None,
+                )
+            }),
             _ => Some(finding(
-                row_level(STATUS_ROW).violation(),
+                level_of(STATUS_ROW, world).violation(),
+                FindingKind::Status,
                 Some(STATUS_ROW),
-                rows,
+                class,
                 format!(
                     "answered {status}, neither a token nor a 4xx refusal, to a request that breaks {}: {}",
                     listed(rows),
@@ -655,8 +747,8 @@ mod tests {
     fn a_missing_jti_is_a_should_generically_and_a_must_under_mcp_ema() {
         let generic = class(&["jti.removed"], &GENERIC);
         assert_eq!(
-            generic,
-            CaseClass::ShouldRefuse {
+            generic.owes,
+            Owes::ShouldRefuse {
                 rows: vec!["JAG-JTI-02".into()]
             }
         );
@@ -693,8 +785,8 @@ mod tests {
             &GENERIC,
         );
         assert_eq!(
-            c,
-            CaseClass::Invalid {
+            c.owes,
+            Owes::Invalid {
                 rows: vec!["JAG-AUD-03".into()]
             }
         );
@@ -704,8 +796,8 @@ mod tests {
     fn aud_arrays_one_element_valid_several_invalid() {
         let one = class(&["aud.array_one"], &GENERIC);
         assert_eq!(
-            one,
-            CaseClass::Valid {
+            one.owes,
+            Owes::Valid {
                 rows: vec!["BASE-10".into()],
                 level: Level::Must
             }
@@ -716,6 +808,20 @@ mod tests {
         assert_eq!(refusal.keys(), vec!["BASE-10".to_string()]);
         let many = class(&["aud.array_many"], &GENERIC);
         assert!(judge_case(&many, &accepted(), &GENERIC).is_some_and(|f| f.fails()));
+    }
+
+    #[test]
+    fn a_refused_valid_case_is_judged_at_its_weakest_row() {
+        let c = class(&["typ.media_type", "claim.unknown"], &GENERIC);
+        assert_eq!(
+            judge_case(&c, &refused(), &GENERIC).map(|f| f.verdict),
+            Some(Verdict::Warn)
+        );
+        let c = class(&["claim.unknown"], &GENERIC);
+        assert_eq!(
+            judge_case(&c, &refused(), &GENERIC).map(|f| f.verdict),
+            Some(Verdict::Fail)
+        );
     }
 
     #[test]
@@ -732,8 +838,8 @@ mod tests {
     fn a_duplicate_is_owed_at_its_value_level() {
         let aud = class(&["dup:aud.foreign"], &GENERIC);
         assert_eq!(
-            aud,
-            CaseClass::Invalid {
+            aud.owes,
+            Owes::Invalid {
                 rows: vec!["JAG-AUD-02".into(), "JAG-DUP-01".into()]
             }
         );
@@ -761,8 +867,8 @@ mod tests {
     fn the_judgement_in_every_corner() {
         let valid = class(&[], &GENERIC);
         assert_eq!(
-            valid,
-            CaseClass::Valid {
+            valid.owes,
+            Owes::Valid {
                 rows: vec!["BASE-01".into()],
                 level: Level::Must
             }
@@ -794,6 +900,16 @@ mod tests {
         let err = judge_case(&invalid, &five, &GENERIC).expect("5xx");
         assert_eq!(err.requirement.as_deref(), Some("ERR-07"));
         assert_eq!(err.keys(), vec!["ERR-07<JAG-TIME-02>".to_string()]);
+        // A 5xx is keyed by everything the case touched, open changes too.
+        let padded = class(&["assertion.padded", "exp.past"], &GENERIC);
+        let err = judge_case(&padded, &five, &GENERIC).expect("5xx");
+        assert_eq!(
+            err.keys(),
+            vec![
+                "ERR-07<JAG-TIME-02>".to_string(),
+                "ERR-07<assertion.padded>".to_string()
+            ]
+        );
         assert_eq!(err.row(), Some("ERR-07"));
         let wrong = judge_case(&invalid, &html, &GENERIC).expect("neither");
         assert_eq!(wrong.requirement.as_deref(), Some("ERR-01"));
