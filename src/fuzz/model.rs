@@ -715,10 +715,11 @@ impl Case {
         let ecdsa = out.iter().any(|s| matches!(s, Step::EcdsaSignature { .. }));
         out.retain(|s| {
             let part = s.part();
-            !(no_token && s.changes_token())
-                && !(ecdsa && part == "alg")
-                && !(whole_payload
-                    && (part.starts_with("claim:") || part.starts_with("duplicate:")))
+            let dropped = (no_token && s.changes_token())
+                || (ecdsa && part == "alg")
+                || (whole_payload
+                    && (part.starts_with("claim:") || part.starts_with("duplicate:")));
+            !dropped
         });
         out
     }

@@ -197,13 +197,19 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
     })
 }
 
-/// Whether a trial shows the same kind of wrong as `found`, at its verdict or a graver one.
+/// Whether a trial shows the same kind of wrong as `found`, at its verdict or a graver one,
+/// sharing one of its keys: shrinking must not drift to another root cause of the same kind
+/// (a refused `resource` array into a refused `aud` array).
 fn shows(trial: &Trial, found: &CaseFinding) -> bool {
-    trial.finding.as_ref().is_some_and(|f| f.as_grave_as(found))
+    let wanted = found.keys();
+    trial
+        .finding
+        .as_ref()
+        .is_some_and(|f| f.as_grave_as(found) && f.keys().iter().any(|k| wanted.contains(k)))
 }
 
-/// Shrinks `tree` (whose current case is `first`) to the smallest case that still shows the
-/// same kind of wrong at the same verdict or a graver one, proptest's way: simplify while it shows,
+/// Shrinks `tree` (whose current case is `first`) to the smallest case that still shows it
+/// ([`shows`]), proptest's way: simplify while it shows,
 /// complicate when it stops showing. Returns the minimal trial and the requests sent.
 fn shrink<T: ValueTree<Value = Case>>(
     ctx: &RunContext,

@@ -710,40 +710,6 @@ mod tests {
     }
 
     #[test]
-    fn the_departures_match_the_built_in_scenarios() {
-        let scenarios = crate::scenario::embedded().expect("built-in scenarios");
-        for (id, level, _) in DEPARTURES {
-            let s = scenarios
-                .iter()
-                .find(|s| s.scenario.id == *id)
-                .unwrap_or_else(|| panic!("no scenario {id}"));
-            assert_eq!(s.scenario.requirement.level, *level, "{id}");
-        }
-        // Every row the table names that a built-in scenario checks has that scenario's level
-        // under every profile: `run` and `fuzz` judge one behaviour alike.
-        for row in STEPS {
-            let (Effect::Breaks(ids) | Effect::Keeps(ids)) = row.effect else {
-                continue;
-            };
-            for id in ids {
-                let Some(s) = scenarios.iter().find(|s| s.scenario.id == *id) else {
-                    continue;
-                };
-                for &profile in crate::spec::PROFILES {
-                    let world = FuzzWorld { profile, ..GENERIC };
-                    let theirs = s
-                        .scenario
-                        .profiles
-                        .get(profile)
-                        .and_then(|p| p.level)
-                        .unwrap_or(s.scenario.requirement.level);
-                    assert_eq!(level_of(id, &world), theirs, "{id} under {profile}");
-                }
-            }
-        }
-    }
-
-    #[test]
     fn a_missing_jti_is_a_should_generically_and_a_must_under_mcp_ema() {
         let generic = class(&["jti.removed"], &GENERIC);
         assert_eq!(
