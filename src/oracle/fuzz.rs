@@ -424,8 +424,9 @@ pub struct CaseFinding {
 }
 
 impl CaseFinding {
-    /// The root causes the finding may stand for: for a token or a refusal, the rows that
-    /// decided the case (`JAG-AUD-03`; `JAG-AUD-02` and `JAG-DUP-01` for a duplicate member);
+    /// The root causes the finding may stand for: for a token, the rows that decided the case
+    /// (`JAG-AUD-03`; `JAG-AUD-02` and `JAG-DUP-01` for a duplicate member); for a refusal,
+    /// every row the valid case keeps;
     /// for a 5xx, no answer or a wrong status, that with each thing the case touched
     /// (`ERR-07<JAG-JSON-01>`). Fuzz counts a finding as new only when none of its keys is
     /// an earlier finding's.
@@ -433,7 +434,11 @@ impl CaseFinding {
         let prefixed =
             |p: &str| -> Vec<String> { self.touched.iter().map(|t| format!("{p}<{t}>")).collect() };
         match self.kind {
-            FindingKind::Token | FindingKind::Refused => self.rows.clone(),
+            FindingKind::Token => self.rows.clone(),
+            // Any row a valid case keeps may be the one refused, BASE-01 too (an unknown
+            // header member and an unknown claim together are one finding with the header
+            // member alone).
+            FindingKind::Refused => self.touched.clone(),
             FindingKind::ServerError => prefixed(SERVER_ERROR_ROW),
             FindingKind::Status => prefixed(STATUS_ROW),
             FindingKind::NoAnswer => prefixed("no-answer"),
@@ -772,6 +777,13 @@ mod tests {
         let refusal = judge_case(&one, &refused(), &GENERIC).expect("refusing BASE-10");
         assert!(refusal.fails());
         assert_eq!(refusal.keys(), vec!["BASE-10".to_string()]);
+        let two = class(&["aud.array_one", "header.unknown"], &GENERIC);
+        assert_eq!(two.rows(), &["BASE-10".to_string()]);
+        let refusal = judge_case(&two, &refused(), &GENERIC).expect("a refusal");
+        assert_eq!(
+            refusal.keys(),
+            vec!["BASE-10".to_string(), "BASE-01".to_string()]
+        );
         let many = class(&["aud.array_many"], &GENERIC);
         assert!(judge_case(&many, &accepted(), &GENERIC).is_some_and(|f| f.fails()));
     }
