@@ -1,5 +1,5 @@
-//! The `fuzz` command: start the servers, run generated cases (or replay saved ones), print
-//! and save the minimal violating case.
+//! The `fuzz` command: start the servers, send the preflight's valid ID-JAG, run generated
+//! cases (or replay saved ones), and print, report and save every distinct finding shrunk.
 
 use crate::cli::args::{parse_defect, parse_duration};
 use std::collections::BTreeSet;
@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::fuzz::model::Case;
-use crate::fuzz::run::{FuzzOptions, FuzzOutcome, Trial, fuzz_blocking, replay};
+use crate::fuzz::run::{FuzzOptions, FuzzOutcome, Trial, fuzz_blocking, replay, world};
+use crate::oracle::fuzz::{judge_fuzz_control, judge_fuzz_run, judge_trial, level_of};
+use crate::oracle::{self, Judgement};
 use crate::reference::Defect;
 use crate::report::model::{CheckResult, RunResults, Summary, TargetInfo};
 use crate::runner::{Environment, RunContext, RunOptions};
-use crate::spec::{DRAFT, Level, Requirement, Verdict};
+use crate::spec::{DRAFT, Level, Requirement};
 
 /// The most cases one run may generate.
 pub const MAX_CASES: u32 = 1_000_000;
@@ -41,10 +43,14 @@ pub struct FuzzArgs {
     /// At most this many mutation steps per case.
     #[arg(long, default_value_t = 4)]
     pub max_steps: usize,
-    /// Never generate steps of this kind (repeatable), e.g. a known divergence such as
-    /// `extra_header`, to look for others.
-    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    /// Never generate steps of this kind or on this part of the request (repeatable): a kind
+    /// such as `extra_header`, or a part such as `claim:sub` or `header:typ`, e.g. a known
+    /// divergence, to look for others.
+    #[arg(long, value_name = "KIND|PART", value_parser = parse_kind)]
     pub without: Vec<String>,
+    /// Stop after this many distinct findings (each shrunk and reported).
+    #[arg(long, default_value_t = 10)]
+    pub max_findings: usize,
     /// Where fuzz.json and the results/report files go.
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,
@@ -71,12 +77,14 @@ pub struct FuzzArgs {
 }
 
 fn parse_kind(s: &str) -> Result<String, String> {
-    if crate::fuzz::model::STEP_KINDS.contains(&s) {
+    use crate::fuzz::model::{PARTS, STEP_KINDS, is_leave_out};
+    if is_leave_out(s) {
         Ok(s.to_string())
     } else {
         Err(format!(
-            "unknown step kind `{s}`; valid kinds: {}",
-            crate::fuzz::model::STEP_KINDS.join(", ")
+            "unknown step kind or part `{s}`; valid kinds: {}; valid parts: {}",
+            STEP_KINDS.join(", "),
+            PARTS.join(", ")
         ))
     }
 }
@@ -88,6 +96,9 @@ pub struct SavedFailure {
     pub seed: u64,
     /// What the server did wrong.
     pub violation: String,
+    /// The requirement it broke, when the finding names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<String>,
     /// The minimal case.
     pub case: Case,
 }
@@ -114,30 +125,107 @@ fn append_failure(path: &Path, entry: SavedFailure) -> Result<(), String> {
     std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn check_of(id: String, trial: &Trial) -> CheckResult {
-    let (verdict, reason) = match &trial.violation {
-        Some(v) => (Verdict::Fail, format!("{v} ({})", trial.case.describe())),
-        None => (Verdict::Pass, format!("held: {}", trial.case.describe())),
+/// The requirement a finding is filed under: the row's level in this world and its source.
+fn requirement_of(ctx: &RunContext, row: Option<&str>) -> Requirement {
+    let w = world(ctx);
+    match row.and_then(crate::catalogue::find) {
+        Some(r) => Requirement {
+            level: level_of(r.id, &w),
+            source: r.source.to_string(),
+        },
+        None => Requirement {
+            level: Level::Must,
+            source: "the fuzz table (src/oracle/fuzz.rs): RFC 7523 §3; ID-JAG §4.4; RFC 6749 §5.2"
+                .into(),
+        },
+    }
+}
+
+/// A report entry for one sent case, judged by the oracle.
+fn check_of(ctx: &RunContext, id: String, trial: &Trial) -> CheckResult {
+    let judgement = judge_trial(trial.finding.as_ref(), &trial.case.describe());
+    let row = trial.finding.as_ref().and_then(|f| f.row());
+    let broken = match &trial.finding {
+        Some(f) => format!(" ({})", f.keys().join(", ")),
+        None => String::new(),
     };
     CheckResult {
-        title: format!("generated case: {}", trial.case.describe()),
+        title: format!("generated case: {}{broken}", trial.case.describe()),
         id,
-        requirement: Requirement {
-            level: Level::Must,
-            source: "RFC 7523 §3; ID-JAG §4.4; RFC 6749 §5.2 (the fuzz property)".into(),
-        },
+        requirement: requirement_of(ctx, row),
         tags: vec!["fuzz".into()],
-        verdict,
-        reason,
+        verdict: judgement.verdict,
+        reason: judgement.reason,
         token: trial.token.clone(),
         exchanges: trial.exchange.iter().cloned().collect(),
         elapsed_ms: trial.exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
     }
 }
 
+/// The report entry of the run as a whole.
+fn summary_check(ctx: &RunContext, outcome: &FuzzOutcome) -> CheckResult {
+    let j = judge_fuzz_run(outcome.cases_run, outcome.findings.len());
+    CheckResult {
+        id: "FUZZ".into(),
+        title: format!(
+            "generated cases with seed {}: no token for a case that breaks a MUST, a token for a valid one, never a 5xx",
+            outcome.seed
+        ),
+        requirement: requirement_of(ctx, None),
+        tags: vec!["fuzz".into()],
+        verdict: j.verdict,
+        reason: j.reason,
+        token: None,
+        exchanges: Vec::new(),
+        elapsed_ms: outcome.elapsed_ms,
+    }
+}
+
+/// The one report entry of a fuzz run stopped by its control (the preflight).
+fn control_check(
+    judgement: Judgement,
+    exchange: Option<crate::report::model::Exchange>,
+) -> CheckResult {
+    CheckResult {
+        id: oracle::PREFLIGHT_ID.into(),
+        title: "one valid ID-JAG for C1 is accepted before any generated case (the fuzz control)"
+            .into(),
+        requirement: Requirement {
+            level: Level::Must,
+            source: "setup: the target file and the RAS's trust in the fake IdP".into(),
+        },
+        tags: vec!["preflight".into(), "fuzz".into()],
+        verdict: judgement.verdict,
+        reason: judgement.reason,
+        token: None,
+        elapsed_ms: exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
+        exchanges: exchange.into_iter().collect(),
+    }
+}
+
+/// Report IDs for findings: the row and `@fuzz`, numbered when a row comes back.
+fn finding_id(taken: &mut Vec<String>, row: Option<&str>) -> String {
+    let base = format!("{}@fuzz", row.unwrap_or("FUZZ"));
+    let mut id = base.clone();
+    let mut n = 1;
+    while taken.contains(&id) {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
+    taken.push(id.clone());
+    id
+}
+
 fn print_trial(label: &str, trial: &Trial) {
-    println!("{label}: {}", trial.violation.as_deref().unwrap_or("held"));
-    println!("  expected: {:?}", trial.expected);
+    let what = trial.finding.as_ref().map_or("held".to_string(), |f| {
+        format!("{} {}", f.verdict, f.reason)
+    });
+    println!("{label}: {what}");
+    println!(
+        "  class: {} ({})",
+        trial.class.name(),
+        trial.class.rows().join(", ")
+    );
     for step in &trial.case.steps {
         println!("  step: {}", step.describe());
     }
@@ -165,6 +253,10 @@ fn print_trial(label: &str, trial: &Trial) {
 pub async fn main(args: FuzzArgs) -> u8 {
     if args.cases == 0 || args.cases > MAX_CASES {
         eprintln!("error: --cases must be between 1 and {MAX_CASES}");
+        return 2;
+    }
+    if args.max_findings == 0 {
+        eprintln!("error: --max-findings must be at least 1");
         return 2;
     }
     if args.max_steps == 0 || args.max_steps > 16 {
@@ -216,20 +308,16 @@ async fn run_with(
     started: Instant,
 ) -> u8 {
     let ctx = env.context();
-    // The positive control: the unchanged ID-JAG must be accepted, or nothing can be judged.
-    let control = match crate::fuzz::run::try_case(&ctx, &Case { steps: vec![] }).await {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: the valid ID-JAG could not be built: {e}");
-            return 3;
-        }
-    };
-    if let Some(why) = &control.violation {
-        eprintln!("error: the positive control failed, so no case can be judged: {why}");
+    // The control is the preflight's valid ID-JAG: refused or unanswered, nothing can be
+    // judged, and the preflight's diagnosis says why (exit 3, never a finding).
+    let (preflight, exchange) = crate::runner::preflight::run(&ctx).await;
+    let answer = exchange.as_ref().map(oracle::classify);
+    if let Some(stop) = judge_fuzz_control(&preflight, answer.as_ref()) {
+        eprintln!("error: {}", stop.reason);
         let results = results_of(
             env,
             args,
-            vec![check_of("FUZZ-CONTROL".into(), &control)],
+            vec![control_check(stop, exchange)],
             started_at,
             started,
         );
@@ -237,59 +325,56 @@ async fn run_with(
         return 3;
     }
 
-    let mut checks = vec![check_of("FUZZ-CONTROL".into(), &control)];
-    let (more, violated, outcome_json) = match replayed {
-        Some(list) => {
-            let (more, violated) = replay_saved(&ctx, &list).await;
-            (more, violated, None)
-        }
+    let (checks, outcome_json) = match replayed {
+        Some(list) => (replay_saved(&ctx, &list).await, None),
         None => match generate(&ctx, args).await {
-            Ok((more, violated, outcome)) => (more, violated, Some(outcome)),
+            Ok((checks, outcome)) => (checks, Some(outcome)),
             Err(code) => return code,
         },
     };
-    checks.extend(more);
     let results = results_of(env, args, checks, started_at, started);
     if !write(&results, outcome_json.as_ref(), args) {
         return 3;
     }
-    u8::from(violated)
+    oracle::exit_code(
+        results
+            .checks
+            .iter()
+            .map(|c| (c.id.as_str(), c.verdict, c.reason.as_str())),
+        &[],
+    )
 }
 
-/// Sends the saved cases again; returns their checks and whether one still violates.
-async fn replay_saved(ctx: &RunContext, list: &[SavedFailure]) -> (Vec<CheckResult>, bool) {
+/// Sends the saved cases again; returns their checks, judged afresh.
+async fn replay_saved(ctx: &RunContext, list: &[SavedFailure]) -> Vec<CheckResult> {
     let mut checks = Vec::new();
-    let mut violated = false;
     let cases: Vec<Case> = list.iter().map(|f| f.case.clone()).collect();
     let trials = replay(ctx, &cases).await;
     for (i, (saved, trial)) in list.iter().zip(trials).enumerate() {
         let id = format!("FUZZ-REPLAY-{}", i + 1);
         match trial {
             Ok(trial) => {
-                if trial.violation.is_some() {
-                    violated = true;
-                    print_trial(&format!("{id} still violates"), &trial);
+                if trial.finding.is_some() {
+                    print_trial(&format!("{id} still shows"), &trial);
                 } else {
                     println!("{id} holds now (was: {})", saved.violation);
                 }
-                checks.push(check_of(id, &trial));
+                checks.push(check_of(ctx, id, &trial));
             }
             Err(e) => println!("{id} cannot be sent to this target: {e}"),
         }
     }
     println!("replayed {} saved case(s)", list.len());
-    (checks, violated)
+    checks
 }
 
-/// Generates and sends new cases, and saves the minimal violating one; returns its check,
-/// whether there was a violation, and the outcome for fuzz.json (Err: the exit code when the
-/// run stopped).
+/// Generates and sends new cases, and saves every minimal finding; returns the checks (the
+/// run's summary, then one per finding) and the outcome for fuzz.json (Err: the exit code
+/// when the run stopped).
 async fn generate(
     ctx: &Arc<RunContext>,
     args: &FuzzArgs,
-) -> Result<(Vec<CheckResult>, bool, FuzzOutcome), u8> {
-    let mut checks = Vec::new();
-    let mut violated = false;
+) -> Result<(Vec<CheckResult>, FuzzOutcome), u8> {
     let seed = args.seed.unwrap_or_else(rand_seed);
     let opts = FuzzOptions {
         cases: args.cases,
@@ -297,6 +382,7 @@ async fn generate(
         time_limit: args.time_limit,
         max_steps: args.max_steps,
         without: args.without.clone(),
+        max_findings: args.max_findings,
         ..FuzzOptions::default()
     };
     let handle = tokio::runtime::Handle::current();
@@ -310,58 +396,64 @@ async fn generate(
             }
         };
     print_summary(&outcome);
-    if let Some(min) = &outcome.minimal {
-        violated = true;
-        if let Some(orig) = &outcome.original {
-            println!(
-                "found after {} case(s) with {} step(s); shrunk in {} request(s) to:",
-                outcome.cases_run,
-                orig.case.steps.len(),
-                outcome.shrink_requests
-            );
-        }
+    let mut checks = vec![summary_check(ctx, &outcome)];
+    let mut taken = Vec::new();
+    let path = failures_path(args);
+    for (i, found) in outcome.findings.iter().enumerate() {
+        let min = &found.minimal;
+        println!(
+            "finding {}: after {} case(s), {} step(s) shrunk in {} request(s) to:",
+            i + 1,
+            found.found_after,
+            found.original.case.steps.len(),
+            found.shrink_requests
+        );
         print_trial("minimal case", min);
-        checks.push(check_of("FUZZ-1".into(), min));
-        let path = failures_path(args);
+        let row = min.finding.as_ref().and_then(|f| f.row());
+        checks.push(check_of(ctx, finding_id(&mut taken, row), min));
         let entry = SavedFailure {
             seed,
-            violation: min.violation.clone().unwrap_or_default(),
+            violation: min
+                .finding
+                .as_ref()
+                .map(|f| f.reason.clone())
+                .unwrap_or_default(),
+            requirement: row.map(str::to_string),
             case: min.case.clone(),
         };
-        match append_failure(&path, entry) {
-            Ok(()) => println!(
-                "saved to {} (re-run: --replay {})",
-                path.display(),
-                path.display()
-            ),
-            Err(e) => eprintln!("error: cannot save the failing case: {e}"),
+        if let Err(e) = append_failure(&path, entry) {
+            eprintln!("error: cannot save the case: {e}");
         }
     }
-    Ok((checks, violated, outcome))
+    if !outcome.findings.is_empty() {
+        println!(
+            "saved to {} (re-run: --replay {})",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok((checks, outcome))
 }
 
 fn print_summary(o: &FuzzOutcome) {
-    let kinds: Vec<String> = o
-        .by_expectation
-        .iter()
-        .map(|(k, n)| format!("{n} {k}"))
-        .collect();
+    let kinds: Vec<String> = o.by_class.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let stopped = if o.stopped_for_findings {
+        ", stopped at --max-findings"
+    } else if o.stopped_for_time {
+        ", stopped by the time limit"
+    } else {
+        ""
+    };
+    let found = match o.findings.len() {
+        0 => "no finding".to_string(),
+        n => format!("{n} distinct finding(s)"),
+    };
     println!(
-        "fuzz: {} case(s) with seed {} ({}) in {:.1} s{}: {}",
+        "fuzz: {} case(s) with seed {} ({}) in {:.1} s{stopped}: {found}",
         o.cases_run,
         o.seed,
         kinds.join(", "),
         o.elapsed_ms / 1000.0,
-        if o.stopped_for_time {
-            ", stopped by the time limit"
-        } else {
-            ""
-        },
-        if o.minimal.is_some() {
-            "VIOLATION"
-        } else {
-            "no violation"
-        }
     );
 }
 

@@ -11,6 +11,7 @@ pub mod acceptance;
 pub mod cases;
 pub mod classify;
 pub mod expect;
+pub mod fuzz;
 pub mod incomplete;
 pub mod introspection;
 pub mod load;
