@@ -28,6 +28,9 @@ const ROWS_BEYOND_REQUIREMENTS_MD: &[&str] = &[
     "JAG-SCP-08",
     // RFC 8414 §3: metadata only at the root for an issuer with a path (issue 9 §1).
     "META-08",
+    // RFC 9110 §15.5.2: every 401 carries WWW-Authenticate, body-credential failures included;
+    // requirements.md names it only for Basic (ERR-01, CAUTH-03).
+    "ERR-08",
 ];
 
 /// Every row of the catalogue.

@@ -132,6 +132,7 @@ fn check_of(id: String, trial: &Trial) -> CheckResult {
         token: trial.token.clone(),
         exchanges: trial.exchange.iter().cloned().collect(),
         elapsed_ms: trial.exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
+        findings: Vec::new(),
     }
 }
 
