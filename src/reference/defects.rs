@@ -268,10 +268,12 @@ defects! {
     GrantTypePrefixMatch = "grant-type-prefix-match", "accepts any grant_type starting with the jwt-bearer URN", [("REQ-02", Fail)];
     /// Answers 500 when `assertion` is missing or empty.
     ServerErrorOnMissingAssertion = "server-error-on-missing-assertion", "answers 500 when assertion is missing or empty", [("REQ-03", Fail), ("REQ-04", Fail), ("ERR-07", Fail)];
-    /// Uses the first of repeated parameters.
-    FirstParamWins = "first-param-wins", "uses the first of repeated parameters", [("REQ-05", Fail)];
-    /// Uses the last of repeated parameters.
-    LastParamWins = "last-param-wins", "uses the last of repeated parameters", [("REQ-05", Fail)];
+    /// Uses the first of repeated parameters (an invalid first assertion is then refused with
+    /// invalid_grant where the repetition is due invalid_request: ERR-04's finding).
+    FirstParamWins = "first-param-wins", "uses the first of repeated parameters", [("REQ-05", Fail), ("ERR-04", Warn)];
+    /// Uses the last of repeated parameters (an invalid last assertion is then refused with
+    /// invalid_grant where the repetition is due invalid_request: ERR-04's finding).
+    LastParamWins = "last-param-wins", "uses the last of repeated parameters", [("REQ-05", Fail), ("ERR-04", Warn)];
     /// Answers 500 when the assertion is not a JWT.
     ServerErrorOnMalformedAssertion = "server-error-on-malformed-assertion", "answers 500 when the assertion is not a JWT", [("REQ-06", Fail), ("ERR-07", Fail)];
     /// Serves the token endpoint on GET with the parameters in the URL.

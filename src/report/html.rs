@@ -482,14 +482,25 @@ fn checks(out: &mut String, results: &RunResults) {
     let anchors = anchors(results);
     let mut order: Vec<usize> = (0..results.checks.len()).collect();
     order.sort_by_key(|i| rank(results.checks[*i].verdict));
+    let anchor_of: std::collections::HashMap<&str, &str> = results
+        .checks
+        .iter()
+        .zip(&anchors)
+        .map(|(c, a)| (c.id.as_str(), a.as_str()))
+        .collect();
     for i in order {
-        check_section(out, &results.checks[i], &anchors[i]);
+        check_section(out, &results.checks[i], &anchors[i], &anchor_of);
     }
     out.push_str("</section>\n</main>\n");
 }
 
 /// One check as a `<details>` section.
-fn check_section(out: &mut String, check: &CheckResult, anchor: &str) {
+fn check_section(
+    out: &mut String,
+    check: &CheckResult,
+    anchor: &str,
+    anchor_of: &std::collections::HashMap<&str, &str>,
+) {
     let c = class(check.verdict);
     let open = if matches!(check.verdict, Verdict::Fail | Verdict::Error) {
         " open"
@@ -531,6 +542,10 @@ fn check_section(out: &mut String, check: &CheckResult, anchor: &str) {
         n = check.exchanges.len(),
     );
 
+    if !check.findings.is_empty() {
+        findings_section(out, check, anchor_of);
+    }
+
     if let Some(token) = &check.token {
         token_section(out, token);
     }
@@ -540,7 +555,7 @@ fn check_section(out: &mut String, check: &CheckResult, anchor: &str) {
     } else {
         out.push_str("<h3>HTTP exchanges</h3>\n");
         for (n, exchange) in check.exchanges.iter().enumerate() {
-            exchange_section(out, n + 1, exchange);
+            exchange_section(out, n + 1, exchange, anchor);
         }
     }
     out.push_str("</div>\n</details>\n");
@@ -633,7 +648,56 @@ fn top_level_key(line: &str) -> Option<&str> {
 }
 
 /// One HTTP exchange: request, response or error, timing, curl.
-fn exchange_section(out: &mut String, n: usize, exchange: &Exchange) {
+/// The grouped findings of a check that judges the form of every answer of the run: each
+/// deviation once, with its count and a link to every exchange that shows it.
+fn findings_section(
+    out: &mut String,
+    check: &CheckResult,
+    anchor_of: &std::collections::HashMap<&str, &str>,
+) {
+    out.push_str(
+        "<h3>Findings</h3>\n<p class=\"none\">Each deviation once, over every exchange of the run; \
+         the checks that sent them judge only their own subject.</p>\n<ul class=\"findings\">\n",
+    );
+    for f in &check.findings {
+        let _ = write!(
+            out,
+            "<li><span class=\"badge v-{c}\">{v}</span> {what} <b>&times;{n}</b>\
+             <details class=\"raw\"><summary>{n} occurrence{s}</summary><ul>",
+            c = class(f.verdict),
+            v = f.verdict.name(),
+            what = escape(&f.what),
+            n = f.count,
+            s = if f.count == 1 { "" } else { "s" },
+        );
+        for o in &f.occurrences {
+            match anchor_of.get(o.check.as_str()) {
+                Some(a) => {
+                    let _ = write!(
+                        out,
+                        "<li><a href=\"#{a}-ex-{n}\"><code>{id}</code> #{n} {role}</a></li>",
+                        n = o.exchange + 1,
+                        id = escape(&o.check),
+                        role = escape(&o.role),
+                    );
+                }
+                None => {
+                    let _ = write!(
+                        out,
+                        "<li><code>{}</code> #{} {}</li>",
+                        escape(&o.check),
+                        o.exchange + 1,
+                        escape(&o.role)
+                    );
+                }
+            }
+        }
+        out.push_str("</ul></details></li>\n");
+    }
+    out.push_str("</ul>\n");
+}
+
+fn exchange_section(out: &mut String, n: usize, exchange: &Exchange, anchor: &str) {
     let req = &exchange.request;
     let status = match &exchange.response {
         Some(r) => {
@@ -649,7 +713,7 @@ fn exchange_section(out: &mut String, n: usize, exchange: &Exchange) {
     };
     let _ = writeln!(
         out,
-        "<div class=\"ex\">\n<div class=\"ex-head\"><span>#{n}</span><span class=\"role\">{role}</span>\
+        "<div class=\"ex\" id=\"{anchor}-ex-{n}\">\n<div class=\"ex-head\"><span>#{n}</span><span class=\"role\">{role}</span>\
          <b>{method}</b><span class=\"url\">{url}</span>&rarr; {status}<span>{elapsed}</span></div>\n\
          <div class=\"ex-body\">",
         role = escape(&exchange.role),
