@@ -60,10 +60,14 @@ pub fn judge_negative(
         Outcome::Other { status, why } if (500..=599).contains(status) => {
             judged(level.violation(), format!("{what}: {why}"))
         }
-        Outcome::Other { why, .. } => judged(
-            Verdict::Pass,
-            format!("refused, no token: {why} (the form is {STATUS} and {SHAPE}'s finding)"),
-        ),
+        Outcome::Other { status, why } => {
+            let owner = if (400..=499).contains(status) {
+                format!("the body is {SHAPE}'s finding")
+            } else {
+                format!("the status is {STATUS}'s finding")
+            };
+            judged(Verdict::Pass, format!("refused, no token: {why} ({owner})"))
+        }
     }
 }
 
