@@ -215,6 +215,9 @@ fn has_header(resp: &RecordedResponse, name: &str) -> bool {
 
 /// What the body of a 4xx without an RFC 6749 §5.2 error is, coarsely (for grouping).
 fn body_kind(resp: &RecordedResponse) -> &'static str {
+    if resp.body_not_utf8_at.is_some() {
+        return "a body that is not valid UTF-8";
+    }
     if resp.body.trim().is_empty() {
         return "an empty body";
     }
