@@ -30,6 +30,9 @@ const ROWS_BEYOND_REQUIREMENTS_MD: &[&str] = &[
     "META-08",
     // RFC 7662 §2.2: introspection of an issued token tells the truth (issue 9 §1).
     "RS-12",
+    // RFC 9110 §15.5.2: every 401 carries WWW-Authenticate, body-credential failures included;
+    // requirements.md names it only for Basic (ERR-01, CAUTH-03).
+    "ERR-08",
 ];
 
 /// Every row of the catalogue.

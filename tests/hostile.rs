@@ -455,19 +455,26 @@ async fn latin1_refusal_server() -> SocketAddr {
 }
 
 /// A probe answered in invalid UTF-8 is judged as an answer that is neither a token nor an
-/// RFC 6749 §5.2 error (lossy decoding took it for `invalid_grant`, and JAG-AUD-02 PASSed),
-/// and the reason gives the byte offset.
+/// RFC 6749 §5.2 error (lossy decoding took it for `invalid_grant`): JAG-AUD-02 judges its
+/// subject (no token: refused) and names the byte offset; the body is ERR-02's finding, which
+/// FAILs the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_answered_in_invalid_utf8_is_judged_naming_the_byte() {
     let addr = latin1_refusal_server().await;
-    let (results, took) = run_against(addr, "/token", "JAG-AUD-02").await;
+    // The glob selects exactly JAG-AUD-02 and ERR-02.
+    let (results, took) = run_against(addr, "/token", "[EJ][AR][GR]-[A0]*2").await;
+    assert_eq!(results.checks.len(), 2, "{:?}", results.checks);
     let (v, reason) = verdict(&results, "JAG-AUD-02");
-    assert_eq!(v, Verdict::Fail, "{reason}");
+    assert_eq!(v, Verdict::Pass, "{reason}");
     // `{"error":"invalid_grant","error_description":"audience refus` is 60 bytes.
     assert!(
         reason.contains("400 but the body is not valid UTF-8 at byte 60"),
         "{reason}"
     );
+    let (v, reason) = verdict(&results, "ERR-02");
+    assert_eq!(v, Verdict::Fail, "{reason}");
+    assert!(reason.contains("not valid UTF-8"), "{reason}");
+    assert!(reason.contains("JAG-AUD-02"), "{reason}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert_eq!(runner::exit_code(&results), 1);
 }

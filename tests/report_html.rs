@@ -67,6 +67,7 @@ fn check(id: &str, tags: &[&str], verdict: Verdict, reason: &str) -> CheckResult
             None,
         )],
         elapsed_ms: 25.0,
+        findings: Vec::new(),
     }
 }
 

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use xaa_conform::report::model::{
-    CheckResult, Exchange, RESULTS_SCHEMA_VERSION, RecordedRequest, RecordedResponse, RunResults,
-    SentToken, Summary, TargetInfo,
+    CheckResult, Exchange, Finding, Occurrence, RESULTS_SCHEMA_VERSION, RecordedRequest,
+    RecordedResponse, RunResults, SentToken, Summary, TargetInfo,
 };
 use xaa_conform::report::{json as report_json, junit, terminal, write_reports};
 use xaa_conform::spec::{DRAFT, Level, Requirement, Verdict};
@@ -70,6 +70,7 @@ fn check(
         token: None,
         exchanges,
         elapsed_ms: 25.0,
+        findings: Vec::new(),
     }
 }
 
@@ -354,4 +355,93 @@ fn summary_counts_every_verdict() {
         terminal::summary(&results),
         "6 checks: 1 PASS, 1 FAIL, 1 WARN, 1 INFO, 1 SKIP, 1 ERROR in 1.23 s (profile id-jag-04, target reference)"
     );
+}
+
+/// A run whose owning check found one deviation in many checks.
+fn with_findings() -> RunResults {
+    let mut results = sample();
+    let mut owner = check(
+        "ERR-01",
+        "every refusal of the run uses the HTTP status RFC 6749 §5.2 prescribes",
+        Level::Must,
+        "RFC 6749 §5.2",
+        &["response"],
+        Verdict::Warn,
+        "51 of 99 refusals of the run: HTTP 401 for invalid_grant",
+        vec![exchange("probe", Some(401), None)],
+    );
+    owner.findings = vec![Finding {
+        verdict: Verdict::Warn,
+        what: "HTTP 401 for invalid_grant (RFC 6749 §5.2: 400)".into(),
+        count: 51,
+        occurrences: (0..51)
+            .map(|i| Occurrence {
+                check: format!("JAG-AUD-{i:02}"),
+                exchange: 1,
+                role: "probe".into(),
+            })
+            .collect(),
+    }];
+    results.checks.push(owner);
+    results.summary = Summary::of(&results.checks);
+    results
+}
+
+#[test]
+fn findings_validate_round_trip_and_show_once_with_their_count() {
+    let results = with_findings();
+    let text = report_json::to_json(&results);
+    let instance: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let validator = jsonschema::validator_for(&report_json::results_schema()).expect("compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+    assert_eq!(instance["checks"][6]["findings"][0]["count"], json!(51));
+    assert!(
+        instance["checks"][0].get("findings").is_none(),
+        "a check without findings has no member"
+    );
+    let back: RunResults = serde_json::from_str(&text).expect("deserializes");
+    assert_eq!(back, results);
+
+    let plain = terminal::table(&results, false);
+    assert_eq!(
+        plain
+            .matches("HTTP 401 for invalid_grant (RFC 6749 §5.2: 400)")
+            .count(),
+        1,
+        "{plain}"
+    );
+    assert!(plain.contains("ERR-01 WARN ×51"), "{plain}");
+    assert!(plain.contains("and 45 more"), "{plain}");
+    let coloured = terminal::table(&results, true);
+    assert_eq!(strip_ansi(&coloured), plain);
+    for line in plain.lines() {
+        assert!(line.chars().count() <= terminal::TABLE_WIDTH, "{line}");
+    }
+    assert!(
+        terminal::table(&sample(), false).lines().count() < plain.lines().count(),
+        "no findings block without findings"
+    );
+
+    let html = xaa_conform::report::html::to_html(&results);
+    assert!(html.contains("<h3>Findings</h3>"));
+    assert!(html.contains("&times;51"));
+    assert!(
+        html.contains("href=\"#check-JAG-AUD-02-ex-2\""),
+        "occurrences link to their exchange"
+    );
+}
+
+#[test]
+fn schema_rejects_a_finding_without_its_count() {
+    let mut instance = serde_json::to_value(with_findings()).expect("serializes");
+    instance["checks"][6]["findings"][0]
+        .as_object_mut()
+        .expect("object")
+        .remove("count");
+    let validator = jsonschema::validator_for(&report_json::results_schema()).expect("compiles");
+    assert!(!validator.is_valid(&instance));
 }

@@ -77,3 +77,40 @@ fn the_scenario_schema_describes_cases() {
         "a case changes jag, request and expect only"
     );
 }
+
+/// results.json's schema describes the grouped findings of the checks that judge the form of
+/// every answer of the run (ERR-01, …): optional on a check, each with its verdict, what
+/// deviates, its count and every occurrence (check, exchange index, role).
+#[test]
+fn the_results_schema_describes_grouped_findings() {
+    let schema = xaa_conform::report::json::results_schema();
+    let defs = schema
+        .get("$defs")
+        .or_else(|| schema.get("definitions"))
+        .expect("definitions");
+    let check = &defs["CheckResult"];
+    assert!(check.pointer("/properties/findings").is_some(), "{check}");
+    let required = check["required"].as_array().expect("required");
+    assert!(
+        !required.iter().any(|r| r == "findings"),
+        "findings is optional"
+    );
+    let finding = &defs["Finding"];
+    for member in ["verdict", "what", "count", "occurrences"] {
+        assert!(
+            finding["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|x| x == member)),
+            "Finding.{member} is required: {finding}"
+        );
+    }
+    let occurrence = &defs["Occurrence"];
+    for member in ["check", "exchange", "role"] {
+        assert!(
+            occurrence
+                .pointer(&format!("/properties/{member}"))
+                .is_some(),
+            "Occurrence.{member}: {occurrence}"
+        );
+    }
+}

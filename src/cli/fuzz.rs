@@ -159,6 +159,7 @@ fn check_of(ctx: &RunContext, id: String, trial: &Trial) -> CheckResult {
         token: trial.token.clone(),
         exchanges: trial.exchange.iter().cloned().collect(),
         elapsed_ms: trial.exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
+        findings: Vec::new(),
     }
 }
 
@@ -178,6 +179,7 @@ fn summary_check(ctx: &RunContext, outcome: &FuzzOutcome) -> CheckResult {
         token: None,
         exchanges: Vec::new(),
         elapsed_ms: outcome.elapsed_ms,
+        findings: Vec::new(),
     }
 }
 
@@ -200,6 +202,7 @@ fn control_check(
         token: None,
         elapsed_ms: exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
         exchanges: exchange.into_iter().collect(),
+        findings: Vec::new(),
     }
 }
 

@@ -143,7 +143,7 @@ fn header<'r>(resp: &'r RecordedResponse, name: &str) -> Option<&'r str> {
 }
 
 /// The media type of the answer, lowercased, without parameters.
-fn media_type(resp: &RecordedResponse) -> Option<String> {
+pub(super) fn media_type(resp: &RecordedResponse) -> Option<String> {
     header(resp, "content-type").map(|v| {
         v.split(';')
             .next()

@@ -3,14 +3,17 @@
 //! Pure: it sees recorded exchanges and what procedures observed, never the network. Split by
 //! concern: [`classify`] (what an answer was), [`refusal`] and [`acceptance`] rules,
 //! [`metadata`], [`procedures`] (one judge per procedure), [`resource_api`], [`incomplete`]
-//! (checks that stopped early), [`run`] (verdicts that span checks), [`introspection`],
-//! [`load`] (the load's classes and checks) and the [`expect`] model.
+//! (checks that stopped early), [`run`] (verdicts that span checks), [`findings`] (the form of
+//! every answer of the run, judged once by the check that owns it), [`introspection`],
+//! [`load`] (the load's classes and checks), [`fuzz`] (the fuzz step table) and the [`expect`]
+//! model.
 //! No other module builds a verdict.
 
 pub mod acceptance;
 pub mod cases;
 pub mod classify;
 pub mod expect;
+pub mod findings;
 pub mod fuzz;
 pub mod incomplete;
 pub mod introspection;
@@ -33,6 +36,9 @@ pub use expect::{
     AcceptRules, ConcurrentReplay, DistinctPrincipal, EitherRules, Expect, ExpectSyntax,
     FetchBudget, IntrospectRecord, KeyRemoval, Measure, MetadataRules, OneOrMany, Procedure,
     RecordRules, RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
+};
+pub use findings::{
+    CheckAnswers, Finding, FormRules, Occurrence, OwnedVerdict, Owner, judge_findings,
 };
 pub use incomplete::{BuildError, Incomplete, Prerequisite, judge_incomplete, judge_unbuilt};
 pub use introspection::{
@@ -95,15 +101,6 @@ impl Judgement {
     /// True when the check passed (the runner goes on to a resource-API step only then).
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass
-    }
-
-    /// The same verdict with another reason, when it passed.
-    fn with_reason(self, reason: String) -> Judgement {
-        if self.verdict == Verdict::Pass {
-            Judgement { reason, ..self }
-        } else {
-            self
-        }
     }
 }
 

@@ -7,15 +7,17 @@ use crate::spec::{Level, Verdict};
 
 use super::classify::{Outcome, header_problems, summarize};
 use super::expect::RejectSpec;
+use super::findings::{CODE, SHAPE, STATUS, owns_code};
 use super::{Judgement, judged};
-
-/// The status RFC 6749 §5.2 prescribes for an error code: 400, or 401 for `invalid_client`.
-fn status_fits(error: &str, status: u16) -> bool {
-    status == 400 || (error == "invalid_client" && status == 401)
-}
 
 /// Judges a negative check: `probe` is the answer to the mutated request, `control` the answer
 /// to the same request with the valid ID-JAG, sent first. `what` names the mutation.
+///
+/// The check judges its subject, the refusal: any HTTP answer without a token that is no 5xx
+/// refuses. The form of that refusal (status, body, code) is judged once for the whole run by
+/// the checks that own it ([`super::findings`]), except a code that is the check's own
+/// subject (`invalid_client`, `invalid_scope`, `invalid_target`), which it judges here. A
+/// 5xx is no refusal: the check's own violation (and ERR-07's finding).
 pub fn judge_negative(
     level: Level,
     expected: &[String],
@@ -37,19 +39,10 @@ pub fn judge_negative(
             level.violation(),
             format!("{what} was accepted: 200 with an access token"),
         ),
-        Outcome::Rejected { status, error, .. } if expected.iter().any(|e| e == error) => {
-            if status_fits(error, *status) {
-                judged(Verdict::Pass, format!("rejected: {}", summarize(probe)))
-            } else {
-                judged(
-                    off_code,
-                    format!(
-                        "rejected with {error} but HTTP {status}; RFC 6749 §5.2 prescribes 400"
-                    ),
-                )
-            }
+        Outcome::Rejected { error, .. } if expected.is_empty() || expected.contains(error) => {
+            judged(Verdict::Pass, format!("rejected: {}", summarize(probe)))
         }
-        Outcome::Rejected { .. } => judged(
+        Outcome::Rejected { .. } if owns_code(expected) => judged(
             off_code,
             format!(
                 "{what} was rejected with {}, expected {}",
@@ -57,7 +50,24 @@ pub fn judge_negative(
                 expected.join(" or ")
             ),
         ),
-        Outcome::Other { why, .. } => judged(level.violation(), format!("{what}: {why}")),
+        Outcome::Rejected { .. } => judged(
+            Verdict::Pass,
+            format!(
+                "refused: {} (the code is {CODE}'s finding)",
+                summarize(probe)
+            ),
+        ),
+        Outcome::Other { status, why } if (500..=599).contains(status) => {
+            judged(level.violation(), format!("{what}: {why}"))
+        }
+        Outcome::Other { status, why } => {
+            let owner = if (400..=499).contains(status) {
+                format!("the body is {SHAPE}'s finding")
+            } else {
+                format!("the status is {STATUS}'s finding")
+            };
+            judged(Verdict::Pass, format!("refused, no token: {why} ({owner})"))
+        }
     }
 }
 
@@ -76,8 +86,16 @@ pub fn judge_reject(
         Outcome::Rejected { status, .. } | Outcome::Other { status, .. } => Some(*status),
         _ => None,
     };
+    let expected_statuses = || {
+        statuses
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
     let j = if codes.is_empty() {
-        // Any refusal with an allowed status.
+        // Any refusal with an allowed status: the status is the check's subject, and any
+        // body goes with it.
         match (control, probe) {
             (Outcome::Accepted { .. }, p)
                 if status_of(p).is_some_and(|s| statuses.contains(&s)) =>
@@ -89,61 +107,33 @@ pub fn judge_reject(
             {
                 judged(
                     level.violation(),
-                    format!(
-                        "{what}: {why}, expected HTTP {}",
-                        statuses
-                            .iter()
-                            .map(u16::to_string)
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    ),
+                    format!("{what}: {why}, expected HTTP {}", expected_statuses()),
                 )
             }
+            (Outcome::Accepted { .. }, Outcome::Rejected { .. }) => judged(
+                if level.violation() == Verdict::Info {
+                    Verdict::Info
+                } else {
+                    Verdict::Warn
+                },
+                format!(
+                    "{what} was rejected with {}, expected HTTP {}",
+                    summarize(probe),
+                    expected_statuses()
+                ),
+            ),
             _ => judge_negative(level, &[], control, probe, what),
         }
     } else {
-        let coded = matches!(probe, Outcome::Rejected { error, .. } if codes.contains(error));
-        let j = match probe {
-            Outcome::Rejected { status, .. }
-                if coded && !statuses.is_empty() && statuses.contains(status) =>
-            {
-                judge_negative(
-                    level,
-                    &codes,
-                    control,
-                    &Outcome::Rejected {
-                        status: 400,
-                        error: codes[0].clone(),
-                        description: None,
-                    },
-                    what,
-                )
-                .with_reason(format!("rejected: {}", summarize(probe)))
-            }
-            _ => judge_negative(level, &codes, control, probe, what),
-        };
-        let j = if coded
-            && matches!(j.verdict, Verdict::Warn | Verdict::Info)
-            && !statuses.is_empty()
-        {
-            judged(level.violation(), j.reason)
-        } else {
-            j
-        };
+        // The pinned statuses are the check's own subject (Basic's 401, RFC 6749 §5.2).
+        let j = judge_negative(level, &codes, control, probe, what);
         match status_of(probe) {
             Some(s)
                 if j.verdict == Verdict::Pass && !statuses.is_empty() && !statuses.contains(&s) =>
             {
                 judged(
                     level.violation(),
-                    format!(
-                        "rejected with HTTP {s}, expected {}",
-                        statuses
-                            .iter()
-                            .map(u16::to_string)
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    ),
+                    format!("rejected with HTTP {s}, expected {}", expected_statuses()),
                 )
             }
             _ => j,

@@ -55,15 +55,15 @@ defects! {
     /// Ignores the `crit` header.
     IgnoreCrit = "ignore-crit", "ignores crit, accepting extensions it does not understand", [("JAG-HDR-08", Fail)];
     /// Answers 500 when the header is not JSON.
-    ServerErrorOnBadHeader = "server-error-on-bad-header", "answers 500 when the JWT header is not JSON", [("JAG-HDR-10", Fail)];
+    ServerErrorOnBadHeader = "server-error-on-bad-header", "answers 500 when the JWT header is not JSON", [("JAG-HDR-10", Fail), ("ERR-07", Fail)];
     /// Answers 500 when `kid` is not a string.
-    ServerErrorOnNumericKid = "server-error-on-numeric-kid", "answers 500 when kid is a number", [("JAG-HDR-12", Warn)];
+    ServerErrorOnNumericKid = "server-error-on-numeric-kid", "answers 500 when kid is a number", [("JAG-HDR-12", Warn), ("ERR-07", Fail)];
 
     // Signature, algorithms, keys.
     /// Ignores the result of RSA signature verification.
     SkipSignatureCheck = "skip-signature-check", "ignores the result of RSA signature verification", [("JAG-SIG-02", Fail), ("JAG-SIG-03", Fail), ("JAG-HDR-11", Warn)];
     /// Accepts unsigned `alg: none` tokens.
-    AcceptAlgNone = "accept-alg-none", "accepts unsigned alg-none tokens", [("JAG-SIG-01", Fail), ("ERR-05", Warn)];
+    AcceptAlgNone = "accept-alg-none", "accepts unsigned alg-none tokens", [("JAG-SIG-01", Fail)];
     /// Verifies HS256 with the issuer's RSA public key (PEM) as the HMAC secret.
     Hs256KeyConfusion = "hs256-key-confusion", "verifies HS256 with the issuer's RSA public key PEM as HMAC secret", [("JAG-SIG-04", Fail)];
     /// Verifies HS256 with the authenticated client's secret.
@@ -103,7 +103,7 @@ defects! {
     /// Keeps the first of duplicate claims.
     FirstDuplicateWins = "first-duplicate-wins", "keeps the first of duplicate claim names", [("JAG-DUP-01", Fail)];
     /// Answers 500 when the payload is not a JSON object.
-    ServerErrorOnArrayPayload = "server-error-on-array-payload", "answers 500 when the payload is a JSON array", [("JAG-JSON-01", Fail)];
+    ServerErrorOnArrayPayload = "server-error-on-array-payload", "answers 500 when the payload is a JSON array", [("JAG-JSON-01", Fail), ("ERR-07", Fail)];
     /// Reads unknown claims into a typed map without booleans or null (say `email_verified:
     /// true`): such a claim is a 500. `xaa-conform fuzz` finds it too.
     PanicOnOddClaimType = "panic-on-odd-claim-type", "answers 500 when a claim it does not know holds a boolean or null", [("BASE-08", Fail)];
@@ -117,7 +117,7 @@ defects! {
     /// Takes a missing `iss` as the first trusted issuer.
     IssOptional = "iss-optional", "takes a missing iss as the default issuer", [("JAG-ISS-01", Fail)];
     /// Answers 500 when `iss` is not a string.
-    ServerErrorOnNumericIss = "server-error-on-numeric-iss", "answers 500 when iss is a number", [("JAG-ISS-04", Fail)];
+    ServerErrorOnNumericIss = "server-error-on-numeric-iss", "answers 500 when iss is a number", [("JAG-ISS-04", Fail), ("ERR-07", Fail)];
     /// Compares issuers after trimming trailing slashes.
     IssNormalizedCompare = "iss-normalized-compare", "compares iss after trimming trailing slashes", [("JAG-ISS-03", Fail)];
 
@@ -166,7 +166,7 @@ defects! {
     /// Accepts an ID-JAG without `jti`.
     JtiOptional = "jti-optional", "accepts an ID-JAG without jti", [("JAG-JTI-02", Warn)];
     /// Answers 500 when `jti` is not a string (an unhashable cache key).
-    ServerErrorOnObjectJti = "server-error-on-object-jti", "answers 500 when jti is an object", [("JAG-JTI-03", Warn)];
+    ServerErrorOnObjectJti = "server-error-on-object-jti", "answers 500 when jti is an object", [("JAG-JTI-03", Warn), ("ERR-07", Fail)];
     /// Single use enforced by a lookup, a round trip, then an insert: not atomic (mcp-ema).
     ReplayCheckRace = "replay-check-race", "checks its replay cache, awaits a round trip, then records the jti: identical requests at once all pass (under mcp-ema)", [("LOAD-02", Fail)];
     /// The replay cache is keyed on `jti` alone, not on (`iss`, `jti`) (mcp-ema).
@@ -174,13 +174,13 @@ defects! {
 
     // exp, nbf, iat.
     /// Does not compare `exp` with the clock.
-    IgnoreExp = "ignore-exp", "does not compare exp with the clock", [("JAG-TIME-02", Fail), ("ERR-01", Fail)];
+    IgnoreExp = "ignore-exp", "does not compare exp with the clock", [("JAG-TIME-02", Fail)];
     /// Accepts an ID-JAG without `exp`.
     ExpOptional = "exp-optional", "accepts an ID-JAG without exp", [("JAG-TIME-01", Fail)];
     /// Parses numeric strings as NumericDates.
     LenientNumericDates = "lenient-numeric-dates", "accepts exp written as a numeric string", [("JAG-TIME-04", Fail)];
     /// Does not check `nbf`.
-    IgnoreNbf = "ignore-nbf", "does not check nbf", [("JAG-TIME-06", Fail), ("ERR-06", Warn)];
+    IgnoreNbf = "ignore-nbf", "does not check nbf", [("JAG-TIME-06", Fail)];
     /// Accepts an ID-JAG without `iat`.
     IatOptional = "iat-optional", "accepts an ID-JAG without iat", [("JAG-TIME-08", Warn)];
     /// Accepts an `iat` in the future.
@@ -217,7 +217,7 @@ defects! {
     /// Accepts `scope` as a JSON array.
     ScopeArrayAccepted = "scope-array-accepted", "accepts scope as a JSON array", [("JAG-SCP-04", Warn)];
     /// Answers 500 when neither the ID-JAG nor the request names a scope.
-    ServerErrorWithoutScope = "server-error-without-scope", "answers 500 when no scope is named anywhere", [("JAG-SCP-05", Fail)];
+    ServerErrorWithoutScope = "server-error-without-scope", "answers 500 when no scope is named anywhere", [("JAG-SCP-05", Fail), ("ERR-07", Fail)];
 
     // Token response.
     /// Leaves `Cache-Control: no-store` off token responses.
@@ -242,6 +242,8 @@ defects! {
     BasicWithoutFormDecoding = "basic-without-form-decoding", "does not form-urldecode Basic credentials", [("CAUTH-01", Fail)];
     /// Answers `invalid_client` to Basic without a `WWW-Authenticate` header.
     NoWwwAuthenticate = "no-www-authenticate", "answers invalid_client to Basic without WWW-Authenticate", [("CAUTH-03", Fail)];
+    /// Answers `invalid_client` to body credentials (or none) with a 401 without a challenge.
+    NoChallengeForBodyCredentials = "no-challenge-for-body-credentials", "answers invalid_client to body credentials with a 401 without WWW-Authenticate", [("ERR-08", Fail)];
     /// Accepts any `client_secret` in the body.
     NoSecretCheckForPost = "no-secret-check-for-post", "accepts any client_secret sent in the body", [("CAUTH-04", Fail)];
     /// Accepts more than one client authentication method in a request.
@@ -270,13 +272,15 @@ defects! {
     /// Matches `grant_type` by prefix.
     GrantTypePrefixMatch = "grant-type-prefix-match", "accepts any grant_type starting with the jwt-bearer URN", [("REQ-02", Fail)];
     /// Answers 500 when `assertion` is missing or empty.
-    ServerErrorOnMissingAssertion = "server-error-on-missing-assertion", "answers 500 when assertion is missing or empty", [("REQ-03", Fail), ("REQ-04", Fail)];
-    /// Uses the first of repeated parameters.
-    FirstParamWins = "first-param-wins", "uses the first of repeated parameters", [("REQ-05", Fail)];
-    /// Uses the last of repeated parameters.
-    LastParamWins = "last-param-wins", "uses the last of repeated parameters", [("REQ-05", Fail)];
+    ServerErrorOnMissingAssertion = "server-error-on-missing-assertion", "answers 500 when assertion is missing or empty", [("REQ-03", Fail), ("REQ-04", Fail), ("ERR-07", Fail)];
+    /// Uses the first of repeated parameters (an invalid first assertion is then refused with
+    /// invalid_grant where the repetition is due invalid_request: ERR-04's finding).
+    FirstParamWins = "first-param-wins", "uses the first of repeated parameters", [("REQ-05", Fail), ("ERR-04", Warn)];
+    /// Uses the last of repeated parameters (an invalid last assertion is then refused with
+    /// invalid_grant where the repetition is due invalid_request: ERR-04's finding).
+    LastParamWins = "last-param-wins", "uses the last of repeated parameters", [("REQ-05", Fail), ("ERR-04", Warn)];
     /// Answers 500 when the assertion is not a JWT.
-    ServerErrorOnMalformedAssertion = "server-error-on-malformed-assertion", "answers 500 when the assertion is not a JWT", [("REQ-06", Fail)];
+    ServerErrorOnMalformedAssertion = "server-error-on-malformed-assertion", "answers 500 when the assertion is not a JWT", [("REQ-06", Fail), ("ERR-07", Fail)];
     /// Serves the token endpoint on GET with the parameters in the URL.
     AcceptGet = "accept-get", "issues tokens on GET with the assertion in the URL", [("REQ-07", Warn)];
     /// Accepts a JSON request body.
@@ -286,11 +290,13 @@ defects! {
 
     // Error responses.
     /// Answers an expired ID-JAG with HTTP 401.
-    ExpiredAs401 = "expired-as-401", "answers an expired ID-JAG with 401 instead of 400", [("JAG-TIME-02", Warn), ("ERR-01", Fail)];
+    ExpiredAs401 = "expired-as-401", "answers an expired ID-JAG with 401 instead of 400", [("ERR-01", Warn), ("ERR-08", Fail)];
+    /// Answers a failed signature check with its own code, `invalid_signature`.
+    SignatureErrorCode = "signature-error-code", "answers a failed signature check with invalid_signature instead of invalid_grant", [("ERR-04", Warn)];
     /// Leaves `Cache-Control: no-store` off error responses.
     ErrorWithoutNoStore = "error-without-no-store", "omits Cache-Control: no-store on error responses", [("ERR-05", Warn)];
     /// Answers an unsupported grant type with an HTML page.
-    HtmlErrorForUnknownGrant = "html-error-for-unknown-grant", "answers an unsupported grant type with an HTML page", [("REQ-02", Fail), ("ERR-02", Fail)];
+    HtmlErrorForUnknownGrant = "html-error-for-unknown-grant", "answers an unsupported grant type with an HTML page", [("ERR-02", Fail)];
     /// Echoes the assertion in `error_description`.
     EchoAssertionInErrors = "echo-assertion-in-errors", "echoes the assertion in error_description", [("ERR-06", Warn)];
 

@@ -63,7 +63,13 @@ fn invalid_client(state: &RasState, basic: bool, description: &str) -> Response 
         "invalid_client",
         description,
     );
-    if basic && !state.cfg.defects.contains(&Defect::NoWwwAuthenticate) {
+    // RFC 9110 §15.5.2: every 401 carries a challenge, whatever the client sent.
+    let defect = if basic {
+        Defect::NoWwwAuthenticate
+    } else {
+        Defect::NoChallengeForBodyCredentials
+    };
+    if !state.cfg.defects.contains(&defect) {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"xaa-reference\""),

@@ -518,7 +518,17 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     let claims = claims(cfg, jws.payload_segment)?;
     let iss = iss_claim(cfg, &claims)?;
     let issuer = resolve_issuer(cfg, cx.http, &iss).await?;
-    verify_signature(cx, token, &jws, &issuer, alg, kid, plan).await?;
+    verify_signature(cx, token, &jws, &issuer, alg, kid, plan)
+        .await
+        .map_err(
+            |r| match cfg.defects.contains(&Defect::SignatureErrorCode) {
+                true => Refusal {
+                    error: "invalid_signature",
+                    ..r
+                },
+                false => r,
+            },
+        )?;
     check_aud(cfg, &claims)?;
     let times = check_times(cfg, &claims)?;
     check_jti(cx, &claims, &iss, times).await?;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::expected::{ExpectedFailure, ExpectedStatus};
+pub use crate::oracle::findings::{Finding, Occurrence};
 pub use crate::protocol::{Exchange, RecordedRequest, RecordedResponse};
 use crate::spec::{Requirement, Verdict};
 
@@ -45,6 +46,10 @@ pub struct CheckResult {
     pub exchanges: Vec<Exchange>,
     /// Wall time of the check in milliseconds.
     pub elapsed_ms: f64,
+    /// For a check that judges the form of every answer of the run (ERR-01, ERR-02, …):
+    /// each deviation once, with its count and every exchange of the run that shows it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
 }
 
 /// Counts of each verdict.

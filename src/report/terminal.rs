@@ -30,6 +30,9 @@ const COLUMN_WIDTHS: [usize; 5] = [18, 36, 28, 7, 54];
 /// `color`, the verdict word is coloured with ANSI escapes (PASS green, FAIL red, WARN yellow,
 /// INFO blue, SKIP grey, ERROR magenta); the colour is applied when the table is drawn, after
 /// layout, so alignment is unaffected.
+///
+/// When checks judged the form of the run's answers and found deviations, the grouped
+/// findings follow the table ([`findings`]).
 pub fn table(results: &RunResults, color: bool) -> String {
     let mut builder = Builder::with_capacity(results.checks.len() + 1, HEADERS.len());
     builder.push_record(HEADERS);
@@ -66,7 +69,77 @@ pub fn table(results: &RunResults, color: bool) -> String {
             );
         }
     }
-    table.to_string()
+    let mut out = table.to_string();
+    if let Some(block) = findings(results, color) {
+        out.push('\n');
+        out.push_str(&block);
+    }
+    out
+}
+
+/// How many checks an occurrence list names before it says how many more.
+const NAMED_CHECKS: usize = 6;
+
+/// The grouped findings of the run, each deviation once with its count, the check that owns
+/// it and the checks whose exchanges show it (`None` when there is none): one root cause is
+/// one line, however many checks met it.
+pub fn findings(results: &RunResults, color: bool) -> Option<String> {
+    let mut lines = Vec::new();
+    for check in &results.checks {
+        for f in &check.findings {
+            let mut checks: Vec<&str> = Vec::new();
+            for o in &f.occurrences {
+                if !checks.contains(&o.check.as_str()) {
+                    checks.push(&o.check);
+                }
+            }
+            let named = checks
+                .iter()
+                .take(NAMED_CHECKS)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let more = checks.len().saturating_sub(NAMED_CHECKS);
+            let id = one_line(&check.id);
+            let head = format!(
+                "{id} {} ×{} {}",
+                f.verdict.name(),
+                f.count,
+                one_line(&f.what)
+            );
+            let mut head = wrap_words(&head, TABLE_WIDTH - 2).replace('\n', "\n    ");
+            if color {
+                let c = verdict_color(f.verdict);
+                head = head.replacen(
+                    &format!("{id} {}", f.verdict.name()),
+                    &format!(
+                        "{id} {}{}{}",
+                        c.get_prefix(),
+                        f.verdict.name(),
+                        c.get_suffix()
+                    ),
+                    1,
+                );
+            }
+            let tail = if more > 0 {
+                format!("in {named} and {more} more")
+            } else {
+                format!("in {named}")
+            };
+            lines.push(head);
+            lines.push(format!(
+                "    {}",
+                wrap_words(&tail, TABLE_WIDTH - 6).replace('\n', "\n    ")
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "findings (each deviation in form once, judged by the check that owns it):\n{}",
+        lines.join("\n")
+    ))
 }
 
 /// One line like `14 checks: 13 PASS, 1 FAIL, 0 WARN, 0 INFO, 0 SKIP, 0 ERROR in 1.23 s

@@ -228,6 +228,7 @@ fn stopped_at_preflight(
         reason: judgement.reason,
         token: None,
         elapsed_ms: exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
+        findings: Vec::new(),
         exchanges: exchange.into_iter().collect(),
     };
     let not_ran = oracle::judge_not_run_preflight();
@@ -252,7 +253,68 @@ fn not_run(sc: &scenario::Scenario, judgement: Judgement) -> CheckResult {
         token: None,
         exchanges: Vec::new(),
         elapsed_ms: 0.0,
+        findings: Vec::new(),
     }
+}
+
+/// Puts in place the run-wide verdicts of the checks that own the form of the run's answers
+/// (ERR-01, ERR-02, …): the oracle judges every exchange of the run once
+/// ([`oracle::judge_findings`]), under the form rules of the check that made it.
+fn with_findings(
+    ctx: &RunContext,
+    scenarios: &[LoadedScenario],
+    mut checks: Vec<CheckResult>,
+) -> Vec<CheckResult> {
+    let rules_of = |sc: &scenario::Scenario| {
+        oracle::FormRules::of(&sc.for_target(&ctx.profile, &ctx.fixture).1)
+    };
+    let by_id: BTreeMap<&str, &scenario::Scenario> = scenarios
+        .iter()
+        .map(|s| (s.scenario.id.as_str(), &s.scenario))
+        .collect();
+    let verdicts = {
+        let answers: Vec<oracle::CheckAnswers> = checks
+            .iter()
+            .map(|c| {
+                let sc = by_id.get(c.id.as_str());
+                oracle::CheckAnswers {
+                    check: &c.id,
+                    rules: sc.map(|s| rules_of(s)).unwrap_or_default(),
+                    cases: sc
+                        .map(|s| {
+                            s.cases
+                                .iter()
+                                .map(|case| (case.name.clone(), rules_of(&s.with_case(case))))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    exchanges: &c.exchanges,
+                }
+            })
+            .collect();
+        let owners: Vec<oracle::Owner> = checks
+            .iter()
+            .filter(|c| oracle::findings::OWNERS.contains(&c.id.as_str()))
+            .map(|c| oracle::Owner {
+                id: &c.id,
+                level: c.requirement.level,
+                own: Judgement {
+                    verdict: c.verdict,
+                    reason: c.reason.clone(),
+                },
+                ran: !c.exchanges.is_empty(),
+            })
+            .collect();
+        oracle::judge_findings(&ctx.fixture.token_endpoint, &answers, &owners)
+    };
+    for v in verdicts {
+        if let Some(c) = checks.iter_mut().find(|c| c.id == v.id) {
+            c.verdict = v.judgement.verdict;
+            c.reason = v.judgement.reason;
+            c.findings = v.findings;
+        }
+    }
+    checks
 }
 
 /// A function told (checks done, checks in all, the check just finished).
@@ -556,7 +618,9 @@ pub async fn run_suite(
         (Preflight::Refused { causes }, exchange) => {
             refused_at_preflight(ctx.clone(), &scenarios, &causes, exchange).await
         }
-        (Preflight::Accepted, _) => run_checks(ctx.clone(), &scenarios).await,
+        (Preflight::Accepted, _) => {
+            with_findings(&ctx, &scenarios, run_checks(ctx.clone(), &scenarios).await)
+        }
     };
     env.stop().await;
 
