@@ -18,6 +18,8 @@ pub enum ExpectedStatus {
     Expected,
     /// The check no longer FAILs: the entry is stale and fails the run.
     Stale,
+    /// The check did not finish (Ctrl-C): the entry is neither met nor stale.
+    Unfinished,
 }
 
 /// An entry of the expected-failures file and what became of it.
@@ -71,10 +73,12 @@ pub fn read(path: &Path, known_ids: &[&str]) -> Result<Vec<Entry>, InputError> {
 }
 
 /// What became of each entry, given the verdict of each check of the run by ID (`None`: the
-/// check did not run): an entry whose check FAILed is expected, any other is stale.
+/// check did not run) and which checks Ctrl-C kept from finishing: an entry whose check FAILed
+/// is expected, one whose check did not finish is unfinished, any other is stale.
 pub fn outcomes(
     entries: &[Entry],
     verdict_of: impl Fn(&str) -> Option<Verdict>,
+    unfinished: impl Fn(&str) -> bool,
 ) -> Vec<ExpectedFailure> {
     entries
         .iter()
@@ -83,6 +87,8 @@ pub fn outcomes(
             reason: e.reason.clone(),
             status: if verdict_of(&e.id) == Some(Verdict::Fail) {
                 ExpectedStatus::Expected
+            } else if unfinished(&e.id) {
+                ExpectedStatus::Unfinished
             } else {
                 ExpectedStatus::Stale
             },

@@ -6,8 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// The exit code of an interrupted run (128 + SIGINT), before every other code.
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub use crate::spec::EXIT_INTERRUPTED;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 

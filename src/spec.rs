@@ -116,6 +116,9 @@ pub struct Requirement {
     pub source: String,
 }
 
+/// The exit code of an interrupted run (128 + SIGINT), before every other code.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
 /// Of two exit codes, the one that wins by design.md's precedence: 130 (interrupted), then 2
 /// (bad input), then 3 (could not run), then 1 (a FAIL), then 4 (a threshold breached), then
 /// 0. (Within one run, isolated ERRORs rank below a FAIL: see `oracle::exit_code`.)

@@ -144,6 +144,7 @@ fn sample() -> RunResults {
         summary: Summary::of(&checks),
         checks,
         expected_failures: Vec::new(),
+        interrupted: false,
     }
 }
 

@@ -254,6 +254,7 @@ fn print_trial(label: &str, trial: &Trial) {
 /// Runs `xaa-conform fuzz`; returns the exit code (0 no violation, 1 violation, 2 bad input,
 /// 3 the run could not happen).
 pub async fn main(args: FuzzArgs) -> u8 {
+    crate::interrupt::install();
     if args.cases == 0 || args.cases > MAX_CASES {
         eprintln!("error: --cases must be between 1 and {MAX_CASES}");
         return 2;
@@ -335,9 +336,14 @@ async fn run_with(
             Err(code) => return code,
         },
     };
-    let results = results_of(env, args, checks, started_at, started);
+    let mut results = results_of(env, args, checks, started_at, started);
+    results.interrupted = outcome_json.as_ref().is_some_and(|o| o.interrupted);
     if !write(&results, outcome_json.as_ref(), args) {
         return 3;
+    }
+    if results.interrupted {
+        eprintln!("interrupted: the reports hold the findings made before the signal");
+        return crate::interrupt::EXIT_INTERRUPTED;
     }
     oracle::exit_code(
         results
@@ -440,7 +446,9 @@ async fn generate(
 
 fn print_summary(o: &FuzzOutcome) {
     let kinds: Vec<String> = o.by_class.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    let stopped = if o.stopped_for_findings {
+    let stopped = if o.interrupted {
+        ", interrupted (Ctrl-C)"
+    } else if o.stopped_for_findings {
         ", stopped at --max-findings"
     } else if o.stopped_for_time {
         ", stopped by the time limit"
@@ -501,6 +509,7 @@ fn results_of(
         summary: Summary::of(&checks),
         checks,
         expected_failures: Vec::new(),
+        interrupted: false,
     }
 }
 

@@ -471,10 +471,12 @@ async fn phases(
             profile_limit: crate::runner::profile_max_rate(&profile),
         };
         // Ctrl-C cancels the search at once (its waits included): LOAD-01 is then SKIP.
-        tokio::select! {
-            l = limit::find_limit(&prober, &c1a, c2a.as_ref(), c1b.as_ref(), &o, stop) => Some(l),
-            _ = crate::load::probe::until_set(stop) => Some(limit::interrupted(&o)),
-        }
+        let l = tokio::select! {
+            l = limit::find_limit(&prober, &c1a, c2a.as_ref(), c1b.as_ref(), &o, stop) => l,
+            _ = crate::load::probe::until_set(stop) => limit::interrupted(&o),
+        };
+        // A search whose streams were cut short measured nothing it can judge.
+        Some(if stopped() { limit::interrupted(&o) } else { l })
     } else {
         None
     };

@@ -87,6 +87,7 @@ fn progress_bar() -> Option<(runner::Progress, indicatif::ProgressBar)> {
 /// Runs `xaa-conform run`; returns the exit code (see [`runner::exit_code`]; 3 also when a
 /// report file cannot be written).
 pub async fn main(args: RunArgs) -> u8 {
+    crate::interrupt::install();
     let (progress, bar) = progress_bar().unzip();
     let opts = RunOptions {
         target: args.target,
@@ -122,6 +123,9 @@ pub async fn main(args: RunArgs) -> u8 {
     if !super::announce_reports(report::write_reports(&results, &args.report_dir)) {
         code = worst(code, 3);
     }
+    if results.interrupted {
+        eprintln!("interrupted: the reports hold the checks that finished before the signal");
+    }
     code
 }
 
@@ -139,6 +143,9 @@ fn print_results(results: &RunResults) {
                     "STALE expected failure {}: it no longer fails; remove it from the file",
                     e.id
                 )
+            }
+            ExpectedStatus::Unfinished => {
+                println!("expected failure {}: not judged, the run was interrupted", e.id)
             }
         }
     }

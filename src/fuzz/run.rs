@@ -109,6 +109,9 @@ pub struct FuzzOutcome {
     pub stopped_for_time: bool,
     /// True when `max_findings` ended generation.
     pub stopped_for_findings: bool,
+    /// True when Ctrl-C ended generation: the findings are those made before it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// The distinct findings, in the order found.
     pub findings: Vec<Found>,
     /// Wall time.
@@ -227,6 +230,9 @@ fn shrink<T: ValueTree<Value = Case>>(
         return (best, requests);
     }
     for _ in 0..max_iters {
+        if crate::interrupt::interrupted() {
+            break;
+        }
         let attempt = runtime.block_on(try_case(ctx, &tree.current()));
         if attempt.is_ok() {
             requests += 1;
@@ -275,6 +281,7 @@ pub fn fuzz_blocking(
         shrink_requests: 0,
         stopped_for_time: false,
         stopped_for_findings: false,
+        interrupted: false,
         findings: Vec::new(),
         elapsed_ms: 0.0,
     };
@@ -283,6 +290,10 @@ pub fn fuzz_blocking(
     let max_not_applicable = opts.cases.saturating_mul(4).max(1024);
     let mut not_applicable_in_a_row = 0;
     while out.cases_run < opts.cases {
+        if crate::interrupt::interrupted() {
+            out.interrupted = true;
+            break;
+        }
         if out.findings.len() >= opts.max_findings {
             out.stopped_for_findings = true;
             break;

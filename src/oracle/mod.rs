@@ -60,7 +60,7 @@ pub use procedures::{
 pub use refusal::{judge_negative, judge_record, judge_reject};
 pub use resource_api::{ApiRules, judge_api};
 pub use run::{
-    SERVER_STOPPED, exit_code, judge_dependency, judge_dependency_cycle, judge_forbidden_fetches,
+    INTERRUPTED, SERVER_STOPPED, exit_code, judge_dependency, judge_interrupted, judge_dependency_cycle, judge_forbidden_fetches,
     judge_lost, judge_server_stopped, unanswered,
 };
 pub use world::{

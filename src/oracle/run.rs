@@ -72,8 +72,17 @@ pub fn judge_server_stopped() -> Judgement {
     judged(Verdict::Skip, SERVER_STOPPED)
 }
 
+/// The reason of every check that Ctrl-C kept from finishing.
+pub const INTERRUPTED: &str = "not run: interrupted (Ctrl-C)";
+
+/// A check that Ctrl-C kept from starting or finishing: SKIP, not run.
+pub fn judge_interrupted() -> Judgement {
+    judged(Verdict::Skip, INTERRUPTED)
+}
+
 /// The exit code of a finished run (design.md) from its checks' verdicts and the
-/// expected-failure entries, in the contract's order: 3 when the run could not judge (it
+/// expected-failure entries, in the contract's order: 130 when Ctrl-C cut it short; 3 when the
+/// run could not judge (it
 /// stopped at the preflight, or the server stopped answering); else 1 when a check FAILed (FAILs listed as expected do not
 /// count; a stale expected-failure entry does); else 3 for isolated ERRORs in an otherwise
 /// judged run; else 0. An ERROR never hides a FAIL.
@@ -98,7 +107,9 @@ pub fn exit_code<'a>(
         || verdicts
             .iter()
             .any(|(id, v)| *v == Verdict::Fail && !expected(id));
-    if could_not_judge {
+    if checks.iter().any(|(_, _, why)| *why == INTERRUPTED) {
+        crate::spec::EXIT_INTERRUPTED
+    } else if could_not_judge {
         3
     } else if failed {
         1

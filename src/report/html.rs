@@ -323,7 +323,14 @@ fn header(out: &mut String, results: &RunResults) {
     ] {
         let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", escape(value));
     }
-    out.push_str("</dl>\n</header>\n");
+    out.push_str("</dl>\n");
+    if results.interrupted {
+        out.push_str(
+            "<p class=\"interrupted\" role=\"alert\"><strong>Interrupted (Ctrl-C).</strong> The \
+             checks that had not finished are SKIP \u{201c}not run: interrupted\u{201d} (exit 130).</p>\n",
+        );
+    }
+    out.push_str("</header>\n");
 }
 
 /// Verdict counts, the area × verdict table and the checks that need attention.

@@ -124,6 +124,10 @@ pub struct RunResults {
     /// Entries of the expected-failures file, when one was given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expected_failures: Vec<ExpectedFailure>,
+    /// Whether Ctrl-C cut the run short: the checks it kept from finishing are SKIP
+    /// "not run: interrupted (Ctrl-C)".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl RunResults {
@@ -131,9 +135,15 @@ impl RunResults {
     /// file failed as expected and which are stale.
     pub fn apply_expected(&mut self, entries: &[crate::expected::Entry]) {
         let checks = &self.checks;
-        let outcomes = crate::expected::outcomes(entries, |id| {
-            checks.iter().find(|c| c.id == id).map(|c| c.verdict)
-        });
+        let outcomes = crate::expected::outcomes(
+            entries,
+            |id| checks.iter().find(|c| c.id == id).map(|c| c.verdict),
+            |id| {
+                checks
+                    .iter()
+                    .any(|c| c.id == id && c.reason == crate::oracle::INTERRUPTED)
+            },
+        );
         self.expected_failures = outcomes;
     }
 }

@@ -107,7 +107,16 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
                 if watch.stopped() {
                     return not_run(&sc, oracle::judge_server_stopped());
                 }
-                let result = cases::run(&ctx, &sc).await;
+                // Ctrl-C: no check starts after it, and one in flight is cancelled.
+                if crate::interrupt::interrupted() {
+                    return not_run(&sc, oracle::judge_interrupted());
+                }
+                let result = tokio::select! {
+                    r = cases::run(&ctx, &sc) => r,
+                    _ = crate::interrupt::signalled() => {
+                        return not_run(&sc, oracle::judge_interrupted());
+                    }
+                };
                 watch.record(oracle::unanswered(result.verdict));
                 result
             });
@@ -638,6 +647,7 @@ pub async fn run_suite(
         started_at,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         summary: Summary::of(&checks),
+        interrupted: checks.iter().any(|c| c.reason == oracle::INTERRUPTED),
         checks,
         expected_failures: Vec::new(),
     })

@@ -1,7 +1,7 @@
-//! Ctrl-C loses nothing (issue 12 §4): SIGINT sent to `load` in its main phase and in its
-//! rate-limit search stops it within a second, no request is started after the signal (the
-//! test's own token endpoint counts them), load.json and load.html say the run was
-//! interrupted, and the exit code is 130.
+//! Ctrl-C loses nothing: SIGINT sent to `load` in its main phase and in its rate-limit search,
+//! and to `run` in the middle of its checks, stops it within a second, no request is started
+//! after the signal (the test's own token endpoint counts them), the reports are written and
+//! say the run was interrupted, and the exit code is 130.
 
 mod common;
 
@@ -47,10 +47,11 @@ async fn counting_endpoint() -> (
     (format!("http://{addr}"), arrivals, task)
 }
 
-/// Starts `load` against `base` with `args`, sends SIGINT after `after`, and returns the exit
+/// Starts `xaa-conform COMMAND` against `base` with `args`, sends SIGINT after `after`, and returns the exit
 /// code, the output, load.json, load.html, when the signal went and how long the process took
 /// after it.
-async fn interrupt_load(
+async fn interrupt(
+    command: &str,
     base: &str,
     args: &[&str],
     after: Duration,
@@ -67,10 +68,12 @@ async fn interrupt_load(
     .expect("write target");
     let reports = dir.path().join("reports");
     let mut cmd = common::command();
-    cmd.arg("load")
-        .arg("--target")
-        .arg(&target)
-        .args(args)
+    cmd.arg(command);
+    // No base: the embedded reference.
+    if !base.is_empty() {
+        cmd.arg("--target").arg(&target);
+    }
+    cmd.args(args)
         .arg("--report-dir")
         .arg(&reports)
         .arg("--keys")
@@ -97,11 +100,16 @@ async fn interrupt_load(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let json = std::fs::read_to_string(reports.join("load.json"))
+    let (json_name, html_name) = match command {
+        "load" => ("load.json", "load.html"),
+        "fuzz" => ("fuzz.json", "report.html"),
+        _ => ("results.json", "report.html"),
+    };
+    let json = std::fs::read_to_string(reports.join(json_name))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
-    let html = std::fs::read_to_string(reports.join("load.html")).unwrap_or_default();
+    let html = std::fs::read_to_string(reports.join(html_name)).unwrap_or_default();
     (out.status.code(), text, json, html, signalled, took)
 }
 
@@ -117,7 +125,8 @@ fn started_after(arrivals: &Mutex<Vec<Instant>>, at: Instant, grace: Duration) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_in_the_main_load_stops_it_and_writes_the_reports() {
     let (base, arrivals, server) = counting_endpoint().await;
-    let (code, out, report, html, at, took) = interrupt_load(
+    let (code, out, report, html, at, took) = interrupt(
+        "load",
         &base,
         &[
             "--rate",
@@ -152,7 +161,8 @@ async fn sigint_in_the_main_load_stops_it_and_writes_the_reports() {
 async fn sigint_in_the_limit_search_stops_it_and_writes_the_reports() {
     let (base, arrivals, server) = counting_endpoint().await;
     // A 1 s load, then a ladder of 5 s steps: the signal falls in the search.
-    let (code, out, report, html, at, took) = interrupt_load(
+    let (code, out, report, html, at, took) = interrupt(
+        "load",
         &base,
         &[
             "--rate",
@@ -186,4 +196,48 @@ async fn sigint_in_the_limit_search_stops_it_and_writes_the_reports() {
     assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
     let late = started_after(&arrivals, at, Duration::from_millis(300));
     assert_eq!(late, 0, "{late} requests arrived after the signal: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_in_a_run_writes_what_finished_and_exits_130() {
+    let (base, arrivals, server) = counting_endpoint().await;
+    // Paced at 20 requests per second, the catalogue takes far longer than 4 s: the signal
+    // comes in the middle of the checks.
+    let (code, out, results, html, at, took) = interrupt(
+        "run",
+        &base,
+        &["--max-rate", "20/s"],
+        Duration::from_secs(4),
+    )
+    .await;
+    server.abort();
+    assert_eq!(code, Some(130), "{out}");
+    assert!(took < Duration::from_secs(5), "took {took:?} after the signal: {out}");
+    assert_eq!(results["interrupted"], true, "{out}");
+    let checks = results["checks"].as_array().cloned().unwrap_or_default();
+    let not_run = checks
+        .iter()
+        .filter(|c| c["reason"] == "not run: interrupted (Ctrl-C)")
+        .count();
+    assert!(not_run > 0, "{out}");
+    assert!(not_run < checks.len(), "no check finished before the signal: {out}");
+    assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
+    let late = started_after(&arrivals, at, Duration::from_millis(300));
+    assert_eq!(late, 0, "{late} requests arrived after the signal: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_in_fuzz_writes_what_finished_and_exits_130() {
+    let (code, out, fuzz, html, _, took) = interrupt(
+        "fuzz",
+        "",
+        &["--cases", "100000", "--seed", "1"],
+        Duration::from_secs(4),
+    )
+    .await;
+    assert_eq!(code, Some(130), "{out}");
+    assert!(took < Duration::from_secs(5), "took {took:?} after the signal: {out}");
+    assert_eq!(fuzz["interrupted"], true, "{out}");
+    assert!(fuzz["cases_run"].as_u64().unwrap_or(0) > 0, "{out}");
+    assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
 }
