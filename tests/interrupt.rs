@@ -212,7 +212,10 @@ async fn sigint_in_a_run_writes_what_finished_and_exits_130() {
     .await;
     server.abort();
     assert_eq!(code, Some(130), "{out}");
-    assert!(took < Duration::from_secs(5), "took {took:?} after the signal: {out}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} after the signal: {out}"
+    );
     assert_eq!(results["interrupted"], true, "{out}");
     let checks = results["checks"].as_array().cloned().unwrap_or_default();
     let not_run = checks
@@ -220,7 +223,10 @@ async fn sigint_in_a_run_writes_what_finished_and_exits_130() {
         .filter(|c| c["reason"] == "not run: interrupted (Ctrl-C)")
         .count();
     assert!(not_run > 0, "{out}");
-    assert!(not_run < checks.len(), "no check finished before the signal: {out}");
+    assert!(
+        not_run < checks.len(),
+        "no check finished before the signal: {out}"
+    );
     assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
     let late = started_after(&arrivals, at, Duration::from_millis(300));
     assert_eq!(late, 0, "{late} requests arrived after the signal: {out}");
@@ -236,7 +242,10 @@ async fn sigint_in_fuzz_writes_what_finished_and_exits_130() {
     )
     .await;
     assert_eq!(code, Some(130), "{out}");
-    assert!(took < Duration::from_secs(5), "took {took:?} after the signal: {out}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} after the signal: {out}"
+    );
     assert_eq!(fuzz["interrupted"], true, "{out}");
     assert!(fuzz["cases_run"].as_u64().unwrap_or(0) > 0, "{out}");
     assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");

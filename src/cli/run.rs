@@ -145,7 +145,10 @@ fn print_results(results: &RunResults) {
                 )
             }
             ExpectedStatus::Unfinished => {
-                println!("expected failure {}: not judged, the run was interrupted", e.id)
+                println!(
+                    "expected failure {}: not judged, the run was interrupted",
+                    e.id
+                )
             }
         }
     }

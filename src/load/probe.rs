@@ -206,21 +206,7 @@ impl Prober {
             let who = who.clone();
             tasks.spawn(async move { me.send(&who, &jag, due, offset).await });
         }
-        let mut out = Vec::with_capacity(n as usize);
-        loop {
-            tokio::select! {
-                r = tasks.join_next() => match r {
-                    Some(Ok(a)) => out.push(a),
-                    Some(Err(_)) => {}
-                    None => break,
-                },
-                // Stopped: the requests in flight are cancelled, not awaited.
-                _ = until_set(stop) => {
-                    tasks.abort_all();
-                    break;
-                }
-            }
-        }
+        let mut out = join_until(tasks, stop).await;
         out.sort_by_key(|a| a.offset);
         out
     }
@@ -232,6 +218,26 @@ pub async fn until_set(flag: &AtomicBool) {
     while !(flag.load(Ordering::Relaxed) || goose::is_killswitch_triggered()) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The answers of `tasks` as they finish; once `stop` is set (or Ctrl-C) the requests still in
+/// flight are cancelled, not awaited.
+pub async fn join_until(mut tasks: tokio::task::JoinSet<Answer>, stop: &AtomicBool) -> Vec<Answer> {
+    let mut out = Vec::with_capacity(tasks.len());
+    loop {
+        tokio::select! {
+            r = tasks.join_next() => match r {
+                Some(Ok(a)) => out.push(a),
+                Some(Err(_)) => {}
+                None => break,
+            },
+            _ = until_set(stop) => {
+                tasks.abort_all();
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// Counts per class of `answers`, in [`Class::ALL`] order.

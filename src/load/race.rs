@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::jag::JagKind;
-use super::probe::{Identity, Prober, class_counts, until_set};
+use super::probe::{Identity, Prober, class_counts, join_until};
 use super::report::LoadCheck;
 use super::stats::Class;
 use crate::oracle::load::{self as oracle_load, RaceObservation};
@@ -65,21 +65,7 @@ pub async fn run(
             });
         }
         gate.wait().await;
-        let mut answers = Vec::with_capacity(n);
-        loop {
-            tokio::select! {
-                r = tasks.join_next() => match r {
-                    Some(Ok(a)) => answers.push(a),
-                    Some(Err(_)) => {}
-                    None => break,
-                },
-                _ = until_set(stop) => {
-                    tasks.abort_all();
-                    break;
-                }
-            }
-        }
-        class_counts(&answers)
+        class_counts(&join_until(tasks, stop).await)
     } else {
         [0; 4]
     };
