@@ -57,6 +57,9 @@ pub struct ReferenceConfig {
     pub default_scopes: Vec<String>,
     /// Whether an ID-JAG may be used once only (the MCP profile's replay rule).
     pub single_use_jti: bool,
+    /// Whether a requested scope beyond the ID-JAG's gets their intersection rather than
+    /// `invalid_scope` (the MCP profile's rule, MCP EMA §7.2.1).
+    pub intersect_requested_scope: bool,
     /// Allowed clock skew for exp, nbf and iat.
     pub skew_secs: i64,
     /// How long a fetched JWKS is used.
@@ -148,6 +151,7 @@ impl ReferenceConfig {
             other_tenants: vec![fixture.other_ras.clone()],
             default_scopes: scopes.iter().take(1).cloned().collect(),
             single_use_jti: false,
+            intersect_requested_scope: false,
             clients,
             trusted,
             resources: [&fixture.resource, &fixture.resource2]

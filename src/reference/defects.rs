@@ -205,6 +205,9 @@ defects! {
     // scope.
     /// With no `scope` in the ID-JAG, grants the requested scope as asked, defined or not.
     GrantRequestedScopeWithoutClaim = "grant-requested-scope-without-claim", "grants the requested scope as asked, defined or not, when the ID-JAG has no scope", [("JAG-SCP-08", Fail)];
+    /// Refuses a requested scope beyond the ID-JAG's where the MCP profile wants their
+    /// intersection issued.
+    ScopeBeyondGrantRefused = "scope-beyond-grant-refused", "refuses a requested scope beyond the ID-JAG's with invalid_scope instead of issuing their intersection (under mcp-ema)", [("JAG-SCP-07", Fail)];
     /// Grants the requested scope without capping it at the ID-JAG's.
     GrantRequestedScope = "grant-requested-scope", "grants the requested scope beyond the ID-JAG's", [("JAG-SCP-01", Fail)];
     /// Ignores the `scope` request parameter in what the token carries, while the response
@@ -379,7 +382,9 @@ impl Defect {
     /// missing rate limit only where the profile names one, under `auth0`.
     pub fn profile(self) -> Option<&'static str> {
         match self {
-            Defect::ReplayCheckRace | Defect::ReplayCacheIgnoresIssuer => Some("mcp-ema"),
+            Defect::ReplayCheckRace
+            | Defect::ReplayCacheIgnoresIssuer
+            | Defect::ScopeBeyondGrantRefused => Some("mcp-ema"),
             Defect::RateLimitOff => Some("auth0"),
             _ => None,
         }

@@ -51,6 +51,9 @@ pub struct ReferenceOptions {
     pub defects: BTreeSet<Defect>,
     /// Refuse a second use of an ID-JAG (the MCP profile's rule).
     pub single_use_jti: bool,
+    /// Issue the intersection of a requested scope beyond the ID-JAG's (the MCP profile's
+    /// rule) rather than refuse it.
+    pub intersect_requested_scope: bool,
     /// A CA certificate (PEM) to trust, alone, when fetching from the fake IdP over HTTPS.
     pub idp_ca_pem: Option<String>,
     /// Requests per second allowed per client (token bucket, burst of one second); above it
@@ -67,6 +70,7 @@ impl ReferenceOptions {
         ReferenceOptions {
             defects,
             single_use_jti: profile == "mcp-ema",
+            intersect_requested_scope: profile == "mcp-ema",
             ..Default::default()
         }
     }
@@ -176,6 +180,7 @@ impl ReferenceRas {
         }
         let mut cfg = ReferenceConfig::from_fixture(&fixture, options.defects);
         cfg.single_use_jti = options.single_use_jti;
+        cfg.intersect_requested_scope = options.intersect_requested_scope;
         cfg.rate_limit = options.rate_limit;
         cfg.api_base = base_url.clone();
         if let Some(v) = options.variant {

@@ -557,6 +557,16 @@ fn granted_scopes(
         Some(req) if grant.scopes.is_empty() && has(Defect::GrantRequestedScopeWithoutClaim) => {
             return Ok(req);
         }
+        // MCP EMA §7.2.1: the intersection of the requested and the ID-JAG's scopes.
+        Some(mut req)
+            if state.cfg.intersect_requested_scope
+                && !has(Defect::GrantRequestedScope)
+                && !has(Defect::ScopeBeyondGrantRefused)
+                && req.iter().any(|s| grant.scopes.contains(s)) =>
+        {
+            req.retain(|s| grant.scopes.contains(s));
+            req
+        }
         Some(req) => {
             if !has(Defect::GrantRequestedScope)
                 && let Some(extra) = req.iter().find(|s| !grant.scopes.contains(s))
