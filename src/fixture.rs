@@ -248,20 +248,26 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("idp.attacker.issuer", "the attacker host"),
 ];
 
+/// Why this target cannot give what a check needs (a placeholder it does not declare, a rate
+/// too low for a race): the check is then not applicable, SKIP with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotOnThisTarget(pub String);
+
 impl Fixture {
     /// How many of `wanted` requests a race may send at once under the declared `max_rate`:
     /// one second's worth (a token bucket's usual burst), all of them without a rate; `Err`
     /// with the SKIP reason when that is fewer than the 2 a race needs.
-    pub fn burst_allowance(&self, wanted: u32) -> Result<u32, String> {
+    pub fn burst_allowance(&self, wanted: u32) -> Result<u32, NotOnThisTarget> {
         let Some(rate) = self.max_rate else {
             return Ok(wanted);
         };
         let burst = rate.floor().min(f64::from(u32::MAX)) as u32;
         if burst < 2 {
-            return Err(format!(
+            return Err(NotOnThisTarget(format!(
                 "not applicable to this target: its max_rate {rate}/s allows no 2 requests at \
                  once (one second's worth), and a race needs at least 2"
-            ));
+            )));
         }
         Ok(wanted.min(burst))
     }
@@ -280,7 +286,12 @@ impl Fixture {
 
     /// The value of placeholder `name`, or why this target has none (a check that needs it is
     /// then not applicable: SKIP with that reason).
-    pub fn placeholder_value(&self, name: &str) -> Result<String, String> {
+    pub fn placeholder_value(&self, name: &str) -> Result<String, NotOnThisTarget> {
+        self.placeholder_text(name).map_err(NotOnThisTarget)
+    }
+
+    /// [`Fixture::placeholder_value`], with the reason as text.
+    fn placeholder_text(&self, name: &str) -> Result<String, String> {
         let scopes = || self.scopes();
         match name {
             "scope" => self
@@ -395,7 +406,12 @@ impl Fixture {
 
     /// Replaces every `${name}` in `text` but `${jag}`, which is filled at send time. Errors
     /// name the first placeholder the fixture cannot fill.
-    pub fn substitute(&self, text: &str) -> Result<String, String> {
+    pub fn substitute(&self, text: &str) -> Result<String, NotOnThisTarget> {
+        self.substitute_text(text).map_err(NotOnThisTarget)
+    }
+
+    /// [`Fixture::substitute`], with the reason as text.
+    fn substitute_text(&self, text: &str) -> Result<String, String> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -405,7 +421,7 @@ impl Fixture {
                 return Err(format!("unclosed placeholder in `{text}`"));
             };
             let name = &after[..end];
-            match self.placeholder_value(name) {
+            match self.placeholder_text(name) {
                 Ok(v) => out.push_str(&v),
                 Err(_) if name == "jag" => out.push_str("${jag}"),
                 Err(why) => return Err(why),

@@ -138,7 +138,7 @@ pub async fn try_case(ctx: &RunContext, case: &Case) -> Result<Trial, NotApplica
     let class = classify_case(&case.labels(), &world).map_err(NotApplicable)?;
     let mut applied = case.apply();
     for s in applied.jag.strings_mut() {
-        *s = ctx.fixture.substitute(s).map_err(NotApplicable)?;
+        *s = ctx.fixture.substitute(s).map_err(|e| NotApplicable(e.0))?;
     }
     // A public client has no secret to get wrong and no authentication to leave out.
     if ctx.fixture.client.auth == ClientAuthMethod::None

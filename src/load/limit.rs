@@ -155,48 +155,11 @@ pub async fn find_limit(
     opts: &LimitOptions,
     stop: &AtomicBool,
 ) -> LimitOutcome {
-    // The key probes' own controls, on a quiet server: a probe whose valid ID-JAG is refused
-    // would read as "not limited" and say nothing about the key.
-    let mut key_notes = Vec::new();
-    let mut with_control = |who: Option<&Identity>, answer: Option<Answer>| {
-        let (who, answer) = (who?, answer?);
-        if answer.class == Class::Accepted {
-            Some(who.clone())
-        } else {
-            key_notes.push(format!(
-                "{} left out of the key probe: its valid ID-JAG got {}",
-                who.label,
-                answer.status.map_or("no answer".into(), |s| s.to_string())
-            ));
-            None
-        }
-    };
-    let c2a_control = match c2a {
-        Some(w) => Some(prober.send_fresh(w).await),
-        None => None,
-    };
-    let c1b_control = match c1b {
-        Some(w) => Some(prober.send_fresh(w).await),
-        None => None,
-    };
-    let c2a = with_control(c2a, c2a_control);
-    let c1b = with_control(c1b, c1b_control);
+    let (c2a, c1b, key_notes) = key_probe_controls(prober, c2a, c1b).await;
     let (c2a, c1b) = (c2a.as_ref(), c1b.as_ref());
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let mut steps = Vec::new();
-    let mut above: Vec<Answer> = Vec::new();
-    let mut saturated_rate = None;
-    for frac in LADDER {
-        let rate = (opts.max_rate * frac).max(1.0);
-        let answers = prober.stream(c1a, rate, opts.step, stop).await;
-        steps.push((rate, class_counts(&answers)));
-        if let Some(sec) = first_saturated_second(&answers) {
-            above.extend(answers.into_iter().filter(|a| a.offset.as_secs() >= sec));
-            saturated_rate = Some(rate);
-            break;
-        }
-    }
+    let (steps, mut above, saturated_rate) = ladder(prober, c1a, opts, stop).await;
     let mut report = RateLimitReport::default();
     let level = oracle_load::level("LOAD-01", &opts.profile);
     let judge = |o: &LimitObservation| {
@@ -262,43 +225,8 @@ pub async fn find_limit(
     // Key: flood C1/A at five times the limit; C2/A and C1/B probe meanwhile.
     if c2a.is_some() || c1b.is_some() {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let flood_rate = (report.measured_rps * 5.0)
-            .min(opts.max_rate * 2.0)
-            .max(rate);
-        let probe_window = Duration::from_secs(2);
-        let delayed = |who: Identity| {
-            let p = prober.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(700)).await;
-                p.stream(&who, 4.0, probe_window, &AtomicBool::new(false))
-                    .await
-            }
-        };
-        let flood = prober.stream(c1a, flood_rate, Duration::from_secs(3), stop);
-        let p2 = async {
-            match c2a {
-                Some(w) => delayed(w.clone()).await,
-                None => Vec::new(),
-            }
-        };
-        let pb = async {
-            match c1b {
-                Some(w) => delayed(w.clone()).await,
-                None => Vec::new(),
-            }
-        };
-        let (flood, g2, gb) = tokio::join!(flood, p2, pb);
-        let flood_share = limited_share(
-            &flood
-                .iter()
-                .filter(|a| a.offset >= Duration::from_millis(700))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-        report.key = key_of(
-            c2a.and_then(|_| shares(&g2, flood_share)),
-            c1b.and_then(|_| shares(&gb, flood_share)),
-        );
+        let rates = (report.measured_rps, rate);
+        report.key = key_probe(prober, (c1a, c2a, c1b), rates, opts, stop).await;
     }
 
     let bad_above = above.iter().filter(|a| a.class == Class::Error).count() as u64;
@@ -338,6 +266,102 @@ pub async fn find_limit(
         check,
         steps,
     }
+}
+
+/// The key probes' own controls, on a quiet server: a probe whose valid ID-JAG is refused
+/// would read as "not limited" and say nothing about the key. Returns the identities whose
+/// control was accepted, and a note for each left out.
+async fn key_probe_controls(
+    prober: &Prober,
+    c2a: Option<&Identity>,
+    c1b: Option<&Identity>,
+) -> (Option<Identity>, Option<Identity>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut kept = Vec::new();
+    for who in [c2a, c1b] {
+        let Some(who) = who else {
+            kept.push(None);
+            continue;
+        };
+        let answer = prober.send_fresh(who).await;
+        if answer.class == Class::Accepted {
+            kept.push(Some(who.clone()));
+        } else {
+            notes.push(format!(
+                "{} left out of the key probe: its valid ID-JAG got {}",
+                who.label,
+                answer.status.map_or("no answer".into(), |s| s.to_string())
+            ));
+            kept.push(None);
+        }
+    }
+    let c1b = kept.pop().flatten();
+    let c2a = kept.pop().flatten();
+    (c2a, c1b, notes)
+}
+
+/// The ladder: rising rates (fractions of `--rate`) until a second of a step has a 429.
+/// Returns every step's rate and counts, the answers from the first saturated second on, and
+/// the saturating rate (`None`: no 429 up to the top).
+async fn ladder(
+    prober: &Prober,
+    c1a: &Identity,
+    opts: &LimitOptions,
+    stop: &AtomicBool,
+) -> (Vec<(f64, [u64; 4])>, Vec<Answer>, Option<f64>) {
+    let mut steps = Vec::new();
+    for frac in LADDER {
+        let rate = (opts.max_rate * frac).max(1.0);
+        let answers = prober.stream(c1a, rate, opts.step, stop).await;
+        steps.push((rate, class_counts(&answers)));
+        if let Some(sec) = first_saturated_second(&answers) {
+            let above = answers
+                .into_iter()
+                .filter(|a| a.offset.as_secs() >= sec)
+                .collect();
+            return (steps, above, Some(rate));
+        }
+    }
+    (steps, Vec::new(), None)
+}
+
+/// What the limit is keyed on: C1/A floods at five times the `measured` limit (at most twice
+/// `--rate`, at least the `saturating` rate) while C2/A and C1/B send a few requests each;
+/// whichever shares C1/A's 429s shares its limit.
+async fn key_probe(
+    prober: &Prober,
+    (c1a, c2a, c1b): (&Identity, Option<&Identity>, Option<&Identity>),
+    (measured, saturating): (f64, f64),
+    opts: &LimitOptions,
+    stop: &AtomicBool,
+) -> Option<String> {
+    let flood_rate = (measured * 5.0).min(opts.max_rate * 2.0).max(saturating);
+    let probe_window = Duration::from_secs(2);
+    let delayed = |who: Option<&Identity>| {
+        let p = prober.clone();
+        let who = who.cloned();
+        async move {
+            let Some(who) = who else {
+                return Vec::new();
+            };
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            p.stream(&who, 4.0, probe_window, &AtomicBool::new(false))
+                .await
+        }
+    };
+    let flood = prober.stream(c1a, flood_rate, Duration::from_secs(3), stop);
+    let (flood, g2, gb) = tokio::join!(flood, delayed(c2a), delayed(c1b));
+    let flood_share = limited_share(
+        &flood
+            .iter()
+            .filter(|a| a.offset >= Duration::from_millis(700))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    key_of(
+        c2a.and_then(|_| shares(&g2, flood_share)),
+        c1b.and_then(|_| shares(&gb, flood_share)),
+    )
 }
 
 #[cfg(test)]

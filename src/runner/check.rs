@@ -32,7 +32,11 @@ use super::request::{
 fn resolve(ctx: &RunContext, sc: &Scenario) -> Result<Scenario, BuildError> {
     fn walk(v: &mut Value, f: &crate::fixture::Fixture) -> Result<(), BuildError> {
         match v {
-            Value::String(s) => *s = f.substitute(s).map_err(BuildError::NotApplicable)?,
+            Value::String(s) => {
+                *s = f
+                    .substitute(s)
+                    .map_err(|e| BuildError::NotApplicable(e.0))?
+            }
             Value::Array(a) => a.iter_mut().try_for_each(|x| walk(x, f))?,
             Value::Object(o) => o.values_mut().try_for_each(|x| walk(x, f))?,
             _ => {}

@@ -339,7 +339,7 @@ async fn concurrent_replay(
     let n = ctx
         .fixture
         .burst_allowance(sends.clamp(2, 50))
-        .map_err(|why| Incomplete::Unbuilt(BuildError::NotApplicable(why)))?;
+        .map_err(|why| Incomplete::Unbuilt(BuildError::NotApplicable(why.0)))?;
     // First one fresh ID-JAG twice in a row: the race's control, and whether the server
     // refuses a second use at all (then it claims replay protection).
     let mint = || {
