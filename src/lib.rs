@@ -6,6 +6,24 @@
 //! [`report`], with [`runner`] driving them and [`idp`] and [`reference`] as the servers the
 //! suite plays and tests.
 
+/// `println!` for the command line that ends quietly when stdout is closed
+/// (`xaa-conform run | head -1`): a write to a closed pipe is dropped, so the run goes on and
+/// still writes its reports.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that ends quietly when stdout is closed (see `outln!`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod catalogue;
 pub mod cli;
 pub mod client;

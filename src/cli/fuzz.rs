@@ -223,31 +223,31 @@ fn print_trial(label: &str, trial: &Trial) {
     let what = trial.finding.as_ref().map_or("held".to_string(), |f| {
         format!("{} {}", f.verdict, f.reason)
     });
-    println!("{label}: {what}");
-    println!(
+    outln!("{label}: {what}");
+    outln!(
         "  class: {} ({})",
         trial.class.name(),
         trial.class.rows().join(", ")
     );
     for step in &trial.case.steps {
-        println!("  step: {}", step.describe());
+        outln!("  step: {}", step.describe());
     }
     if let Some(t) = &trial.token {
-        println!("  header: {}", t.header);
-        println!("  claims: {}", t.claims);
+        outln!("  header: {}", t.header);
+        outln!("  claims: {}", t.claims);
     }
     if let Some(ex) = &trial.exchange {
         match &ex.response {
             Some(r) => {
                 let body: String = r.body.chars().take(300).collect();
-                println!("  answer: {} {body}", r.status);
+                outln!("  answer: {} {body}", r.status);
             }
-            None => println!(
+            None => outln!(
                 "  answer: none ({})",
                 ex.error.as_deref().unwrap_or("no response")
             ),
         }
-        println!("  reproduce: {}", ex.curl);
+        outln!("  reproduce: {}", ex.curl);
     }
 }
 
@@ -366,14 +366,14 @@ async fn replay_saved(ctx: &RunContext, list: &[SavedFailure]) -> Vec<CheckResul
                 if trial.finding.is_some() {
                     print_trial(&format!("{id} still shows"), &trial);
                 } else {
-                    println!("{id} holds now (was: {})", saved.violation);
+                    outln!("{id} holds now (was: {})", saved.violation);
                 }
                 checks.push(check_of(ctx, id, &trial));
             }
-            Err(e) => println!("{id} cannot be sent to this target: {e}"),
+            Err(e) => outln!("{id} cannot be sent to this target: {e}"),
         }
     }
-    println!("replayed {} saved case(s)", list.len());
+    outln!("replayed {} saved case(s)", list.len());
     checks
 }
 
@@ -410,7 +410,7 @@ async fn generate(
     let path = failures_path(args);
     for (i, found) in outcome.findings.iter().enumerate() {
         let min = &found.minimal;
-        println!(
+        outln!(
             "finding {}: after {} case(s), {} step(s) shrunk in {} request(s) to:",
             i + 1,
             found.found_after,
@@ -435,7 +435,7 @@ async fn generate(
         }
     }
     if !outcome.findings.is_empty() {
-        println!(
+        outln!(
             "saved to {} (re-run: --replay {})",
             path.display(),
             path.display()
@@ -459,7 +459,7 @@ fn print_summary(o: &FuzzOutcome) {
         0 => "no finding".to_string(),
         n => format!("{n} distinct finding(s)"),
     };
-    println!(
+    outln!(
         "fuzz: {} case(s) with seed {} ({}) in {:.1} s{stopped}: {found}",
         o.cases_run,
         o.seed,

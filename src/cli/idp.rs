@@ -105,7 +105,7 @@ async fn idp_serve(
             }
         };
     if let Some(path) = &tls_ca_out {
-        println!(
+        outln!(
             "serving HTTPS; the RAS must trust the CA certificate in {} (new at every start)",
             path.display()
         );
@@ -145,24 +145,24 @@ fn tls(ca_out: &Path, public_url: Option<&str>) -> Result<IdpTls, String> {
 /// What a RAS operator must configure: the issuers to trust (and the one not to), the client
 /// C3's JWKS and the requesting app's registration at this IdP.
 fn print_setup(idp: &FakeIdp) {
-    println!("fake IdP listening on {}", idp.addr());
-    println!("configure the RAS to trust these issuers:");
+    outln!("fake IdP listening on {}", idp.addr());
+    outln!("configure the RAS to trust these issuers:");
     for role in [IssuerRole::Trusted, IssuerRole::TrustedB] {
-        println!(
+        outln!(
             "  issuer {}  jwks_uri {}",
             idp.issuer(role),
             idp.jwks_uri(role)
         );
     }
-    println!(
+    outln!(
         "private_key_jwt client C3: register jwks_uri {}",
         crate::fixture::client3_jwks_uri(idp.base_url())
     );
-    println!(
+    outln!(
         "do not trust (negative checks use it): {}",
         idp.issuer(IssuerRole::Untrusted)
     );
-    println!(
+    outln!(
         "requesting app at this IdP: client_id requesting-app, secret from ${IDP_SECRET_ENV}{}",
         if std::env::var_os(IDP_SECRET_ENV).is_some() {
             ""

@@ -28,7 +28,7 @@ fn keys_generate(dir: PathBuf) -> u8 {
     match written {
         Ok(paths) => {
             for p in paths {
-                println!("wrote {} (mode 0600)", p.display());
+                outln!("wrote {} (mode 0600)", p.display());
             }
             0
         }

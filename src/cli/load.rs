@@ -345,7 +345,7 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
         eprintln!("error: {why}: see load.json");
         code = worst(code, 3);
     }
-    print!("{}", summary(&report));
+    out!("{}", summary(&report));
     if !super::announce_reports(write_reports(&report, &args.report_dir)) {
         code = worst(code, 3);
     }

@@ -25,7 +25,7 @@ pub(crate) fn announce_reports(written: Result<Vec<PathBuf>, ReportError>) -> bo
     match written {
         Ok(paths) => {
             let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            println!("reports: {}", shown.join(", "));
+            outln!("reports: {}", shown.join(", "));
             true
         }
         Err(e) => {

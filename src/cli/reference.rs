@@ -114,7 +114,7 @@ fn print_target(
         }
     );
     let secrets = reference::SecretsIn::Environment;
-    print!(
+    out!(
         "{}",
         reference::target_yaml(f, variant, idp_bind, secrets, &header)
     );

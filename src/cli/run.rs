@@ -131,21 +131,21 @@ pub async fn main(args: RunArgs) -> u8 {
 
 /// The terminal table, the summary line and the state of every expected failure.
 fn print_results(results: &RunResults) {
-    println!("{}", terminal::table(results, color()));
-    println!("{}", terminal::summary(results));
+    outln!("{}", terminal::table(results, color()));
+    outln!("{}", terminal::summary(results));
     for e in &results.expected_failures {
         match e.status {
             ExpectedStatus::Expected => {
-                println!("expected failure {}: {}", e.id, e.reason)
+                outln!("expected failure {}: {}", e.id, e.reason)
             }
             ExpectedStatus::Stale => {
-                println!(
+                outln!(
                     "STALE expected failure {}: it no longer fails; remove it from the file",
                     e.id
                 )
             }
             ExpectedStatus::Unfinished => {
-                println!(
+                outln!(
                     "expected failure {}: not judged, the run was interrupted",
                     e.id
                 )

@@ -34,6 +34,6 @@ pub fn main(args: SchemaArgs) -> u8 {
         None => serde_json::json!({ "scenario": scenario, "target": target, "results": results,
             "load": crate::load::report::load_report_schema() }),
     };
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     0
 }

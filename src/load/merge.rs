@@ -416,9 +416,9 @@ pub fn summary(report: &LoadReport) -> String {
 pub fn run(args: &MergeArgs) -> u8 {
     match merge_and_write(args) {
         Ok((report, paths)) => {
-            print!("{}", summary(&report));
+            out!("{}", summary(&report));
             for p in paths {
-                println!("  wrote {}", p.display());
+                outln!("  wrote {}", p.display());
             }
             if report.breached() { 4 } else { 0 }
         }
