@@ -122,10 +122,30 @@ fn started_after(arrivals: &Mutex<Vec<Instant>>, at: Instant, grace: Duration) -
         .unwrap_or(usize::MAX)
 }
 
+/// What every interrupted command must show: exit 130 within 5 s of the signal, its JSON report
+/// and its HTML page marked interrupted, and (with the test's endpoint) no request after it.
+fn assert_stopped(
+    stopped: &(Option<i32>, String, Value, String, Instant, Duration),
+    arrivals: Option<&Mutex<Vec<Instant>>>,
+) {
+    let (code, out, json, html, at, took) = stopped;
+    assert_eq!(*code, Some(130), "{out}");
+    assert!(
+        *took < Duration::from_secs(5),
+        "took {took:?} after the signal: {out}"
+    );
+    assert_eq!(json["interrupted"], true, "{out}");
+    assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
+    if let Some(arrivals) = arrivals {
+        let late = started_after(arrivals, *at, Duration::from_millis(300));
+        assert_eq!(late, 0, "{late} requests arrived after the signal: {out}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_in_the_main_load_stops_it_and_writes_the_reports() {
     let (base, arrivals, server) = counting_endpoint().await;
-    let (code, out, report, html, at, took) = interrupt(
+    let stopped = interrupt(
         "load",
         &base,
         &[
@@ -142,26 +162,19 @@ async fn sigint_in_the_main_load_stops_it_and_writes_the_reports() {
     )
     .await;
     server.abort();
-    assert_eq!(code, Some(130), "{out}");
-    assert!(
-        took < Duration::from_secs(5),
-        "took {took:?} after the signal: {out}"
-    );
-    assert_eq!(report["interrupted"], true, "{out}");
+    assert_stopped(&stopped, Some(&arrivals));
+    let (_, out, report, ..) = &stopped;
     assert!(
         report["classes"]["accepted"].as_u64().unwrap_or(0) > 0,
         "{out}"
     );
-    assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
-    let late = started_after(&arrivals, at, Duration::from_millis(300));
-    assert_eq!(late, 0, "{late} requests arrived after the signal: {out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_in_the_limit_search_stops_it_and_writes_the_reports() {
     let (base, arrivals, server) = counting_endpoint().await;
     // A 1 s load, then a ladder of 5 s steps: the signal falls in the search.
-    let (code, out, report, html, at, took) = interrupt(
+    let stopped = interrupt(
         "load",
         &base,
         &[
@@ -181,21 +194,14 @@ async fn sigint_in_the_limit_search_stops_it_and_writes_the_reports() {
     )
     .await;
     server.abort();
-    assert_eq!(code, Some(130), "{out}");
-    assert!(
-        took < Duration::from_secs(5),
-        "took {took:?} after the signal: {out}"
-    );
-    assert_eq!(report["interrupted"], true, "{out}");
+    assert_stopped(&stopped, Some(&arrivals));
+    let (_, out, report, ..) = &stopped;
     let limit = report["checks"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["id"] == "LOAD-01"))
         .cloned()
         .unwrap_or(Value::Null);
     assert_eq!(limit["verdict"], "SKIP", "{out}");
-    assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
-    let late = started_after(&arrivals, at, Duration::from_millis(300));
-    assert_eq!(late, 0, "{late} requests arrived after the signal: {out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,7 +209,7 @@ async fn sigint_in_a_run_writes_what_finished_and_exits_130() {
     let (base, arrivals, server) = counting_endpoint().await;
     // Paced at 20 requests per second, the catalogue takes far longer than 4 s: the signal
     // comes in the middle of the checks.
-    let (code, out, results, html, at, took) = interrupt(
+    let stopped = interrupt(
         "run",
         &base,
         &["--max-rate", "20/s"],
@@ -211,12 +217,8 @@ async fn sigint_in_a_run_writes_what_finished_and_exits_130() {
     )
     .await;
     server.abort();
-    assert_eq!(code, Some(130), "{out}");
-    assert!(
-        took < Duration::from_secs(5),
-        "took {took:?} after the signal: {out}"
-    );
-    assert_eq!(results["interrupted"], true, "{out}");
+    assert_stopped(&stopped, Some(&arrivals));
+    let (_, out, results, ..) = &stopped;
     let checks = results["checks"].as_array().cloned().unwrap_or_default();
     let not_run = checks
         .iter()
@@ -227,26 +229,18 @@ async fn sigint_in_a_run_writes_what_finished_and_exits_130() {
         not_run < checks.len(),
         "no check finished before the signal: {out}"
     );
-    assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
-    let late = started_after(&arrivals, at, Duration::from_millis(300));
-    assert_eq!(late, 0, "{late} requests arrived after the signal: {out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_in_fuzz_writes_what_finished_and_exits_130() {
-    let (code, out, fuzz, html, _, took) = interrupt(
+    let stopped = interrupt(
         "fuzz",
         "",
         &["--cases", "100000", "--seed", "1"],
         Duration::from_secs(4),
     )
     .await;
-    assert_eq!(code, Some(130), "{out}");
-    assert!(
-        took < Duration::from_secs(5),
-        "took {took:?} after the signal: {out}"
-    );
-    assert_eq!(fuzz["interrupted"], true, "{out}");
+    assert_stopped(&stopped, None);
+    let (_, out, fuzz, ..) = &stopped;
     assert!(fuzz["cases_run"].as_u64().unwrap_or(0) > 0, "{out}");
-    assert!(html.contains("Interrupted (Ctrl-C)"), "{out}");
 }

@@ -334,10 +334,11 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
     let interrupted = stop.load(Ordering::Relaxed) || crate::interrupt::interrupted();
     report.interrupted = interrupted;
 
-    let mut code = 0;
-    if oracle_load::any_failed(&report.checks.iter().map(|c| c.verdict).collect::<Vec<_>>()) {
-        code = worst(code, 1);
-    }
+    // The checks' exit code by the contract's rules, as for `run` (a PREFLIGHT ERROR is 3, a
+    // FAIL 1).
+    let checks = report.checks.iter();
+    let checks = checks.map(|c| (c.id.as_str(), c.verdict, c.reason.as_str()));
+    let mut code = crate::oracle::exit_code(checks, &[]);
     if !report.apply_thresholds(&thresholds) {
         code = worst(code, 4);
     }
@@ -636,18 +637,7 @@ fn report_of(
         .get(&JagKind::Valid)
         .copied()
         .unwrap_or_default();
-    let valid_sent = if args.invalid_share > 0.0 {
-        valid.iter().sum()
-    } else {
-        outcome.generator.sent
-    };
-    let valid_classes = if args.invalid_share > 0.0 {
-        valid
-    } else {
-        let c = &report.classes;
-        [c.accepted, c.rate_limited, c.rejected, c.error]
-    };
-    let unusable = oracle_load::diagnose_load(valid_sent, &valid_classes);
+    let unusable = oracle_load::diagnose_load(valid.iter().sum(), &valid);
     Ok((report, unusable))
 }
 

@@ -56,9 +56,21 @@ impl LaneProbe {
     }
 }
 
-/// How each probe is judged: its level under the profile, the rules of its scenario, and what
-/// it sends in `run`'s words.
-pub type LaneRules = Vec<(LaneProbe, Level, Rules, String)>;
+/// How one probe is judged.
+#[derive(Debug, Clone)]
+pub struct LaneRule {
+    /// The probe.
+    pub probe: LaneProbe,
+    /// The reported check's level under the profile.
+    pub level: Level,
+    /// The rules of the probe's scenario.
+    pub rules: Rules,
+    /// What the probe sends, in `run`'s words.
+    pub what: String,
+}
+
+/// How every probe of the lane is judged.
+pub type LaneRules = Vec<LaneRule>;
 
 /// The rules of every probe under `profile`, from the built-in scenarios (see
 /// [`LaneProbe::scenario`]) and the catalogue rows of the reported checks.
@@ -76,11 +88,12 @@ pub fn rules_for(profile: &str, fixture: &Fixture) -> Result<LaneRules, String> 
             let Expect::Rules(rules) = expect else {
                 return Err(format!("{} has no rule set", p.scenario()));
             };
-            let what = match p {
-                LaneProbe::Replay => format!("{} sent a second time", s.scenario.describe()),
-                _ => s.scenario.describe(),
-            };
-            Ok((p, oracle_load::level(p.id(), profile), rules, what))
+            Ok(LaneRule {
+                probe: p,
+                level: oracle_load::level(p.id(), profile),
+                rules,
+                what: s.scenario.describe_probe(),
+            })
         })
         .collect()
 }
@@ -172,8 +185,14 @@ pub async fn during(
             a = probe(&prober, &who, p) => a,
             _ = super::probe::until_set(&done) => break,
         };
-        if let Some((_, level, r, what)) = rules.iter().find(|(q, ..)| *q == p) {
-            let j = oracle_load::judge_lane_answer(*level, r, &control, &answer, what);
+        if let Some(rule) = rules.iter().find(|r| r.probe == p) {
+            let j = oracle_load::judge_lane_answer(
+                rule.level,
+                &rule.rules,
+                &control,
+                &answer,
+                &rule.what,
+            );
             tallies[i % 3].1.add(j);
         }
         i += 1;
@@ -185,10 +204,11 @@ pub async fn during(
 pub fn judge(result: &LaneResult, rules: &LaneRules) -> Vec<LoadCheck> {
     rules
         .iter()
-        .map(|(p, level, r, what)| {
+        .map(|rule| {
+            let p = &rule.probe;
             let observation = LaneObservation {
                 who: result.who.clone(),
-                what: what.clone(),
+                what: rule.what.clone(),
                 control: result.control.clone(),
                 alone: result
                     .alone
@@ -202,10 +222,10 @@ pub fn judge(result: &LaneResult, rules: &LaneRules) -> Vec<LoadCheck> {
                     .map(|(_, t)| t.clone())
                     .unwrap_or_default(),
             };
-            let j = oracle_load::judge_lane(*level, r, &observation);
+            let j = oracle_load::judge_lane(rule.level, &rule.rules, &observation);
             LoadCheck {
                 id: p.id().to_string(),
-                level: *level,
+                level: rule.level,
                 verdict: j.verdict,
                 reason: j.reason,
             }

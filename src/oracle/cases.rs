@@ -21,6 +21,12 @@ fn weight(v: Verdict) -> u8 {
     }
 }
 
+/// Whether verdict `a` weighs more than `b` when one verdict must stand for several (see
+/// [`combine_cases`]).
+pub fn outweighs(a: Verdict, b: Verdict) -> bool {
+    weight(a) > weight(b)
+}
+
 /// The index of the case whose verdict is the check's (see [`combine_cases`]); `None` when
 /// there is no case.
 pub fn deciding_case(cases: &[(String, Judgement)]) -> Option<usize> {

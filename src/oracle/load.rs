@@ -171,10 +171,10 @@ impl LaneTally {
             return;
         };
         *self.judged.entry(j.verdict).or_default() += 1;
-        let worse = self.worst.as_ref().is_none_or(|w| {
-            super::cases::deciding_case(&[(String::new(), w.clone()), (String::new(), j.clone())])
-                == Some(1)
-        });
+        let worse = self
+            .worst
+            .as_ref()
+            .is_none_or(|w| super::cases::outweighs(j.verdict, w.verdict));
         if worse {
             self.worst = Some(j);
         }
@@ -603,11 +603,6 @@ pub fn judge_interrupted() -> Judgement {
         Verdict::Skip,
         "interrupted (Ctrl-C) before the check finished",
     )
-}
-
-/// Whether a load run failed: a FAIL among its checks (exit 1).
-pub fn any_failed(verdicts: &[Verdict]) -> bool {
-    verdicts.contains(&Verdict::Fail)
 }
 
 #[cfg(test)]

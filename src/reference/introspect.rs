@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use super::token::{form_decode, secret_matches};
 use super::{Defect, RasState};
 
 /// 401 `invalid_client` (RFC 7662 §2.3, RFC 6749 §5.2), with a Basic challenge.
@@ -29,22 +30,10 @@ fn unauthorized() -> Response {
     resp
 }
 
-fn form_decode(s: &str) -> Option<String> {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-}
-
 /// The id and secret the caller presents: Basic (RFC 6749 §2.3.1, form-urlencoded parts) or
 /// the body's `client_id` and `client_secret`.
 fn credentials(headers: &HeaderMap, form: &[(String, String)]) -> Option<(String, String)> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .map(|(_, rest)| rest.trim().to_string());
-    if let Some(b64) = basic {
+    if let Some(b64) = super::token::basic_credentials(headers) {
         let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
         let text = String::from_utf8(raw).ok()?;
         let (id, secret) = text.split_once(':')?;
@@ -71,14 +60,11 @@ pub(crate) async fn introspect(
     let Some((id, secret)) = credentials(&headers, &form) else {
         return unauthorized();
     };
-    let known = state.cfg.clients.iter().any(|c| {
-        c.id == id
-            && aws_lc_rs::constant_time::verify_slices_are_equal(
-                c.secret.expose().as_bytes(),
-                secret.as_bytes(),
-            )
-            .is_ok()
-    });
+    let known = state
+        .cfg
+        .clients
+        .iter()
+        .any(|c| c.id == id && secret_matches(c.secret.expose(), &secret));
     if !known {
         return unauthorized();
     }

@@ -78,13 +78,15 @@ fn invalid_client(state: &RasState, basic: bool, description: &str) -> Response 
     resp
 }
 
-fn form_decode(s: &str) -> Option<String> {
+/// A form-urlencoded part (RFC 6749 §2.3.1 encodes Basic's id and secret so).
+pub(super) fn form_decode(s: &str) -> Option<String> {
     url::form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
 }
 
-fn secret_matches(cfg_secret: &str, given: &str) -> bool {
+/// Whether `given` is the registered secret, compared in constant time.
+pub(super) fn secret_matches(cfg_secret: &str, given: &str) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(cfg_secret.as_bytes(), given.as_bytes())
         .is_ok()
 }
@@ -93,6 +95,19 @@ fn secret_matches(cfg_secret: &str, given: &str) -> bool {
 struct Authenticated {
     id: String,
     secret: String,
+}
+
+/// The base64 part of an `Authorization: Basic …` header, when there is one.
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("basic")
+                .then(|| rest.trim().to_string())
+        })
 }
 
 /// Authenticates the client (RFC 6749 §2.3.1): Basic with form-urlencoded parts, or the
@@ -104,16 +119,7 @@ fn authenticate(
 ) -> Result<Authenticated, Box<Response>> {
     let has = |d: Defect| state.cfg.defects.contains(&d);
     let param = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("basic")
-                .then(|| rest.trim().to_string())
-        });
-    let (id, secret, via_basic) = match basic {
+    let (id, secret, via_basic) = match basic_credentials(headers) {
         Some(b64) => {
             if (param("client_secret").is_some() && !has(Defect::AllowMultipleAuthMethods))
                 || param("client_assertion").is_some()

@@ -506,13 +506,7 @@ async fn judge_exchange(
         }
     };
     let (probe, response) = send_probe(ctx, sc, &rules, &probe_req, exchanges).await;
-    let what = if sc.replay {
-        format!("{what} sent a second time")
-    } else if sc.share_jti {
-        format!("{what}, with the jti of the control just accepted,")
-    } else {
-        what
-    };
+    let what = sc.describe_probe();
     let j = oracle::judge_answer(level, &rules, &control, &probe, response.as_ref(), &what);
     let j = as_introspected(ctx, &rules, j, &probe, exchanges, |p| {
         oracle::judge_answer(level, &rules, &control, p, response.as_ref(), &what)

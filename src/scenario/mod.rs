@@ -469,6 +469,19 @@ impl Scenario {
         }
     }
 
+    /// What the judged request sends, as verdict reasons name it: [`Scenario::describe`], and
+    /// for a replay or a shared `jti` how the probe relates to its control.
+    pub fn describe_probe(&self) -> String {
+        let what = self.describe();
+        if self.replay {
+            format!("{what} sent a second time")
+        } else if self.share_jti {
+            format!("{what}, with the jti of the control just accepted,")
+        } else {
+            what
+        }
+    }
+
     /// The policy override in force for `fixture`'s target, if any (the first the target
     /// declares).
     pub fn policy_for(&self, fixture: &crate::fixture::Fixture) -> Option<&PolicyOverride> {
