@@ -564,17 +564,6 @@ fn describe_error(e: &reqwest::Error, limit: Duration) -> String {
         return format!("timed out after {}: {cause}", secs(limit));
     }
     let text = cause.to_string();
-    let head = [
-        "message head is too large",
-        "invalid HTTP header parsed",
-        "invalid content-length parsed",
-        "invalid HTTP status-code parsed",
-        "invalid HTTP version parsed",
-        "invalid HTTP method parsed",
-        "invalid URI",
-        "unexpected transfer-encoding parsed",
-        "invalid transfer-encoding parsed",
-    ];
     if text == "message head is too large" {
         return "the response head is over the client's size limit (message head is too large)"
             .into();
@@ -582,7 +571,10 @@ fn describe_error(e: &reqwest::Error, limit: Duration) -> String {
     if text == "connection closed before message completed" {
         return "the server closed the connection before a complete response head".into();
     }
-    if head.iter().any(|h| text.starts_with(h)) {
+    if crate::fault::MALFORMED_HEAD
+        .iter()
+        .any(|h| text.starts_with(h))
+    {
         return format!("the response head is malformed: {text}");
     }
     if text.contains("chunk") {

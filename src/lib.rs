@@ -28,6 +28,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod client;
 pub mod expected;
+pub mod fault;
 pub mod fixture;
 pub mod fuzz;
 pub mod idp;

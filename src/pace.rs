@@ -53,6 +53,99 @@ pub fn retry_wait(value: Option<&str>, now: SystemTime) -> (Duration, String) {
     }
 }
 
+/// A `Retry-After` longer than this is absurd for a token endpoint's rate limit.
+pub const ABSURD_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Why a `Retry-After` value is absurd (RFC 9110 §10.2.3: delta-seconds or an HTTP date in
+/// the future), or `None` when it is a usable wait.
+pub fn absurd_retry_after(raw: &str, now: SystemTime) -> Option<&'static str> {
+    let raw = raw.trim();
+    let wait = if let Ok(secs) = raw.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else if let Ok(date) = httpdate::parse_http_date(raw) {
+        match date.duration_since(now) {
+            Ok(d) => d,
+            Err(_) => return Some("a date in the past"),
+        }
+    } else {
+        return Some("neither delta-seconds nor an HTTP date");
+    };
+    (wait > ABSURD_RETRY_AFTER).then_some("asks to wait over an hour")
+}
+
+/// The `Retry-After` values of a run's 429s as written, with how often each came: at most
+/// [`RetryAfterValues::DISTINCT`] distinct values are kept, the rest counted under `…`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryAfterValues(pub std::collections::BTreeMap<String, u64>);
+
+impl RetryAfterValues {
+    /// Distinct values kept.
+    pub const DISTINCT: usize = 16;
+    /// The key counting values beyond [`Self::DISTINCT`].
+    pub const OTHERS: &'static str = "…";
+
+    /// Counts `n` answers with `raw` (cut to 64 characters).
+    pub fn add(&mut self, raw: &str, n: u64) {
+        let raw: String = raw.trim().chars().take(64).collect();
+        let key = if self.0.contains_key(&raw) || self.0.len() < Self::DISTINCT {
+            raw
+        } else {
+            Self::OTHERS.to_string()
+        };
+        *self.0.entry(key).or_default() += n;
+    }
+
+    /// Adds another run's values.
+    pub fn merge(&mut self, other: &RetryAfterValues) {
+        for (k, n) in &other.0 {
+            self.add(k, *n);
+        }
+    }
+
+    /// The absurd values, each with why.
+    pub fn absurd(&self, now: SystemTime) -> Vec<(String, &'static str)> {
+        self.0
+            .keys()
+            .filter(|k| k.as_str() != Self::OTHERS)
+            .filter_map(|k| absurd_retry_after(k, now).map(|why| (k.clone(), why)))
+            .collect()
+    }
+
+    /// One line for reports: `` `1` on 118, `soon` on 2 (absurd: neither delta-seconds nor
+    /// an HTTP date); none on 3 ``.
+    pub fn describe(&self, missing: u64, now: SystemTime) -> String {
+        let mut parts: Vec<String> = self
+            .0
+            .iter()
+            .map(
+                |(k, n)| match absurd_retry_after(k, now).filter(|_| k != Self::OTHERS) {
+                    Some(why) => format!("`{k}` on {n} (absurd: {why})"),
+                    None => format!("`{k}` on {n}"),
+                },
+            )
+            .collect();
+        let without = missing.saturating_sub(
+            self.0
+                .iter()
+                .filter(|(k, _)| {
+                    k.as_str() != Self::OTHERS
+                        && absurd_retry_after(k, now)
+                            == Some("neither delta-seconds nor an HTTP date")
+                })
+                .map(|(_, n)| n)
+                .sum(),
+        );
+        if without > 0 {
+            parts.push(format!("none on {without}"));
+        }
+        if parts.is_empty() {
+            "no 429".into()
+        } else {
+            format!("Retry-After {}", parts.join(", "))
+        }
+    }
+}
+
 /// Parses a rate such as `5/s`, `300/m`, `5` (per second) into requests per second.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let t = text.trim();
@@ -97,6 +190,31 @@ mod tests {
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(retry_wait(Some(&past), now).0, DEFAULT_RETRY_WAIT);
         assert!(retry_wait(Some("3600"), now).1.contains("cut to 10 s"));
+    }
+
+    #[test]
+    fn absurd_values_are_named() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(absurd_retry_after("1", now), None);
+        assert_eq!(absurd_retry_after("3600", now), None);
+        assert!(absurd_retry_after("86400", now).is_some());
+        assert!(absurd_retry_after("-1", now).is_some());
+        assert!(absurd_retry_after("soon", now).is_some());
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(absurd_retry_after(&past, now), Some("a date in the past"));
+        let mut v = RetryAfterValues::default();
+        v.add("1", 118);
+        v.add("soon", 2);
+        assert_eq!(
+            v.describe(5, now),
+            "Retry-After `1` on 118, `soon` on 2 (absurd: neither delta-seconds nor an HTTP \
+             date), none on 3"
+        );
+        for i in 0..40 {
+            v.add(&i.to_string(), 1);
+        }
+        assert_eq!(v.0.len(), RetryAfterValues::DISTINCT + 1);
+        assert_eq!(v.0[RetryAfterValues::OTHERS], 25);
     }
 
     #[test]

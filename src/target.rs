@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::fixture::{self, Client, ClientAuthMethod, Fixture, Secret};
-use crate::input::{self, InputError};
+use crate::input::{self, InputError, Place};
 
 /// A client as written in the target file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -197,6 +197,10 @@ pub struct TargetFile {
     /// algorithm first sends its own control in it and is SKIP when that is refused.
     #[serde(default)]
     pub accepted_algs: Option<Vec<crate::jose::KeyAlg>>,
+    /// The text the file was parsed from, so that errors found later name their position.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub source: Option<std::sync::Arc<str>>,
 }
 
 /// Default per-request timeout.
@@ -206,22 +210,18 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_FOREIGN_RESOURCE: &str = "https://foreign.example/api";
 
 /// Expands `${VAR}` from the environment in a secret.
-fn expand_env(origin: &str, field: &str, value: &str) -> Result<Secret, InputError> {
+fn expand_env(at: &Place, field: &str, value: &str) -> Result<Secret, InputError> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| {
-            InputError::file(origin, format!("{field}: unclosed ${{ in the value"))
-        })?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| at.error(field, "unclosed ${ in the value"))?;
         let var = &after[..end];
-        let v = std::env::var(var).map_err(|_| {
-            InputError::file(
-                origin,
-                format!("{field}: environment variable {var} is not set"),
-            )
-        })?;
+        let v = std::env::var(var)
+            .map_err(|_| at.error(field, format!("environment variable {var} is not set")))?;
         out.push_str(&v);
         rest = &after[end + 1..];
     }
@@ -231,26 +231,22 @@ fn expand_env(origin: &str, field: &str, value: &str) -> Result<Secret, InputErr
 
 /// Reads `ca_file` (relative to the target file's folder): PEM text holding at least one
 /// certificate.
-fn read_ca_file(origin: &str, file: &str) -> Result<String, InputError> {
-    let path = Path::new(origin)
+fn read_ca_file(at: &Place, file: &str) -> Result<String, InputError> {
+    let path = Path::new(at.origin)
         .parent()
         .unwrap_or_else(|| Path::new(""))
         .join(file);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        InputError::file(
-            origin,
-            format!("ca_file: cannot read {}: {e}", path.display()),
-        )
-    })?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| at.error("ca_file", format!("cannot read {}: {e}", path.display())))?;
     let certs = pem::parse_many(&text)
-        .map_err(|e| InputError::file(origin, format!("ca_file: {}: {e}", path.display())))?
+        .map_err(|e| at.error("ca_file", format!("{}: {e}", path.display())))?
         .into_iter()
         .filter(|p| p.tag() == "CERTIFICATE")
         .count();
     if certs == 0 {
-        return Err(InputError::file(
-            origin,
-            format!("ca_file: {} holds no PEM CERTIFICATE", path.display()),
+        return Err(at.error(
+            "ca_file",
+            format!("{} holds no PEM CERTIFICATE", path.display()),
         ));
     }
     Ok(text)
@@ -259,12 +255,15 @@ fn read_ca_file(origin: &str, file: &str) -> Result<String, InputError> {
 impl TargetFile {
     /// Reads a target file.
     pub fn read(path: &Path) -> Result<Self, InputError> {
-        input::read_yaml(path)
+        let text = input::read_text(path)?;
+        Self::parse(&path.display().to_string(), &text)
     }
 
     /// Parses a target file's text; `origin` names it in errors.
     pub fn parse(origin: &str, text: &str) -> Result<Self, InputError> {
-        input::parse_yaml(origin, text)
+        let mut file: TargetFile = input::parse_yaml(origin, text)?;
+        file.source = Some(text.into());
+        Ok(file)
     }
 
     /// The fake IdP's public base URL.
@@ -277,10 +276,14 @@ impl TargetFile {
 
     /// Resolves the file into the fixture: secrets read from the environment, defaults filled.
     pub fn to_fixture(&self, origin: &str) -> Result<Fixture, InputError> {
+        let at = &Place {
+            origin,
+            text: self.source.as_deref(),
+        };
         let client = |field: &str, c: &ClientEntry| -> Result<Client, InputError> {
             Ok(Client {
                 id: c.id.clone(),
-                secret: expand_env(origin, field, &c.secret)?,
+                secret: expand_env(at, field, &c.secret)?,
                 auth: c.auth,
             })
         };
@@ -288,27 +291,24 @@ impl TargetFile {
             ("token_endpoint", &self.token_endpoint),
             ("issuer", &self.issuer),
         ] {
-            url::Url::parse(url).map_err(|e| {
-                InputError::file(origin, format!("{field}: `{url}` is not a URL: {e}"))
-            })?;
+            url::Url::parse(url)
+                .map_err(|e| at.error(field, format!("`{url}` is not a URL: {e}")))?;
         }
-        self.check_api_write(origin)?;
-        let (whoami, whoami_principal) = self.whoami(origin)?;
+        self.check_idp(at)?;
+        self.check_api_write(at)?;
+        let (whoami, whoami_principal) = self.whoami(at)?;
         let c1 = client("client.secret", &self.client)?;
         let introspection = self
             .introspection
             .as_ref()
             .map(|i| -> Result<_, InputError> {
-                http_url(origin, "introspection.url", &i.url)?;
+                http_url(at, "introspection.url", &i.url)?;
                 Ok(fixture::Introspection {
                     url: i.url.clone(),
                     client: match &i.client {
                         Some(c) => {
                             if c.id.is_empty() {
-                                return Err(InputError::file(
-                                    origin,
-                                    "introspection.client.id: empty",
-                                ));
+                                return Err(at.error("introspection.client.id", "empty"));
                             }
                             client("introspection.client.secret", c)?
                         }
@@ -350,10 +350,10 @@ impl TargetFile {
             whoami,
             whoami_principal,
             introspection,
-            timeout: duration(origin, "timeout", &self.timeout, "10s")?.unwrap_or(DEFAULT_TIMEOUT),
-            jwks_cache_ttl: duration(origin, "jwks_cache_ttl", &self.jwks_cache_ttl, "5m")?,
+            timeout: duration(at, "timeout", &self.timeout, "10s")?.unwrap_or(DEFAULT_TIMEOUT),
+            jwks_cache_ttl: duration(at, "jwks_cache_ttl", &self.jwks_cache_ttl, "5m")?,
             jwks_refetch_interval: duration(
-                origin,
+                at,
                 "jwks_refetch_interval",
                 &self.jwks_refetch_interval,
                 "5s",
@@ -362,41 +362,53 @@ impl TargetFile {
             max_rate: self
                 .max_rate
                 .as_deref()
-                .map(|r| {
-                    crate::pace::parse_rate(r)
-                        .map_err(|e| InputError::file(origin, format!("max_rate: {e}")))
-                })
+                .map(|r| crate::pace::parse_rate(r).map_err(|e| at.error("max_rate", e)))
                 .transpose()?,
             jit_provisioning: self.jit_provisioning,
             ca_pem: self
                 .ca_file
                 .as_deref()
-                .map(|f| read_ca_file(origin, f))
+                .map(|f| read_ca_file(at, f))
                 .transpose()?,
-            accepted_algs: self.accepted_algs(origin)?,
+            accepted_algs: self.accepted_algs(at)?,
         })
     }
 
+    /// `idp.bind` is an `ip:port` socket address, and `idp.public_url` an http(s) URL.
+    fn check_idp(&self, at: &Place) -> Result<(), InputError> {
+        if self.idp.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(at.error(
+                "idp.bind",
+                format!(
+                    "`{}` is not an ip:port socket address such as 127.0.0.1:7400 (port 0: any \
+                     free port)",
+                    self.idp.bind
+                ),
+            ));
+        }
+        if let Some(u) = &self.idp.public_url {
+            http_url(at, "idp.public_url", u)?;
+        }
+        Ok(())
+    }
+
     /// `api.write` names an HTTP method and one of the target's scopes.
-    fn check_api_write(&self, origin: &str) -> Result<(), InputError> {
+    fn check_api_write(&self, at: &Place) -> Result<(), InputError> {
         let Some(w) = &self.api.write else {
             return Ok(());
         };
         if w.method.is_empty() || !w.method.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(InputError::file(
-                origin,
-                format!(
-                    "api.write.method: `{}` is not an HTTP method such as POST or PUT",
-                    w.method
-                ),
+            return Err(at.error(
+                "api.write.method",
+                format!("`{}` is not an HTTP method such as POST or PUT", w.method),
             ));
         }
         let declared = self.scope.as_deref().unwrap_or_default();
         if !declared.split(' ').any(|s| s == w.scope) {
-            return Err(InputError::file(
-                origin,
+            return Err(at.error(
+                "api.write.scope",
                 format!(
-                    "api.write.scope: `{}` is not one of the target's scopes (`{declared}`)",
+                    "`{}` is not one of the target's scopes (`{declared}`)",
                     w.scope
                 ),
             ));
@@ -405,7 +417,7 @@ impl TargetFile {
     }
 
     /// The whoami URL and the JSON pointer of its principal member, if the target names one.
-    fn whoami(&self, origin: &str) -> Result<(Option<String>, Option<String>), InputError> {
+    fn whoami(&self, at: &Place) -> Result<(Option<String>, Option<String>), InputError> {
         match &self.whoami {
             None => Ok((None, None)),
             Some(WhoamiEntry::Url(url)) => Ok((Some(url.clone()), None)),
@@ -414,11 +426,9 @@ impl TargetFile {
                     && !p.is_empty()
                     && !p.starts_with('/')
                 {
-                    return Err(InputError::file(
-                        origin,
-                        format!(
-                            "whoami.principal: `{p}` is no JSON pointer (RFC 6901): write `/{p}`"
-                        ),
+                    return Err(at.error(
+                        "whoami.principal",
+                        format!("`{p}` is no JSON pointer (RFC 6901): write `/{p}`"),
                     ));
                 }
                 Ok((Some(url.clone()), principal.clone()))
@@ -427,11 +437,11 @@ impl TargetFile {
     }
 
     /// The accepted algorithms, the default first; at least one.
-    fn accepted_algs(&self, origin: &str) -> Result<Vec<crate::jose::KeyAlg>, InputError> {
+    fn accepted_algs(&self, at: &Place) -> Result<Vec<crate::jose::KeyAlg>, InputError> {
         match &self.accepted_algs {
-            Some(algs) if algs.is_empty() => Err(InputError::file(
-                origin,
-                "accepted_algs: name at least one algorithm (RS256, ES256)",
+            Some(algs) if algs.is_empty() => Err(at.error(
+                "accepted_algs",
+                "name at least one algorithm (RS256, ES256)",
             )),
             Some(algs) => Ok(algs.clone()),
             None => Ok(fixture::DEFAULT_ACCEPTED_ALGS.to_vec()),
@@ -440,27 +450,21 @@ impl TargetFile {
 }
 
 /// A field that must be an `http` or `https` URL.
-fn http_url(origin: &str, field: &str, value: &str) -> Result<(), InputError> {
+fn http_url(at: &Place, field: &str, value: &str) -> Result<(), InputError> {
     match url::Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
-        Ok(u) => Err(InputError::file(
-            origin,
-            format!(
-                "{field}: `{value}` is a {} URL, not http or https",
-                u.scheme()
-            ),
+        Ok(u) => Err(at.error(
+            field,
+            format!("`{value}` is a {} URL, not http or https", u.scheme()),
         )),
-        Err(e) => Err(InputError::file(
-            origin,
-            format!("{field}: `{value}` is not a URL: {e}"),
-        )),
+        Err(e) => Err(at.error(field, format!("`{value}` is not a URL: {e}"))),
     }
 }
 
 /// A duration field of the target file (`10s`, `5m`), or `None` when it is absent; a value
 /// humantime cannot read is bad input naming the field and an example.
 fn duration(
-    origin: &str,
+    at: &Place,
     field: &str,
     value: &Option<String>,
     example: &str,
@@ -468,12 +472,8 @@ fn duration(
     value
         .as_deref()
         .map(|t| {
-            humantime::parse_duration(t).map_err(|e| {
-                InputError::file(
-                    origin,
-                    format!("{field}: `{t}`: {e} (for example {example})"),
-                )
-            })
+            humantime::parse_duration(t)
+                .map_err(|e| at.error(field, format!("`{t}`: {e} (for example {example})")))
         })
         .transpose()
 }

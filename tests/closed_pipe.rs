@@ -1,6 +1,5 @@
-//! Output to a closed pipe (`xaa-conform run | head -1`) ends quietly: no panic, the exit code
-//! of the run itself, and the reports are still written. (`load` is not here yet: goose prints
-//! its "N users launched" lines to stdout itself, and panics on a closed pipe.)
+//! Output to a closed pipe (`xaa-conform run | head -1`, `schema`, `load`) ends quietly: no
+//! panic, the exit code of the run itself, and the reports are still written.
 
 mod common;
 
@@ -48,4 +47,48 @@ fn run_to_a_closed_pipe_still_writes_its_reports() {
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(reports.join("results.json").is_file(), "{err}");
+}
+
+#[test]
+fn load_to_a_closed_pipe_still_writes_its_reports() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let reports = dir.path().join("load");
+    let keys = dir.path().join("keys");
+    let (code, err) = with_stdout_closed(&[
+        "load",
+        "--rate",
+        "10",
+        "--duration",
+        "1s",
+        "--race",
+        "0",
+        "--lane-rate",
+        "0",
+        "--keys",
+        keys.to_str().expect("utf-8"),
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(reports.join("load.json").is_file(), "{err}");
+    assert!(reports.join("load.html").is_file(), "{err}");
+}
+
+/// goose's own "N users launched." never reaches stdout: the summary is all there is.
+#[test]
+fn load_stdout_is_the_summary_alone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = common::command()
+        .args(["load", "--rate", "10", "--duration", "1s", "--race", "0"])
+        .args(["--lane-rate", "0", "--keys"])
+        .arg(dir.path().join("keys"))
+        .arg("--report-dir")
+        .arg(dir.path().join("load"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("users launched"), "{stdout}");
+    assert!(stdout.starts_with("load: 10 requests"), "{stdout}");
 }

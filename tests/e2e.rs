@@ -396,6 +396,69 @@ fn cli_bad_target_yaml_exits_2_with_its_position() {
     assert!(err.contains(&format!("{}:2:", path.display())), "{err}");
 }
 
+/// Errors found after parsing name the value's `file:line:column` and exit 2: an unset
+/// `${VAR}`, a bad duration, a bad URL, a bad `idp.bind`; an unclosed `{` points where it
+/// opened; `--scenarios` naming no folder says so.
+#[test]
+fn cli_bad_values_exit_2_naming_their_position() {
+    let base = "token_endpoint: http://127.0.0.1:1/token\nissuer: http://127.0.0.1:1\n";
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "client:\n  id: c1\n  secret: ${XAA_CONFORM_TEST_UNSET_VAR}\nsubject: u1\n",
+            ":5:11: client.secret: environment variable XAA_CONFORM_TEST_UNSET_VAR is not set",
+            "",
+        ),
+        (
+            "client: { id: c1, secret: s }\nsubject: u1\ntimeout: soon\n",
+            ":5:10: timeout: `soon`",
+            "for example 10s",
+        ),
+        (
+            "client: { id: c1, secret: s }\nsubject: u1\nidp: { bind: \"localhost\" }\n",
+            ":5:14: idp.bind: `localhost` is not an ip:port socket address",
+            "",
+        ),
+        (
+            "client: { id: c1, secret: s }\nsubject: u1\nintrospection: { url: \"ftp://x/i\" }\n",
+            ":5:23: introspection.url: `ftp://x/i` is a ftp URL, not http or https",
+            "",
+        ),
+        (
+            "client: { id: c1, secret: s, auth: client_secret_basic\nsubject: u1\n",
+            ":3:9: this `{` opens a flow mapping that is never closed: add the `}`",
+            "",
+        ),
+    ];
+    for (i, (rest, at, also)) in cases.iter().enumerate() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = write(dir.path(), "target.yaml", &format!("{base}{rest}"));
+        let started = std::time::Instant::now();
+        let out = bin()
+            .args(["run", "--target"])
+            .arg(&path)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "case {i}: {err}");
+        assert!(
+            err.contains(&format!("{}{at}", path.display())),
+            "case {i}: {err}"
+        );
+        assert!(err.contains(also), "case {i}: {err}");
+        assert!(!err.contains("panicked"), "case {i}: {err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = bin()
+        .args(["run", "--scenarios"])
+        .arg(dir.path().join("missing"))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("missing: no such directory"), "{err}");
+}
+
 fn target_at(dir: &std::path::Path, endpoint: &str, idp_bind: &str) -> std::path::PathBuf {
     // The issuer lives where the token endpoint does, so its metadata is as unreachable.
     let issuer = endpoint.trim_end_matches("/token");

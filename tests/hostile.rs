@@ -655,20 +655,52 @@ async fn an_untrusted_certificate_is_error_not_an_answer() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
-/// The same faults on the load path: every request is counted as an error, the run ends on
-/// time (a 2 s schedule with a 1 s timeout), and load.json is written.
+/// The same faults on the load path: every request is counted as an error under its cause
+/// (load.json `errors`, the terminal summary), the run ends on time (a 2 s schedule with a
+/// 1 s timeout), and load.json is written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn load_counts_hostile_answers_as_errors_and_ends_on_time() {
+async fn load_counts_hostile_answers_as_errors_by_cause_and_ends_on_time() {
     let hostile = hostile_server().await;
     let reset = raw_server(RawFault::ResetMidResponse).await;
     let silent = raw_server(RawFault::Silent).await;
+    let stall = raw_server(RawFault::HeadersThenStall).await;
     let gzip = gzip_bomb_server().await;
-    for (addr, route) in [
-        (reset, "/token"),
-        (silent, "/token"),
-        (gzip, "/gzip"),
-        (hostile, "/number"),
-        (hostile, "/big"),
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    for (addr, route, cause, words) in [
+        (
+            reset,
+            "/token",
+            "connection_reset",
+            "connection reset or closed early",
+        ),
+        (
+            silent,
+            "/token",
+            "head_timeout",
+            "no response head within the timeout",
+        ),
+        (
+            stall,
+            "/token",
+            "body_timeout",
+            "body not complete within the timeout",
+        ),
+        (
+            refused,
+            "/token",
+            "connection_refused",
+            "connection refused",
+        ),
+        // load does not ask for gzip nor inflate it: the compressed bytes alone are over
+        // the cap.
+        (gzip, "/gzip", "body_over_cap", "body over the size cap"),
+        (hostile, "/html", "invalid_json", "body not JSON"),
+        (hostile, "/number", "no_token", "200 without access_token"),
+        (hostile, "/big", "body_over_cap", "body over the size cap"),
+        (hostile, "/redirect", "redirect", "redirect (3xx)"),
     ] {
         let dir = tempfile::tempdir().expect("tmp");
         let target = dir.path().join("target.yaml");
@@ -723,9 +755,16 @@ async fn load_counts_hostile_answers_as_errors_and_ends_on_time() {
         .expect("load.json");
         let classes = &report["classes"];
         assert_eq!(classes["accepted"], 0, "{route}: {classes}");
+        let errors = classes["error"].as_u64().unwrap_or(0);
+        assert!(errors >= 15, "{route}: {classes}\n{text}");
+        assert_eq!(
+            report["errors"],
+            serde_json::json!({ cause: errors }),
+            "{route}: every error under its cause\n{text}"
+        );
         assert!(
-            classes["error"].as_u64().unwrap_or(0) >= 15,
-            "{route}: {classes}\n{text}"
+            text.contains(&format!("errors by cause: {words} {errors}")),
+            "{route}: {text}"
         );
         assert_ne!(
             out.status.code(),

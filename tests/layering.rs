@@ -30,6 +30,7 @@ const PURE: &[&str] = &[
 /// Modules that run servers, send requests, drive runs or write reports.
 const IMPURE: &[&str] = &[
     "client",
+    "fault",
     "idp",
     "reference",
     "runner",

@@ -385,3 +385,98 @@ async fn a_load_without_one_token_is_exit_3() {
     assert!(r["classes"]["rejected"].as_u64().unwrap_or(0) >= 5, "{out}");
     assert!(out.contains("no valid ID-JAG got a token"), "{out}");
 }
+
+/// A load in which every answer is a 429 exits 3, and reports the Retry-After values seen
+/// (load.json and the diagnosis), naming the absurd ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_all_429_load_reports_its_retry_after_values_and_exits_3() {
+    use axum::http::{HeaderValue, StatusCode, header::RETRY_AFTER};
+    use axum::response::IntoResponse;
+    use std::sync::atomic::AtomicU64;
+    let count = Arc::new(AtomicU64::new(0));
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move || {
+            let n = count.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let mut resp = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(serde_json::json!({ "error": "slow_down" })),
+                )
+                    .into_response();
+                let value = match n % 3 {
+                    0 => Some("1"),
+                    1 => Some("soon"),
+                    _ => None,
+                };
+                if let Some(v) = value {
+                    resp.headers_mut()
+                        .insert(RETRY_AFTER, HeaderValue::from_static(v));
+                }
+                resp
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(30), axum::serve(listener, app)).await;
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = dir.path().join("target.yaml");
+    std::fs::write(
+        &target,
+        format!(
+            "token_endpoint: http://{addr}/token\nissuer: http://{addr}\n\
+             client: {{ id: c1, secret: s3cr3t }}\nsubject: u1\nidp: {{ bind: \"127.0.0.1:0\" }}\n"
+        ),
+    )
+    .expect("write");
+    let target = target.to_str().expect("utf-8").to_string();
+    let reports = dir.path().join("reports");
+    let (code, out, r) = tokio::task::spawn_blocking(move || {
+        load(
+            &reports,
+            &[
+                "--target",
+                &target,
+                "--rate",
+                "15",
+                "--duration",
+                "2s",
+                "--timeout",
+                "1s",
+                "--race",
+                "0",
+                "--lane-rate",
+                "0",
+                "--no-preflight",
+            ],
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(r["classes"]["rate_limited"], 30, "{out}");
+    let rl = &r["rate_limit"];
+    assert_eq!(
+        rl["retry_after_values"],
+        serde_json::json!({ "1": 10, "soon": 10 }),
+        "{out}"
+    );
+    assert_eq!(
+        rl["retry_after_absurd"],
+        serde_json::json!({ "soon": "neither delta-seconds nor an HTTP date" }),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "every answer was 429 (Retry-After `1` on 10, `soon` on 10 (absurd: neither \
+             delta-seconds nor an HTTP date), none on 10)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("absurd Retry-After values: `soon`"), "{out}");
+}

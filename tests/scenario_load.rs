@@ -418,8 +418,11 @@ fn missing_required_field_is_reported_in_the_mapping() {
 #[test]
 fn yaml_syntax_error_is_reported_with_position() {
     let (e, path) = load_err(AUD_02.replace("tags: [claims, aud]", "tags: [claims, aud"));
-    // The flow sequence opened on line 4 is still open when `jag:` shows up on line 5.
-    assert_at(&e, &path, 5, 4);
+    // The flow sequence opened on line 4 is still open when `jag:` shows up on line 5: the
+    // error points where it opened, and keeps the parser's own words and place.
+    assert_at(&e, &path, 4, 7);
+    assert!(e.message.contains("never closed: add the `]`"), "{e}");
+    assert!(e.message.contains("line 5 column 4"), "{e}");
 }
 
 #[test]
@@ -645,13 +648,14 @@ fn empty_directory_is_an_error() {
 }
 
 #[test]
-fn a_file_or_missing_path_is_not_a_directory() {
+fn a_file_is_not_a_directory_and_a_missing_path_says_so() {
     let dir = TempDir::new().expect("tempdir");
     let file = write(dir.path(), "a.yaml", AUD_02);
-    for p in [file.clone(), dir.path().join("missing")] {
-        let e = load_dir(&p).expect_err("not a directory");
+    let missing = dir.path().join("missing");
+    for (p, words) in [(file, "not a directory"), (missing, "no such directory")] {
+        let e = load_dir(&p).expect_err(words);
         assert_eq!(e.origin, origin(&p));
-        assert!(e.message.contains("not a directory"), "{e}");
+        assert!(e.message.starts_with(words), "{e}");
     }
 }
 

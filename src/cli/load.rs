@@ -611,6 +611,11 @@ fn report_of(
     };
     let mut report = LoadReport::from_stats(config, &outcome.stats, elapsed, generator)
         .map_err(|e| (3, e.to_string()))?;
+    report.errors = outcome
+        .errors
+        .iter()
+        .map(|(f, n)| (f.name().to_string(), *n))
+        .collect();
     if let Some(l) = &limit {
         report.checks.push(l.check.clone());
     }
@@ -637,7 +642,11 @@ fn report_of(
         .get(&JagKind::Valid)
         .copied()
         .unwrap_or_default();
-    let unusable = oracle_load::diagnose_load(valid.iter().sum(), &valid);
+    let retry_after = outcome
+        .retry_after
+        .values
+        .describe(outcome.retry_after.missing, std::time::SystemTime::now());
+    let unusable = oracle_load::diagnose_load(valid.iter().sum(), &valid, &retry_after);
     Ok((report, unusable))
 }
 
@@ -661,6 +670,13 @@ fn rate_limit_of(
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
+            retry_after_values: ra.values.0.clone(),
+            retry_after_absurd: ra
+                .values
+                .absurd(std::time::SystemTime::now())
+                .into_iter()
+                .map(|(k, why)| (k, why.to_string()))
+                .collect(),
             ..Default::default()
         }
     });
@@ -670,6 +686,8 @@ fn rate_limit_of(
             if let Some(m) = main {
                 rl.retry_after_seen += m.retry_after_seen;
                 rl.retry_after_missing += m.retry_after_missing;
+                rl.retry_after_values = m.retry_after_values;
+                rl.retry_after_absurd = m.retry_after_absurd;
             }
             Some(rl)
         }
@@ -748,6 +766,20 @@ fn judgement_of(c: &LoadCheck) -> Judgement {
     }
 }
 
+/// `connection reset or closed early 20, no response head within the timeout 3`: the
+/// error causes of `load.json`, in words, most frequent first.
+pub fn errors_by_cause(errors: &std::collections::BTreeMap<String, u64>) -> String {
+    let mut by: Vec<(&String, &u64)> = errors.iter().collect();
+    by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    by.iter()
+        .map(|(k, n)| {
+            let label = crate::fault::Fault::from_name(k).map_or(k.as_str(), |f| f.label());
+            format!("{label} {n}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The terminal summary of a finished run.
 pub fn summary(r: &LoadReport) -> String {
     let us = |v: Option<u64>| v.map_or("-".to_string(), |x| format!("{x} µs"));
@@ -766,6 +798,12 @@ pub fn summary(r: &LoadReport) -> String {
         "  achieved {:.1}/s, accepted {:.1}/s\n  classes: accepted {}  rate_limited {}  rejected {}  error {}\n",
         r.achieved_rps, r.accepted_rps, c.accepted, c.rate_limited, c.rejected, c.error
     ));
+    if !r.errors.is_empty() {
+        out.push_str(&format!(
+            "  errors by cause: {}\n",
+            errors_by_cause(&r.errors)
+        ));
+    }
     let l = &r.latency_us;
     out.push_str(&format!(
         "  accepted latency: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n",
@@ -821,6 +859,17 @@ pub fn summary(r: &LoadReport) -> String {
             yn(rl.recovered),
             rl.key.as_deref().unwrap_or("unknown")
         ));
+        }
+        if !rl.retry_after_absurd.is_empty() {
+            let absurd: Vec<String> = rl
+                .retry_after_absurd
+                .iter()
+                .map(|(v, why)| format!("`{v}` ({why})"))
+                .collect();
+            out.push_str(&format!(
+                "  absurd Retry-After values: {}\n",
+                absurd.join(", ")
+            ));
         }
     }
     for check in &r.checks {

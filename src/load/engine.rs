@@ -16,6 +16,8 @@
 //! requests were started; too few users for the server's latency and CPU-bound minting both
 //! show up this way.
 //!
+//! goose's own stdout ("N users launched.") is silenced while it runs.
+//!
 //! Ctrl-C: goose installs its own handler, which trips its killswitch; users see it (or our own
 //! stop flag) between requests and stop, goose returns, and the caller writes the partial
 //! report.
@@ -32,6 +34,7 @@ use hdrhistogram::Histogram;
 use super::jag::{JagFactory, JagKind, TokenForm};
 use super::schedule::Schedule;
 use super::stats::{Class, LoadStats, Sample};
+use crate::fault::Fault;
 
 /// A send more than this after its intended time is late.
 pub const LATE_BOUND: Duration = Duration::from_millis(10);
@@ -178,18 +181,24 @@ pub struct RetryAfterTally {
     pub min_secs: Option<u64>,
     /// Largest value seen, seconds.
     pub max_secs: Option<u64>,
+    /// The header values as written, with how often each came (see
+    /// [`crate::pace::RetryAfterValues`]).
+    pub values: crate::pace::RetryAfterValues,
 }
 
 impl RetryAfterTally {
-    /// Counts one 429's header value.
-    pub fn record(&mut self, value: Option<u64>) {
-        match value {
+    /// Counts one 429's `Retry-After` header (`None`: absent).
+    pub fn record(&mut self, header: Option<&reqwest::header::HeaderValue>) {
+        match parse_retry_after(header) {
             Some(v) => {
                 self.seen += 1;
                 self.min_secs = Some(self.min_secs.map_or(v, |m| m.min(v)));
                 self.max_secs = Some(self.max_secs.map_or(v, |m| m.max(v)));
             }
             None => self.missing += 1,
+        }
+        if let Some(h) = header {
+            self.values.add(&String::from_utf8_lossy(h.as_bytes()), 1);
         }
     }
 
@@ -200,6 +209,7 @@ impl RetryAfterTally {
             self.min_secs = Some(self.min_secs.map_or(v, |m| m.min(v)));
             self.max_secs = Some(self.max_secs.map_or(v, |m| m.max(v)));
         }
+        self.values.merge(&o.values);
     }
 }
 
@@ -214,10 +224,8 @@ pub struct EngineOutcome {
     pub retry_after: RetryAfterTally,
     /// Answers by HTTP status.
     pub statuses: BTreeMap<u16, u64>,
-    /// Requests that timed out.
-    pub timeouts: u64,
-    /// Requests that got no HTTP answer for another reason (refused, reset).
-    pub transport_errors: u64,
+    /// Requests in the error class, by cause.
+    pub errors: BTreeMap<Fault, u64>,
     /// Counts by ID-JAG kind (valid, expired, …) and class, in [`Class::ALL`] order.
     pub by_kind: BTreeMap<JagKind, [u64; 4]>,
     /// Valid ID-JAGs answered with 5xx (a FAIL under mixed traffic).
@@ -245,8 +253,7 @@ impl EngineOutcome {
             .judge(),
             retry_after: RetryAfterTally::default(),
             statuses: BTreeMap::new(),
-            timeouts: 0,
-            transport_errors: 0,
+            errors: BTreeMap::new(),
             by_kind: BTreeMap::new(),
             valid_5xx: 0,
             invalid_accepted: 0,
@@ -277,8 +284,7 @@ struct Tally {
     max_late_us: u64,
     retry_after: RetryAfterTally,
     statuses: BTreeMap<u16, u64>,
-    timeouts: u64,
-    transport_errors: u64,
+    errors: BTreeMap<Fault, u64>,
     by_kind: BTreeMap<JagKind, [u64; 4]>,
     valid_5xx: u64,
     invalid_accepted: u64,
@@ -296,8 +302,9 @@ impl Tally {
         for (k, v) in o.statuses {
             *self.statuses.entry(k).or_default() += v;
         }
-        self.timeouts += o.timeouts;
-        self.transport_errors += o.transport_errors;
+        for (k, v) in o.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
         for (k, v) in o.by_kind {
             let e = self.by_kind.entry(k).or_default();
             for (a, b) in e.iter_mut().zip(v) {
@@ -313,6 +320,9 @@ impl Tally {
 struct Shared {
     cfg: EngineConfig,
     path: String,
+    /// One client for every user (goose's own follows redirects, and a token endpoint's
+    /// redirect is an answer to count, not to follow).
+    http: reqwest::Client,
     start: Instant,
     start_unix: f64,
     next: AtomicU64,
@@ -352,13 +362,14 @@ pub fn kind_for(g: u64, share: f64) -> JagKind {
     }
 }
 
-/// A `Retry-After` value in seconds: delta-seconds, or an HTTP date from now (RFC 9110 §10.2.3).
+/// A `Retry-After` value in seconds: delta-seconds, or an HTTP date from now (RFC 9110
+/// §10.2.3; a past date is 0).
 pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<u64> {
     let text = value?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<u64>() {
         return Some(secs);
     }
-    let when = httpdate_parse(text)?;
+    let when = httpdate::parse_http_date(text).ok()?;
     Some(
         when.duration_since(SystemTime::now())
             .map(|d| d.as_secs())
@@ -366,32 +377,21 @@ pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option
     )
 }
 
-fn httpdate_parse(text: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(text).ok().or_else(|| {
-        // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
-        let parts: Vec<&str> = text.split_whitespace().collect();
-        if parts.len() != 6 {
-            return None;
-        }
-        let months = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
-        let month = months.iter().position(|m| *m == parts[2])? + 1;
-        let iso = format!("{}-{month:02}-{:0>2}T{}Z", parts[3], parts[1], parts[4]);
-        humantime::parse_rfc3339(&iso).ok()
-    })
-}
-
-/// Reads at most `cap` bytes of a body; `None` when the connection fails or it is larger.
-pub async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Option<Vec<u8>> {
+/// Reads at most `cap` bytes of a body, or says why it could not be read.
+pub async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, Fault> {
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.ok()? {
-        if out.len() + chunk.len() > cap {
-            return None;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if out.len() + chunk.len() > cap {
+                    return Err(Fault::BodyOverCap);
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => return Err(Fault::of_body_error(&e)),
         }
-        out.extend_from_slice(&chunk);
     }
-    Some(out)
 }
 
 fn now_unix() -> f64 {
@@ -429,7 +429,14 @@ pub async fn run(cfg: EngineConfig) -> Result<EngineOutcome, EngineError> {
     let lead = START_LEAD + Duration::from_millis(100);
     let start = Instant::now() + lead;
     let start_unix = now_unix() + lead.as_secs_f64();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(cfg.timeout)
+        .user_agent(concat!("xaa-conform/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| EngineError::Url(cfg.token_endpoint.clone(), e.to_string()))?;
     let shared = Arc::new(Shared {
+        http,
         path,
         start,
         start_unix,
@@ -482,7 +489,13 @@ pub async fn run(cfg: EngineConfig) -> Result<EngineOutcome, EngineError> {
         .register_scenario(scenario!("TokenEndpoint").register_transaction(
             Transaction::new(transaction).set_name("POST token (jwt-bearer)"),
         ));
+    // goose prints "N users launched." to stdout whatever it is told: stdout points at
+    // /dev/null while it runs, so the summary is the run's only stdout (`load | head` ends
+    // quietly). A second engine in one process finds it gagged already and goes on.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let gagged = gag::Gag::stdout().ok();
     let result = attack.execute().await;
+    drop(gagged);
     shared.stopped.store(true, Ordering::Relaxed);
     if let Some(t) = ticker {
         t.abort();
@@ -519,8 +532,7 @@ pub async fn run(cfg: EngineConfig) -> Result<EngineOutcome, EngineError> {
         generator,
         retry_after: total.retry_after,
         statuses: total.statuses,
-        timeouts: total.timeouts,
-        transport_errors: total.transport_errors,
+        errors: total.errors,
         by_kind: total.by_kind,
         valid_5xx: total.valid_5xx,
         invalid_accepted: total.invalid_accepted,
@@ -577,6 +589,8 @@ async fn sleep_until(s: &Shared, due: Instant) -> bool {
 
 /// One goose user: takes tickets until the schedule is exhausted or the run is stopped.
 async fn user_loop(s: &Shared, user: &mut GooseUser) -> Tally {
+    // goose sends with the user's client: make it the shared one that follows no redirect.
+    user.client = s.http.clone();
     let mut t = Tally::default();
     let end = s.start + s.cfg.schedule.duration() + DROP_GRACE;
     let mut window: Vec<u64> = Vec::with_capacity(64);
@@ -643,11 +657,9 @@ async fn send(
     due: Instant,
     offset: Duration,
 ) -> (Class, u64) {
-    let builder = match user.get_request_builder(&GooseMethod::Post, &s.path) {
-        Ok(b) => b,
-        Err(_) => return record(t, kind, Class::Error, due, offset),
-    };
-    let mut builder = builder
+    let mut builder = s
+        .http
+        .post(&s.cfg.token_endpoint)
         .header(
             reqwest::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
@@ -671,37 +683,32 @@ async fn send(
         t.late += 1;
         s.late.fetch_add(1, Ordering::Relaxed);
     }
-    let (status, class, retry_after) = match user.request(request).await {
+    let (status, class, fault) = match user.request(request).await {
         Ok(goose) => match goose.response {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                let retry = (status == 429)
-                    .then(|| parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER)));
-                let body = read_capped(resp, BODY_CAP).await;
-                match body {
-                    Some(b) => (Some(status), Class::of(Some(status), &b), retry),
-                    None => (None, Class::Error, None),
+                if status == 429 {
+                    t.retry_after
+                        .record(resp.headers().get(reqwest::header::RETRY_AFTER));
+                }
+                match read_capped(resp, BODY_CAP).await {
+                    Ok(b) => {
+                        let class = Class::of(Some(status), &b);
+                        let fault = (class == Class::Error).then(|| Fault::of_answer(status, &b));
+                        (Some(status), class, fault)
+                    }
+                    Err(f) => (None, Class::Error, Some(f)),
                 }
             }
-            Err(e) => {
-                if e.is_timeout() {
-                    t.timeouts += 1;
-                } else {
-                    t.transport_errors += 1;
-                }
-                (None, Class::Error, None)
-            }
+            Err(e) => (None, Class::Error, Some(Fault::of_request_error(&e))),
         },
-        Err(_) => {
-            t.transport_errors += 1;
-            (None, Class::Error, None)
-        }
+        Err(_) => (None, Class::Error, Some(Fault::Other)),
     };
+    if let Some(f) = fault {
+        *t.errors.entry(f).or_default() += 1;
+    }
     if let Some(code) = status {
         *t.statuses.entry(code).or_default() += 1;
-    }
-    if let Some(r) = retry_after {
-        t.retry_after.record(r);
     }
     match (kind, class) {
         (JagKind::Valid, _) if status.is_some_and(|c| c >= 500) => t.valid_5xx += 1,

@@ -43,6 +43,7 @@ pub fn to_html(report: &LoadReport) -> String {
     let stats = LoadStats::from_saved(&report.histograms);
     header(&mut out, report);
     summary(&mut out, report);
+    errors(&mut out, report);
     thresholds(&mut out, report);
     match &stats {
         Ok(stats) => {
@@ -182,6 +183,29 @@ fn summary(out: &mut String, r: &LoadReport) {
         time to the end of the answer (no coordinated omission); 429s and errors never count \
         in the accepted latency.</p></section>\n",
     );
+}
+
+/// The error class by cause, most frequent first.
+fn errors(out: &mut String, r: &LoadReport) {
+    if r.errors.is_empty() {
+        return;
+    }
+    let mut by: Vec<(&String, &u64)> = r.errors.iter().collect();
+    by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    out.push_str(
+        "<section><h2>Errors by cause</h2><table><thead><tr><th>cause</th><th>key in \
+         load.json</th><th>requests</th></tr></thead><tbody>\n",
+    );
+    for (key, n) in by {
+        let label = crate::fault::Fault::from_name(key).map_or(key.as_str(), |f| f.label());
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{n}</td></tr>",
+            escape(label),
+            escape(key)
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
 }
 
 fn percentile_cells(p: &Percentiles) -> String {
@@ -554,6 +578,7 @@ fn rate_limit(out: &mut String, r: &LoadReport) {
          <tr><th>recovered below the limit</th><td>{}</td></tr>\
          <tr><th>keyed on</th><td>{}</td></tr>\
          <tr><th>statuses above the limit</th><td>{}</td></tr>\
+         <tr><th>Retry-After values</th><td>{}</td></tr>\
          </tbody></table></section>",
         rl.measured_rps,
         rl.retry_after_seen,
@@ -567,8 +592,28 @@ fn rate_limit(out: &mut String, r: &LoadReport) {
             "&ndash;".to_string()
         } else {
             statuses.join(", ")
-        }
+        },
+        retry_after_values(rl)
     );
+}
+
+/// The Retry-After values seen, the absurd ones marked with why.
+fn retry_after_values(rl: &crate::load::report::RateLimitReport) -> String {
+    if rl.retry_after_values.is_empty() {
+        return "&ndash;".to_string();
+    }
+    rl.retry_after_values
+        .iter()
+        .map(|(v, n)| match rl.retry_after_absurd.get(v) {
+            Some(why) => format!(
+                "<code>{}</code>: {n} <span class=\"warn\">absurd: {}</span>",
+                escape(v),
+                escape(why)
+            ),
+            None => format!("<code>{}</code>: {n}", escape(v)),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn checks(out: &mut String, r: &LoadReport) {

@@ -378,7 +378,7 @@ mod tests {
                 Class::Error => 500,
             }),
             retry_after: None,
-            timed_out: false,
+            fault: None,
             offset: Duration::from_millis(ms),
             latency: Duration::from_millis(1),
         }

@@ -271,7 +271,7 @@ pub fn merge_reports(
     let mut reasons: Vec<String> = Vec::new();
     let mut exprs: Vec<String> = Vec::new();
 
-    for (path, r) in inputs {
+    for (i, (path, r)) in inputs.iter().enumerate() {
         let shard_stats = r.stats().map_err(|source| MergeError::Stats {
             path: path.clone(),
             source,
@@ -325,6 +325,13 @@ pub fn merge_reports(
             for (status, n) in &rl.statuses_above_limit {
                 *m.statuses_above_limit.entry(status.clone()).or_default() += n;
             }
+            let mut values =
+                crate::pace::RetryAfterValues(std::mem::take(&mut m.retry_after_values));
+            values.merge(&crate::pace::RetryAfterValues(
+                rl.retry_after_values.clone(),
+            ));
+            m.retry_after_values = values.0;
+            m.retry_after_absurd.extend(rl.retry_after_absurd.clone());
         }
 
         for c in &r.checks {
@@ -333,6 +340,11 @@ pub fn merge_reports(
             merged.checks.push(c);
         }
         merged.interrupted |= r.interrupted;
+        if i > 0 {
+            for (cause, n) in &r.errors {
+                *merged.errors.entry(cause.clone()).or_default() += n;
+            }
+        }
         for t in &r.thresholds {
             if !exprs.contains(&t.expr) {
                 exprs.push(t.expr.clone());

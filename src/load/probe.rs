@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::engine::{parse_retry_after, read_capped};
 use super::jag::{JagFactory, JagKind, TokenForm};
 use super::stats::Class;
+use crate::fault::Fault;
 use crate::oracle::{Outcome, classify_response};
 use crate::protocol::RecordedResponse;
 
@@ -36,8 +37,8 @@ pub struct Answer {
     pub status: Option<u16>,
     /// `Retry-After` in seconds on a 429 (`None`: absent or unparseable).
     pub retry_after: Option<u64>,
-    /// Whether it timed out.
-    pub timed_out: bool,
+    /// Why it is in the error class, when it is.
+    pub fault: Option<Fault>,
     /// When it was due, from the start of its stream.
     pub offset: Duration,
     /// From the intended send time to the end of the answer.
@@ -125,7 +126,7 @@ impl Prober {
             req = req.header(reqwest::header::AUTHORIZATION, auth);
         }
         let mut recorded = Err("no answer".to_string());
-        let (status, class, retry_after, timed_out) = match req.send().await {
+        let (status, class, retry_after, fault) = match req.send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let retry = if status == 429 {
@@ -142,34 +143,35 @@ impl Prober {
                     Vec::new()
                 };
                 match read_capped(resp, BODY_CAP).await {
-                    Some(b) => {
+                    Ok(b) => {
                         if record {
                             recorded = Ok(RecordedResponse::from_bytes(status, headers, &b));
                         }
-                        (Some(status), Class::of(Some(status), &b), retry, false)
+                        let class = Class::of(Some(status), &b);
+                        let fault = (class == Class::Error).then(|| Fault::of_answer(status, &b));
+                        (Some(status), class, retry, fault)
                     }
-                    None => {
-                        recorded = Err(format!(
-                            "{status} whose body could not be read within {BODY_CAP} bytes"
-                        ));
-                        (None, Class::Error, None, false)
+                    Err(f) => {
+                        recorded = Err(format!("HTTP {status}, then {}", f.label()));
+                        (None, Class::Error, None, Some(f))
                     }
                 }
             }
             Err(e) => {
+                let f = Fault::of_request_error(&e);
                 recorded = Err(if e.is_timeout() {
                     format!("no answer within {} s", self.timeout.as_secs_f64())
                 } else {
-                    format!("no answer: {e}")
+                    format!("no answer ({}): {e}", f.label())
                 });
-                (None, Class::Error, None, e.is_timeout())
+                (None, Class::Error, None, Some(f))
             }
         };
         let answer = Answer {
             class,
             status,
             retry_after,
-            timed_out,
+            fault,
             offset,
             latency: Instant::now().saturating_duration_since(due),
         };
@@ -249,14 +251,15 @@ pub fn class_counts(answers: &[Answer]) -> [u64; 4] {
     c
 }
 
-/// Answers by status code as text (`none` when no HTTP answer, `timeout` for timeouts).
+/// Answers by status code as text, or by the cause when no HTTP answer came
+/// (`head_timeout`, `connection_reset`, … of [`Fault::name`]).
 pub fn status_counts(answers: &[Answer]) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
     for a in answers {
-        let k = match (a.status, a.timed_out) {
+        let k = match (a.status, a.fault) {
             (Some(s), _) => s.to_string(),
-            (None, true) => "timeout".into(),
-            (None, false) => "none".into(),
+            (None, Some(f)) => f.name().to_string(),
+            (None, None) => Fault::Other.name().to_string(),
         };
         *m.entry(k).or_default() += 1;
     }

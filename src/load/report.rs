@@ -39,6 +39,11 @@ pub struct LoadReport {
     pub elapsed_s: f64,
     /// Requests per result class.
     pub classes: Classes,
+    /// Requests of the `error` class by cause (`connection_refused`, `connection_reset`,
+    /// `head_timeout`, `body_timeout`, `body_over_cap`, `invalid_json`, `redirect`, `tls`,
+    /// `server_error`, …; see `xaa-conform schema load`), in the main phase.
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
     /// Latency of the accepted requests in µs (429s and errors never count here).
     pub latency_us: Percentiles,
     /// Latency in µs of every class, by class name (`accepted`, `rate_limited`, `rejected`,
@@ -160,8 +165,17 @@ pub struct RateLimitReport {
     pub recovered: Option<bool>,
     /// What the limit appears to be keyed on (client, subject, IP, …), when found out.
     pub key: Option<String>,
-    /// HTTP statuses received above the limit, by status code (as text).
+    /// HTTP statuses received above the limit, by status code (as text), or by the cause
+    /// when no HTTP answer came.
     pub statuses_above_limit: BTreeMap<String, u64>,
+    /// The `Retry-After` values of the 429s as written, with how often each came (at most
+    /// 16 distinct values; more are counted under `…`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retry_after_values: BTreeMap<String, u64>,
+    /// The values of `retry_after_values` that are absurd, each with why (not delta-seconds
+    /// nor an HTTP date, a date in the past, a wait over an hour).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retry_after_absurd: BTreeMap<String, String>,
 }
 
 /// One conformance check judged during a load run.
@@ -211,6 +225,7 @@ impl LoadReport {
             config,
             elapsed_s: elapsed.as_secs_f64(),
             classes: Classes::default(),
+            errors: BTreeMap::new(),
             latency_us: Percentiles::default(),
             latency_by_class: BTreeMap::new(),
             achieved_rps: 0.0,

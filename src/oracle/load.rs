@@ -563,7 +563,10 @@ pub fn judge_both(a: (&str, Judgement), b: (&str, Judgement)) -> Judgement {
 /// were sent: `Some(diagnosis)` when none got a token although some were answered, or none
 /// was answered at all. The run then measured refusals or failures, not token issuance: it
 /// cannot judge the server (exit 3).
-pub fn diagnose_load(sent: u64, valid: &[u64; 4]) -> Option<String> {
+///
+/// `retry_after` describes the 429s' `Retry-After` values (as [`crate::pace::RetryAfterValues`]
+/// says them); it is part of the diagnosis when the answers were 429s.
+pub fn diagnose_load(sent: u64, valid: &[u64; 4], retry_after: &str) -> Option<String> {
     if sent == 0 || valid[Class::Accepted as usize] > 0 {
         return None;
     }
@@ -572,7 +575,14 @@ pub fn diagnose_load(sent: u64, valid: &[u64; 4]) -> Option<String> {
         "the RAS refuses the valid ID-JAG: run `xaa-conform run` against the same target to see \
          why (its preflight names the cause)"
     } else if limited > 0 && limited >= errors {
-        "every answer was 429: lower --rate, or give the target's max_rate"
+        &format!(
+            "{} was 429 ({retry_after}): lower --rate, or give the target's max_rate",
+            if limited == sent {
+                "every answer"
+            } else {
+                "most answers"
+            }
+        )
     } else {
         "the endpoint gave no usable answer (5xx, timeouts, resets or no token response)"
     };
@@ -855,12 +865,15 @@ mod tests {
 
     #[test]
     fn a_load_without_one_token_cannot_judge() {
-        assert!(diagnose_load(0, &[0, 0, 0, 0]).is_none());
-        assert!(diagnose_load(10, &[1, 0, 9, 0]).is_none());
-        let d = diagnose_load(100, &[0, 0, 100, 0]).unwrap_or_default();
+        assert!(diagnose_load(0, &[0, 0, 0, 0], "").is_none());
+        assert!(diagnose_load(10, &[1, 0, 9, 0], "").is_none());
+        let d = diagnose_load(100, &[0, 0, 100, 0], "").unwrap_or_default();
         assert!(d.contains("refuses the valid ID-JAG"), "{d}");
-        let d = diagnose_load(100, &[0, 100, 0, 0]).unwrap_or_default();
-        assert!(d.contains("429"), "{d}");
+        let d = diagnose_load(100, &[0, 100, 0, 0], "Retry-After `1` on 100").unwrap_or_default();
+        assert!(
+            d.contains("every answer was 429 (Retry-After `1` on 100)"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -444,8 +444,18 @@ fn finish(mut all: Vec<LoadedScenario>, where_: &str) -> Result<Vec<LoadedScenar
 /// Loads every `*.yaml`/`*.yml` below `dir`.
 pub fn load_dir(dir: &Path) -> Result<Vec<LoadedScenario>, InputError> {
     let where_ = dir.display().to_string();
-    if !dir.is_dir() {
-        return Err(InputError::file(&where_, "not a directory"));
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(InputError::file(&where_, "no such directory"));
+        }
+        Err(e) => return Err(InputError::file(&where_, format!("cannot read: {e}"))),
+        Ok(m) if !m.is_dir() => {
+            return Err(InputError::file(
+                &where_,
+                "not a directory (--scenarios names a folder of scenario files)",
+            ));
+        }
+        Ok(_) => {}
     }
     let mut files: Vec<PathBuf> = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
