@@ -127,3 +127,91 @@ fn the_normaliser_replaces_only_what_varies() {
         assert_eq!(common::normalise(text), text);
     }
 }
+
+/// Runs `xaa-conform run ARGS` at `columns` (COLUMNS) with its output piped, as CI does;
+/// returns stdout and stderr with the report folder and what varies per run normalised.
+fn terminal_run(args: &[&str], columns: usize, exit_code: i32) -> (String, String) {
+    let dir = common::report_dir();
+    let reports = dir.path().join("reports");
+    let mut cmd = common::command();
+    cmd.arg("run")
+        .args(args)
+        .arg("--keys")
+        .arg(dir.path().join("no-keys"))
+        .arg("--report-dir")
+        .arg(&reports)
+        .env("COLUMNS", columns.to_string());
+    let out = common::output_with_timeout(cmd, RUN_TIMEOUT);
+    let clean = |b: &[u8]| {
+        let text = String::from_utf8_lossy(b).replace(&reports.display().to_string(), "[reports]");
+        common::normalise(&text)
+    };
+    let (stdout, stderr) = (clean(&out.stdout), clean(&out.stderr));
+    assert_eq!(out.status.code(), Some(exit_code), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// The terminal output of a passing and of a failing run, at 80 and 120 columns: every line
+/// fits, and the text is pinned.
+#[test]
+fn terminal_output_at_80_and_120_columns() {
+    for (name, args, code) in [
+        ("aud-compliant", &["--filter", "JAG-AUD-*"][..], 0),
+        (
+            "aud-accept-any-aud",
+            &[
+                "--filter",
+                "JAG-AUD-*",
+                "--reference-defect",
+                "accept-any-aud",
+            ][..],
+            1,
+        ),
+    ] {
+        for columns in [80, 120] {
+            let (stdout, _) = terminal_run(args, columns, code);
+            for line in stdout.lines() {
+                // Placeholders may be wider or narrower than what they replace.
+                assert!(
+                    line.chars().count() <= columns + 8,
+                    "{name} at {columns}: {line}"
+                );
+            }
+            common::assert_golden(&format!("{name}.terminal-{columns}.txt"), &stdout);
+        }
+    }
+}
+
+/// With stderr no terminal, a line per check as it finishes (`[n/N] ID VERDICT reason`), each
+/// check once; the lines, in ID order, are pinned (the order they finish in varies).
+#[test]
+fn the_non_terminal_stream_has_a_line_per_check() {
+    let (stdout, stderr) = terminal_run(
+        &[
+            "--filter",
+            "JAG-AUD-*",
+            "--reference-defect",
+            "accept-any-aud",
+        ],
+        100,
+        1,
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with('[')).collect();
+    let total = lines.len();
+    assert!(total >= 5, "{stderr}");
+    let mut by_id: Vec<String> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let prefix = format!("[{:>w$}/{total}] ", i + 1, w = total.to_string().len());
+        let rest = line
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("line {i} is not {prefix}…: {line}\n{stderr}"));
+        by_id.push(rest.to_string());
+    }
+    by_id.sort();
+    let ids: Vec<&str> = by_id.iter().filter_map(|l| l.split(' ').next()).collect();
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(ids, unique, "each check once: {stderr}");
+    assert!(stdout.contains("what failed:"), "{stdout}");
+    common::assert_golden("aud-accept-any-aud.stream.txt", &(by_id.join("\n") + "\n"));
+}

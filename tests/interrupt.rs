@@ -47,14 +47,16 @@ async fn counting_endpoint() -> (
     (format!("http://{addr}"), arrivals, task)
 }
 
-/// Starts `xaa-conform COMMAND` against `base` with `args`, sends SIGINT after `after`, and returns the exit
-/// code, the output, load.json, load.html, when the signal went and how long the process took
-/// after it.
+/// Starts `xaa-conform COMMAND` against `base` with `args`, sends SIGINT after `after` and
+/// once `ready` holds (`n` requests arrived at the test's endpoint, so that a slow start on a
+/// busy machine still gets the signal in the phase meant), and returns the exit code, the
+/// output, load.json, load.html, when the signal went and how long the process took after it.
 async fn interrupt(
     command: &str,
     base: &str,
     args: &[&str],
     after: Duration,
+    ready: Option<(&Mutex<Vec<Instant>>, usize)>,
 ) -> (Option<i32>, String, Value, String, Instant, Duration) {
     let dir = tempfile::tempdir().expect("tmp");
     let target = dir.path().join("target.yaml");
@@ -83,6 +85,12 @@ async fn interrupt(
     let child = cmd.spawn().expect("spawn xaa-conform load");
     let pid = child.id().to_string();
     tokio::time::sleep(after).await;
+    if let Some((arrivals, n)) = ready {
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while arrivals.lock().map(|a| a.len()).unwrap_or(n) < n && Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let signalled = Instant::now();
     let sent = std::process::Command::new("kill")
         .args(["-INT", &pid])
@@ -159,6 +167,7 @@ async fn sigint_in_the_main_load_stops_it_and_writes_the_reports() {
             "2",
         ],
         Duration::from_secs(6),
+        Some((arrivals.as_ref(), 60)),
     )
     .await;
     server.abort();
@@ -191,6 +200,7 @@ async fn sigint_in_the_limit_search_stops_it_and_writes_the_reports() {
             "5s",
         ],
         Duration::from_secs(5),
+        Some((arrivals.as_ref(), 30)),
     )
     .await;
     server.abort();
@@ -214,6 +224,7 @@ async fn sigint_in_a_run_writes_what_finished_and_exits_130() {
         &base,
         &["--max-rate", "20/s"],
         Duration::from_secs(4),
+        Some((arrivals.as_ref(), 10)),
     )
     .await;
     server.abort();
@@ -238,6 +249,7 @@ async fn sigint_in_fuzz_writes_what_finished_and_exits_130() {
         "",
         &["--cases", "100000", "--seed", "1"],
         Duration::from_secs(4),
+        None,
     )
     .await;
     assert_stopped(&stopped, None);

@@ -71,6 +71,7 @@ fn check(
         exchanges,
         elapsed_ms: 25.0,
         findings: Vec::new(),
+        hint: None,
     }
 }
 
@@ -274,34 +275,78 @@ fn write_reports_error_names_the_path() {
     assert!(message.contains("not-a-dir"), "{message}");
 }
 
+/// The screen of a test: `detail` at `width` columns, report.html at `reports/report.html`.
+fn screen(detail: terminal::Detail, width: usize, color: bool) -> terminal::Screen {
+    terminal::Screen {
+        width,
+        color,
+        detail,
+        report_html: Some("reports/report.html".into()),
+    }
+}
+
 #[test]
-fn table_lists_every_check_and_verdict() {
+fn verbose_lists_every_check_and_verdict_within_the_width() {
     let results = sample();
-    let plain = terminal::table(&results, false);
+    for width in [80, 120] {
+        let plain = terminal::render(&results, &screen(terminal::Detail::Verbose, width, false));
+        for check in &results.checks {
+            assert!(plain.contains(&check.id), "{} missing:\n{plain}", check.id);
+        }
+        for verdict in Verdict::ALL {
+            assert!(
+                plain.contains(verdict.name()),
+                "{verdict} missing:\n{plain}"
+            );
+        }
+        assert!(plain.contains("(MUST ID-JAG-04 §4.4.1)"), "{plain}");
+        assert!(!plain.contains('\u{1b}'), "no ANSI escapes without colour");
+        // The reason's newline does not start a line of its own.
+        assert!(plain.contains("accepted: 200"), "{plain}");
+        for line in plain.lines() {
+            assert!(line.chars().count() <= width, "too wide at {width}: {line}");
+        }
+    }
+}
 
-    for check in &results.checks {
-        assert!(plain.contains(&check.id), "{} missing:\n{plain}", check.id);
-    }
-    for verdict in Verdict::ALL {
-        assert!(
-            plain.contains(verdict.name()),
-            "{verdict} missing:\n{plain}"
-        );
-    }
-    for header in ["check", "title", "requirement", "verdict", "reason"] {
-        assert!(plain.contains(header));
-    }
-    assert!(plain.contains("MUST ID-JAG-04 §4.4.1"));
-    assert!(!plain.contains('\u{1b}'), "no ANSI escapes without colour");
-    // The reason's newline does not start a row of its own.
-    assert!(plain.contains("accepted: 200"), "{plain}");
-
+#[test]
+fn by_default_only_what_needs_attention_is_listed_then_the_recap() {
+    let results = sample();
+    let plain = terminal::render(&results, &screen(terminal::Detail::Normal, 80, false));
+    let listed: Vec<&str> = plain
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let attention: Vec<&str> = results
+        .checks
+        .iter()
+        .filter(|c| !matches!(c.verdict, Verdict::Pass | Verdict::Info))
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(listed, attention, "{plain}");
+    // The summary wraps at 80 columns; joined, it is the summary line.
+    assert!(
+        plain
+            .replace('\n', " ")
+            .contains(&terminal::summary(&results)),
+        "{plain}"
+    );
+    let recap = plain.split("what failed:").nth(1).expect("a recap");
+    assert!(
+        recap.contains("JAG-AUD-02 FAIL (MUST ID-JAG-04 §4.4.1)"),
+        "{plain}"
+    );
+    assert!(recap.contains("likely cause: "), "{plain}");
+    assert!(
+        recap.contains("evidence: reports/report.html#check-JAG-AUD-02"),
+        "{plain}"
+    );
     for line in plain.lines() {
-        assert!(
-            line.chars().count() <= terminal::TABLE_WIDTH,
-            "too wide: {line}"
-        );
+        assert!(line.chars().count() <= 80, "too wide: {line}");
     }
+    let quiet = terminal::render(&results, &screen(terminal::Detail::Quiet, 80, false));
+    assert_eq!(quiet, terminal::summary(&results));
 }
 
 /// `text` without ANSI CSI sequences.
@@ -323,11 +368,10 @@ fn strip_ansi(text: &str) -> String {
 }
 
 #[test]
-fn coloured_table_keeps_alignment() {
+fn colour_changes_no_layout() {
     let results = sample();
-    let plain = terminal::table(&results, false);
-    let coloured = terminal::table(&results, true);
-
+    let plain = terminal::render(&results, &screen(terminal::Detail::Verbose, 80, false));
+    let coloured = terminal::render(&results, &screen(terminal::Detail::Verbose, 80, true));
     assert!(coloured.contains("\u{1b}[32mPASS"));
     assert!(coloured.contains("\u{1b}[31mFAIL"));
     assert!(coloured.contains("\u{1b}[35mERROR"));
@@ -335,18 +379,17 @@ fn coloured_table_keeps_alignment() {
 }
 
 #[test]
-fn long_cells_keep_the_table_narrow() {
+fn long_values_stay_within_the_width() {
     let mut results = sample();
-    results.checks[0].reason = "word ".repeat(100);
-    results.checks[0].title = "x".repeat(300);
-    let table = terminal::table(&results, true);
-    let plain = strip_ansi(&table);
-    let widths: Vec<usize> = plain.lines().map(|l| l.chars().count()).collect();
-    assert!(
-        widths.iter().all(|w| *w <= terminal::TABLE_WIDTH),
-        "{plain}"
-    );
-    assert!(widths.windows(2).all(|w| w[0] == w[1]), "ragged:\n{plain}");
+    results.checks[1].reason = "word ".repeat(100);
+    results.checks[1].title = "x".repeat(300);
+    results.checks[1].id = "Y".repeat(40);
+    for detail in [terminal::Detail::Normal, terminal::Detail::Verbose] {
+        let plain = strip_ansi(&terminal::render(&results, &screen(detail, 80, true)));
+        for line in plain.lines() {
+            assert!(line.chars().count() <= 80, "{detail:?}: {line}");
+        }
+    }
 }
 
 #[test]
@@ -407,7 +450,9 @@ fn findings_validate_round_trip_and_show_once_with_their_count() {
     let back: RunResults = serde_json::from_str(&text).expect("deserializes");
     assert_eq!(back, results);
 
-    let plain = terminal::table(&results, false);
+    let normal =
+        |r: &RunResults, color| terminal::render(r, &screen(terminal::Detail::Normal, 80, color));
+    let plain = normal(&results, false);
     assert_eq!(
         plain
             .matches("HTTP 401 for invalid_grant (RFC 6749 §5.2: 400)")
@@ -417,13 +462,12 @@ fn findings_validate_round_trip_and_show_once_with_their_count() {
     );
     assert!(plain.contains("ERR-01 WARN ×51"), "{plain}");
     assert!(plain.contains("and 45 more"), "{plain}");
-    let coloured = terminal::table(&results, true);
-    assert_eq!(strip_ansi(&coloured), plain);
+    assert_eq!(strip_ansi(&normal(&results, true)), plain);
     for line in plain.lines() {
-        assert!(line.chars().count() <= terminal::TABLE_WIDTH, "{line}");
+        assert!(line.chars().count() <= 80, "{line}");
     }
     assert!(
-        terminal::table(&sample(), false).lines().count() < plain.lines().count(),
+        !normal(&sample(), false).contains("findings ("),
         "no findings block without findings"
     );
 

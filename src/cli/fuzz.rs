@@ -160,6 +160,7 @@ fn check_of(ctx: &RunContext, id: String, trial: &Trial) -> CheckResult {
         exchanges: trial.exchange.iter().cloned().collect(),
         elapsed_ms: trial.exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
         findings: Vec::new(),
+        hint: None,
     }
 }
 
@@ -180,6 +181,7 @@ fn summary_check(ctx: &RunContext, outcome: &FuzzOutcome) -> CheckResult {
         exchanges: Vec::new(),
         elapsed_ms: outcome.elapsed_ms,
         findings: Vec::new(),
+        hint: None,
     }
 }
 
@@ -203,6 +205,7 @@ fn control_check(
         elapsed_ms: exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
         exchanges: exchange.into_iter().collect(),
         findings: Vec::new(),
+        hint: None,
     }
 }
 
@@ -507,7 +510,7 @@ fn results_of(
         started_at: started_at.to_string(),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         summary: Summary::of(&checks),
-        checks,
+        checks: checks.into_iter().map(CheckResult::with_hint).collect(),
         expected_failures: Vec::new(),
         interrupted: false,
     }

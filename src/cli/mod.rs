@@ -20,6 +20,17 @@ use clap::{Parser, Subcommand};
 
 use crate::report::ReportError;
 
+/// The terminal's width in columns: `COLUMNS` when set, else stdout's terminal, else
+/// [`crate::report::terminal::DEFAULT_WIDTH`].
+pub(crate) fn screen_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+        .unwrap_or(crate::report::terminal::DEFAULT_WIDTH)
+}
+
 /// Tells where the reports were written, or why they could not be: `true` when they were.
 pub(crate) fn announce_reports(written: Result<Vec<PathBuf>, ReportError>) -> bool {
     match written {

@@ -59,13 +59,23 @@ pub struct RunArgs {
     /// or 5/s under the auth0 profile); a 429 is waited out and retried three times.
     #[arg(long, value_name = "RATE", value_parser = crate::pace::parse_rate)]
     max_rate: Option<f64>,
+    /// Show every check, reasons in full (default: a line per FAIL, WARN, ERROR and SKIP).
+    #[arg(short, long, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Show only the summary line.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
 }
 
-/// A progress bar on stderr when it is a terminal; nothing in CI logs.
+/// How often a CI log hears from a run whose checks are quiet (`XAA_HEARTBEAT` overrides,
+/// e.g. `1s`).
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// A progress bar on stderr when it is a terminal.
 fn progress_bar() -> Option<(runner::Progress, indicatif::ProgressBar)> {
     if !std::io::stderr().is_terminal() {
         return None;
@@ -84,11 +94,71 @@ fn progress_bar() -> Option<(runner::Progress, indicatif::ProgressBar)> {
     Some((progress, bar))
 }
 
+/// When stderr is no terminal (CI): a line per check as it finishes, and a heartbeat when
+/// nothing was said for [`HEARTBEAT`] (the checks in flight, or what they wait for).
+fn ci_stream(
+    width: usize,
+) -> (
+    runner::Progress,
+    runner::Activity,
+    tokio::task::JoinHandle<()>,
+) {
+    let said = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+    let last = said.clone();
+    let progress = runner::Progress(Arc::new(move |done, total, check| {
+        let counter = format!("[{done:>w$}/{total}] ", w = total.to_string().len());
+        let line =
+            terminal::check_line(check, 0, width.saturating_sub(counter.len()), false, false);
+        eprintln!("{counter}{line}");
+        if let Ok(mut t) = last.lock() {
+            *t = std::time::Instant::now();
+        }
+    }));
+    let activity = runner::Activity::default();
+    let every = std::env::var("XAA_HEARTBEAT")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(HEARTBEAT);
+    let watched = activity.clone();
+    let beat = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every / 4).await;
+            let quiet_for = said.lock().map(|t| t.elapsed()).unwrap_or_default();
+            if quiet_for < every {
+                continue;
+            }
+            if let Some(line) = runner::activity::heartbeat(&watched.snapshot()) {
+                eprintln!("… {line}");
+            }
+            if let Ok(mut t) = said.lock() {
+                *t = std::time::Instant::now();
+            }
+        }
+    });
+    (progress, activity, beat)
+}
+
 /// Runs `xaa-conform run`; returns the exit code (see [`runner::exit_code`]; 3 also when a
 /// report file cannot be written).
 pub async fn main(args: RunArgs) -> u8 {
     crate::interrupt::install();
-    let (progress, bar) = progress_bar().unzip();
+    let width = super::screen_width();
+    let detail = if args.quiet {
+        terminal::Detail::Quiet
+    } else if args.verbose {
+        terminal::Detail::Verbose
+    } else {
+        terminal::Detail::Normal
+    };
+    let (mut progress, bar) = progress_bar().unzip();
+    let mut activity = None;
+    let mut heartbeat = None;
+    if bar.is_none() && detail != terminal::Detail::Quiet {
+        let (p, a, beat) = ci_stream(width);
+        progress = Some(p);
+        activity = Some(a);
+        heartbeat = Some(beat);
+    }
     let opts = RunOptions {
         target: args.target,
         scenarios: args.scenarios,
@@ -101,6 +171,7 @@ pub async fn main(args: RunArgs) -> u8 {
         reference_rate_limit: args.reference_rate_limit,
         max_rate: args.max_rate,
         progress,
+        activity,
         idp_tls_ca: args.idp_tls.then(|| {
             args.idp_ca_out
                 .clone()
@@ -111,6 +182,9 @@ pub async fn main(args: RunArgs) -> u8 {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    if let Some(beat) = heartbeat {
+        beat.abort();
+    }
     let results = match outcome {
         Ok(r) => r,
         Err(e) => {
@@ -118,9 +192,29 @@ pub async fn main(args: RunArgs) -> u8 {
             return e.exit_code();
         }
     };
-    print_results(&results);
+    let screen = terminal::Screen {
+        width,
+        color: color(),
+        detail,
+        report_html: Some(
+            args.report_dir
+                .join(report::html::FILE_NAME)
+                .display()
+                .to_string(),
+        ),
+    };
+    print_results(&results, &screen);
     let mut code = runner::exit_code(&results);
-    if !super::announce_reports(report::write_reports(&results, &args.report_dir)) {
+    let written = report::write_reports(&results, &args.report_dir);
+    let announced = if detail == terminal::Detail::Quiet {
+        written
+            .map(|_| ())
+            .map_err(|e| eprintln!("error: {e}"))
+            .is_ok()
+    } else {
+        super::announce_reports(written)
+    };
+    if !announced {
         code = worst(code, 3);
     }
     if results.interrupted {
@@ -129,10 +223,13 @@ pub async fn main(args: RunArgs) -> u8 {
     code
 }
 
-/// The terminal table, the summary line and the state of every expected failure.
-fn print_results(results: &RunResults) {
-    outln!("{}", terminal::table(results, color()));
-    outln!("{}", terminal::summary(results));
+/// The checks that need attention, the summary line, the recap and the state of every
+/// expected failure, as `screen` says.
+fn print_results(results: &RunResults, screen: &terminal::Screen) {
+    outln!("{}", terminal::render(results, screen));
+    if screen.detail == terminal::Detail::Quiet {
+        return;
+    }
     for e in &results.expected_failures {
         match e.status {
             ExpectedStatus::Expected => {

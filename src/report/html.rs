@@ -267,7 +267,7 @@ fn exchange_ms(ms: f64) -> String {
 
 /// The anchor of every check, in catalogue order: the ID reduced to `[A-Za-z0-9_-]`,
 /// suffixed when two IDs reduce to the same anchor.
-fn anchors(results: &RunResults) -> Vec<String> {
+pub fn anchors(results: &RunResults) -> Vec<String> {
     let mut seen = HashSet::new();
     results
         .checks

@@ -147,10 +147,17 @@ fn requirement(check: &CheckResult) -> String {
     format!("{} {}", check.requirement.level, check.requirement.source)
 }
 
-/// Title, requirement, token mutation and the exchanges (with curl commands) of a check,
-/// so a CI failure can be reproduced from the JUnit report alone.
+/// Longest body excerpt per exchange in the JUnit text.
+const BODY_EXCERPT: usize = 300;
+
+/// Title, requirement, the likely cause, token mutation and the exchanges (with their status,
+/// a body excerpt and curl commands) of a check, so a CI failure can be understood and
+/// reproduced from the JUnit report alone.
 fn details(check: &CheckResult) -> String {
     let mut out = format!("{}\nrequirement: {}\n", check.title, requirement(check));
+    if let Some(hint) = &check.hint {
+        let _ = writeln!(out, "likely cause: {hint}");
+    }
     if let Some(token) = &check.token {
         let _ = writeln!(out, "mutation: {}", token.mutation);
     }
@@ -171,8 +178,27 @@ fn details(check: &CheckResult) -> String {
             exchange.elapsed_ms,
             exchange.curl,
         );
+        if let Some(body) = exchange.response.as_ref().map(|r| excerpt(&r.body))
+            && !body.is_empty()
+        {
+            let _ = writeln!(out, "  body: {body}");
+        }
     }
     out
+}
+
+/// The first [`BODY_EXCERPT`] characters of a body on one line (control characters as
+/// spaces), with `…` when there was more.
+fn excerpt(body: &str) -> String {
+    let one: String = body
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let one = one.trim();
+    match one.char_indices().nth(BODY_EXCERPT) {
+        Some((at, _)) => format!("{}…", &one[..at]),
+        None => one.to_string(),
+    }
 }
 
 /// Milliseconds as a [`Duration`], or `None` when negative, NaN or out of range.

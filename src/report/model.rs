@@ -50,6 +50,10 @@ pub struct CheckResult {
     /// each deviation once, with its count and every exchange of the run that shows it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
+    /// For a FAIL or WARN: what the server most likely does wrong (the catalogue's hint, as
+    /// report.html and the terminal's recap give it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// Counts of each verdict.
@@ -128,6 +132,16 @@ pub struct RunResults {
     /// "not run: interrupted (Ctrl-C)".
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+}
+
+impl CheckResult {
+    /// Sets [`CheckResult::hint`] from the catalogue when the verdict is FAIL or WARN.
+    pub fn with_hint(mut self) -> Self {
+        self.hint = matches!(self.verdict, Verdict::Fail | Verdict::Warn)
+            .then(|| crate::catalogue::hint(&self.id).map(str::to_string))
+            .flatten();
+        self
+    }
 }
 
 impl RunResults {

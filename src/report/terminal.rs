@@ -1,80 +1,186 @@
-//! The terminal report: a table of every check and a one-line summary.
+//! The terminal report: what needs attention, a line each, the summary, and a recap of what
+//! failed with its likely cause, all within the terminal's width.
 
-use tabled::builder::Builder;
 use tabled::grid::util::string::get_string_width;
-use tabled::settings::object::{Cell, Columns};
-use tabled::settings::peaker::PriorityMax;
-use tabled::settings::{Color, Modify, Style, Width};
+use tabled::settings::Color;
 
-use super::model::{RunResults, Summary};
+use super::model::{CheckResult, RunResults, Summary};
 use crate::spec::Verdict;
 
-/// Maximum width of the whole table in terminal columns.
-pub const TABLE_WIDTH: usize = 160;
+/// Width assumed when nothing tells the terminal's (not a terminal, no `COLUMNS`).
+pub const DEFAULT_WIDTH: usize = 100;
 
-/// Column headers, in order.
-const HEADERS: [&str; 5] = ["check", "title", "requirement", "verdict", "reason"];
+/// The narrowest width laid out for; a narrower terminal gets this and wraps.
+pub const MIN_WIDTH: usize = 40;
 
-/// Index of the verdict column.
-const VERDICT_COLUMN: usize = 3;
+/// How much the terminal shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The summary line alone (`-q`).
+    Quiet,
+    /// A line per FAIL, WARN, ERROR and SKIP, the findings, the summary and a recap of what
+    /// failed (the default).
+    Normal,
+    /// A line per check, reasons in full (`-v`).
+    Verbose,
+}
 
-/// Maximum content width of each column; with borders and padding (16 columns) the table
-/// stays within [`TABLE_WIDTH`]. Longer cells are wrapped at spaces, over-long words broken.
-const COLUMN_WIDTHS: [usize; 5] = [18, 36, 28, 7, 54];
+/// How the run is shown: the terminal's width, colour, how much, and where report.html is
+/// (for the recap's `report.html#check-…` links).
+#[derive(Debug, Clone)]
+pub struct Screen {
+    /// Columns available.
+    pub width: usize,
+    /// ANSI colour on the verdict words.
+    pub color: bool,
+    /// How much to show.
+    pub detail: Detail,
+    /// The path report.html is written to, when it is.
+    pub report_html: Option<String>,
+}
 
-/// A table of every check (`check`, `title`, `requirement`, `verdict`, `reason`), one row per
-/// check in catalogue order, at most [`TABLE_WIDTH`] columns wide, for people watching a run.
+/// The run as the terminal shows it (see [`Detail`]), every line within `screen.width`
+/// columns: check lines `ID  VERDICT  reason`, the grouped findings, the summary line, then
+/// what failed with its likely cause and where its evidence is.
 ///
-/// Control characters (newlines, escapes from server answers) are replaced by spaces so each
-/// value reads as one line and cannot drive the terminal; long cells are wrapped. With
-/// `color`, the verdict word is coloured with ANSI escapes (PASS green, FAIL red, WARN yellow,
-/// INFO blue, SKIP grey, ERROR magenta); the colour is applied when the table is drawn, after
-/// layout, so alignment is unaffected.
-///
-/// When checks judged the form of the run's answers and found deviations, the grouped
-/// findings follow the table ([`findings`]).
-pub fn table(results: &RunResults, color: bool) -> String {
-    let mut builder = Builder::with_capacity(results.checks.len() + 1, HEADERS.len());
-    builder.push_record(HEADERS);
-    for check in &results.checks {
-        let cells = [
-            one_line(&check.id),
-            one_line(&check.title),
-            one_line(&format!(
-                "{} {}",
-                check.requirement.level, check.requirement.source
-            )),
-            check.verdict.name().to_owned(),
-            one_line(&check.reason),
-        ];
-        builder.push_record(
-            cells
-                .iter()
-                .zip(COLUMN_WIDTHS)
-                .map(|(cell, width)| wrap_words(cell, width)),
-        );
+/// Control characters (newlines, escapes from server answers) are replaced by spaces, so
+/// each value reads as one line and cannot drive the terminal. With `color` the verdict word
+/// is coloured (PASS green, FAIL red, WARN yellow, INFO blue, SKIP grey, ERROR magenta);
+/// layout is computed on the plain text, so colour never changes it.
+pub fn render(results: &RunResults, screen: &Screen) -> String {
+    let width = screen.width.max(MIN_WIDTH);
+    if screen.detail == Detail::Quiet {
+        return summary(results);
     }
-
-    let mut table = builder.build();
-    table.with(Style::sharp());
-    for (column, width) in COLUMN_WIDTHS.into_iter().enumerate() {
-        table.with(Modify::new(Columns::one(column)).with(Width::wrap(width)));
-    }
-    table.with(Width::wrap(TABLE_WIDTH).priority(PriorityMax::right()));
-    if color {
-        for (row, check) in results.checks.iter().enumerate() {
-            table.modify(
-                Cell::new(row + 1, VERDICT_COLUMN),
-                verdict_color(check.verdict),
-            );
-        }
-    }
-    let mut out = table.to_string();
-    if let Some(block) = findings(results, color) {
+    let verbose = screen.detail == Detail::Verbose;
+    let shown: Vec<&CheckResult> = results
+        .checks
+        .iter()
+        .filter(|c| verbose || !matches!(c.verdict, Verdict::Pass | Verdict::Info))
+        .collect();
+    let id_width = shown
+        .iter()
+        .map(|c| get_string_width(&one_line(&c.id)))
+        .max()
+        .unwrap_or(0)
+        .min(ID_WIDTH);
+    let mut out = String::new();
+    for check in &shown {
+        out.push_str(&check_line(check, id_width, width, screen.color, verbose));
         out.push('\n');
+    }
+    if let Some(block) = findings(results, screen.color, width) {
         out.push_str(&block);
+        out.push('\n');
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&wrap_words(&summary(results), width));
+    if let Some(recap) = recap(results, screen, width) {
+        out.push_str("\n\n");
+        out.push_str(&recap);
     }
     out
+}
+
+/// Widest check ID given its own column; a longer one pushes its line's reason right.
+const ID_WIDTH: usize = 18;
+
+/// One check as a line, `ID  VERDICT  reason`, padded to `id_width`: the reason cut to the
+/// line with `…`, or with `full` wrapped under itself. Also the line CI logs get per check.
+pub fn check_line(
+    check: &CheckResult,
+    id_width: usize,
+    width: usize,
+    color: bool,
+    full: bool,
+) -> String {
+    let id = one_line(&check.id);
+    let pad = id_width.saturating_sub(get_string_width(&id));
+    let verdict = check.verdict.name();
+    let head = format!("{id}{}  {verdict:<5}  ", " ".repeat(pad));
+    let indent = get_string_width(&head);
+    let room = width.saturating_sub(indent).max(MIN_WIDTH / 2);
+    let reason = one_line(&check.reason);
+    let body = if full {
+        wrap_words(&reason, room).replace('\n', &format!("\n{}", " ".repeat(indent)))
+    } else {
+        cut(&reason, room)
+    };
+    let head = if color {
+        let c = verdict_color(check.verdict);
+        head.replacen(
+            verdict,
+            &format!("{}{verdict}{}", c.get_prefix(), c.get_suffix()),
+            1,
+        )
+    } else {
+        head
+    };
+    format!("{head}{body}").trim_end().to_string()
+}
+
+/// `text` wrapped within `width`, its first line indented by `first` spaces and the others
+/// by `rest`.
+fn hanging(text: &str, first: usize, rest: usize, width: usize) -> String {
+    let body = wrap_words(text, width.saturating_sub(first.max(rest)));
+    format!(
+        "{}{}",
+        " ".repeat(first),
+        body.replace('\n', &format!("\n{}", " ".repeat(rest)))
+    )
+}
+
+/// `text` cut to `width` columns, ending in `…` when it was longer.
+fn cut(text: &str, width: usize) -> String {
+    if get_string_width(text) <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = get_string_width(c.encode_utf8(&mut [0; 4]));
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    format!("{}…", out.trim_end())
+}
+
+/// What failed (FAIL and ERROR), each with its requirement, the likely cause from the
+/// catalogue and where report.html shows the evidence; `None` when nothing failed.
+fn recap(results: &RunResults, screen: &Screen, width: usize) -> Option<String> {
+    let anchors = super::html::anchors(results);
+    let mut lines = Vec::new();
+    for (check, anchor) in results.checks.iter().zip(&anchors) {
+        if !matches!(check.verdict, Verdict::Fail | Verdict::Error) {
+            continue;
+        }
+        let head = format!(
+            "{} {} ({} {}): {}",
+            one_line(&check.id),
+            check.verdict.name(),
+            check.requirement.level,
+            one_line(&check.requirement.source),
+            one_line(&check.title)
+        );
+        lines.push(hanging(&head, 2, 4, width));
+        if check.verdict == Verdict::Fail
+            && let Some(h) = crate::catalogue::hint(&check.id)
+        {
+            lines.push(hanging(&format!("likely cause: {h}"), 4, 6, width));
+        }
+        if let Some(html) = &screen.report_html {
+            lines.push(hanging(&format!("evidence: {html}#{anchor}"), 4, 6, width));
+        }
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    Some(format!("what failed:\n{}", lines.join("\n")))
 }
 
 /// How many checks an occurrence list names before it says how many more.
@@ -83,7 +189,7 @@ const NAMED_CHECKS: usize = 6;
 /// The grouped findings of the run, each deviation once with its count, the check that owns
 /// it and the checks whose exchanges show it (`None` when there is none): one root cause is
 /// one line, however many checks met it.
-pub fn findings(results: &RunResults, color: bool) -> Option<String> {
+pub fn findings(results: &RunResults, color: bool, width: usize) -> Option<String> {
     let mut lines = Vec::new();
     for check in &results.checks {
         for f in &check.findings {
@@ -107,7 +213,7 @@ pub fn findings(results: &RunResults, color: bool) -> Option<String> {
                 f.count,
                 one_line(&f.what)
             );
-            let mut head = wrap_words(&head, TABLE_WIDTH - 2).replace('\n', "\n    ");
+            let mut head = hanging(&head, 0, 4, width);
             if color {
                 let c = verdict_color(f.verdict);
                 head = head.replacen(
@@ -127,10 +233,7 @@ pub fn findings(results: &RunResults, color: bool) -> Option<String> {
                 format!("in {named}")
             };
             lines.push(head);
-            lines.push(format!(
-                "    {}",
-                wrap_words(&tail, TABLE_WIDTH - 6).replace('\n', "\n    ")
-            ));
+            lines.push(hanging(&tail, 4, 4, width));
         }
     }
     if lines.is_empty() {
@@ -193,8 +296,9 @@ fn one_line(text: &str) -> String {
 }
 
 /// `text` (one line, single spaces) wrapped greedily at spaces into lines of at most `width`
-/// columns; a word wider than `width` gets a line of its own and is broken later by tabled.
+/// columns; a word wider than `width` is broken across lines.
 fn wrap_words(text: &str, width: usize) -> String {
+    let width = width.max(1);
     let mut out = String::with_capacity(text.len());
     let mut line_width = 0;
     for word in text.split(' ').filter(|w| !w.is_empty()) {
@@ -206,8 +310,15 @@ fn wrap_words(text: &str, width: usize) -> String {
             out.push(' ');
             line_width += 1;
         }
-        out.push_str(word);
-        line_width += word_width;
+        for c in word.chars() {
+            let w = get_string_width(c.encode_utf8(&mut [0; 4]));
+            if line_width + w > width && line_width > 0 {
+                out.push('\n');
+                line_width = 0;
+            }
+            out.push(c);
+            line_width += w;
+        }
     }
     out
 }

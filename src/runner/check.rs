@@ -309,6 +309,7 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
         exchanges,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         findings: Vec::new(),
+        hint: None,
     }
 }
 
@@ -657,7 +658,18 @@ async fn send_probe(
         (wait, rules, sc.obtain)
         && !matches!(probe, Outcome::Accepted { .. } | Outcome::NoAnswer { .. })
     {
+        ctx.waiting(
+            &sc.id,
+            Some((
+                format!(
+                    "waiting out Retry-After ({})",
+                    humantime::format_duration(wait)
+                ),
+                std::time::Instant::now() + wait,
+            )),
+        );
         tokio::time::sleep(wait).await;
+        ctx.waiting(&sc.id, None);
         if let Ok(again) = mint_jag(ctx, &sc.jag, now_secs())
             && let Ok(req) = token_request(ctx, sc, &again.token, None)
         {

@@ -2,6 +2,7 @@
 //! executes the scenarios in parallel, each in isolation with fresh `jti`s, and gathers the
 //! results.
 
+pub mod activity;
 mod cases;
 pub(crate) mod check;
 pub(crate) mod preflight;
@@ -33,6 +34,7 @@ use crate::server::ServeError;
 use crate::spec::DRAFT;
 use crate::target::{DEFAULT_TIMEOUT, TargetFile};
 use crate::tls::IdpTls;
+pub use activity::Activity;
 
 /// How many checks run at once.
 pub const CONCURRENCY: usize = 8;
@@ -55,9 +57,37 @@ pub struct RunContext {
     pub hits: Option<HitLog>,
     /// Told about every finished check.
     pub progress: Option<Progress>,
+    /// The checks in flight and their long waits, for a CI log's heartbeat.
+    pub activity: Option<Activity>,
     /// The metadata's `introspection_endpoint` (with C1), looked up once, by the first check
     /// that needs it, when the target declares no `introspection`.
     pub discovered_introspection: tokio::sync::OnceCell<Option<crate::fixture::Introspection>>,
+}
+
+impl RunContext {
+    /// Records that `id` started (for the heartbeat).
+    fn started(&self, id: &str) {
+        if let Some(a) = &self.activity {
+            a.started(id);
+        }
+    }
+
+    /// Records that `id` finished.
+    fn finished(&self, id: &str) {
+        if let Some(a) = &self.activity {
+            a.finished(id);
+        }
+    }
+
+    /// Records that `id` waits for `what` until `until` (`None`: no longer waits).
+    pub(crate) fn waiting(&self, id: &str, what: Option<(String, std::time::Instant)>) {
+        if let Some(a) = &self.activity {
+            match what {
+                Some((w, until)) => a.waiting(id, w, until),
+                None => a.done_waiting(id),
+            }
+        }
+    }
 }
 
 /// Runs `scenarios` against the context: independent checks in parallel, then the ones that
@@ -111,12 +141,15 @@ pub async fn run_checks(ctx: Arc<RunContext>, scenarios: &[LoadedScenario]) -> V
                 if crate::interrupt::interrupted() {
                     return not_run(&sc, oracle::judge_interrupted());
                 }
+                ctx.started(&sc.id);
                 let result = tokio::select! {
                     r = cases::run(&ctx, &sc) => r,
                     _ = crate::interrupt::signalled() => {
+                        ctx.finished(&sc.id);
                         return not_run(&sc, oracle::judge_interrupted());
                     }
                 };
+                ctx.finished(&sc.id);
                 watch.record(oracle::unanswered(result.verdict));
                 result
             });
@@ -238,6 +271,7 @@ fn stopped_at_preflight(
         token: None,
         elapsed_ms: exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
         findings: Vec::new(),
+        hint: None,
         exchanges: exchange.into_iter().collect(),
     };
     let not_ran = oracle::judge_not_run_preflight();
@@ -263,6 +297,7 @@ fn not_run(sc: &scenario::Scenario, judgement: Judgement) -> CheckResult {
         exchanges: Vec::new(),
         elapsed_ms: 0.0,
         findings: Vec::new(),
+        hint: None,
     }
 }
 
@@ -360,6 +395,9 @@ pub struct RunOptions {
     pub expected_failures: Option<PathBuf>,
     /// Told about every finished check (the terminal's progress bar).
     pub progress: Option<Progress>,
+    /// Where the run records the checks in flight and their long waits (a CI log's
+    /// heartbeat).
+    pub activity: Option<Activity>,
     /// Serve the fake IdP over HTTPS with a certificate from a fresh CA, and write the CA
     /// certificate (PEM) to this file for the server under test to trust.
     pub idp_tls_ca: Option<PathBuf>,
@@ -571,6 +609,7 @@ impl Environment {
             profile: profile.clone(),
             hits: Some(idp.hit_log()),
             progress: opts.progress.clone(),
+            activity: opts.activity.clone(),
             discovered_introspection: Default::default(),
         });
         Ok(Environment {
@@ -632,6 +671,7 @@ pub async fn run_suite(
         }
     };
     env.stop().await;
+    let checks: Vec<CheckResult> = checks.into_iter().map(CheckResult::with_hint).collect();
 
     Ok(RunResults {
         schema_version: crate::report::model::RESULTS_SCHEMA_VERSION,

@@ -264,6 +264,16 @@ async fn key_removal(
     });
     let removed = Instant::now();
     let deadline = ttl + margin;
+    ctx.waiting(
+        &sc.id,
+        Some((
+            format!(
+                "waiting for the RAS's {} JWKS cache",
+                humantime::format_duration(ttl)
+            ),
+            removed + deadline,
+        )),
+    );
     let mut refused = None;
     let mut sent = 0;
     loop {
@@ -287,6 +297,7 @@ async fn key_removal(
         }
     }
     drop(restore);
+    ctx.waiting(&sc.id, None);
     let probed_for = removed.elapsed();
     let recovery_window = deadline + Duration::from_secs(1);
     let recovered = recover(ctx, sc, step, recovery_window, exchanges).await;
