@@ -13,7 +13,7 @@ pub const TABLE_WIDTH: usize = 80;
 /// How `diff` writes its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// An aligned table within 80 columns.
+    /// An aligned table within 80 columns (long reasons wrapped).
     Table,
     /// The `diff` JSON document (`xaa-conform schema diff`).
     Json,
@@ -60,6 +60,31 @@ fn fit(text: &str, width: usize) -> String {
     s
 }
 
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let chars: Vec<char> = word.chars().collect();
+        // A word longer than the whole width is cut into pieces that fit.
+        for piece in chars.chunks(width) {
+            let used = line.chars().count();
+            if used > 0 && used + 1 + piece.len() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.extend(piece);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// `text` padded with spaces to `width` characters.
 fn pad(text: &str, width: usize) -> String {
     let n = text.chars().count();
@@ -75,19 +100,18 @@ fn verdict(v: Option<Verdict>) -> &'static str {
     v.map_or("-", Verdict::name)
 }
 
-/// "2 new FAIL, 1 fixed; 5 unchanged", or "no verdict changed; 5 unchanged".
+/// "2 new FAIL, 1 fixed", or "no verdict changed".
 fn counts_line(counts: &ChangeCounts) -> String {
     let parts: Vec<String> = ChangeKind::ALL
         .iter()
         .filter(|k| counts.get(**k) > 0)
         .map(|k| format!("{} {}", counts.get(*k), k.label()))
         .collect();
-    let changed = if parts.is_empty() {
+    if parts.is_empty() {
         "no verdict changed".to_string()
     } else {
         parts.join(", ")
-    };
-    format!("{changed}; {} unchanged", counts.unchanged)
+    }
 }
 
 fn results_verdict_line(d: &ResultsDiff) -> String {
@@ -105,7 +129,7 @@ fn results_verdict_line(d: &ResultsDiff) -> String {
 
 fn side_line(s: &RunSide) -> String {
     format!(
-        "{} checks, profile {}, xaa-conform {}, started {}",
+        "{} checks, profile {}, xaa-conform {}, {}",
         s.checks, s.profile, s.tool_version, s.started_at
     )
 }
@@ -135,16 +159,22 @@ fn results_table(d: &ResultsDiff) -> String {
             .clamp(5, 20);
         let (kind_w, verdict_w) = (9, 6);
         let reason_w = TABLE_WIDTH - (kind_w + 2 + id_width + 2 + 2 * (verdict_w + 2));
+        let indent = " ".repeat(TABLE_WIDTH - reason_w);
         let row = |k: &str, id: &str, before: &str, after: &str, reason: &str| {
+            let mut reason = wrap(reason, reason_w).into_iter();
             let line = format!(
                 "{}  {}  {}  {}  {}",
                 pad(k, kind_w),
                 pad(&fit(id, id_width), id_width),
                 pad(before, verdict_w),
                 pad(after, verdict_w),
-                fit(reason, reason_w)
+                reason.next().unwrap_or_default()
             );
-            format!("{}\n", line.trim_end())
+            let mut out = format!("{}\n", line.trim_end());
+            for more in reason {
+                out.push_str(&format!("{indent}{more}\n"));
+            }
+            out
         };
         out.push_str(&row("change", "check", "before", "after", "reason"));
         for c in &d.changes {
@@ -158,8 +188,11 @@ fn results_table(d: &ResultsDiff) -> String {
         }
     }
     out.push('\n');
-    out.push_str(&counts_line(&d.counts));
-    out.push('\n');
+    out.push_str(&format!(
+        "{}\n{} unchanged\n",
+        counts_line(&d.counts),
+        d.counts.unchanged
+    ));
     for n in &d.notes {
         out.push_str(&format!("note: {}\n", one_line(n)));
     }
@@ -198,7 +231,11 @@ fn results_markdown(d: &ResultsDiff) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&format!("{}.\n", counts_line(&d.counts)));
+    out.push_str(&format!(
+        "{}; {} unchanged.\n",
+        counts_line(&d.counts),
+        d.counts.unchanged
+    ));
     if !d.notes.is_empty() {
         out.push('\n');
         for n in &d.notes {
@@ -249,18 +286,16 @@ fn change(m: &Metric) -> String {
 }
 
 fn load_verdict_line(d: &LoadDiff) -> String {
+    let worse = d
+        .metrics
+        .iter()
+        .filter(|m| m.status == MetricStatus::Regressed)
+        .count();
     if d.regressed {
-        let parts: Vec<String> = d
-            .metrics
-            .iter()
-            .filter(|m| m.status == MetricStatus::Regressed)
-            .map(|m| format!("{} {}", m.name.label(), change(m)))
-            .collect();
+        let figures = if worse == 1 { "figure" } else { "figures" };
         format!(
-            "regression (exit {}): {} (tolerance {})",
-            d.exit_code,
-            parts.join(", "),
-            d.tolerance
+            "regression (exit {}): {worse} {figures} worse by more than {}",
+            d.exit_code, d.tolerance
         )
     } else {
         format!(
@@ -361,6 +396,9 @@ mod tests {
     fn long_cells_are_cut_and_control_characters_dropped() {
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("abcdefgh ij", 3), ["abc", "def", "gh", "ij"]);
+        assert_eq!(wrap("", 3), [""]);
         assert_eq!(one_line("a\nb\u{1b}[31m"), "a b [31m");
         assert_eq!(md("a|b\nc"), "a\\|b c");
         assert_eq!(trim(-0.0001, 1), "0");

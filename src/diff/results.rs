@@ -63,7 +63,7 @@ impl ChangeKind {
             ChangeKind::NewError => "new ERROR",
             ChangeKind::Fixed => "fixed",
             ChangeKind::NewWarn => "new WARN",
-            ChangeKind::Other => "changed",
+            ChangeKind::Other => "other",
             ChangeKind::Added => "added",
             ChangeKind::Gone => "gone",
         }
