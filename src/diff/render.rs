@@ -127,6 +127,28 @@ fn results_verdict_line(d: &ResultsDiff) -> String {
     }
 }
 
+/// The reason of a change, marked when the new run lists the FAIL as known.
+fn reason(c: &super::results::Change) -> String {
+    let r = one_line(&c.reason);
+    if c.known_failure {
+        format!("(known failure) {r}")
+    } else {
+        r
+    }
+}
+
+/// The notes, each after `note: ` and wrapped within [`TABLE_WIDTH`].
+fn notes_block(notes: &[String]) -> String {
+    let mut out = String::new();
+    for n in notes {
+        for (i, line) in wrap(&one_line(n), TABLE_WIDTH - 6).iter().enumerate() {
+            let lead = if i == 0 { "note: " } else { "      " };
+            out.push_str(&format!("{lead}{line}\n"));
+        }
+    }
+    out
+}
+
 fn side_line(s: &RunSide) -> String {
     format!(
         "{} checks, profile {}, xaa-conform {}, {}",
@@ -183,7 +205,7 @@ fn results_table(d: &ResultsDiff) -> String {
                 &one_line(&c.id),
                 verdict(c.old),
                 verdict(c.new),
-                &one_line(&c.reason),
+                &reason(c),
             ));
         }
     }
@@ -193,9 +215,7 @@ fn results_table(d: &ResultsDiff) -> String {
         counts_line(&d.counts),
         d.counts.unchanged
     ));
-    for n in &d.notes {
-        out.push_str(&format!("note: {}\n", one_line(n)));
-    }
+    out.push_str(&notes_block(&d.notes));
     out.push_str(&format!("result: {}\n", results_verdict_line(d)));
     out
 }
@@ -226,7 +246,7 @@ fn results_markdown(d: &ResultsDiff) -> String {
                 verdict(c.old),
                 after,
                 md(&c.title),
-                md(&c.reason)
+                md(&reason(c))
             ));
         }
         out.push('\n');
@@ -347,9 +367,7 @@ fn load_table(d: &LoadDiff) -> String {
         ]));
     }
     out.push('\n');
-    for n in &d.notes {
-        out.push_str(&format!("note: {}\n", one_line(n)));
-    }
+    out.push_str(&notes_block(&d.notes));
     out.push_str(&format!("result: {}\n", load_verdict_line(d)));
     out
 }

@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{DIFF_SCHEMA_VERSION, EXIT_REGRESSED};
-use crate::report::model::{CheckResult, RunResults, Summary};
+use crate::report::model::{CheckResult, ExpectedStatus, RunResults, Summary};
 use crate::spec::Verdict;
 
 /// How one check's verdict changed.
@@ -108,6 +108,10 @@ pub struct Change {
     pub new: Option<Verdict>,
     /// Why the check has its verdict now (the old run's reason for a check gone).
     pub reason: String,
+    /// Whether the new run's expected-failures file lists this FAIL as known. A known new
+    /// FAIL still counts as a regression: the baseline did not fail it.
+    #[serde(default)]
+    pub known_failure: bool,
 }
 
 /// Counts of each kind of change, and of the checks whose verdict stayed.
@@ -223,6 +227,11 @@ pub fn diff(old_file: &str, old: &RunResults, new_file: &str, new: &RunResults) 
         old.checks.iter().map(|c| (c.id.as_str(), c)).collect();
     let after: BTreeMap<&str, &CheckResult> =
         new.checks.iter().map(|c| (c.id.as_str(), c)).collect();
+    let known = |id: &str| {
+        new.expected_failures
+            .iter()
+            .any(|e| e.id == id && e.status == ExpectedStatus::Expected)
+    };
     let mut counts = ChangeCounts::default();
     let mut changes = Vec::new();
     for c in &new.checks {
@@ -235,6 +244,7 @@ pub fn diff(old_file: &str, old: &RunResults, new_file: &str, new: &RunResults) 
                 old: was,
                 new: Some(c.verdict),
                 reason: c.reason.clone(),
+                known_failure: c.verdict == Verdict::Fail && known(&c.id),
             }),
             None => counts.unchanged += 1,
         }
@@ -251,6 +261,7 @@ pub fn diff(old_file: &str, old: &RunResults, new_file: &str, new: &RunResults) 
             old: Some(c.verdict),
             new: None,
             reason: c.reason.clone(),
+            known_failure: false,
         });
     }
     // Stable: the order within a kind is kept.
@@ -266,14 +277,32 @@ pub fn diff(old_file: &str, old: &RunResults, new_file: &str, new: &RunResults) 
         regressed,
         exit_code: if regressed { EXIT_REGRESSED } else { 0 },
         counts,
+        notes: notes(old_file, old, new_file, new, &changes),
         changes,
-        notes: notes(old_file, old, new_file, new),
     }
 }
 
 /// What makes the two runs less comparable than they look.
-fn notes(old_file: &str, old: &RunResults, new_file: &str, new: &RunResults) -> Vec<String> {
+fn notes(
+    old_file: &str,
+    old: &RunResults,
+    new_file: &str,
+    new: &RunResults,
+    changes: &[Change],
+) -> Vec<String> {
     let mut notes = Vec::new();
+    let known: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.change == ChangeKind::NewFail && c.known_failure)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !known.is_empty() {
+        notes.push(format!(
+            "{new_file} lists {} among its expected failures; a new FAIL counts against the \
+             baseline all the same",
+            known.join(", ")
+        ));
+    }
     if old.profile != new.profile {
         notes.push(format!(
             "the runs use different profiles ({} before, {} after)",
