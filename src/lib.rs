@@ -27,6 +27,7 @@ macro_rules! out {
 pub mod catalogue;
 pub mod cli;
 pub mod client;
+pub mod diff;
 pub mod expected;
 pub mod fault;
 pub mod fixture;

@@ -2,9 +2,11 @@
 //! their modules, one file per subcommand; `main.rs` only parses and calls [`dispatch`].
 //!
 //! Each module holds its subcommand's arguments and an entry point that returns the exit code
-//! (0 pass, 1 a FAIL, 2 bad input, 3 the run could not happen, 4 a breached load threshold).
+//! (0 pass, 1 a FAIL, 2 bad input, 3 the run could not happen, 4 a breached load threshold;
+//! for `diff`, 1 a new FAIL or ERROR and 4 a load regression).
 
 pub mod args;
+pub mod diff;
 pub mod fuzz;
 pub mod idp;
 pub mod keys;
@@ -88,6 +90,10 @@ pub enum Command {
     /// Load-test the token endpoint: an open-model arrival rate, fresh ID-JAGs, HDR latency,
     /// rate-limit probes and thresholds (`load merge` adds up shard reports).
     Load(load::LoadArgs),
+    /// Compare two results.json (verdict changes per check) or two load.json (figures
+    /// against a tolerance) for release gating: exit 1 on a new FAIL or ERROR, 4 on a load
+    /// regression.
+    Diff(diff::DiffArgs),
 }
 
 /// Runs one subcommand to its end; returns the process exit code.
@@ -101,5 +107,6 @@ pub async fn dispatch(command: Command) -> u8 {
         Command::Schema(args) => schema::main(args),
         Command::Fuzz(args) => fuzz::main(args).await,
         Command::Load(args) => load::main(args).await,
+        Command::Diff(args) => diff::main(args),
     }
 }

@@ -12,6 +12,8 @@ pub enum SchemaKind {
     Results,
     /// `load.json` of `xaa-conform load`.
     Load,
+    /// The JSON of `xaa-conform diff --format json`.
+    Diff,
 }
 
 /// `xaa-conform schema` options.
@@ -31,8 +33,9 @@ pub fn main(args: SchemaArgs) -> u8 {
         Some(SchemaKind::Target) => target,
         Some(SchemaKind::Results) => results,
         Some(SchemaKind::Load) => crate::load::report::load_report_schema(),
+        Some(SchemaKind::Diff) => crate::diff::diff_schema(),
         None => serde_json::json!({ "scenario": scenario, "target": target, "results": results,
-            "load": crate::load::report::load_report_schema() }),
+            "load": crate::load::report::load_report_schema(), "diff": crate::diff::diff_schema() }),
     };
     outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     0
