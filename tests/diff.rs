@@ -38,6 +38,7 @@ fn check(id: &str, verdict: Verdict, reason: &str) -> CheckResult {
         exchanges: vec![],
         elapsed_ms: 12.5,
         findings: vec![],
+        hint: None,
     }
 }
 
