@@ -189,6 +189,7 @@ fn load_report(p50_ms: u64, p99_ms: u64, accepted_rps: f64, limit: Option<f64>) 
         thresholds: vec![],
         merged_from: vec![],
         histograms: Default::default(),
+        rate_limited_by_phase: Default::default(),
         interrupted: false,
     }
 }

@@ -215,3 +215,36 @@ fn the_non_terminal_stream_has_a_line_per_check() {
     assert!(stdout.contains("what failed:"), "{stdout}");
     common::assert_golden("aud-accept-any-aud.stream.txt", &(by_id.join("\n") + "\n"));
 }
+
+/// `--report-markdown FILE` writes the job summary, and with `GITHUB_STEP_SUMMARY` set the
+/// same text is appended to that file (what was there stays); the text is pinned.
+#[test]
+fn the_markdown_summary_and_the_github_job_summary() {
+    let dir = common::report_dir();
+    let reports = dir.path().join("reports");
+    let markdown = dir.path().join("summary.md");
+    let step = dir.path().join("step-summary.md");
+    std::fs::write(&step, "earlier step\n").expect("write");
+    let mut cmd = common::command();
+    cmd.args([
+        "run",
+        "--filter",
+        "JAG-AUD-*",
+        "--reference-defect",
+        "accept-any-aud",
+    ])
+    .arg("--keys")
+    .arg(dir.path().join("no-keys"))
+    .arg("--report-dir")
+    .arg(&reports)
+    .arg("--report-markdown")
+    .arg(&markdown)
+    .env("GITHUB_STEP_SUMMARY", &step);
+    let out = common::output_with_timeout(cmd, RUN_TIMEOUT);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = std::fs::read_to_string(&markdown).expect("summary.md");
+    let step_text = std::fs::read_to_string(&step).expect("step summary");
+    assert_eq!(step_text, format!("earlier step\n{text}\n"));
+    let shown = common::normalise(&text.replace(&reports.display().to_string(), "[reports]"));
+    common::assert_golden("aud-accept-any-aud.summary.md", &shown);
+}

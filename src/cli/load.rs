@@ -17,12 +17,12 @@ use std::time::Duration;
 use crate::fixture::Fixture;
 use crate::jose::{IssuerRole, KeyAlg, Keyring};
 use crate::load::engine::{self, EngineConfig, EngineOutcome, Live};
-use crate::load::figures::duration_us;
 use crate::load::jag::{JagFactory, JagKind, TokenForm};
 use crate::load::lane::{self, LaneResult};
 use crate::load::limit::{self, LimitOptions, LimitOutcome};
 use crate::load::merge::MergeArgs;
 use crate::load::output::write_reports;
+use crate::load::phase::PhaseBoard;
 use crate::load::probe::{Identity, Prober};
 use crate::load::race::{self, RaceOutcome};
 use crate::load::report::{
@@ -243,12 +243,10 @@ fn identities(
 }
 
 fn progress_line(live: &Live) {
-    let p99 = live
-        .p99_us
-        .map_or("-".to_string(), |us| duration_us(us as f64));
+    let p99 = crate::load::figures::latency_ms(live.p99_us);
     let c = live.classes;
     let line = format!(
-        "\r{:>6.1}s  sent {}/{}  {:>7.1}/s  p99 {}  accepted {}  429 {}  rejected {}  error {}  late {}   ",
+        "\rmain load {:>6.1}s  sent {}/{}  {:>7.1}/s  p99 {}  accepted {}  429 {}  rejected {}  error {}  late {}   ",
         live.elapsed.as_secs_f64(),
         live.sent,
         live.planned,
@@ -327,7 +325,14 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
     let env = Environment::start(&opts, None)
         .await
         .map_err(|e| (e.exit_code(), e.to_string()))?;
-    let result = phases(args, &env, schedule, shard, &stop).await;
+    let board = PhaseBoard::default();
+    let tty = std::io::stderr().is_terminal();
+    let ticker = tokio::spawn(show_phases(board.clone(), tty));
+    let result = phases(args, &env, schedule, shard, &stop, &board).await;
+    ticker.abort();
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
     env.stop().await;
     watcher.abort();
     let (mut report, unusable) = result?;
@@ -357,14 +362,49 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
     Ok(code)
 }
 
+/// How often a CI log hears which phase a load is in when nothing changed.
+const PHASE_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Shows the phase `board` names: on a terminal, a live line redrawn every second (the
+/// engine's own progress line takes over in the main load); in a CI log, a line when the
+/// phase changes and a heartbeat every [`PHASE_HEARTBEAT`] while it lasts.
+async fn show_phases(board: PhaseBoard, tty: bool) {
+    let mut last: Option<String> = None;
+    let mut said = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(if tty { 1000 } else { 250 })).await;
+        let Some((phase, lasted)) = board.now() else {
+            continue;
+        };
+        if tty {
+            if phase != MAIN_LOAD {
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[2K{phase}  {:.0}s", lasted.as_secs_f64());
+                let _ = err.flush();
+            }
+        } else if last.as_deref() != Some(phase.as_str()) {
+            eprintln!("load: {phase}");
+            said = std::time::Instant::now();
+        } else if said.elapsed() >= PHASE_HEARTBEAT {
+            eprintln!("load: {phase}, {:.0} s so far", lasted.as_secs_f64());
+            said = std::time::Instant::now();
+        }
+        last = Some(phase);
+    }
+}
+
+/// The phase name of the load itself.
+const MAIN_LOAD: &str = "main load";
+
 /// Runs the phases; returns the report and, when not one valid ID-JAG got a token, why the
-/// run cannot judge the server.
+/// run cannot judge the server. Each phase is named on `board` as it starts.
 async fn phases(
     args: &LoadArgs,
     env: &Environment,
     schedule: Schedule,
     shard: Shard,
     stop: &Arc<AtomicBool>,
+    board: &PhaseBoard,
 ) -> Result<(LoadReport, Option<String>), (u8, String)> {
     let ctx = env.context();
     let fixture = &ctx.fixture;
@@ -383,6 +423,7 @@ async fn phases(
     // The run's preflight first: a setup mistake is diagnosed before any load, and the
     // reports say so (exit 3).
     if !args.no_preflight && !stopped() {
+        board.set("preflight");
         let (preflight, _) = crate::runner::preflight::run(&ctx).await;
         if let Some(diagnosis) = oracle_load::preflight_stops_load(&preflight) {
             let users = args.users.unwrap_or(1);
@@ -416,12 +457,14 @@ async fn phases(
 
     // 1. On a quiet server: the race, and the lane's probes alone.
     let race: Option<RaceOutcome> = if race_n > 0 && !stopped() {
+        board.set(format!("replay race ({race_n} at once)"));
         Some(race::run(&prober, &c1a, race_n, &profile, stop).await)
     } else {
         None
     };
     let mut lane_result = LaneResult::default();
     if lane_rate > 0.0 && !stopped() {
+        board.set("conformance lane, alone");
         lane_result = lane::alone(&prober, &lane_who).await;
     }
     // Fresh buckets for the load.
@@ -453,6 +496,7 @@ async fn phases(
                 control,
             ))
         });
+    board.set(MAIN_LOAD);
     let outcome = run_engine(args, &ctx, &schedule, users, &jti_prefix, &c1a, stop).await?;
     lane_done.store(true, Ordering::Relaxed);
     if let Some(t) = lane_task
@@ -470,6 +514,7 @@ async fn phases(
             hold: args.hold,
             profile: profile.clone(),
             profile_limit: crate::runner::profile_max_rate(&profile),
+            phase: board.clone(),
         };
         // Ctrl-C cancels the search at once (its waits included): LOAD-01 is then SKIP.
         let l = tokio::select! {
@@ -619,6 +664,15 @@ fn report_of(
     if let Some(l) = &limit {
         report.checks.push(l.check.clone());
     }
+    let mut by_phase = std::collections::BTreeMap::new();
+    by_phase.insert(MAIN_LOAD.to_string(), report.classes.rate_limited);
+    if let Some(r) = &race {
+        by_phase.insert("replay race".into(), r.classes[Class::RateLimited as usize]);
+    }
+    if let Some(l) = &limit {
+        by_phase.insert("limit search".into(), l.rate_limited);
+    }
+    report.rate_limited_by_phase = by_phase;
     report.rate_limit = rate_limit_of(&outcome, schedule, limit.as_ref());
     if let Some(r) = &race {
         report.checks.push(r.check.clone());
@@ -782,7 +836,7 @@ pub fn errors_by_cause(errors: &std::collections::BTreeMap<String, u64>) -> Stri
 
 /// The terminal summary of a finished run.
 pub fn summary(r: &LoadReport) -> String {
-    let us = |v: Option<u64>| v.map_or("-".to_string(), |x| format!("{x} µs"));
+    let us = crate::load::figures::latency_ms;
     let mut out = String::new();
     let c = &r.classes;
     out.push_str(&format!(
@@ -802,6 +856,18 @@ pub fn summary(r: &LoadReport) -> String {
         out.push_str(&format!(
             "  errors by cause: {}\n",
             errors_by_cause(&r.errors)
+        ));
+    }
+    let limited: u64 = r.rate_limited_by_phase.values().sum();
+    if limited > 0 {
+        let parts: Vec<String> = r
+            .rate_limited_by_phase
+            .iter()
+            .map(|(phase, n)| format!("{phase} {n}"))
+            .collect();
+        out.push_str(&format!(
+            "  429s by phase: {} (total {limited})\n",
+            parts.join(", ")
         ));
     }
     let l = &r.latency_us;

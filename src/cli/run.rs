@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// Show only the summary line.
     #[arg(short, long)]
     quiet: bool,
+    /// Also write a Markdown summary here (the verdicts by area, what failed with its likely
+    /// cause); when GITHUB_STEP_SUMMARY is set, the same is appended to that file.
+    #[arg(long, value_name = "FILE")]
+    report_markdown: Option<PathBuf>,
 }
 
 fn color() -> bool {
@@ -206,6 +210,11 @@ pub async fn main(args: RunArgs) -> u8 {
     print_results(&results, &screen);
     let mut code = runner::exit_code(&results);
     let written = report::write_reports(&results, &args.report_dir);
+    if let Ok(files) = &written
+        && !write_markdown(&results, files, args.report_markdown.as_deref())
+    {
+        code = worst(code, 3);
+    }
     let announced = if detail == terminal::Detail::Quiet {
         written
             .map(|_| ())
@@ -221,6 +230,40 @@ pub async fn main(args: RunArgs) -> u8 {
         eprintln!("interrupted: the reports hold the checks that finished before the signal");
     }
     code
+}
+
+/// Writes the Markdown summary to `file` and appends it to `$GITHUB_STEP_SUMMARY` when that
+/// is set; false (said on stderr) when a file could not be written.
+fn write_markdown(results: &RunResults, files: &[PathBuf], file: Option<&std::path::Path>) -> bool {
+    let step = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty());
+    if file.is_none() && step.is_none() {
+        return true;
+    }
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let text = report::markdown::summary(results, &names);
+    let mut ok = true;
+    if let Some(f) = file
+        && let Err(e) = std::fs::write(f, &text)
+    {
+        eprintln!("error: cannot write {}: {e}", f.display());
+        ok = false;
+    }
+    if let Some(step) = step {
+        use std::io::Write as _;
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&step)
+            .and_then(|mut f| writeln!(f, "{text}"));
+        if let Err(e) = appended {
+            eprintln!(
+                "error: cannot append the job summary to GITHUB_STEP_SUMMARY ({}): {e}",
+                std::path::Path::new(&step).display()
+            );
+            ok = false;
+        }
+    }
+    ok
 }
 
 /// The checks that need attention, the summary line, the recap and the state of every

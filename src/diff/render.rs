@@ -5,6 +5,7 @@
 use super::load::{LoadDiff, Metric, MetricStatus, Unit};
 use super::results::{ChangeCounts, ChangeKind, ResultsDiff, RunSide};
 use super::{Diff, trim};
+use crate::load::figures::duration_us;
 use crate::spec::Verdict;
 
 /// Width the table keeps within.
@@ -263,17 +264,6 @@ fn results_markdown(d: &ResultsDiff) -> String {
         }
     }
     out
-}
-
-/// A latency in µs, in the unit that reads best.
-fn duration_us(us: f64) -> String {
-    if us.abs() >= 1_000_000.0 {
-        format!("{} s", trim(us / 1_000_000.0, 3))
-    } else if us.abs() >= 1_000.0 {
-        format!("{} ms", trim(us / 1_000.0, 1))
-    } else {
-        format!("{} µs", trim(us, 0))
-    }
 }
 
 /// A figure in its unit; `-` when absent.

@@ -84,12 +84,23 @@ pub fn duration_us(us: f64) -> String {
     }
 }
 
+/// A latency in µs as the terminal says every latency of `load` and `load merge`: in
+/// milliseconds (`0.35 ms`, `12.4 ms`, `1520.0 ms`), `-` when there is none.
+pub fn latency_ms(us: Option<u64>) -> String {
+    match us {
+        None => "-".to_string(),
+        Some(us) if us < 10_000 => format!("{:.2} ms", us as f64 / 1000.0),
+        Some(us) => format!("{:.1} ms", us as f64 / 1000.0),
+    }
+}
+
 /// `v` with at most `digits` decimals, trailing zeros removed.
 pub(crate) fn trim(v: f64, digits: usize) -> String {
     let s = format!("{v:.digits$}");
-    if s.contains('.') {
+    let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
-    }
+    };
+    if s == "-0" { "0".to_string() } else { s }
 }

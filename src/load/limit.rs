@@ -41,6 +41,8 @@ pub struct LimitOptions {
     pub profile: String,
     /// The limit the profile names (Auth0: 5/s), if any.
     pub profile_limit: Option<f64>,
+    /// Where the search says which step it is at (the live line).
+    pub phase: super::phase::PhaseBoard,
 }
 
 /// What the probes found.
@@ -52,6 +54,8 @@ pub struct LimitOutcome {
     pub check: LoadCheck,
     /// The ladder steps: rate and class counts.
     pub steps: Vec<(f64, [u64; 4])>,
+    /// 429s the search got (ladder, hold, retry and recovery).
+    pub rate_limited: u64,
 }
 
 /// The outcome of a search cut short by Ctrl-C: LOAD-01 SKIP, nothing measured.
@@ -67,6 +71,7 @@ pub fn interrupted(opts: &LimitOptions) -> LimitOutcome {
             reason: j.reason,
         },
         steps: Vec::new(),
+        rate_limited: 0,
     }
 }
 
@@ -174,6 +179,10 @@ pub async fn find_limit(
     let sent: u64 = steps.iter().map(|(_, c)| c.iter().sum::<u64>()).sum();
     let errors: u64 = steps.iter().map(|(_, c)| c[Class::Error as usize]).sum();
     let highest_rate = steps.last().map_or(0.0, |(r, _)| *r);
+    let mut rate_limited: u64 = steps
+        .iter()
+        .map(|(_, c)| c[Class::RateLimited as usize])
+        .sum();
     let Some(rate) = saturated_rate else {
         let check = judge(&LimitObservation {
             highest_rate,
@@ -185,11 +194,17 @@ pub async fn find_limit(
             report,
             check,
             steps,
+            rate_limited,
         };
     };
 
     // Steady state: hold the saturating rate past the first saturated second.
+    opts.phase.set(format!(
+        "limit search: holding {}/s",
+        super::figures::trim(rate, 1)
+    ));
     let hold = prober.stream(c1a, rate, opts.hold, stop).await;
+    rate_limited += class_counts(&hold)[Class::RateLimited as usize];
     report.measured_rps = accepted_per_second(&hold, opts.hold);
     above.extend(hold);
     for a in above.iter().filter(|a| a.class == Class::RateLimited) {
@@ -208,23 +223,31 @@ pub async fn find_limit(
         .max()
         .map_or(Duration::from_secs(1), Duration::from_secs)
         .min(MAX_RETRY_WAIT);
+    opts.phase.set(format!(
+        "limit search: waiting out Retry-After ({} s)",
+        wait.as_secs()
+    ));
     tokio::time::sleep(wait).await;
     let retry = prober.send_fresh(c1a).await;
+    rate_limited += u64::from(retry.class == Class::RateLimited);
     report.retry_after_honoured =
         (report.retry_after_seen > 0).then_some(retry.class == Class::Accepted);
 
     // Recovery: half the limit must pass throughout.
     let calm_rate = (report.measured_rps * 0.5).max(1.0);
+    opts.phase.set("limit search: recovery below the limit");
     let calm = prober
         .stream(c1a, calm_rate, Duration::from_secs(2), stop)
         .await;
     let calm_counts = class_counts(&calm);
+    rate_limited += calm_counts[Class::RateLimited as usize];
     report.recovered =
         Some(calm_counts[Class::Accepted as usize] == calm.len() as u64 && !calm.is_empty());
 
     // Key: flood C1/A at five times the limit; C2/A and C1/B probe meanwhile.
     if c2a.is_some() || c1b.is_some() {
         tokio::time::sleep(Duration::from_secs(1)).await;
+        opts.phase.set("limit search: what the limit is keyed on");
         let rates = (report.measured_rps, rate);
         report.key = key_probe(prober, (c1a, c2a, c1b), rates, opts, stop).await;
     }
@@ -265,6 +288,7 @@ pub async fn find_limit(
         report,
         check,
         steps,
+        rate_limited,
     }
 }
 
@@ -310,8 +334,14 @@ async fn ladder(
     stop: &AtomicBool,
 ) -> (Vec<(f64, [u64; 4])>, Vec<Answer>, Option<f64>) {
     let mut steps = Vec::new();
-    for frac in LADDER {
+    for (i, frac) in LADDER.iter().enumerate() {
         let rate = (opts.max_rate * frac).max(1.0);
+        opts.phase.set(format!(
+            "limit search: step {}/{} at {}/s",
+            i + 1,
+            LADDER.len(),
+            super::figures::trim(rate, 1)
+        ));
         let answers = prober.stream(c1a, rate, opts.step, stop).await;
         steps.push((rate, class_counts(&answers)));
         if let Some(sec) = first_saturated_second(&answers) {

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::figures::duration_us;
 use super::output::write_reports;
 use super::report::{
     GeneratorHealth, LOAD_SCHEMA_VERSION, LoadReport, MergedShard, RateLimitReport,
@@ -389,7 +388,7 @@ pub fn summary(report: &LoadReport) -> String {
         "  accepted {}  rate_limited {}  rejected {}  error {}",
         c.accepted, c.rate_limited, c.rejected, c.error
     );
-    let lat = |v: Option<u64>| v.map_or("-".to_string(), |v| duration_us(v as f64));
+    let lat = super::figures::latency_ms;
     let l = &report.latency_us;
     let _ = writeln!(
         out,

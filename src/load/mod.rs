@@ -10,6 +10,7 @@ pub mod lane;
 pub mod limit;
 pub mod merge;
 pub mod output;
+pub mod phase;
 pub mod probe;
 pub mod race;
 pub mod report;

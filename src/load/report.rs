@@ -72,6 +72,10 @@ pub struct LoadReport {
     pub merged_from: Vec<MergedShard>,
     /// The histograms themselves (HDR V2-deflate, base64), for exact merges and comparison.
     pub histograms: SavedStats,
+    /// 429 answers by the phase that got them (`main load`, `replay race`, `limit search`),
+    /// for the phases that ran.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rate_limited_by_phase: BTreeMap<String, u64>,
     /// Whether Ctrl-C cut the run short: the figures and checks hold what finished before.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
@@ -239,6 +243,7 @@ impl LoadReport {
             thresholds: Vec::new(),
             merged_from: Vec::new(),
             histograms: stats.to_saved()?,
+            rate_limited_by_phase: BTreeMap::new(),
             interrupted: false,
         };
         report.recompute(stats);
