@@ -68,6 +68,7 @@ fn check(id: &str, tags: &[&str], verdict: Verdict, reason: &str) -> CheckResult
         )],
         elapsed_ms: 25.0,
         findings: Vec::new(),
+        expected: false,
     }
 }
 

@@ -71,6 +71,7 @@ fn check(
         exchanges,
         elapsed_ms: 25.0,
         findings: Vec::new(),
+        expected: false,
     }
 }
 

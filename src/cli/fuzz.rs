@@ -54,6 +54,9 @@ pub struct FuzzArgs {
     /// Where fuzz.json and the results/report files go.
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,
+    /// `warn`: a WARN fails the run as a FAIL does (exit 1); `fail` (the default): only FAILs.
+    #[arg(long, value_name = "fail|warn", default_value = "fail", value_parser = crate::cli::args::parse_fail_on)]
+    pub fail_on: crate::spec::FailOn,
     /// The regression corpus: minimal violating cases are appended here
     /// (default: <report-dir>/fuzz-failures.json).
     #[arg(long, value_name = "FILE")]
@@ -160,6 +163,7 @@ fn check_of(ctx: &RunContext, id: String, trial: &Trial) -> CheckResult {
         exchanges: trial.exchange.iter().cloned().collect(),
         elapsed_ms: trial.exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
         findings: Vec::new(),
+        expected: false,
     }
 }
 
@@ -180,6 +184,7 @@ fn summary_check(ctx: &RunContext, outcome: &FuzzOutcome) -> CheckResult {
         exchanges: Vec::new(),
         elapsed_ms: outcome.elapsed_ms,
         findings: Vec::new(),
+        expected: false,
     }
 }
 
@@ -203,6 +208,7 @@ fn control_check(
         elapsed_ms: exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
         exchanges: exchange.into_iter().collect(),
         findings: Vec::new(),
+        expected: false,
     }
 }
 
@@ -345,12 +351,13 @@ async fn run_with(
         eprintln!("interrupted: the reports hold the findings made before the signal");
         return crate::interrupt::EXIT_INTERRUPTED;
     }
-    oracle::exit_code(
+    oracle::exit_code_under(
         results
             .checks
             .iter()
             .map(|c| (c.id.as_str(), c.verdict, c.reason.as_str())),
         &[],
+        args.fail_on,
     )
 }
 

@@ -50,6 +50,10 @@ pub struct CheckResult {
     /// each deviation once, with its count and every exchange of the run that shows it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
+    /// A FAIL listed in the expected-failures file (and not past its `until` day): it stays a
+    /// FAIL, and does not fail the run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expected: bool,
 }
 
 /// Counts of each verdict.
@@ -67,6 +71,14 @@ pub struct Summary {
     pub skip: usize,
     /// ERROR count.
     pub error: usize,
+    /// How many of the `fail` FAILs are expected (listed in the expected-failures file):
+    /// `fail - expected_fail` FAILs fail the run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expected_fail: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -82,6 +94,9 @@ impl Summary {
                 Verdict::Skip => &mut s.skip,
                 Verdict::Error => &mut s.error,
             } += 1;
+            if c.verdict == Verdict::Fail && c.expected {
+                s.expected_fail += 1;
+            }
         }
         s
     }
@@ -132,11 +147,18 @@ pub struct RunResults {
 
 impl RunResults {
     /// Records in [`RunResults::expected_failures`] which entries of the expected-failures
-    /// file failed as expected and which are stale.
-    pub fn apply_expected(&mut self, entries: &[crate::expected::Entry]) {
+    /// file failed as expected on `today`, which expired, which are stale and which name
+    /// checks this run does not report; marks the expected FAILs (`expected: true`) and
+    /// counts them in the summary.
+    pub fn apply_expected(
+        &mut self,
+        entries: &[crate::expected::Entry],
+        today: crate::expected::Date,
+    ) {
         let checks = &self.checks;
         let outcomes = crate::expected::outcomes(
             entries,
+            today,
             |id| checks.iter().find(|c| c.id == id).map(|c| c.verdict),
             |id| {
                 checks
@@ -144,6 +166,12 @@ impl RunResults {
                     .any(|c| c.id == id && c.reason == crate::oracle::INTERRUPTED)
             },
         );
+        for c in &mut self.checks {
+            c.expected = outcomes
+                .iter()
+                .any(|e| e.id == c.id && e.status == ExpectedStatus::Expected);
+        }
+        self.summary = Summary::of(&self.checks);
         self.expected_failures = outcomes;
     }
 }

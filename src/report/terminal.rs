@@ -20,7 +20,7 @@ const VERDICT_COLUMN: usize = 3;
 
 /// Maximum content width of each column; with borders and padding (16 columns) the table
 /// stays within [`TABLE_WIDTH`]. Longer cells are wrapped at spaces, over-long words broken.
-const COLUMN_WIDTHS: [usize; 5] = [18, 36, 28, 7, 54];
+const COLUMN_WIDTHS: [usize; 5] = [18, 36, 28, 10, 52];
 
 /// A table of every check (`check`, `title`, `requirement`, `verdict`, `reason`), one row per
 /// check in catalogue order, at most [`TABLE_WIDTH`] columns wide, for people watching a run.
@@ -44,7 +44,7 @@ pub fn table(results: &RunResults, color: bool) -> String {
                 "{} {}",
                 check.requirement.level, check.requirement.source
             )),
-            check.verdict.name().to_owned(),
+            verdict_cell(check),
             one_line(&check.reason),
         ];
         builder.push_record(
@@ -75,6 +75,15 @@ pub fn table(results: &RunResults, color: bool) -> String {
         out.push_str(&block);
     }
     out
+}
+
+/// The verdict word of a check; a FAIL listed as expected reads `FAIL (expected)`.
+fn verdict_cell(check: &super::model::CheckResult) -> String {
+    if check.expected && check.verdict == Verdict::Fail {
+        format!("{} (expected)", check.verdict.name())
+    } else {
+        check.verdict.name().to_owned()
+    }
 }
 
 /// How many checks an occurrence list names before it says how many more.
@@ -143,14 +152,20 @@ pub fn findings(results: &RunResults, color: bool) -> Option<String> {
 }
 
 /// One line like `14 checks: 13 PASS, 1 FAIL, 0 WARN, 0 INFO, 0 SKIP, 0 ERROR in 1.23 s
-/// (profile id-jag-04, target reference)`, printed under the table and in logs.
+/// (profile id-jag-04, target reference)`, printed under the table and in logs; FAILs listed
+/// as expected are counted apart, as in `2 FAIL (1 expected)`.
 ///
 /// The counts are recomputed from `results.checks`, so they always agree with the table.
 pub fn summary(results: &RunResults) -> String {
     let counts = Summary::of(&results.checks);
     let total = results.checks.len();
+    let expected = if counts.expected_fail > 0 {
+        format!(" ({} expected)", counts.expected_fail)
+    } else {
+        String::new()
+    };
     format!(
-        "{total} {}: {} PASS, {} FAIL, {} WARN, {} INFO, {} SKIP, {} ERROR in {:.2} s (profile {}, target {})",
+        "{total} {}: {} PASS, {} FAIL{expected}, {} WARN, {} INFO, {} SKIP, {} ERROR in {:.2} s (profile {}, target {})",
         if total == 1 { "check" } else { "checks" },
         counts.pass,
         counts.fail,

@@ -66,5 +66,6 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
         exchanges,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         findings: Vec::new(),
+        expected: false,
     }
 }
