@@ -134,6 +134,42 @@ pub fn worst_exit(a: u8, b: u8) -> u8 {
     if rank(b) > rank(a) { b } else { a }
 }
 
+/// Which verdicts fail a run (`--fail-on`): FAIL alone (the default), or WARN as well, for
+/// pipelines that hold a server to its SHOULDs too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum FailOn {
+    /// Only a FAIL (not listed as expected) fails the run.
+    #[default]
+    Fail,
+    /// A WARN fails the run as a FAIL does (exit 1).
+    Warn,
+}
+
+impl FailOn {
+    /// The values `--fail-on` takes.
+    pub const NAMES: [&'static str; 2] = ["fail", "warn"];
+
+    /// Whether a check with this verdict fails the run under this rule.
+    pub fn fails(self, verdict: Verdict) -> bool {
+        verdict == Verdict::Fail || (self == FailOn::Warn && verdict == Verdict::Warn)
+    }
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "fail" => Ok(FailOn::Fail),
+            "warn" => Ok(FailOn::Warn),
+            _ => Err(format!(
+                "`{s}`: expected one of {}",
+                FailOn::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
 /// The draft revision the catalogue follows.
 pub const DRAFT: &str = "draft-ietf-oauth-identity-assertion-authz-grant-04";
 

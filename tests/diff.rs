@@ -39,6 +39,7 @@ fn check(id: &str, verdict: Verdict, reason: &str) -> CheckResult {
         elapsed_ms: 12.5,
         findings: vec![],
         hint: None,
+        expected: false,
     }
 }
 
@@ -126,6 +127,7 @@ fn new_run() -> RunResults {
         id: "JAG-JTI-02".into(),
         reason: "replay cache lands in the next release".into(),
         status: ExpectedStatus::Expected,
+        until: None,
     }];
     r
 }

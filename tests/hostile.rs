@@ -88,7 +88,7 @@ async fn run_against(addr: SocketAddr, route: &str, filter: &str) -> (RunResults
     .expect("write");
     let opts = RunOptions {
         target: Some(path),
-        filter: Some(filter.into()),
+        filter: vec![filter.into()],
         ..Default::default()
     };
     let started = Instant::now();
@@ -642,7 +642,7 @@ async fn an_untrusted_certificate_is_error_not_an_answer() {
     .expect("write");
     let opts = RunOptions {
         target: Some(path),
-        filter: Some("BASE-01".into()),
+        filter: vec!["BASE-01".into()],
         ..Default::default()
     };
     let started = Instant::now();

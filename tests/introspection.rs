@@ -372,7 +372,7 @@ async fn run(filters: &[&str], edit: impl FnOnce(String) -> String) -> Vec<Check
     for filter in filters {
         let opts = RunOptions {
             target: Some(target.clone()),
-            filter: Some((*filter).into()),
+            filter: vec![(*filter).into()],
             ..Default::default()
         };
         let results = runner::run_suite(&opts, Some(keyring())).await;

@@ -62,7 +62,7 @@ async fn run(
     .expect("write target");
     let opts = RunOptions {
         target: Some(path),
-        filter: filter.map(str::to_string),
+        filter: filter.map(str::to_string).into_iter().collect(),
         ..Default::default()
     };
     let started = Instant::now();
@@ -284,7 +284,7 @@ async fn ca_file_trusts_a_ras_on_a_private_ca() {
     .expect("write target");
     let opts = RunOptions {
         target: Some(path),
-        filter: Some("BASE-04".into()),
+        filter: vec!["BASE-04".into()],
         ..Default::default()
     };
     let results = runner::run_suite(&opts, Some(keyring()))

@@ -69,6 +69,7 @@ fn check(id: &str, tags: &[&str], verdict: Verdict, reason: &str) -> CheckResult
         elapsed_ms: 25.0,
         findings: Vec::new(),
         hint: None,
+        expected: false,
     }
 }
 

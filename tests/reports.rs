@@ -72,6 +72,7 @@ fn check(
         elapsed_ms: 25.0,
         findings: Vec::new(),
         hint: None,
+        expected: false,
     }
 }
 

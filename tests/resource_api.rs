@@ -53,7 +53,7 @@ fn only_the_write_check_of_the_catalogue_writes_to_the_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_resource_api_checks_send_get_and_the_write_check_post() {
     let opts = RunOptions {
-        filter: Some("RS-0*".into()),
+        filter: vec!["RS-0*".into()],
         ..RunOptions::default()
     };
     let results = runner::run_suite(&opts, None).await.expect("the run");

@@ -40,7 +40,7 @@ async fn run(
     std::fs::write(&target, edit(yaml)).expect("write target");
     let opts = RunOptions {
         target: Some(target),
-        filter: Some(filter.into()),
+        filter: vec![filter.into()],
         scenarios: scenarios.map(std::path::Path::to_path_buf),
         ..Default::default()
     };

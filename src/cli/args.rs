@@ -13,3 +13,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn parse_defect(s: &str) -> Result<Defect, String> {
     s.parse()
 }
+
+/// `--fail-on`: `fail` (the default) or `warn`.
+pub fn parse_fail_on(s: &str) -> Result<crate::spec::FailOn, String> {
+    s.parse()
+}

@@ -54,6 +54,9 @@ pub struct FuzzArgs {
     /// Where fuzz.json and the results/report files go.
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,
+    /// `warn`: a WARN fails the run as a FAIL does (exit 1); `fail` (the default): only FAILs.
+    #[arg(long, value_name = "fail|warn", default_value = "fail", value_parser = crate::cli::args::parse_fail_on)]
+    pub fail_on: crate::spec::FailOn,
     /// The regression corpus: minimal violating cases are appended here
     /// (default: <report-dir>/fuzz-failures.json).
     #[arg(long, value_name = "FILE")]
@@ -161,6 +164,7 @@ fn check_of(ctx: &RunContext, id: String, trial: &Trial) -> CheckResult {
         elapsed_ms: trial.exchange.as_ref().map_or(0.0, |e| e.elapsed_ms),
         findings: Vec::new(),
         hint: None,
+        expected: false,
     }
 }
 
@@ -182,6 +186,7 @@ fn summary_check(ctx: &RunContext, outcome: &FuzzOutcome) -> CheckResult {
         elapsed_ms: outcome.elapsed_ms,
         findings: Vec::new(),
         hint: None,
+        expected: false,
     }
 }
 
@@ -206,6 +211,7 @@ fn control_check(
         exchanges: exchange.into_iter().collect(),
         findings: Vec::new(),
         hint: None,
+        expected: false,
     }
 }
 
@@ -348,12 +354,13 @@ async fn run_with(
         eprintln!("interrupted: the reports hold the findings made before the signal");
         return crate::interrupt::EXIT_INTERRUPTED;
     }
-    oracle::exit_code(
+    oracle::exit_code_under(
         results
             .checks
             .iter()
             .map(|c| (c.id.as_str(), c.verdict, c.reason.as_str())),
         &[],
+        args.fail_on,
     )
 }
 

@@ -136,6 +136,9 @@ pub struct LoadArgs {
     /// Where load.json and load.html go.
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,
+    /// `warn`: a WARN fails the run as a FAIL does (exit 1); `fail` (the default): only FAILs.
+    #[arg(long, value_name = "fail|warn", default_value = "fail", value_parser = crate::cli::args::parse_fail_on)]
+    pub fail_on: crate::spec::FailOn,
     /// This process is shard i of N (0-based): it sends its share of the schedule.
     #[arg(long, value_name = "i/N")]
     pub shard: Option<String>,
@@ -343,7 +346,7 @@ async fn run(args: &LoadArgs) -> Result<u8, (u8, String)> {
     // FAIL 1).
     let checks = report.checks.iter();
     let checks = checks.map(|c| (c.id.as_str(), c.verdict, c.reason.as_str()));
-    let mut code = crate::oracle::exit_code(checks, &[]);
+    let mut code = crate::oracle::exit_code_under(checks, &[], args.fail_on);
     if !report.apply_thresholds(&thresholds) {
         code = worst(code, 4);
     }

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::args::{parse_defect, parse_duration};
+use crate::cli::args::{parse_defect, parse_duration, parse_fail_on};
+use crate::expected::Date;
 use crate::reference::Defect;
 use crate::report::model::{ExpectedStatus, RunResults};
 use crate::report::{self, terminal};
 use crate::runner::{self, RunOptions};
-use crate::spec::worst_exit as worst;
+use crate::spec::{FailOn, worst_exit as worst};
 
 /// `xaa-conform run` options.
 #[derive(clap::Args)]
@@ -25,9 +26,21 @@ pub struct RunArgs {
     /// Expectation profile.
     #[arg(long)]
     profile: Option<String>,
-    /// Only checks whose ID matches this glob (plus what they depend on), e.g. 'JAG-AUD-*'.
-    #[arg(long)]
-    filter: Option<String>,
+    /// Only checks whose ID matches one of these globs, ignoring case (plus what they depend
+    /// on), e.g. 'JAG-AUD-*,BASE-0[12]'; repeatable, each a comma list.
+    #[arg(long, value_name = "GLOBS")]
+    filter: Vec<String>,
+    /// Only checks whose scenario has one of these tags (and that match --filter, if given);
+    /// repeatable, each a comma list.
+    #[arg(long = "tag", value_name = "TAGS")]
+    tags: Vec<String>,
+    /// Leave checks whose ID matches one of these globs out of the report (a selected check's
+    /// dependency still runs); repeatable, each a comma list.
+    #[arg(long, value_name = "GLOBS")]
+    exclude: Vec<String>,
+    /// `warn`: a WARN fails the run as a FAIL does (exit 1); `fail` (the default): only FAILs.
+    #[arg(long, value_name = "fail|warn", default_value = "fail", value_parser = parse_fail_on)]
+    fail_on: FailOn,
     /// Where results.json and junit.xml go.
     #[arg(long, default_value = "reports")]
     report_dir: PathBuf,
@@ -40,8 +53,9 @@ pub struct RunArgs {
     /// Folder of issuer keys from `keys generate`; without key files, keys are made in memory.
     #[arg(long, default_value = "keys")]
     keys: PathBuf,
-    /// YAML list of `{ id, reason }`: known FAILs that do not fail the run (a listed check that
-    /// no longer fails does).
+    /// YAML list of `{ id, reason, until? }`: known FAILs that do not fail the run (a listed
+    /// check that no longer fails does; past `until: YYYY-MM-DD` the FAIL counts again).
+    /// Entries for checks this run leaves out are ignored.
     #[arg(long, value_name = "FILE")]
     expected_failures: Option<PathBuf>,
     /// Serve the fake IdP over HTTPS, with a certificate from a CA made for this run (its
@@ -142,9 +156,32 @@ fn ci_stream(
     (progress, activity, beat)
 }
 
-/// Runs `xaa-conform run`; returns the exit code (see [`runner::exit_code`]; 3 also when a
-/// report file cannot be written).
+/// The environment variable that sets the day `until:` dates are compared with
+/// (`YYYY-MM-DD`; unset: today, UTC), so that runs and tests can be reproduced on any day.
+pub const TODAY_ENV: &str = "XAA_CONFORM_TODAY";
+
+/// The day of [`TODAY_ENV`], when it is set.
+fn today_from_env() -> Result<Option<Date>, String> {
+    match std::env::var(TODAY_ENV) {
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|e: String| format!("{TODAY_ENV}: {e}")),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(e) => Err(format!("{TODAY_ENV}: {e}")),
+    }
+}
+
+/// Runs `xaa-conform run`; returns the exit code (see [`runner::exit_code_under`]; 3 also
+/// when a report file cannot be written).
 pub async fn main(args: RunArgs) -> u8 {
+    let today = match today_from_env() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     crate::interrupt::install();
     let width = super::screen_width();
     let detail = if args.quiet {
@@ -167,6 +204,9 @@ pub async fn main(args: RunArgs) -> u8 {
         target: args.target,
         scenarios: args.scenarios,
         filter: args.filter,
+        tags: args.tags,
+        exclude: args.exclude,
+        today,
         profile: args.profile,
         defects: args.reference_defect.into_iter().collect(),
         timeout: args.timeout,
@@ -208,7 +248,7 @@ pub async fn main(args: RunArgs) -> u8 {
         ),
     };
     print_results(&results, &screen);
-    let mut code = runner::exit_code(&results);
+    let mut code = runner::exit_code_under(&results, args.fail_on);
     let written = report::write_reports(&results, &args.report_dir);
     if let Ok(files) = &written
         && !write_markdown(&results, files, args.report_markdown.as_deref())
@@ -273,6 +313,7 @@ fn print_results(results: &RunResults, screen: &terminal::Screen) {
     if screen.detail == terminal::Detail::Quiet {
         return;
     }
+    let mut ignored = 0;
     for e in &results.expected_failures {
         match e.status {
             ExpectedStatus::Expected => {
@@ -290,6 +331,20 @@ fn print_results(results: &RunResults, screen: &terminal::Screen) {
                     e.id
                 )
             }
+            ExpectedStatus::Expired => {
+                outln!(
+                    "EXPIRED expected failure {}: its until date {} has passed; the FAIL counts",
+                    e.id,
+                    e.until.as_deref().unwrap_or("?")
+                )
+            }
+            ExpectedStatus::Ignored => ignored += 1,
         }
+    }
+    if ignored > 0 {
+        outln!(
+            "expected failures: {ignored} {} for checks not in this run ignored",
+            if ignored == 1 { "entry" } else { "entries" }
+        );
     }
 }

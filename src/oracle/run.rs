@@ -3,7 +3,7 @@
 //! run's exit code.
 
 use crate::expected::{ExpectedFailure, ExpectedStatus};
-use crate::spec::{Level, Verdict};
+use crate::spec::{FailOn, Level, Verdict};
 
 use super::{Judgement, judged};
 
@@ -82,13 +82,24 @@ pub fn judge_interrupted() -> Judgement {
 
 /// The exit code of a finished run (design.md) from its checks' verdicts and the
 /// expected-failure entries, in the contract's order: 130 when Ctrl-C cut it short; 3 when the
-/// run could not judge (it
-/// stopped at the preflight, or the server stopped answering); else 1 when a check FAILed (FAILs listed as expected do not
-/// count; a stale expected-failure entry does); else 3 for isolated ERRORs in an otherwise
-/// judged run; else 0. An ERROR never hides a FAIL.
+/// run could not judge (it stopped at the preflight, or the server stopped answering); else 1
+/// when a check FAILed (FAILs listed as expected do not count; a stale expected-failure entry
+/// does); else 3 for isolated ERRORs in an otherwise judged run; else 0. An ERROR never hides
+/// a FAIL. This is [`exit_code_under`] with `--fail-on fail`.
 pub fn exit_code<'a>(
     checks: impl IntoIterator<Item = (&'a str, Verdict, &'a str)>,
     expected_failures: &[ExpectedFailure],
+) -> u8 {
+    exit_code_under(checks, expected_failures, FailOn::Fail)
+}
+
+/// [`exit_code`] under a `--fail-on` rule: with [`FailOn::Warn`] a WARN is exit 1 as a FAIL
+/// is, in the same place of the order (after 130 and a run that could not judge, before
+/// isolated ERRORs).
+pub fn exit_code_under<'a>(
+    checks: impl IntoIterator<Item = (&'a str, Verdict, &'a str)>,
+    expected_failures: &[ExpectedFailure],
+    fail_on: FailOn,
 ) -> u8 {
     let expected = |id: &str| {
         expected_failures
@@ -106,7 +117,7 @@ pub fn exit_code<'a>(
     let failed = stale
         || verdicts
             .iter()
-            .any(|(id, v)| *v == Verdict::Fail && !expected(id));
+            .any(|(id, v)| fail_on.fails(*v) && !(*v == Verdict::Fail && expected(id)));
     if checks.iter().any(|(_, _, why)| *why == INTERRUPTED) {
         crate::spec::EXIT_INTERRUPTED
     } else if could_not_judge {
@@ -145,12 +156,14 @@ mod tests {
         let expected = [ExpectedFailure {
             id: "A".into(),
             reason: "known".into(),
+            until: None,
             status: ExpectedStatus::Expected,
         }];
         assert_eq!(exit_code([("A", Fail, "")], &expected), 0);
         let stale = [ExpectedFailure {
             id: "A".into(),
             reason: "known".into(),
+            until: None,
             status: ExpectedStatus::Stale,
         }];
         assert_eq!(exit_code([("A", Pass, ""), ("B", Error, "")], &stale), 1);
@@ -158,6 +171,45 @@ mod tests {
             exit_code([("A", Fail, ""), ("B", Skip, SERVER_STOPPED)], none),
             3,
             "a server that stopped answering could not be judged"
+        );
+    }
+
+    #[test]
+    fn fail_on_warn_makes_a_warn_exit_1_in_the_place_of_a_fail() {
+        use Verdict::{Error, Fail, Pass, Skip, Warn};
+        let none: &[ExpectedFailure] = &[];
+        let under = |checks: &[(&'static str, Verdict, &'static str)], rule| {
+            exit_code_under(checks.iter().copied(), none, rule)
+        };
+        assert_eq!(under(&[("A", Warn, "")], FailOn::Fail), 0);
+        assert_eq!(under(&[("A", Warn, "")], FailOn::Warn), 1);
+        assert_eq!(under(&[("A", Pass, "")], FailOn::Warn), 0);
+        assert_eq!(
+            under(&[("A", Warn, ""), ("B", Error, "")], FailOn::Warn),
+            1,
+            "a WARN ranks as a FAIL, above isolated ERRORs"
+        );
+        assert_eq!(
+            under(&[("A", Warn, ""), ("B", Skip, INTERRUPTED)], FailOn::Warn),
+            130
+        );
+        assert_eq!(
+            under(
+                &[(super::super::PREFLIGHT_ID, Error, ""), ("A", Warn, "")],
+                FailOn::Warn
+            ),
+            3
+        );
+        let expected = [ExpectedFailure {
+            id: "A".into(),
+            reason: "known".into(),
+            until: None,
+            status: ExpectedStatus::Expected,
+        }];
+        assert_eq!(
+            exit_code_under([("A", Fail, "")], &expected, FailOn::Warn),
+            0,
+            "an expected FAIL fails no run, whatever --fail-on says"
         );
     }
 }

@@ -519,10 +519,11 @@ fn check_section(
     let _ = write!(
         out,
         "<details class=\"check v-{c}\" id=\"{anchor}\"{open}>\n<summary>\
-         <span class=\"badge\">{v}</span><code class=\"cid\">{id}</code>\
+         <span class=\"badge\">{v}{mark}</span><code class=\"cid\">{id}</code>\
          <span class=\"title\">{title}</span><span class=\"short\">{reason}</span></summary>\n\
          <div class=\"body\">\n<p class=\"reason\"><b>{v}</b>: {reason}</p>\n",
         v = check.verdict.name(),
+        mark = if check.expected { " (expected)" } else { "" },
         id = escape(&check.id),
         title = escape(&check.title),
         reason = escape(&check.reason),

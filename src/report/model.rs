@@ -54,6 +54,10 @@ pub struct CheckResult {
     /// report.html and the terminal's recap give it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// A FAIL listed in the expected-failures file (and not past its `until` day): it stays a
+    /// FAIL, and does not fail the run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expected: bool,
 }
 
 /// Counts of each verdict.
@@ -71,6 +75,14 @@ pub struct Summary {
     pub skip: usize,
     /// ERROR count.
     pub error: usize,
+    /// How many of the `fail` FAILs are expected (listed in the expected-failures file):
+    /// `fail - expected_fail` FAILs fail the run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expected_fail: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -86,6 +98,9 @@ impl Summary {
                 Verdict::Skip => &mut s.skip,
                 Verdict::Error => &mut s.error,
             } += 1;
+            if c.verdict == Verdict::Fail && c.expected {
+                s.expected_fail += 1;
+            }
         }
         s
     }
@@ -146,11 +161,18 @@ impl CheckResult {
 
 impl RunResults {
     /// Records in [`RunResults::expected_failures`] which entries of the expected-failures
-    /// file failed as expected and which are stale.
-    pub fn apply_expected(&mut self, entries: &[crate::expected::Entry]) {
+    /// file failed as expected on `today`, which expired, which are stale and which name
+    /// checks this run does not report; marks the expected FAILs (`expected: true`) and
+    /// counts them in the summary.
+    pub fn apply_expected(
+        &mut self,
+        entries: &[crate::expected::Entry],
+        today: crate::expected::Date,
+    ) {
         let checks = &self.checks;
         let outcomes = crate::expected::outcomes(
             entries,
+            today,
             |id| checks.iter().find(|c| c.id == id).map(|c| c.verdict),
             |id| {
                 checks
@@ -158,6 +180,12 @@ impl RunResults {
                     .any(|c| c.id == id && c.reason == crate::oracle::INTERRUPTED)
             },
         );
+        for c in &mut self.checks {
+            c.expected = outcomes
+                .iter()
+                .any(|e| e.id == c.id && e.status == ExpectedStatus::Expected);
+        }
+        self.summary = Summary::of(&self.checks);
         self.expected_failures = outcomes;
     }
 }

@@ -102,7 +102,11 @@ pub fn check_line(
     let head = format!("{id}{}  {verdict:<5}  ", " ".repeat(pad));
     let indent = get_string_width(&head);
     let room = width.saturating_sub(indent).max(MIN_WIDTH / 2);
-    let reason = one_line(&check.reason);
+    let reason = if check.expected && check.verdict == Verdict::Fail {
+        format!("(expected) {}", one_line(&check.reason))
+    } else {
+        one_line(&check.reason)
+    };
     let body = if full {
         wrap_words(&reason, room).replace('\n', &format!("\n{}", " ".repeat(indent)))
     } else {
@@ -160,9 +164,10 @@ fn recap(results: &RunResults, screen: &Screen, width: usize) -> Option<String> 
             continue;
         }
         let head = format!(
-            "{} {} ({} {}): {}",
+            "{} {}{} ({} {}): {}",
             one_line(&check.id),
             check.verdict.name(),
+            if check.expected { " (expected)" } else { "" },
             check.requirement.level,
             one_line(&check.requirement.source),
             one_line(&check.title)
@@ -246,14 +251,20 @@ pub fn findings(results: &RunResults, color: bool, width: usize) -> Option<Strin
 }
 
 /// One line like `14 checks: 13 PASS, 1 FAIL, 0 WARN, 0 INFO, 0 SKIP, 0 ERROR in 1.23 s
-/// (profile id-jag-04, target reference)`, printed under the table and in logs.
+/// (profile id-jag-04, target reference)`, printed under the table and in logs; FAILs listed
+/// as expected are counted apart, as in `2 FAIL (1 expected)`.
 ///
 /// The counts are recomputed from `results.checks`, so they always agree with the table.
 pub fn summary(results: &RunResults) -> String {
     let counts = Summary::of(&results.checks);
     let total = results.checks.len();
+    let expected = if counts.expected_fail > 0 {
+        format!(" ({} expected)", counts.expected_fail)
+    } else {
+        String::new()
+    };
     format!(
-        "{total} {}: {} PASS, {} FAIL, {} WARN, {} INFO, {} SKIP, {} ERROR in {:.2} s (profile {}, target {})",
+        "{total} {}: {} PASS, {} FAIL{expected}, {} WARN, {} INFO, {} SKIP, {} ERROR in {:.2} s (profile {}, target {})",
         if total == 1 { "check" } else { "checks" },
         counts.pass,
         counts.fail,

@@ -67,5 +67,6 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         findings: Vec::new(),
         hint: None,
+        expected: false,
     }
 }

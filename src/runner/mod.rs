@@ -273,6 +273,7 @@ fn stopped_at_preflight(
         findings: Vec::new(),
         hint: None,
         exchanges: exchange.into_iter().collect(),
+        expected: false,
     };
     let not_ran = oracle::judge_not_run_preflight();
     std::iter::once(preflight)
@@ -298,6 +299,7 @@ fn not_run(sc: &scenario::Scenario, judgement: Judgement) -> CheckResult {
         elapsed_ms: 0.0,
         findings: Vec::new(),
         hint: None,
+        expected: false,
     }
 }
 
@@ -381,8 +383,17 @@ pub struct RunOptions {
     pub target: Option<PathBuf>,
     /// A scenario folder; none: the compiled-in catalogue.
     pub scenarios: Option<PathBuf>,
-    /// Check-ID glob.
-    pub filter: Option<String>,
+    /// `--filter` values: each a comma list of check-ID globs, matched ignoring case; a check
+    /// is selected when any matches (empty: every check).
+    pub filter: Vec<String>,
+    /// `--tag` values: each a comma list of scenario tags; with any, a check is selected only
+    /// when it has one of them (and matches `filter`).
+    pub tags: Vec<String>,
+    /// `--exclude` values: each a comma list of check-ID globs left out of the report (a
+    /// selected check's dependency still runs).
+    pub exclude: Vec<String>,
+    /// The day an expected failure's `until` is compared with (none: today, UTC).
+    pub today: Option<crate::expected::Date>,
     /// Profile name.
     pub profile: Option<String>,
     /// Reference defects to switch on (embedded reference only).
@@ -441,16 +452,27 @@ impl RunError {
     }
 }
 
-/// Loads the scenarios the options ask for.
-pub fn load_scenarios(opts: &RunOptions) -> Result<Vec<LoadedScenario>, InputError> {
-    let all = match &opts.scenarios {
-        Some(dir) => scenario::load_dir(dir)?,
-        None => scenario::embedded()?,
-    };
-    match &opts.filter {
-        Some(glob) => scenario::filter(all, glob),
-        None => Ok(all),
+/// Loads the catalogue the options name (the compiled-in one, or `--scenarios DIR`), before
+/// any selection.
+pub fn load_catalogue(opts: &RunOptions) -> Result<Vec<LoadedScenario>, InputError> {
+    match &opts.scenarios {
+        Some(dir) => scenario::load_dir(dir),
+        None => scenario::embedded(),
     }
+}
+
+/// The `--filter`, `--tag` and `--exclude` of the options.
+pub fn selection(opts: &RunOptions) -> scenario::Selection {
+    scenario::Selection {
+        filter: opts.filter.clone(),
+        tags: opts.tags.clone(),
+        exclude: opts.exclude.clone(),
+    }
+}
+
+/// Loads the scenarios the options ask for: the selected checks and what they depend on.
+pub fn load_scenarios(opts: &RunOptions) -> Result<Vec<LoadedScenario>, InputError> {
+    Ok(scenario::select(load_catalogue(opts)?, &selection(opts))?.scenarios)
 }
 
 /// The keys: from `keys_dir` when it holds a key set, otherwise fresh in-memory keys.
@@ -645,14 +667,18 @@ pub async fn run_suite(
     opts: &RunOptions,
     keys: Option<Arc<Keyring>>,
 ) -> Result<RunResults, RunError> {
-    let scenarios = load_scenarios(opts)?;
+    let catalogue = load_catalogue(opts)?;
     let expected = match &opts.expected_failures {
         Some(path) => {
-            let ids: Vec<&str> = scenarios.iter().map(|s| s.scenario.id.as_str()).collect();
+            let ids: Vec<&str> = catalogue.iter().map(|s| s.scenario.id.as_str()).collect();
             crate::expected::read(path, &ids)?
         }
         None => Vec::new(),
     };
+    let scenario::Selected {
+        scenarios,
+        unreported,
+    } = scenario::select(catalogue, &selection(opts))?;
     let started_at = rfc3339_now();
     let started = Instant::now();
     let env = Environment::start(opts, keys).await?;
@@ -671,7 +697,12 @@ pub async fn run_suite(
         }
     };
     env.stop().await;
-    let checks: Vec<CheckResult> = checks.into_iter().map(CheckResult::with_hint).collect();
+    // Excluded checks ran only for the checks that depend on them.
+    let checks: Vec<CheckResult> = checks
+        .into_iter()
+        .filter(|c| !unreported.contains(&c.id))
+        .map(CheckResult::with_hint)
+        .collect();
 
     Ok(RunResults {
         schema_version: crate::report::model::RESULTS_SCHEMA_VERSION,
@@ -692,7 +723,8 @@ pub async fn run_suite(
         expected_failures: Vec::new(),
     })
     .map(|mut results| {
-        results.apply_expected(&expected);
+        let today = opts.today.unwrap_or_else(crate::expected::Date::today_utc);
+        results.apply_expected(&expected, today);
         results
     })
 }
@@ -700,11 +732,17 @@ pub async fn run_suite(
 /// The exit code of a finished run (design.md): 3 when any check got no answer (ERROR),
 /// else 1 when any FAILed, else 0; the oracle decides.
 pub fn exit_code(results: &RunResults) -> u8 {
-    oracle::exit_code(
+    exit_code_under(results, crate::spec::FailOn::Fail)
+}
+
+/// [`exit_code`] under a `--fail-on` rule (with `warn`, a WARN is exit 1 too).
+pub fn exit_code_under(results: &RunResults, fail_on: crate::spec::FailOn) -> u8 {
+    oracle::exit_code_under(
         results
             .checks
             .iter()
             .map(|c| (c.id.as_str(), c.verdict, c.reason.as_str())),
         &results.expected_failures,
+        fail_on,
     )
 }

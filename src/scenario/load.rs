@@ -510,35 +510,12 @@ pub fn embedded() -> Result<Vec<LoadedScenario>, InputError> {
     finish(all, "scenarios/")
 }
 
-/// Keeps the scenarios whose ID matches the glob, plus whatever they depend on.
+/// Keeps the scenarios whose ID matches the glob (a comma list of globs, ignoring case),
+/// plus whatever they depend on: `--filter` alone (see [`super::select`]).
 pub fn filter(all: Vec<LoadedScenario>, glob: &str) -> Result<Vec<LoadedScenario>, InputError> {
-    let pat = glob::Pattern::new(glob)
-        .map_err(|e| InputError::file("--filter", format!("`{glob}`: {e}")))?;
-    let mut keep: Vec<String> = all
-        .iter()
-        .filter(|s| pat.matches(&s.scenario.id))
-        .map(|s| s.scenario.id.clone())
-        .collect();
-    let mut i = 0;
-    while i < keep.len() {
-        if let Some(s) = all.iter().find(|s| s.scenario.id == keep[i]) {
-            for d in &s.scenario.depends_on {
-                if !keep.contains(d) {
-                    keep.push(d.clone());
-                }
-            }
-        }
-        i += 1;
-    }
-    let out: Vec<LoadedScenario> = all
-        .into_iter()
-        .filter(|s| keep.contains(&s.scenario.id))
-        .collect();
-    if out.is_empty() {
-        return Err(InputError::file(
-            "--filter",
-            format!("no check id matches `{glob}`"),
-        ));
-    }
-    Ok(out)
+    let selection = super::select::Selection {
+        filter: vec![glob.to_string()],
+        ..Default::default()
+    };
+    super::select::select(all, &selection).map(|s| s.scenarios)
 }

@@ -4,6 +4,7 @@
 //! another folder instead.
 
 mod load;
+pub mod select;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use crate::spec::Level;
 use crate::spec::Requirement;
 
 pub use load::{LoadedScenario, embedded, filter, load_dir, parse_text};
+pub use select::{Selected, Selection, select};
 
 /// How the requesting app obtains the ID-JAG it sends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
