@@ -248,3 +248,28 @@ fn the_markdown_summary_and_the_github_job_summary() {
     let shown = common::normalise(&text.replace(&reports.display().to_string(), "[reports]"));
     common::assert_golden("aud-accept-any-aud.summary.md", &shown);
 }
+
+/// In a CI log a long wait is not silence: the heartbeat names the check, what it waits for
+/// and the time left (here the reference's 1 s JWKS cache, the heartbeat every 300 ms).
+#[test]
+fn the_heartbeat_names_a_long_wait() {
+    let dir = common::report_dir();
+    let mut cmd = common::command();
+    cmd.args(["run", "--filter", "JAG-SIG-14"])
+        .arg("--keys")
+        .arg(dir.path().join("no-keys"))
+        .arg("--report-dir")
+        .arg(dir.path().join("reports"))
+        .env("XAA_HEARTBEAT", "300ms");
+    let out = common::output_with_timeout(cmd, RUN_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("… JAG-SIG-14: waiting for the RAS's 1s JWKS cache, ")
+                && l.ends_with(" left")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[1/1] JAG-SIG-14  PASS"), "{stderr}");
+}
