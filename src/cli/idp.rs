@@ -126,11 +126,14 @@ async fn idp_serve(
 
 /// The issuer keys from `keys` (made in memory when the folder holds none).
 fn keyring(keys: PathBuf) -> Result<Arc<Keyring>, KeyError> {
-    runner::keyring(&RunOptions {
-        keys_dir: Some(keys),
+    let (k, from_files) = runner::keyring_from_files(&RunOptions {
+        keys_dir: Some(keys.clone()),
         ..Default::default()
-    })
-    .map(Arc::new)
+    })?;
+    if !from_files {
+        eprintln!("{}", runner::new_keys_note(&k, Some(&keys)));
+    }
+    Ok(Arc::new(k))
 }
 
 /// A CA made now and a certificate for the public host; the CA certificate goes to `ca_out`.

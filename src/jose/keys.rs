@@ -441,6 +441,58 @@ impl Keyring {
         }))
     }
 
+    /// Every key [`Keyring::save`] writes, with its file name: each issuer's pair, then C3's.
+    fn files(&self) -> Vec<(String, &SigningKey)> {
+        let mut out = Vec::new();
+        for (role, keys) in &self.issuers {
+            for key in [&keys.rs256, &keys.es256] {
+                out.push((Self::file_name(*role, key.alg()), key));
+            }
+        }
+        out.push((CLIENT_KEY_FILE.to_string(), &self.client));
+        out
+    }
+
+    /// The files of a key set in `dir` that exist already, so that `keys generate` does not
+    /// replace keys a RAS may have cached without being told to.
+    pub fn existing_files(dir: &Path) -> Vec<PathBuf> {
+        let mut names: Vec<String> = IssuerRole::ALL
+            .into_iter()
+            .flat_map(|r| [KeyAlg::RS256, KeyAlg::ES256].map(|a| Self::file_name(r, a)))
+            .collect();
+        names.push(CLIENT_KEY_FILE.to_string());
+        names
+            .into_iter()
+            .map(|n| dir.join(n))
+            .filter(|p| p.exists())
+            .collect()
+    }
+
+    /// The `kid`s a RAS configured for the fake IdP sees: the two trusted issuers' RS256 and
+    /// ES256 keys, then C3's, each with its party (`idp-a RS256`, …, `client-c3 ES256`).
+    pub fn kids(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for role in [IssuerRole::Trusted, IssuerRole::TrustedB] {
+            let keys = self.issuer(role);
+            for key in [&keys.rs256, &keys.es256] {
+                out.push((
+                    format!("{} {}", role.path(), key.alg().name()),
+                    key.kid().to_string(),
+                ));
+            }
+        }
+        out.push(("client-c3 ES256".into(), self.client.kid().to_string()));
+        out
+    }
+
+    /// The file name and `kid` of every key [`Keyring::save`] writes, in its order.
+    pub fn file_kids(&self) -> Vec<(String, String)> {
+        self.files()
+            .into_iter()
+            .map(|(name, key)| (name, key.kid().to_string()))
+            .collect()
+    }
+
     /// Writes every private key into `dir` as PKCS#8 PEM, mode 0600. Returns the files written.
     pub fn save(&self, dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
         let io = |path: &Path| {
@@ -449,16 +501,11 @@ impl Keyring {
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let mut written = Vec::new();
-        for (role, keys) in &self.issuers {
-            for key in [&keys.rs256, &keys.es256] {
-                let path = dir.join(Self::file_name(*role, key.alg()));
-                write_private(&path, key.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
-                written.push(path);
-            }
+        for (name, key) in self.files() {
+            let path = dir.join(name);
+            write_private(&path, key.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
+            written.push(path);
         }
-        let path = dir.join(CLIENT_KEY_FILE);
-        write_private(&path, self.client.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
-        written.push(path);
         Ok(written)
     }
 }

@@ -417,12 +417,41 @@ pub fn load_scenarios(opts: &RunOptions) -> Result<Vec<LoadedScenario>, InputErr
 
 /// The keys: from `keys_dir` when it holds a key set, otherwise fresh in-memory keys.
 pub fn keyring(opts: &RunOptions) -> Result<Keyring, KeyError> {
+    keyring_from_files(opts).map(|(k, _)| k)
+}
+
+/// The keys and whether they came from key files (`false`: made in memory for this run).
+pub fn keyring_from_files(opts: &RunOptions) -> Result<(Keyring, bool), KeyError> {
     if let Some(dir) = &opts.keys_dir
         && let Some(k) = Keyring::load(dir)?
     {
-        return Ok(k);
+        return Ok((k, true));
     }
-    Keyring::ephemeral()
+    Keyring::ephemeral().map(|k| (k, false))
+}
+
+/// What to tell a user whose keys were made in memory for this run: a RAS that caches JWKS
+/// will not know the next run's keys. Names the `kid`s and how to make keys that last.
+pub fn new_keys_note(keys: &Keyring, dir: Option<&std::path::Path>) -> String {
+    let kids: Vec<String> = keys
+        .kids()
+        .into_iter()
+        .map(|(who, kid)| format!("{who} {kid}"))
+        .collect();
+    let dir = dir.map_or_else(|| "keys".to_string(), |d| d.display().to_string());
+    format!(
+        "note: {dir} holds no key files, so the fake IdP's keys are new for this run; a RAS that \
+         caches JWKS will not know the next run's (`xaa-conform keys generate --dir {dir}` makes \
+         keys that last). kids: {}",
+        kids.join(", ")
+    )
+}
+
+/// Says [`new_keys_note`] on stderr, once per process (load and fuzz may start several
+/// environments).
+fn tell_new_keys(keys: &Keyring, dir: Option<&std::path::Path>) {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    TOLD.call_once(|| eprintln!("{}", new_keys_note(keys, dir)));
 }
 
 fn rfc3339_now() -> String {
@@ -474,7 +503,13 @@ impl Environment {
         };
         let keyring = match keys {
             Some(k) => k,
-            None => Arc::new(keyring(opts)?),
+            None => {
+                let (k, from_files) = keyring_from_files(opts)?;
+                if !from_files {
+                    tell_new_keys(&k, opts.keys_dir.as_deref());
+                }
+                Arc::new(k)
+            }
         };
         let app = AppRegistration {
             client_id: "requesting-app".into(),
