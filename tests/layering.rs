@@ -32,6 +32,7 @@ const IMPURE: &[&str] = &[
     "client",
     "fault",
     "idp",
+    "idp_control",
     "reference",
     "runner",
     "report",

@@ -426,22 +426,29 @@ impl Keyring {
                 ),
             });
         }
-        let client_path = dir.join(CLIENT_KEY_FILE);
-        let client = match std::fs::read_to_string(&client_path) {
-            Ok(text) => SigningKey::from_pkcs8_pem(KeyAlg::ES256, &text)
-                .map_err(|e| KeyError::Crypto(format!("{}: {e}", client_path.display())))?,
-            Err(_) => SigningKey::generate(KeyAlg::ES256)?,
+        let optional = |name: &str, alg: KeyAlg| -> Result<SigningKey, KeyError> {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => SigningKey::from_pkcs8_pem(alg, &text)
+                    .map_err(|e| KeyError::Crypto(format!("{}: {e}", path.display()))),
+                Err(_) => SigningKey::generate(alg),
+            }
         };
         Ok(Some(Keyring {
             issuers,
             stray: IssuerKeys::generate()?,
-            next: IssuerKeys::generate()?,
-            enc: SigningKey::generate(KeyAlg::RS256)?,
-            client,
+            next: IssuerKeys {
+                rs256: optional(NEXT_RS256_FILE, KeyAlg::RS256)?,
+                es256: optional(NEXT_ES256_FILE, KeyAlg::ES256)?,
+            },
+            enc: optional(ENC_KEY_FILE, KeyAlg::RS256)?,
+            client: optional(CLIENT_KEY_FILE, KeyAlg::ES256)?,
         }))
     }
 
-    /// Every key [`Keyring::save`] writes, with its file name: each issuer's pair, then C3's.
+    /// Every key [`Keyring::save`] writes, with its file name: each issuer's pair, C3's, the
+    /// trusted issuer's next pair and its `use: enc` key (the last three are made afresh when
+    /// a folder from an older `keys generate` lacks them).
     fn files(&self) -> Vec<(String, &SigningKey)> {
         let mut out = Vec::new();
         for (role, keys) in &self.issuers {
@@ -450,6 +457,9 @@ impl Keyring {
             }
         }
         out.push((CLIENT_KEY_FILE.to_string(), &self.client));
+        out.push((NEXT_RS256_FILE.to_string(), &self.next.rs256));
+        out.push((NEXT_ES256_FILE.to_string(), &self.next.es256));
+        out.push((ENC_KEY_FILE.to_string(), &self.enc));
         out
     }
 
@@ -460,7 +470,15 @@ impl Keyring {
             .into_iter()
             .flat_map(|r| [KeyAlg::RS256, KeyAlg::ES256].map(|a| Self::file_name(r, a)))
             .collect();
-        names.push(CLIENT_KEY_FILE.to_string());
+        names.extend(
+            [
+                CLIENT_KEY_FILE,
+                NEXT_RS256_FILE,
+                NEXT_ES256_FILE,
+                ENC_KEY_FILE,
+            ]
+            .map(String::from),
+        );
         names
             .into_iter()
             .map(|n| dir.join(n))
@@ -509,6 +527,16 @@ impl Keyring {
         Ok(written)
     }
 }
+
+/// Files of the trusted issuer's next keys (published while a check rotates them in), so that
+/// a running `idp serve` and the runs against it rotate to the same keys.
+pub const NEXT_RS256_FILE: &str = "next-rs256.pem";
+
+/// See [`NEXT_RS256_FILE`].
+pub const NEXT_ES256_FILE: &str = "next-es256.pem";
+
+/// File of the RSA key the trusted issuer publishes as `use: enc` under `publish_enc_key`.
+pub const ENC_KEY_FILE: &str = "enc-rs256.pem";
 
 /// File of C3's client-authentication key inside a key folder.
 pub const CLIENT_KEY_FILE: &str = "client-c3-es256.pem";

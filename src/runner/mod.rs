@@ -21,7 +21,8 @@ pub use check::{
 
 use crate::client::HttpClient;
 use crate::fixture::{Fixture, Secret};
-use crate::idp::{AppRegistration, FakeIdp, HitLog};
+use crate::idp::{AppRegistration, FakeIdp};
+use crate::idp_control::{ControlError, IdpLog, RemoteIdp};
 use crate::input::InputError;
 use crate::jose::{Keyring, keys::KeyError};
 use crate::oracle::{self, Judgement, Preflight};
@@ -52,7 +53,7 @@ pub struct RunContext {
     /// The expectation profile.
     pub profile: String,
     /// The fake IdP's request log, for checks that watch what the server fetches.
-    pub hits: Option<HitLog>,
+    pub hits: Option<IdpLog>,
     /// Told about every finished check.
     pub progress: Option<Progress>,
     /// The metadata's `introspection_endpoint` (with C1), looked up once, by the first check
@@ -363,6 +364,9 @@ pub struct RunOptions {
     /// Serve the fake IdP over HTTPS with a certificate from a fresh CA, and write the CA
     /// certificate (PEM) to this file for the server under test to trust.
     pub idp_tls_ca: Option<PathBuf>,
+    /// With `idp_tls_ca`: keep the CA (certificate and key, mode 0600) in this folder across
+    /// runs, so that the server under test's trust store need not change at every run.
+    pub idp_ca_dir: Option<PathBuf>,
     /// The embedded reference's rate limit, requests per second per client (none: unlimited).
     pub reference_rate_limit: Option<u32>,
     /// Requests per second the suite never exceeds towards the RAS (`--max-rate`); overrides
@@ -388,6 +392,9 @@ pub enum RunError {
     /// Keys could not be read or made (exit 3).
     #[error("keys: {0}")]
     Keys(#[from] KeyError),
+    /// The running IdP named in `idp.control` could not be used (exit 3).
+    #[error("{0}")]
+    IdpControl(#[from] ControlError),
     /// Anything else that stops the run before checks (exit 3).
     #[error("{0}")]
     Other(String),
@@ -463,7 +470,7 @@ fn rfc3339_now() -> String {
 /// `fuzz` and `load` all start one.
 pub struct Environment {
     ctx: Arc<RunContext>,
-    idp: FakeIdp,
+    idp: Served,
     reference: Option<ReferenceRas>,
     kind: String,
 }
@@ -501,17 +508,44 @@ impl Environment {
             }
             None => None,
         };
+        let control = match &target {
+            Some((origin, file, _)) => file.idp_control(origin)?,
+            None => None,
+        };
+        if control.is_some() && opts.idp_tls_ca.is_some() {
+            return Err(InputError::file(
+                "--idp-tls",
+                "the IdP named in idp.control serves HTTPS or not as `idp serve` was started; drop --idp-tls",
+            )
+            .into());
+        }
         let keyring = match keys {
             Some(k) => k,
             None => {
                 let (k, from_files) = keyring_from_files(opts)?;
+                if !from_files && control.is_some() {
+                    let dir = opts
+                        .keys_dir
+                        .as_ref()
+                        .map_or_else(|| "keys".into(), |d| d.display().to_string());
+                    return Err(InputError::file(
+                        "--keys",
+                        format!(
+                            "{dir} holds no key files, and a run against the IdP named in \
+                             idp.control signs with that IdP's keys: make them with `xaa-conform \
+                             keys generate --dir {dir}`, and give both `idp serve` and `run` \
+                             --keys {dir}"
+                        ),
+                    )
+                    .into());
+                }
                 if !from_files {
                     tell_new_keys(&k, opts.keys_dir.as_deref());
                 }
                 Arc::new(k)
             }
         };
-        let app = AppRegistration {
+        let mut app = AppRegistration {
             client_id: "requesting-app".into(),
             secret: Secret::random(),
         };
@@ -523,8 +557,12 @@ impl Environment {
                     .as_ref()
                     .and_then(|(_, file, _)| file.idp.public_url.as_deref())
                     .and_then(crate::tls::url_host);
-                let tls = IdpTls::generate(&public_host.into_iter().collect::<Vec<_>>())
-                    .map_err(RunError::Other)?;
+                let hosts: Vec<String> = public_host.into_iter().collect();
+                let tls = match &opts.idp_ca_dir {
+                    Some(dir) => IdpTls::persistent(dir, &hosts),
+                    None => IdpTls::generate(&hosts),
+                }
+                .map_err(RunError::Other)?;
                 tls.write_ca(path).map_err(|e| {
                     RunError::Other(format!(
                         "cannot write the IdP CA certificate to {}: {e}",
@@ -535,7 +573,43 @@ impl Environment {
             }
             None => None,
         };
+        let mut running_ca: Option<String> = None;
         let (idp, reference, fixture, kind) = match target {
+            Some((origin, file, mut fixture)) if control.is_some() => {
+                let Some((url, token)) = control else {
+                    return Err(RunError::Other("no idp.control".into()));
+                };
+                let (remote, state) = RemoteIdp::connect(&url, token).await?;
+                if state.kids != keyring.file_kids() {
+                    return Err(RunError::Other(format!(
+                        "the IdP at {} (idp.control {url}) was started with other keys than \
+                         this run's --keys {}: give `idp serve` and `run` the same --keys folder",
+                        state.base_url,
+                        opts.keys_dir
+                            .as_ref()
+                            .map_or_else(|| "keys".into(), |d| d.display().to_string()),
+                    )));
+                }
+                if let Some(public) = &file.idp.public_url
+                    && public.trim_end_matches('/') != state.base_url
+                {
+                    return Err(RunError::Other(format!(
+                        "the IdP at idp.control {url} serves its issuers under {}, not under \
+                         idp.public_url {public}",
+                        state.base_url
+                    )));
+                }
+                if let Some(t) = opts.timeout {
+                    fixture.timeout = t;
+                }
+                fixture.issuers = state.issuers.clone();
+                app = AppRegistration {
+                    client_id: state.app_client_id.clone(),
+                    secret: Secret::new(state.app_secret.clone()),
+                };
+                running_ca = state.ca_pem.clone();
+                (Served::Running(remote), None, fixture, origin)
+            }
             Some((origin, file, mut fixture)) => {
                 let idp = FakeIdp::start_with_tls(
                     &file.idp.bind,
@@ -550,7 +624,7 @@ impl Environment {
                 }
                 // The bound address is known only now (the file may say port 0).
                 fixture.issuers = idp.issuers().clone();
-                (idp, None, fixture, origin)
+                (Served::Own(idp), None, fixture, origin)
             }
             None => {
                 let idp = FakeIdp::start_with_tls(
@@ -572,11 +646,29 @@ impl Environment {
                     reference::embedded_fixture(base, &issuers, timeout)
                 })
                 .await?;
-                (idp, Some(ras), fixture, "reference".to_string())
+                (
+                    Served::Own(idp),
+                    Some(ras),
+                    fixture,
+                    "reference".to_string(),
+                )
             }
         };
-        idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
-        idp.set_jag_alg(fixture.default_alg());
+        let log = match &idp {
+            Served::Own(idp) => {
+                idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
+                idp.set_jag_alg(fixture.default_alg());
+                IdpLog::Local(idp.hit_log())
+            }
+            Served::Running(remote) => {
+                remote
+                    .register_audience(&fixture.ras_issuer, &fixture.client.id)
+                    .await?;
+                remote.set_jag_alg(fixture.default_alg()).await?;
+                remote.reset();
+                IdpLog::Remote(remote.clone())
+            }
+        };
         let mut roots: Vec<reqwest::Certificate> = tls
             .as_ref()
             .map(IdpTls::reqwest_root)
@@ -584,6 +676,13 @@ impl Environment {
             .map_err(RunError::Other)?
             .into_iter()
             .collect();
+        if let Some(pem) = &running_ca {
+            roots.push(
+                reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+                    RunError::Other(format!("the running IdP's CA certificate: {e}"))
+                })?,
+            );
+        }
         if let Some(pem) = &fixture.ca_pem {
             let bundle = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
                 .map_err(|e| RunError::Other(format!("ca_file: {e}")))?;
@@ -604,7 +703,7 @@ impl Environment {
             http,
             idp_app: app,
             profile: profile.clone(),
-            hits: Some(idp.hit_log()),
+            hits: Some(log),
             progress: opts.progress.clone(),
             discovered_introspection: Default::default(),
         });
@@ -631,8 +730,23 @@ impl Environment {
         if let Some(r) = self.reference {
             r.stop().await;
         }
-        self.idp.stop().await;
+        match self.idp {
+            Served::Own(idp) => idp.stop().await,
+            Served::Running(remote) => {
+                // Leave the running IdP as it was found.
+                remote.reset();
+                remote.flush().await;
+            }
+        }
     }
+}
+
+/// The fake IdP of a run: one it started, or one already running in `idp serve`.
+enum Served {
+    /// Started by this run, stopped with it.
+    Own(FakeIdp),
+    /// Running in `idp serve`, used through its control API and left running.
+    Running(RemoteIdp),
 }
 
 /// A whole `run`: validate input, start the servers, run the checks, stop the servers.
