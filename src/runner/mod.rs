@@ -581,13 +581,11 @@ impl Environment {
                 };
                 let (remote, state) = RemoteIdp::connect(&url, token).await?;
                 if state.kids != keyring.file_kids() {
-                    return Err(RunError::Other(format!(
-                        "the IdP at {} (idp.control {url}) was started with other keys than \
-                         this run's --keys {}: give `idp serve` and `run` the same --keys folder",
-                        state.base_url,
-                        opts.keys_dir
-                            .as_ref()
-                            .map_or_else(|| "keys".into(), |d| d.display().to_string()),
+                    return Err(RunError::Other(other_keys(
+                        &state,
+                        &url,
+                        &keyring,
+                        opts.keys_dir.as_deref(),
                     )));
                 }
                 if let Some(public) = &file.idp.public_url
@@ -739,6 +737,48 @@ impl Environment {
             }
         }
     }
+}
+
+/// Why a run cannot use the running IdP described by `state`: its keys differ from this
+/// run's. Names the key files that differ, and those missing from the folder (one written by
+/// an older `keys generate`, without the rotation keys, makes them afresh in each process).
+fn other_keys(
+    state: &crate::idp_control::ControlState,
+    url: &str,
+    keys: &Keyring,
+    dir: Option<&std::path::Path>,
+) -> String {
+    let theirs: BTreeMap<&str, &str> = state
+        .kids
+        .iter()
+        .map(|(f, k)| (f.as_str(), k.as_str()))
+        .collect();
+    let differ: Vec<String> = keys
+        .file_kids()
+        .into_iter()
+        .filter(|(f, k)| theirs.get(f.as_str()) != Some(&k.as_str()))
+        .map(|(f, _)| f)
+        .collect();
+    let shown = dir.map_or_else(|| "keys".into(), |d| d.display().to_string());
+    let missing: Vec<&String> = differ
+        .iter()
+        .filter(|f| dir.is_some_and(|d| !d.join(f.as_str()).exists()))
+        .collect();
+    let mut why = format!(
+        "the IdP at {} (idp.control {url}) was started with other keys than this run's --keys \
+         {shown} (differing: {}): give `idp serve` and `run` the same --keys folder",
+        state.base_url,
+        differ.join(", ")
+    );
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|f| f.as_str()).collect();
+        why.push_str(&format!(
+            "; {shown} lacks {}, so each process makes its own: `xaa-conform keys generate \
+             --dir {shown} --force` writes a whole set (then restart idp serve)",
+            names.join(", ")
+        ));
+    }
+    why
 }
 
 /// The fake IdP of a run: one it started, or one already running in `idp serve`.
