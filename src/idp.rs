@@ -31,7 +31,7 @@ pub use crate::protocol::{
 };
 
 /// One request the IdP received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     /// Milliseconds since the IdP started.
     pub at_ms: u128,
@@ -261,6 +261,20 @@ impl HitLog {
         }
     }
 
+    /// Lets the IdP issue ID-JAGs for `audience`, see [`FakeIdp::register_audience`].
+    pub fn register_audience(&self, audience: &str, client_id: &str) {
+        if let Ok(mut a) = self.0.audiences.lock() {
+            a.insert(audience.to_string(), client_id.to_string());
+        }
+    }
+
+    /// Signs the token exchange's ID-JAGs with `alg`, see [`FakeIdp::set_jag_alg`].
+    pub fn set_jag_alg(&self, alg: KeyAlg) {
+        if let Ok(mut a) = self.0.jag_alg.lock() {
+            *a = alg;
+        }
+    }
+
     /// Restores the normal IdP.
     pub fn reset(&self) {
         self.set_condition(IdpCondition::default());
@@ -269,6 +283,18 @@ impl HitLog {
     /// The current end of the log.
     pub fn mark(&self) -> usize {
         self.0.hits.lock().map(|h| h.len()).unwrap_or(0)
+    }
+
+    /// The current end of the log and the requests received after `mark`, read at once.
+    pub fn end_and_since(&self, mark: usize) -> (usize, Vec<Hit>) {
+        self.0
+            .hits
+            .lock()
+            .map(|h| {
+                let after = h.get(mark..).map(<[Hit]>::to_vec).unwrap_or_default();
+                (h.len(), after)
+            })
+            .unwrap_or_default()
     }
 
     /// Requests received after `mark`.

@@ -33,6 +33,7 @@ pub mod fault;
 pub mod fixture;
 pub mod fuzz;
 pub mod idp;
+pub mod idp_control;
 pub mod input;
 pub mod interrupt;
 pub mod jose;

@@ -42,6 +42,22 @@ pub struct IdpEntry {
     /// `{base}/idp-a` (trusted), `{base}/idp-b` (second trusted), `{base}/idp-x` (untrusted).
     #[serde(default)]
     pub public_url: Option<String>,
+    /// A fake IdP already running in `xaa-conform idp serve` (with the same `--keys`): the run
+    /// uses it, through its control API, instead of starting its own; `bind` and
+    /// `public_url` are then the running IdP's business.
+    #[serde(default)]
+    pub control: Option<IdpControlEntry>,
+}
+
+/// The control API of a running `idp serve`, as written in the target file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdpControlEntry {
+    /// Its URL, on loopback, e.g. `http://127.0.0.1:7401` (`idp serve` prints it).
+    pub url: String,
+    /// A file holding its bearer token (`idp serve --control-token-file`), relative to this
+    /// file.
+    pub token_file: String,
 }
 
 impl Default for IdpEntry {
@@ -49,6 +65,7 @@ impl Default for IdpEntry {
         IdpEntry {
             bind: default_bind(),
             public_url: None,
+            control: None,
         }
     }
 }
@@ -264,6 +281,66 @@ impl TargetFile {
         let mut file: TargetFile = input::parse_yaml(origin, text)?;
         file.source = Some(text.into());
         Ok(file)
+    }
+
+    /// The running IdP's control API, when `idp.control` names one: its URL (an `http` URL on
+    /// loopback) and the token read from `token_file` (relative to this file's folder).
+    pub fn idp_control(&self, origin: &str) -> Result<Option<(String, Secret)>, InputError> {
+        let Some(c) = &self.idp.control else {
+            return Ok(None);
+        };
+        let at = &Place {
+            origin,
+            text: self.source.as_deref(),
+        };
+        let loopback = match url::Url::parse(&c.url) {
+            Ok(u) if u.scheme() == "http" => match u.host() {
+                Some(url::Host::Ipv4(a)) => a.is_loopback(),
+                Some(url::Host::Ipv6(a)) => a.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            },
+            Ok(u) => {
+                return Err(at.error(
+                    "idp.control.url",
+                    format!(
+                        "`{}` is a {} URL; the control API speaks http",
+                        c.url,
+                        u.scheme()
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(at.error("idp.control.url", format!("`{}` is not a URL: {e}", c.url)));
+            }
+        };
+        if !loopback {
+            return Err(at.error(
+                "idp.control.url",
+                format!(
+                    "`{}` is not on loopback: the control API listens on 127.0.0.1 or [::1] only",
+                    c.url
+                ),
+            ));
+        }
+        let path = Path::new(at.origin)
+            .parent()
+            .unwrap_or_else(|| Path::new(""))
+            .join(&c.token_file);
+        let token = std::fs::read_to_string(&path).map_err(|e| {
+            at.error(
+                "idp.control.token_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(at.error(
+                "idp.control.token_file",
+                format!("{} is empty", path.display()),
+            ));
+        }
+        Ok(Some((c.url.clone(), Secret::new(token))))
     }
 
     /// The fake IdP's public base URL.

@@ -1,9 +1,11 @@
-//! HTTPS for the fake IdP: a throwaway certificate authority made with rcgen for each start,
-//! and a leaf certificate for the IdP's host names signed by it.
+//! HTTPS for the fake IdP: a throwaway certificate authority made with rcgen for each start
+//! (or one kept in a folder across starts, `--idp-ca-dir`), and a leaf certificate for the
+//! IdP's host names signed by it.
 //!
 //! Real resource authorization servers refuse plain-http JWKS URLs, so the IdP can serve TLS.
 //! The server under test trusts the CA through the PEM file the suite writes; the CA's private
-//! key never leaves memory and is dropped as soon as the leaf is signed.
+//! key never leaves memory and is dropped as soon as the leaf is signed, unless it is kept in
+//! a `--idp-ca-dir` folder (mode 0600).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -37,10 +39,41 @@ impl IdpTls {
     /// A fresh CA and a leaf certificate for the loopback names plus `extra_hosts` (host names
     /// or IP addresses, e.g. the host of the IdP's public URL).
     pub fn generate(extra_hosts: &[String]) -> Result<Self, String> {
-        fn err(what: &'static str) -> impl Fn(rcgen::Error) -> String {
-            move |e| format!("cannot {what}: {e}")
+        let ca_key = KeyPair::generate().map_err(err("generate the CA key"))?;
+        let (ca_pem, issuer) = Self::ca(ca_key)?;
+        Self::signed_by(ca_pem, &issuer, extra_hosts)
+    }
+
+    /// Like [`IdpTls::generate`], with the CA kept in `dir` across starts (`ca.pem`, and its
+    /// key in `ca-key.pem` at mode 0600): made there on the first start, read back later, so
+    /// that a RAS's trust store need not change at every start. Only the leaf is new.
+    pub fn persistent(dir: &Path, extra_hosts: &[String]) -> Result<Self, String> {
+        let cert_path = dir.join(CA_CERT_FILE);
+        let key_path = dir.join(CA_KEY_FILE);
+        if cert_path.exists() || key_path.exists() {
+            let read = |p: &Path| {
+                std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+            };
+            let (cert, key) = (read(&cert_path)?, read(&key_path)?);
+            let ca_key = KeyPair::from_pem(&key)
+                .map_err(|e| format!("{}: not a PEM private key: {e}", key_path.display()))?;
+            // The same subject and key sign the leaf; the certificate on file stays the CA.
+            let (_, issuer) = Self::ca(ca_key)?;
+            return Self::signed_by(cert, &issuer, extra_hosts);
         }
         let ca_key = KeyPair::generate().map_err(err("generate the CA key"))?;
+        let key_pem = ca_key.serialize_pem();
+        let (ca_pem, issuer) = Self::ca(ca_key)?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+        write_private(&key_path, key_pem.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", key_path.display()))?;
+        std::fs::write(&cert_path, ca_pem.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", cert_path.display()))?;
+        Self::signed_by(ca_pem, &issuer, extra_hosts)
+    }
+
+    /// The CA certificate (PEM) for `ca_key` and the issuer that signs with it.
+    fn ca(ca_key: KeyPair) -> Result<(String, Issuer<'static, KeyPair>), String> {
         let mut ca_params =
             CertificateParams::new(Vec::<String>::new()).map_err(err("make the CA parameters"))?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -55,8 +88,16 @@ impl IdpTls {
         let ca_cert = ca_params
             .self_signed(&ca_key)
             .map_err(err("sign the CA certificate"))?;
-        let issuer = Issuer::new(ca_params, ca_key);
+        Ok((ca_cert.pem(), Issuer::new(ca_params, ca_key)))
+    }
 
+    /// A leaf for the loopback names plus `extra_hosts`, signed by `issuer` (whose
+    /// certificate is `ca_pem`).
+    fn signed_by(
+        ca_pem: String,
+        issuer: &Issuer<'static, KeyPair>,
+        extra_hosts: &[String],
+    ) -> Result<Self, String> {
         let mut names: Vec<String> = LOOPBACK_NAMES.iter().map(|s| s.to_string()).collect();
         for h in extra_hosts {
             let h = h.trim_start_matches('[').trim_end_matches(']').to_string();
@@ -74,14 +115,13 @@ impl IdpTls {
         leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let leaf = leaf_params
-            .signed_by(&leaf_key, &issuer)
+            .signed_by(&leaf_key, issuer)
             .map_err(err("sign the IdP certificate"))?;
         Ok(IdpTls {
-            ca_pem: ca_cert.pem(),
+            ca_pem,
             leaf_pem: leaf.pem(),
             leaf_key_pem: leaf_key.serialize_pem(),
         })
-        // `issuer` (with the CA key) is dropped here: nothing more can be signed.
     }
 
     /// The CA certificate as PEM, for the server under test to trust.
@@ -110,6 +150,35 @@ impl IdpTls {
     pub fn reqwest_root(&self) -> Result<reqwest::Certificate, String> {
         reqwest::Certificate::from_pem(self.ca_pem.as_bytes())
             .map_err(|e| format!("the IdP CA certificate does not parse: {e}"))
+    }
+}
+
+/// The CA certificate's file in a `--idp-ca-dir` folder.
+pub const CA_CERT_FILE: &str = "ca.pem";
+
+/// The CA private key's file in a `--idp-ca-dir` folder (mode 0600).
+pub const CA_KEY_FILE: &str = "ca-key.pem";
+
+fn err(what: &'static str) -> impl Fn(rcgen::Error) -> String {
+    move |e| format!("cannot {what}: {e}")
+}
+
+/// Writes a file readable by its owner only (the CA key, the IdP control token).
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        opts.mode(0o600);
+        let mut f = opts.open(path)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(data)
+    }
+    #[cfg(not(unix))]
+    {
+        opts.open(path)?.write_all(data)
     }
 }
 

@@ -265,10 +265,9 @@ fn the_heartbeat_names_a_long_wait() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr
-            .lines()
-            .any(|l| l.starts_with("… JAG-SIG-14: waiting for the RAS's 1s JWKS cache, ")
-                && l.ends_with(" left")),
+        stderr.lines().any(|l| l
+            .starts_with("… JAG-SIG-14: waiting for the RAS's 1s JWKS cache, ")
+            && l.ends_with(" left")),
         "{stderr}"
     );
     assert!(stderr.contains("[1/1] JAG-SIG-14  PASS"), "{stderr}");

@@ -676,8 +676,8 @@ fn keyring_save_then_load_round_trips() {
     let tmp = tempfile::TempDir::new().expect("tempdir");
     let dir = tmp.path().join("keys"); // does not exist yet
     let written = keyring().save(&dir).expect("save");
-    // The eight issuer keys and C3's client key.
-    assert_eq!(written.len(), 9);
+    // The eight issuer keys, C3's client key, the next pair and the enc key.
+    assert_eq!(written.len(), 12);
     assert!(
         written
             .iter()
@@ -690,7 +690,12 @@ fn keyring_save_then_load_round_trips() {
     let want: BTreeSet<String> = KEY_FILES
         .iter()
         .copied()
-        .chain([xaa_conform::jose::keys::CLIENT_KEY_FILE])
+        .chain([
+            xaa_conform::jose::keys::CLIENT_KEY_FILE,
+            xaa_conform::jose::keys::NEXT_RS256_FILE,
+            xaa_conform::jose::keys::NEXT_ES256_FILE,
+            xaa_conform::jose::keys::ENC_KEY_FILE,
+        ])
         .map(|s| s.to_string())
         .collect();
     assert_eq!(written_names, want);
@@ -730,6 +735,9 @@ fn keyring_save_then_load_round_trips() {
             assert_eq!(l.alg(), alg);
         }
     }
+    // The next pair, the enc key and C3's key come back too, so that two processes reading
+    // one folder rotate to the same keys.
+    assert_eq!(loaded.file_kids(), keyring().file_kids());
     // The stray keys are not saved: the loaded ones are unpublished as well.
     let published = published_kids();
     for alg in [KeyAlg::RS256, KeyAlg::ES256] {
@@ -821,8 +829,14 @@ fn keyring_load_with_only_one_file_left_is_an_error() {
     for name in &KEY_FILES[1..] {
         std::fs::remove_file(tmp.path().join(name)).expect("delete");
     }
-    std::fs::remove_file(tmp.path().join(xaa_conform::jose::keys::CLIENT_KEY_FILE))
-        .expect("delete");
+    for optional in [
+        xaa_conform::jose::keys::CLIENT_KEY_FILE,
+        xaa_conform::jose::keys::NEXT_RS256_FILE,
+        xaa_conform::jose::keys::NEXT_ES256_FILE,
+        xaa_conform::jose::keys::ENC_KEY_FILE,
+    ] {
+        std::fs::remove_file(tmp.path().join(optional)).expect("delete");
+    }
     assert_eq!(file_names(tmp.path()).len(), 1);
     assert!(
         Keyring::load(tmp.path()).is_err(),

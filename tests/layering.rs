@@ -33,6 +33,7 @@ const IMPURE: &[&str] = &[
     "diff",
     "fault",
     "idp",
+    "idp_control",
     "reference",
     "runner",
     "report",

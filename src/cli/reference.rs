@@ -24,6 +24,21 @@ pub enum ReferenceCommand {
         /// Address the fake IdP will listen on (`run --target` starts it there).
         #[arg(long, default_value = "127.0.0.1:7400")]
         idp_bind: String,
+        /// The base URL of a fake IdP already running in `idp serve` (its issuers are
+        /// `{URL}/idp-a`, …), instead of `http://{idp-bind}`.
+        #[arg(long, value_name = "URL")]
+        idp_url: Option<String>,
+        /// A CA certificate (PEM) to trust, alone, when fetching from the IdP over HTTPS
+        /// (`idp serve --idp-tls` writes it).
+        #[arg(long, value_name = "FILE")]
+        idp_ca: Option<std::path::PathBuf>,
+        /// The control API of the running IdP (`idp serve` prints it), written into the
+        /// printed target.yaml's `idp.control` with --idp-control-token-file.
+        #[arg(long, value_name = "URL", requires = "idp_control_token_file")]
+        idp_control_url: Option<String>,
+        /// The file holding the running IdP's control token, for `idp.control.token_file`.
+        #[arg(long, value_name = "FILE", requires = "idp_control_url")]
+        idp_control_token_file: Option<String>,
         /// Serve a compliant variant of the reference's world (other scopes, one algorithm,
         /// JIT provisioning, …); an unknown name lists them.
         #[arg(long, value_name = "NAME")]
@@ -39,15 +54,55 @@ pub async fn main(command: ReferenceCommand) -> u8 {
             defect,
             bind,
             idp_bind,
+            idp_url,
+            idp_ca,
+            idp_control_url,
+            idp_control_token_file,
             variant,
-        } => reference_serve(defect, bind, idp_bind, variant).await,
+        } => {
+            let idp = IdpOptions {
+                bind: idp_bind,
+                url: idp_url,
+                ca: idp_ca,
+                control: idp_control_url.zip(idp_control_token_file),
+            };
+            reference_serve(defect, bind, idp, variant).await
+        }
+    }
+}
+
+/// Where the reference finds the fake IdP, and what the printed target.yaml says of it.
+struct IdpOptions {
+    bind: String,
+    url: Option<String>,
+    ca: Option<std::path::PathBuf>,
+    control: Option<(String, String)>,
+}
+
+impl IdpOptions {
+    /// The `idp` section of the printed target.yaml.
+    fn yaml(&self) -> String {
+        let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+        let mut members = Vec::new();
+        match &self.url {
+            Some(u) => members.push(format!("public_url: {}", q(u))),
+            None => members.push(format!("bind: {}", q(&self.bind))),
+        }
+        if let Some((url, file)) = &self.control {
+            members.push(format!(
+                "control: {{ url: {}, token_file: {} }}",
+                q(url),
+                q(file)
+            ));
+        }
+        format!("{{ {} }}", members.join(", "))
     }
 }
 
 async fn reference_serve(
     defects: Vec<Defect>,
     bind: String,
-    idp_bind: String,
+    idp: IdpOptions,
     variant: Option<reference::ReferenceVariant>,
 ) -> u8 {
     let secret = |var: &str| {
@@ -63,11 +118,26 @@ async fn reference_serve(
         );
         return 2;
     };
-    let issuers = crate::fixture::issuer_urls(&format!("http://{idp_bind}"));
+    let base = idp.url.as_ref().map_or_else(
+        || format!("http://{}", idp.bind),
+        |u| u.trim_end_matches('/').into(),
+    );
+    let issuers = crate::fixture::issuer_urls(&base);
+    let idp_ca_pem = match &idp.ca {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                eprintln!("error: --idp-ca {}: {e}", path.display());
+                return 2;
+            }
+        },
+        None => None,
+    };
     let defect_set: BTreeSet<Defect> = defects.into_iter().collect();
     let options = reference::ReferenceOptions {
         defects: defect_set.clone(),
         variant,
+        idp_ca_pem,
         ..Default::default()
     };
     let started = ReferenceRas::start(&bind, options, |base| {
@@ -86,7 +156,7 @@ async fn reference_serve(
             return 3;
         }
     };
-    print_target(&ras, &f, &defect_set, &idp_bind, variant);
+    print_target(&ras, &f, &defect_set, &idp.yaml(), variant);
     tokio::select! {
         _ = ras.wait() => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -100,7 +170,7 @@ fn print_target(
     ras: &ReferenceRas,
     f: &Fixture,
     defect_set: &BTreeSet<Defect>,
-    idp_bind: &str,
+    idp: &str,
     variant: Option<reference::ReferenceVariant>,
 ) {
     let names: Vec<&str> = defect_set.iter().map(|d| d.name()).collect();
@@ -116,6 +186,6 @@ fn print_target(
     let secrets = reference::SecretsIn::Environment;
     out!(
         "{}",
-        reference::target_yaml(f, variant, idp_bind, secrets, &header)
+        reference::target_yaml_with_idp(f, variant, idp, secrets, &header)
     );
 }

@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// Where --idp-tls writes the CA certificate (default <report-dir>/idp-ca.pem).
     #[arg(long, value_name = "FILE", requires = "idp_tls")]
     idp_ca_out: Option<PathBuf>,
+    /// Keep the --idp-tls CA in this folder across runs (ca.pem, and ca-key.pem at mode
+    /// 0600): made on the first run, reused after, so the RAS's trust store need not change.
+    #[arg(long, value_name = "DIR", requires = "idp_tls")]
+    idp_ca_dir: Option<PathBuf>,
     /// Rate limit of the embedded reference RAS: requests per second per client (429 with
     /// Retry-After above it).
     #[arg(long, value_name = "N")]
@@ -216,6 +220,7 @@ pub async fn main(args: RunArgs) -> u8 {
         max_rate: args.max_rate,
         progress,
         activity,
+        idp_ca_dir: args.idp_ca_dir,
         idp_tls_ca: args.idp_tls.then(|| {
             args.idp_ca_out
                 .clone()

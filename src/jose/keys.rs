@@ -426,19 +426,89 @@ impl Keyring {
                 ),
             });
         }
-        let client_path = dir.join(CLIENT_KEY_FILE);
-        let client = match std::fs::read_to_string(&client_path) {
-            Ok(text) => SigningKey::from_pkcs8_pem(KeyAlg::ES256, &text)
-                .map_err(|e| KeyError::Crypto(format!("{}: {e}", client_path.display())))?,
-            Err(_) => SigningKey::generate(KeyAlg::ES256)?,
+        let optional = |name: &str, alg: KeyAlg| -> Result<SigningKey, KeyError> {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => SigningKey::from_pkcs8_pem(alg, &text)
+                    .map_err(|e| KeyError::Crypto(format!("{}: {e}", path.display()))),
+                Err(_) => SigningKey::generate(alg),
+            }
         };
         Ok(Some(Keyring {
             issuers,
             stray: IssuerKeys::generate()?,
-            next: IssuerKeys::generate()?,
-            enc: SigningKey::generate(KeyAlg::RS256)?,
-            client,
+            next: IssuerKeys {
+                rs256: optional(NEXT_RS256_FILE, KeyAlg::RS256)?,
+                es256: optional(NEXT_ES256_FILE, KeyAlg::ES256)?,
+            },
+            enc: optional(ENC_KEY_FILE, KeyAlg::RS256)?,
+            client: optional(CLIENT_KEY_FILE, KeyAlg::ES256)?,
         }))
+    }
+
+    /// Every key [`Keyring::save`] writes, with its file name: each issuer's pair, C3's, the
+    /// trusted issuer's next pair and its `use: enc` key (the last three are made afresh when
+    /// a folder from an older `keys generate` lacks them).
+    fn files(&self) -> Vec<(String, &SigningKey)> {
+        let mut out = Vec::new();
+        for (role, keys) in &self.issuers {
+            for key in [&keys.rs256, &keys.es256] {
+                out.push((Self::file_name(*role, key.alg()), key));
+            }
+        }
+        out.push((CLIENT_KEY_FILE.to_string(), &self.client));
+        out.push((NEXT_RS256_FILE.to_string(), &self.next.rs256));
+        out.push((NEXT_ES256_FILE.to_string(), &self.next.es256));
+        out.push((ENC_KEY_FILE.to_string(), &self.enc));
+        out
+    }
+
+    /// The files of a key set in `dir` that exist already, so that `keys generate` does not
+    /// replace keys a RAS may have cached without being told to.
+    pub fn existing_files(dir: &Path) -> Vec<PathBuf> {
+        let mut names: Vec<String> = IssuerRole::ALL
+            .into_iter()
+            .flat_map(|r| [KeyAlg::RS256, KeyAlg::ES256].map(|a| Self::file_name(r, a)))
+            .collect();
+        names.extend(
+            [
+                CLIENT_KEY_FILE,
+                NEXT_RS256_FILE,
+                NEXT_ES256_FILE,
+                ENC_KEY_FILE,
+            ]
+            .map(String::from),
+        );
+        names
+            .into_iter()
+            .map(|n| dir.join(n))
+            .filter(|p| p.exists())
+            .collect()
+    }
+
+    /// The `kid`s a RAS configured for the fake IdP sees: the two trusted issuers' RS256 and
+    /// ES256 keys, then C3's, each with its party (`idp-a RS256`, …, `client-c3 ES256`).
+    pub fn kids(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for role in [IssuerRole::Trusted, IssuerRole::TrustedB] {
+            let keys = self.issuer(role);
+            for key in [&keys.rs256, &keys.es256] {
+                out.push((
+                    format!("{} {}", role.path(), key.alg().name()),
+                    key.kid().to_string(),
+                ));
+            }
+        }
+        out.push(("client-c3 ES256".into(), self.client.kid().to_string()));
+        out
+    }
+
+    /// The file name and `kid` of every key [`Keyring::save`] writes, in its order.
+    pub fn file_kids(&self) -> Vec<(String, String)> {
+        self.files()
+            .into_iter()
+            .map(|(name, key)| (name, key.kid().to_string()))
+            .collect()
     }
 
     /// Writes every private key into `dir` as PKCS#8 PEM, mode 0600. Returns the files written.
@@ -449,19 +519,24 @@ impl Keyring {
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let mut written = Vec::new();
-        for (role, keys) in &self.issuers {
-            for key in [&keys.rs256, &keys.es256] {
-                let path = dir.join(Self::file_name(*role, key.alg()));
-                write_private(&path, key.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
-                written.push(path);
-            }
+        for (name, key) in self.files() {
+            let path = dir.join(name);
+            write_private(&path, key.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
+            written.push(path);
         }
-        let path = dir.join(CLIENT_KEY_FILE);
-        write_private(&path, self.client.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
-        written.push(path);
         Ok(written)
     }
 }
+
+/// Files of the trusted issuer's next keys (published while a check rotates them in), so that
+/// a running `idp serve` and the runs against it rotate to the same keys.
+pub const NEXT_RS256_FILE: &str = "next-rs256.pem";
+
+/// See [`NEXT_RS256_FILE`].
+pub const NEXT_ES256_FILE: &str = "next-es256.pem";
+
+/// File of the RSA key the trusted issuer publishes as `use: enc` under `publish_enc_key`.
+pub const ENC_KEY_FILE: &str = "enc-rs256.pem";
 
 /// File of C3's client-authentication key inside a key folder.
 pub const CLIENT_KEY_FILE: &str = "client-c3-es256.pem";

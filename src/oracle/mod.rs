@@ -61,8 +61,8 @@ pub use refusal::{judge_negative, judge_record, judge_reject};
 pub use resource_api::{ApiRules, judge_api};
 pub use run::{
     INTERRUPTED, SERVER_STOPPED, exit_code, exit_code_under, judge_dependency,
-    judge_dependency_cycle, judge_forbidden_fetches, judge_interrupted, judge_lost,
-    judge_server_stopped, unanswered,
+    judge_dependency_cycle, judge_forbidden_fetches, judge_idp_control_failed, judge_interrupted,
+    judge_lost, judge_server_stopped, unanswered,
 };
 pub use world::{
     judge_api_token_refused, judge_own_control_refused, judge_provisioned, judge_weaker,

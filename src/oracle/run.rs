@@ -26,6 +26,16 @@ pub fn judge_dependency_cycle() -> Judgement {
     judged(Verdict::Skip, "its depends_on forms a cycle")
 }
 
+/// The verdict of a check whose IdP condition could not be set, or whose IdP request log
+/// could not be read, through a running IdP's control API: ERROR, since what the check
+/// watched or changed is unknown.
+pub fn judge_idp_control_failed(why: &str) -> Judgement {
+    judged(
+        Verdict::Error,
+        format!("the fake IdP's control API failed: {why}"),
+    )
+}
+
 /// The verdict of a check whose task was lost (it crashed): ERROR, never silently missing.
 pub fn judge_lost() -> Judgement {
     judged(Verdict::Error, "the check did not complete")

@@ -26,6 +26,7 @@ pub use defects::{Defect, Proof, proving as proving_defects};
 pub use ratelimit::RateLimiter;
 pub use variant::{
     CLIENT_SECRET_ENV, CLIENT2_SECRET_ENV, ReferenceVariant, SecretsIn, target_yaml,
+    target_yaml_with_idp,
 };
 
 use crate::fixture::{Client, ClientAuthMethod, Fixture, Secret};

@@ -239,6 +239,19 @@ pub fn target_yaml(
     secrets: SecretsIn,
     header: &str,
 ) -> String {
+    let idp = format!("{{ bind: {} }}", quoted(idp_bind));
+    target_yaml_with_idp(fixture, variant, &idp, secrets, header)
+}
+
+/// [`target_yaml`] with the `idp` section given as a YAML flow mapping, e.g. one naming a
+/// running IdP's `public_url` and `control`.
+pub fn target_yaml_with_idp(
+    fixture: &Fixture,
+    variant: Option<ReferenceVariant>,
+    idp: &str,
+    secrets: SecretsIn,
+    header: &str,
+) -> String {
     let mut y = String::new();
     let mut line = |s: String| {
         y.push_str(&s);
@@ -325,7 +338,7 @@ pub fn target_yaml(
     if let Some(scope) = &fixture.scope {
         line(format!("scope: {}", quoted(scope)));
     }
-    line(format!("idp: {{ bind: {} }}", quoted(idp_bind)));
+    line(format!("idp: {idp}"));
     if fixture.jit_provisioning {
         line("jit_provisioning: true".into());
     }

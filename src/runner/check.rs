@@ -269,12 +269,22 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
     let started = Instant::now();
     let mut exchanges = Vec::new();
     let mut token = None;
-    let mark = ctx.hits.as_ref().map(|h| h.mark());
+    // Only a check that watches the IdP's log marks it (a round trip to a running IdP).
+    let mark = match ctx.hits.as_ref().filter(|_| sc.observe.is_some()) {
+        Some(h) => match h.mark().await {
+            Ok(m) => Some(m),
+            Err(e) => return super::not_run(sc, oracle::judge_idp_control_failed(&e.to_string())),
+        },
+        None => None,
+    };
     // The IdP is restored when this guard drops, whatever happens to the check.
     let _restore = match (&sc.idp, &ctx.hits) {
         (Some(condition), Some(idp)) => {
-            idp.set_condition(*condition);
-            Some(RestoreIdp(idp))
+            let restore = RestoreIdp(idp);
+            if let Err(e) = idp.set_condition(*condition).await {
+                return super::not_run(sc, oracle::judge_idp_control_failed(&e.to_string()));
+            }
+            Some(restore)
         }
         _ => None,
     };
@@ -284,14 +294,18 @@ pub async fn run(ctx: &RunContext, sc: &Scenario) -> CheckResult {
     }
     if let (Some(observe), Some(hits), Some(mark)) = (&sc.observe, &ctx.hits, mark) {
         let prefix = format!("/{}", observe.no_fetch.path());
-        let fetched: Vec<String> = hits
-            .since(mark)
-            .into_iter()
-            .filter(|h| h.path.starts_with(&prefix) || h.path.ends_with(&prefix))
-            .map(|h| format!("{} {}", h.method, h.path))
-            .collect();
-        let level = observe.level.unwrap_or(sc.requirement.level);
-        judgement = oracle::judge_forbidden_fetches(judgement, level, &fetched);
+        match hits.since(mark).await {
+            Ok(seen) => {
+                let fetched: Vec<String> = seen
+                    .into_iter()
+                    .filter(|h| h.path.starts_with(&prefix) || h.path.ends_with(&prefix))
+                    .map(|h| format!("{} {}", h.method, h.path))
+                    .collect();
+                let level = observe.level.unwrap_or(sc.requirement.level);
+                judgement = oracle::judge_forbidden_fetches(judgement, level, &fetched);
+            }
+            Err(e) => judgement = oracle::judge_idp_control_failed(&e.to_string()),
+        }
     }
     redact_issued_tokens(&mut exchanges);
     CheckResult {

@@ -22,7 +22,8 @@ pub use check::{
 
 use crate::client::HttpClient;
 use crate::fixture::{Fixture, Secret};
-use crate::idp::{AppRegistration, FakeIdp, HitLog};
+use crate::idp::{AppRegistration, FakeIdp};
+use crate::idp_control::{ControlError, IdpLog, RemoteIdp};
 use crate::input::InputError;
 use crate::jose::{Keyring, keys::KeyError};
 use crate::oracle::{self, Judgement, Preflight};
@@ -54,7 +55,7 @@ pub struct RunContext {
     /// The expectation profile.
     pub profile: String,
     /// The fake IdP's request log, for checks that watch what the server fetches.
-    pub hits: Option<HitLog>,
+    pub hits: Option<IdpLog>,
     /// Told about every finished check.
     pub progress: Option<Progress>,
     /// The checks in flight and their long waits, for a CI log's heartbeat.
@@ -412,6 +413,9 @@ pub struct RunOptions {
     /// Serve the fake IdP over HTTPS with a certificate from a fresh CA, and write the CA
     /// certificate (PEM) to this file for the server under test to trust.
     pub idp_tls_ca: Option<PathBuf>,
+    /// With `idp_tls_ca`: keep the CA (certificate and key, mode 0600) in this folder across
+    /// runs, so that the server under test's trust store need not change at every run.
+    pub idp_ca_dir: Option<PathBuf>,
     /// The embedded reference's rate limit, requests per second per client (none: unlimited).
     pub reference_rate_limit: Option<u32>,
     /// Requests per second the suite never exceeds towards the RAS (`--max-rate`); overrides
@@ -437,6 +441,9 @@ pub enum RunError {
     /// Keys could not be read or made (exit 3).
     #[error("keys: {0}")]
     Keys(#[from] KeyError),
+    /// The running IdP named in `idp.control` could not be used (exit 3).
+    #[error("{0}")]
+    IdpControl(#[from] ControlError),
     /// Anything else that stops the run before checks (exit 3).
     #[error("{0}")]
     Other(String),
@@ -477,12 +484,41 @@ pub fn load_scenarios(opts: &RunOptions) -> Result<Vec<LoadedScenario>, InputErr
 
 /// The keys: from `keys_dir` when it holds a key set, otherwise fresh in-memory keys.
 pub fn keyring(opts: &RunOptions) -> Result<Keyring, KeyError> {
+    keyring_from_files(opts).map(|(k, _)| k)
+}
+
+/// The keys and whether they came from key files (`false`: made in memory for this run).
+pub fn keyring_from_files(opts: &RunOptions) -> Result<(Keyring, bool), KeyError> {
     if let Some(dir) = &opts.keys_dir
         && let Some(k) = Keyring::load(dir)?
     {
-        return Ok(k);
+        return Ok((k, true));
     }
-    Keyring::ephemeral()
+    Keyring::ephemeral().map(|k| (k, false))
+}
+
+/// What to tell a user whose keys were made in memory for this run: a RAS that caches JWKS
+/// will not know the next run's keys. Names the `kid`s and how to make keys that last.
+pub fn new_keys_note(keys: &Keyring, dir: Option<&std::path::Path>) -> String {
+    let kids: Vec<String> = keys
+        .kids()
+        .into_iter()
+        .map(|(who, kid)| format!("{who} {kid}"))
+        .collect();
+    let dir = dir.map_or_else(|| "keys".to_string(), |d| d.display().to_string());
+    format!(
+        "note: {dir} holds no key files, so the fake IdP's keys are new for this run; a RAS that \
+         caches JWKS will not know the next run's (`xaa-conform keys generate --dir {dir}` makes \
+         keys that last). kids: {}",
+        kids.join(", ")
+    )
+}
+
+/// Says [`new_keys_note`] on stderr, once per process (load and fuzz may start several
+/// environments).
+fn tell_new_keys(keys: &Keyring, dir: Option<&std::path::Path>) {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    TOLD.call_once(|| eprintln!("{}", new_keys_note(keys, dir)));
 }
 
 fn rfc3339_now() -> String {
@@ -494,7 +530,7 @@ fn rfc3339_now() -> String {
 /// `fuzz` and `load` all start one.
 pub struct Environment {
     ctx: Arc<RunContext>,
-    idp: FakeIdp,
+    idp: Served,
     reference: Option<ReferenceRas>,
     kind: String,
 }
@@ -532,11 +568,44 @@ impl Environment {
             }
             None => None,
         };
+        let control = match &target {
+            Some((origin, file, _)) => file.idp_control(origin)?,
+            None => None,
+        };
+        if control.is_some() && opts.idp_tls_ca.is_some() {
+            return Err(InputError::file(
+                "--idp-tls",
+                "the IdP named in idp.control serves HTTPS or not as `idp serve` was started; drop --idp-tls",
+            )
+            .into());
+        }
         let keyring = match keys {
             Some(k) => k,
-            None => Arc::new(keyring(opts)?),
+            None => {
+                let (k, from_files) = keyring_from_files(opts)?;
+                if !from_files && control.is_some() {
+                    let dir = opts
+                        .keys_dir
+                        .as_ref()
+                        .map_or_else(|| "keys".into(), |d| d.display().to_string());
+                    return Err(InputError::file(
+                        "--keys",
+                        format!(
+                            "{dir} holds no key files, and a run against the IdP named in \
+                             idp.control signs with that IdP's keys: make them with `xaa-conform \
+                             keys generate --dir {dir}`, and give both `idp serve` and `run` \
+                             --keys {dir}"
+                        ),
+                    )
+                    .into());
+                }
+                if !from_files {
+                    tell_new_keys(&k, opts.keys_dir.as_deref());
+                }
+                Arc::new(k)
+            }
         };
-        let app = AppRegistration {
+        let mut app = AppRegistration {
             client_id: "requesting-app".into(),
             secret: Secret::random(),
         };
@@ -548,8 +617,12 @@ impl Environment {
                     .as_ref()
                     .and_then(|(_, file, _)| file.idp.public_url.as_deref())
                     .and_then(crate::tls::url_host);
-                let tls = IdpTls::generate(&public_host.into_iter().collect::<Vec<_>>())
-                    .map_err(RunError::Other)?;
+                let hosts: Vec<String> = public_host.into_iter().collect();
+                let tls = match &opts.idp_ca_dir {
+                    Some(dir) => IdpTls::persistent(dir, &hosts),
+                    None => IdpTls::generate(&hosts),
+                }
+                .map_err(RunError::Other)?;
                 tls.write_ca(path).map_err(|e| {
                     RunError::Other(format!(
                         "cannot write the IdP CA certificate to {}: {e}",
@@ -560,7 +633,41 @@ impl Environment {
             }
             None => None,
         };
+        let mut running_ca: Option<String> = None;
         let (idp, reference, fixture, kind) = match target {
+            Some((origin, file, mut fixture)) if control.is_some() => {
+                let Some((url, token)) = control else {
+                    return Err(RunError::Other("no idp.control".into()));
+                };
+                let (remote, state) = RemoteIdp::connect(&url, token).await?;
+                if state.kids != keyring.file_kids() {
+                    return Err(RunError::Other(other_keys(
+                        &state,
+                        &url,
+                        &keyring,
+                        opts.keys_dir.as_deref(),
+                    )));
+                }
+                if let Some(public) = &file.idp.public_url
+                    && public.trim_end_matches('/') != state.base_url
+                {
+                    return Err(RunError::Other(format!(
+                        "the IdP at idp.control {url} serves its issuers under {}, not under \
+                         idp.public_url {public}",
+                        state.base_url
+                    )));
+                }
+                if let Some(t) = opts.timeout {
+                    fixture.timeout = t;
+                }
+                fixture.issuers = state.issuers.clone();
+                app = AppRegistration {
+                    client_id: state.app_client_id.clone(),
+                    secret: Secret::new(state.app_secret.clone()),
+                };
+                running_ca = state.ca_pem.clone();
+                (Served::Running(remote), None, fixture, origin)
+            }
             Some((origin, file, mut fixture)) => {
                 let idp = FakeIdp::start_with_tls(
                     &file.idp.bind,
@@ -575,7 +682,7 @@ impl Environment {
                 }
                 // The bound address is known only now (the file may say port 0).
                 fixture.issuers = idp.issuers().clone();
-                (idp, None, fixture, origin)
+                (Served::Own(idp), None, fixture, origin)
             }
             None => {
                 let idp = FakeIdp::start_with_tls(
@@ -597,11 +704,29 @@ impl Environment {
                     reference::embedded_fixture(base, &issuers, timeout)
                 })
                 .await?;
-                (idp, Some(ras), fixture, "reference".to_string())
+                (
+                    Served::Own(idp),
+                    Some(ras),
+                    fixture,
+                    "reference".to_string(),
+                )
             }
         };
-        idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
-        idp.set_jag_alg(fixture.default_alg());
+        let log = match &idp {
+            Served::Own(idp) => {
+                idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
+                idp.set_jag_alg(fixture.default_alg());
+                IdpLog::Local(idp.hit_log())
+            }
+            Served::Running(remote) => {
+                remote
+                    .register_audience(&fixture.ras_issuer, &fixture.client.id)
+                    .await?;
+                remote.set_jag_alg(fixture.default_alg()).await?;
+                remote.reset();
+                IdpLog::Remote(remote.clone())
+            }
+        };
         let mut roots: Vec<reqwest::Certificate> = tls
             .as_ref()
             .map(IdpTls::reqwest_root)
@@ -609,6 +734,13 @@ impl Environment {
             .map_err(RunError::Other)?
             .into_iter()
             .collect();
+        if let Some(pem) = &running_ca {
+            roots.push(
+                reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+                    RunError::Other(format!("the running IdP's CA certificate: {e}"))
+                })?,
+            );
+        }
         if let Some(pem) = &fixture.ca_pem {
             let bundle = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
                 .map_err(|e| RunError::Other(format!("ca_file: {e}")))?;
@@ -629,7 +761,7 @@ impl Environment {
             http,
             idp_app: app,
             profile: profile.clone(),
-            hits: Some(idp.hit_log()),
+            hits: Some(log),
             progress: opts.progress.clone(),
             activity: opts.activity.clone(),
             discovered_introspection: Default::default(),
@@ -657,8 +789,65 @@ impl Environment {
         if let Some(r) = self.reference {
             r.stop().await;
         }
-        self.idp.stop().await;
+        match self.idp {
+            Served::Own(idp) => idp.stop().await,
+            Served::Running(remote) => {
+                // Leave the running IdP as it was found.
+                remote.reset();
+                remote.flush().await;
+            }
+        }
     }
+}
+
+/// Why a run cannot use the running IdP described by `state`: its keys differ from this
+/// run's. Names the key files that differ, and those missing from the folder (one written by
+/// an older `keys generate`, without the rotation keys, makes them afresh in each process).
+fn other_keys(
+    state: &crate::idp_control::ControlState,
+    url: &str,
+    keys: &Keyring,
+    dir: Option<&std::path::Path>,
+) -> String {
+    let theirs: BTreeMap<&str, &str> = state
+        .kids
+        .iter()
+        .map(|(f, k)| (f.as_str(), k.as_str()))
+        .collect();
+    let differ: Vec<String> = keys
+        .file_kids()
+        .into_iter()
+        .filter(|(f, k)| theirs.get(f.as_str()) != Some(&k.as_str()))
+        .map(|(f, _)| f)
+        .collect();
+    let shown = dir.map_or_else(|| "keys".into(), |d| d.display().to_string());
+    let missing: Vec<&String> = differ
+        .iter()
+        .filter(|f| dir.is_some_and(|d| !d.join(f.as_str()).exists()))
+        .collect();
+    let mut why = format!(
+        "the IdP at {} (idp.control {url}) was started with other keys than this run's --keys \
+         {shown} (differing: {}): give `idp serve` and `run` the same --keys folder",
+        state.base_url,
+        differ.join(", ")
+    );
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|f| f.as_str()).collect();
+        why.push_str(&format!(
+            "; {shown} lacks {}, so each process makes its own: `xaa-conform keys generate \
+             --dir {shown} --force` writes a whole set (then restart idp serve)",
+            names.join(", ")
+        ));
+    }
+    why
+}
+
+/// The fake IdP of a run: one it started, or one already running in `idp serve`.
+enum Served {
+    /// Started by this run, stopped with it.
+    Own(FakeIdp),
+    /// Running in `idp serve`, used through its control API and left running.
+    Running(RemoteIdp),
 }
 
 /// A whole `run`: validate input, start the servers, run the checks, stop the servers.

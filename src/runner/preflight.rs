@@ -40,7 +40,10 @@ pub async fn run(ctx: &RunContext) -> (Preflight, Option<Exchange>) {
             );
         }
     };
-    let mark = ctx.hits.as_ref().map(|h| h.mark());
+    let mark = match &ctx.hits {
+        Some(h) => h.mark().await.ok(),
+        None => None,
+    };
     let mut exchange = ctx
         .http
         .token_request("preflight", &f.token_endpoint, &request)
@@ -56,7 +59,7 @@ pub async fn run(ctx: &RunContext) -> (Preflight, Option<Exchange>) {
     // run goes on rather than stopping on a guess.
     let (fetched_jwks, contacted_issuer) = match (&ctx.hits, mark) {
         (Some(hits), Some(mark)) => {
-            let seen = hits.since(mark);
+            let seen = hits.since(mark).await.unwrap_or_default();
             (
                 seen.iter()
                     .any(|h| h.path.ends_with(&format!("{issuer_path}/jwks"))),

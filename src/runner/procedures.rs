@@ -102,7 +102,10 @@ async fn fetch_budget(
     if !is_accepted(&control) {
         return Err(Incomplete::ControlNotAccepted(control));
     }
-    let mark = hits.mark();
+    let mark = hits
+        .mark()
+        .await
+        .map_err(|_| Incomplete::Missing(Prerequisite::IdpLog))?;
     let mut accepted = 0;
     let sends = sends.min(100);
     let started = Instant::now();
@@ -122,6 +125,8 @@ async fn fetch_budget(
     let jwks_path = format!("/{}/jwks", IssuerRole::Trusted.path());
     let fetches = hits
         .since(mark)
+        .await
+        .map_err(|_| Incomplete::Missing(Prerequisite::IdpLog))?
         .iter()
         .filter(|h| h.path == jwks_path)
         .count();
@@ -261,7 +266,9 @@ async fn key_removal(
     hits.set_condition(crate::idp::IdpCondition {
         remove_current_key: true,
         ..Default::default()
-    });
+    })
+    .await
+    .map_err(|_| Incomplete::Missing(Prerequisite::OwnIdp))?;
     let removed = Instant::now();
     let deadline = ttl + margin;
     ctx.waiting(

@@ -176,7 +176,7 @@ pub(crate) fn token_request_for(
 }
 
 /// Puts the fake IdP back to normal when dropped.
-pub(super) struct RestoreIdp<'a>(pub(super) &'a crate::idp::HitLog);
+pub(super) struct RestoreIdp<'a>(pub(super) &'a crate::idp_control::IdpLog);
 
 impl Drop for RestoreIdp<'_> {
     fn drop(&mut self) {
