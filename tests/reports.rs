@@ -491,3 +491,33 @@ fn schema_rejects_a_finding_without_its_count() {
     let validator = jsonschema::validator_for(&report_json::results_schema()).expect("compiles");
     assert!(!validator.is_valid(&instance));
 }
+
+/// Many SKIPs for one reason (a preflight stop) are one line by default, each with `-v`.
+#[test]
+fn many_skips_for_one_reason_are_one_line() {
+    let mut results = sample();
+    for i in 0..5 {
+        let mut c = results.checks[0].clone();
+        c.id = format!("BASE-{i:02}");
+        c.verdict = Verdict::Skip;
+        c.reason = "not run: preflight failed".into();
+        results.checks.push(c);
+    }
+    let normal = terminal::render(&results, &screen(terminal::Detail::Normal, 80, false));
+    let grouped: Vec<&str> = normal
+        .lines()
+        .filter(|l| l.contains("not run: preflight failed"))
+        .collect();
+    assert_eq!(grouped.len(), 1, "{normal}");
+    assert!(
+        grouped[0].starts_with("5 checks")
+            && grouped[0].contains("SKIP   not run: preflight failed (BASE-00, BASE-01"),
+        "{normal}"
+    );
+    let verbose = terminal::render(&results, &screen(terminal::Detail::Verbose, 80, false));
+    assert_eq!(
+        verbose.matches("not run: preflight failed").count(),
+        5,
+        "{verbose}"
+    );
+}

@@ -65,9 +65,41 @@ pub fn render(results: &RunResults, screen: &Screen) -> String {
         .unwrap_or(0)
         .min(ID_WIDTH);
     let mut out = String::new();
-    for check in &shown {
+    // By default many SKIPs for one reason ("not run: preflight failed") are one line.
+    let mut skips: Vec<(String, Vec<&str>)> = Vec::new();
+    if !verbose {
+        for c in shown.iter().filter(|c| c.verdict == Verdict::Skip) {
+            let reason = one_line(&c.reason);
+            match skips.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, ids)) => ids.push(&c.id),
+                None => skips.push((reason, vec![&c.id])),
+            }
+        }
+        skips.retain(|(_, ids)| ids.len() > SKIPS_LISTED);
+    }
+    let grouped = |c: &CheckResult| {
+        c.verdict == Verdict::Skip && skips.iter().any(|(r, _)| *r == one_line(&c.reason))
+    };
+    for check in shown.iter().filter(|c| !grouped(c)) {
         out.push_str(&check_line(check, id_width, width, screen.color, verbose));
         out.push('\n');
+    }
+    for (reason, ids) in &skips {
+        let head = format!("{} checks", ids.len());
+        let pad = id_width.saturating_sub(head.len());
+        let verdict = if screen.color {
+            let c = verdict_color(Verdict::Skip);
+            format!("{}SKIP{} ", c.get_prefix(), c.get_suffix())
+        } else {
+            "SKIP ".to_string()
+        };
+        let indent = head.len() + pad + 9;
+        let text = format!("{reason} ({})", ids.join(", "));
+        out.push_str(&format!(
+            "{head}{}  {verdict}  {}\n",
+            " ".repeat(pad),
+            cut(&text, width.saturating_sub(indent).max(MIN_WIDTH / 2))
+        ));
     }
     if let Some(block) = findings(results, screen.color, width) {
         out.push_str(&block);
@@ -83,6 +115,9 @@ pub fn render(results: &RunResults, screen: &Screen) -> String {
     }
     out
 }
+
+/// SKIPs for one reason listed one by one; more are one line.
+const SKIPS_LISTED: usize = 3;
 
 /// Widest check ID given its own column; a longer one pushes its line's reason right.
 const ID_WIDTH: usize = 18;
@@ -173,6 +208,12 @@ fn recap(results: &RunResults, screen: &Screen, width: usize) -> Option<String> 
             one_line(&check.title)
         );
         lines.push(hanging(&head, 2, 4, width));
+        lines.push(hanging(
+            &format!("what came back: {}", one_line(&check.reason)),
+            4,
+            6,
+            width,
+        ));
         if check.verdict == Verdict::Fail
             && let Some(h) = crate::catalogue::hint(&check.id)
         {
