@@ -160,6 +160,16 @@ user_dir "$work/reports"
 mounts=(-v "$work/config:/config:ro" -v "$work/keys:/keys:ro" -v "$work/reports:/reports")
 load_args=(--rate "$rate" --duration "$duration" --keys /keys)
 
+say "a host name resolves in the image (the token endpoint at localhost: /etc/hosts, nsswitch)"
+sed "s#^token_endpoint: \"http://127.0.0.1:#token_endpoint: \"http://localhost:#" \
+  "$work/config/t0.yaml" >"$work/config/by-name.yaml"
+chmod 0644 "$work/config/by-name.yaml"
+grep -q '^token_endpoint: "http://localhost:' "$work/config/by-name.yaml" || fail "no token_endpoint to rename"
+code=0
+crun by-name 60 "${secrets[@]}" "${mounts[@]}" "$image" load --target /config/by-name.yaml \
+  --keys /keys --rate 5 --requests 10 --race 0 --lane-rate 0 --report-dir /reports/by-name || code=$?
+[ "$code" -eq 0 ] || fail "load against localhost exited $code"
+
 say "one process: load --rate $rate --duration $duration against the limit of $limit/s"
 code=0
 crun single 300 "${secrets[@]}" "${mounts[@]}" "$image" \
