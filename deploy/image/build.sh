@@ -95,8 +95,19 @@ printf '%s\n' 'hosts: files dns' >"$context/rootfs/etc/nsswitch.conf"
 chmod 0644 "$context/rootfs/etc/passwd" "$context/rootfs/etc/group" "$context/rootfs/etc/nsswitch.conf"
 
 say "$engine build -t $image"
-"$engine" build --quiet -f Containerfile --build-arg "VERSION=$version" -t "$image" "$context" >&2
+previous="$("$engine" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
+layers=()
+# podman keeps an image per instruction by default: one image, no cache to pile up.
+[ "$(basename "$engine")" = podman ] && layers=(--layers=false)
+"$engine" build --quiet "${layers[@]}" -f Containerfile --build-arg "VERSION=$version" \
+  -t "$image" "$context" >&2
 done_at=$(date +%s)
+# The image this tag named before, now untagged (removal fails, harmlessly, if it is in use or
+# still has another tag).
+current="$("$engine" image inspect --format '{{.Id}}' "$image")"
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+  "$engine" rmi "$previous" >/dev/null 2>&1 || true
+fi
 
 size="$("$engine" image inspect --format '{{.Size}}' "$image")"
 say "built $image: $((size / 1024 / 1024)) MiB ($size bytes); binary $((built - started)) s, image $((done_at - built)) s"
