@@ -43,6 +43,11 @@ pub enum ReferenceCommand {
         /// JIT provisioning, …); an unknown name lists them.
         #[arg(long, value_name = "NAME")]
         variant: Option<reference::ReferenceVariant>,
+        /// Requests per second allowed per client at the token endpoint (a token bucket
+        /// with a burst of one second; above it, 429 with `Retry-After`), as
+        /// `--reference-rate-limit` gives the embedded reference of `run` and `load`.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit: Option<u32>,
     },
 }
 
@@ -59,6 +64,7 @@ pub async fn main(command: ReferenceCommand) -> u8 {
             idp_control_url,
             idp_control_token_file,
             variant,
+            rate_limit,
         } => {
             let idp = IdpOptions {
                 bind: idp_bind,
@@ -66,7 +72,7 @@ pub async fn main(command: ReferenceCommand) -> u8 {
                 ca: idp_ca,
                 control: idp_control_url.zip(idp_control_token_file),
             };
-            reference_serve(defect, bind, idp, variant).await
+            reference_serve(defect, bind, idp, variant, rate_limit).await
         }
     }
 }
@@ -104,6 +110,7 @@ async fn reference_serve(
     bind: String,
     idp: IdpOptions,
     variant: Option<reference::ReferenceVariant>,
+    rate_limit: Option<u32>,
 ) -> u8 {
     let secret = |var: &str| {
         std::env::var(var)
@@ -138,6 +145,7 @@ async fn reference_serve(
         defects: defect_set.clone(),
         variant,
         idp_ca_pem,
+        rate_limit,
         ..Default::default()
     };
     let started = ReferenceRas::start(&bind, options, |base| {
