@@ -55,10 +55,7 @@ pub fn main(args: ListArgs) -> u8 {
             return 2;
         }
     };
-    let profile = args
-        .profile
-        .as_deref()
-        .unwrap_or(crate::spec::PROFILES[0]);
+    let profile = args.profile.as_deref().unwrap_or(crate::spec::PROFILES[0]);
     let coverage = Coverage::new(&scenarios, profile);
     let text = match args.format {
         Format::Json => json(&coverage),
