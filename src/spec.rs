@@ -188,3 +188,20 @@ pub fn unknown_profile(name: &str) -> String {
         PROFILES.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_profile_names_the_nearest_and_the_three() {
+        assert_eq!(
+            unknown_profile("mcp-emaa"),
+            "unknown profile `mcp-emaa`; did you mean `mcp-ema`? (profiles: id-jag-04, mcp-ema, auth0)"
+        );
+        assert_eq!(
+            unknown_profile("okta"),
+            "unknown profile `okta` (profiles: id-jag-04, mcp-ema, auth0)"
+        );
+    }
+}
