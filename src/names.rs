@@ -16,10 +16,14 @@ pub fn nearest<'a>(name: &str, names: &[&'a str]) -> Vec<&'a str> {
     scored.into_iter().take(3).map(|(_, c)| c).collect()
 }
 
-/// `did you mean `a`?` (or `` `a`, `b` or `c` ``) for the names nearest to `name`; `None`
-/// when none is near.
+/// `did you mean `a`?` (or `` `a`, `b` or `c` ``) for the names nearest to `name`, those at
+/// the smallest distance only; `None` when none is near.
 pub fn did_you_mean(name: &str, names: &[&str]) -> Option<String> {
-    let near = nearest(name, names);
+    let wanted = name.to_ascii_uppercase();
+    let distance = |n: &str| edit_distance(&wanted, &n.to_ascii_uppercase());
+    let mut near = nearest(name, names);
+    let best = near.first().map(|n| distance(n))?;
+    near.retain(|n| distance(n) == best);
     let quoted: Vec<String> = near.iter().map(|n| format!("`{n}`")).collect();
     match quoted.as_slice() {
         [] => None,
@@ -55,7 +59,7 @@ mod tests {
             Some("did you mean `accept-any-aud`?")
         );
         assert_eq!(
-            did_you_mean("accept-any-a", &names).as_deref(),
+            did_you_mean("accept-any-xxx", &names).as_deref(),
             Some("did you mean `accept-any-aud` or `accept-any-iss`?")
         );
         assert_eq!(did_you_mean("zzzzzzzz", &names), None);

@@ -306,8 +306,8 @@ fn an_unknown_check_id_in_filter_suggests_the_nearest() {
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(
         ran.stderr.contains(
-            "no check id matches --filter `JAG-AUD-1`; did you mean `JAG-AUD-01`, `JAG-AUD-02` \
-             or `JAG-AUD-03`? (`xaa-conform list` lists them)"
+            "no check id matches --filter `JAG-AUD-1`; did you mean `JAG-AUD-01`? \
+             (`xaa-conform list` lists them)"
         ),
         "{}",
         ran.stderr
@@ -316,8 +316,9 @@ fn an_unknown_check_id_in_filter_suggests_the_nearest() {
     let ran = xaa(&["run", "--filter", "BASE-01,BASE-99"]);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(
-        ran.stderr
-            .contains("no check has the id `BASE-99`; did you mean `BASE-09`"),
+        ran.stderr.contains(
+            "no check has the id `BASE-99`; did you mean `BASE-09`? (`xaa-conform list` lists them)"
+        ),
         "{}",
         ran.stderr
     );
@@ -356,10 +357,8 @@ fn an_unknown_target_key_suggests_the_nearest() {
     let ran = xaa(&["run", "--target", path]);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(
-        ran.stderr.contains(
-            "unknown value `client_secret_bsic`; did you mean `client_secret_basic` or \
-             `client_secret_post`?"
-        ),
+        ran.stderr
+            .contains("unknown value `client_secret_bsic`; did you mean `client_secret_basic`?"),
         "{}",
         ran.stderr
     );
