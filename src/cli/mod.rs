@@ -104,7 +104,8 @@ pub enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
-    /// List the checks: IDs, levels, sources and the reference defects that prove them.
+    /// List the checks: IDs, levels under --profile, coverage and the reference defects that
+    /// prove them (--defects: the defects alone).
     List(list::ListArgs),
     /// Print the JSON Schemas of scenario, target, results and load files.
     Schema(schema::SchemaArgs),
