@@ -149,7 +149,8 @@ pub fn parse_yaml<T: DeserializeOwned>(origin: &str, text: &str) -> Result<T, In
 
 /// The parser's "unknown field `x`, expected one of a, b, …" (or "unknown variant") as
 /// "unknown field `x`; did you mean `a`?" with the nearest expected names, or `None` when the
-/// message is not of that form or no expected name is near (the full list then stays).
+/// message is not of that form or no expected name is near (the full list then stays). A
+/// list of at most [`SHORT_LIST`] names stays after the suggestion.
 pub fn did_you_mean_key(message: &str) -> Option<String> {
     let (kind, rest) = [("unknown field `", "field"), ("unknown variant `", "value")]
         .iter()
@@ -164,8 +165,16 @@ pub fn did_you_mean_key(message: &str) -> Option<String> {
         .filter(|n| !n.is_empty())
         .collect();
     let near = crate::names::did_you_mean(name, &names)?;
-    Some(format!("unknown {kind} `{name}`; {near}"))
+    if names.len() <= SHORT_LIST {
+        Some(format!("unknown {kind} `{name}`; {near} ({})", &rest[2..]))
+    } else {
+        Some(format!("unknown {kind} `{name}`; {near}"))
+    }
 }
+
+/// The most expected names an "unknown …" message keeps after its suggestion (a level, an
+/// auth method); longer lists (a file's keys) give way to the suggestion.
+pub const SHORT_LIST: usize = 6;
 
 /// The largest scenario, target or expected-failures file read (1 MiB): such files are a
 /// few kilobytes, and a bigger one is a mistake or an attack on the loader.
@@ -403,14 +412,15 @@ mod tests {
     fn unknown_keys_suggest_the_nearest_expected_name() {
         assert_eq!(
             did_you_mean_key(
-                "unknown field `tokn_endpoint`, expected one of issuer, token_endpoint, client"
+                "unknown field `tokn_endpoint`, expected one of issuer, token_endpoint, client, \
+                 client2, client3, subject, scope"
             )
             .as_deref(),
             Some("unknown field `tokn_endpoint`; did you mean `token_endpoint`?")
         );
         assert_eq!(
             did_you_mean_key("unknown variant `nne`, expected `none` or `post`").as_deref(),
-            Some("unknown value `nne`; did you mean `none`?")
+            Some("unknown value `nne`; did you mean `none`? (expected `none` or `post`)")
         );
         assert_eq!(
             did_you_mean_key("unknown field `zzzzzzzz`, expected one of a, b"),

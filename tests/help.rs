@@ -357,8 +357,10 @@ fn an_unknown_target_key_suggests_the_nearest() {
     let ran = xaa(&["run", "--target", path]);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(
-        ran.stderr
-            .contains("unknown value `client_secret_bsic`; did you mean `client_secret_basic`?"),
+        ran.stderr.contains(
+            "unknown value `client_secret_bsic`; did you mean `client_secret_basic`? \
+                 (expected one of client_secret_basic, client_secret_post, none)"
+        ),
         "{}",
         ran.stderr
     );
