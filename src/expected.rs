@@ -192,35 +192,8 @@ pub fn read(path: &Path, catalogue_ids: &[&str]) -> Result<Vec<Entry>, InputErro
     Ok(entries)
 }
 
-/// Up to three of `ids` nearest to `id` (edit distance, ignoring case), nearest first, within
-/// a distance of a third of its length (at least 2).
-pub fn nearest<'a>(id: &str, ids: &[&'a str]) -> Vec<&'a str> {
-    let wanted = id.to_ascii_uppercase();
-    let limit = (wanted.chars().count() / 3).max(2);
-    let mut scored: Vec<(usize, &str)> = ids
-        .iter()
-        .map(|c| (edit_distance(&wanted, &c.to_ascii_uppercase()), *c))
-        .filter(|(d, _)| *d <= limit)
-        .collect();
-    scored.sort();
-    scored.dedup();
-    scored.into_iter().take(3).map(|(_, c)| c).collect()
-}
-
-/// Levenshtein distance between `a` and `b`, in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut row = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            row[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1);
-        }
-        prev = row;
-    }
-    prev[b.len()]
-}
+/// The check IDs nearest to a mistyped one (shared with the other "did you mean" messages).
+pub use crate::names::nearest;
 
 /// What became of each entry on `today`, given the verdict of each reported check of the run
 /// by ID (`None`: the run does not report it) and which checks Ctrl-C kept from finishing: an

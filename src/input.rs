@@ -122,7 +122,17 @@ pub fn parse_yaml<T: DeserializeOwned>(origin: &str, text: &str) -> Result<T, In
             .filter(|(head, _)| head.starts_with("line "))
             .map_or(first, |(_, msg)| msg)
             .to_string();
-        let snippet: Vec<String> = lines.map(|l| l.replace("<input>", origin)).collect();
+        let shorter = did_you_mean_key(&message);
+        let snippet: Vec<String> = lines
+            .map(|l| {
+                let l = l.replace("<input>", origin);
+                match &shorter {
+                    Some(s) => l.replace(&message, s),
+                    None => l,
+                }
+            })
+            .collect();
+        let message = shorter.unwrap_or(message);
         InputError {
             origin: origin.to_string(),
             line: loc.as_ref().map(|l| l.line()),
@@ -136,6 +146,35 @@ pub fn parse_yaml<T: DeserializeOwned>(origin: &str, text: &str) -> Result<T, In
         }
     })
 }
+
+/// The parser's "unknown field `x`, expected one of a, b, …" (or "unknown variant") as
+/// "unknown field `x`; did you mean `a`?" with the nearest expected names, or `None` when the
+/// message is not of that form or no expected name is near (the full list then stays). A
+/// list of at most [`SHORT_LIST`] names stays after the suggestion.
+pub fn did_you_mean_key(message: &str) -> Option<String> {
+    let (kind, rest) = [("unknown field `", "field"), ("unknown variant `", "value")]
+        .iter()
+        .find_map(|(prefix, kind)| message.strip_prefix(prefix).map(|r| (*kind, r)))?;
+    let (name, rest) = rest.split_once('`')?;
+    let expected = rest.strip_prefix(", expected ")?;
+    let expected = expected.strip_prefix("one of ").unwrap_or(expected);
+    let names: Vec<&str> = expected
+        .split(", ")
+        .flat_map(|n| n.split(" or "))
+        .map(|n| n.trim().trim_matches('`'))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let near = crate::names::did_you_mean(name, &names)?;
+    if names.len() <= SHORT_LIST {
+        Some(format!("unknown {kind} `{name}`; {near} ({})", &rest[2..]))
+    } else {
+        Some(format!("unknown {kind} `{name}`; {near}"))
+    }
+}
+
+/// The most expected names an "unknown …" message keeps after its suggestion (a level, an
+/// auth method); longer lists (a file's keys) give way to the suggestion.
+pub const SHORT_LIST: usize = 6;
 
 /// The largest scenario, target or expected-failures file read (1 MiB): such files are a
 /// few kilobytes, and a bigger one is a mistake or an attack on the loader.
@@ -368,6 +407,27 @@ impl<'de> serde::Deserialize<'de> for Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_keys_suggest_the_nearest_expected_name() {
+        assert_eq!(
+            did_you_mean_key(
+                "unknown field `tokn_endpoint`, expected one of issuer, token_endpoint, client, \
+                 client2, client3, subject, scope"
+            )
+            .as_deref(),
+            Some("unknown field `tokn_endpoint`; did you mean `token_endpoint`?")
+        );
+        assert_eq!(
+            did_you_mean_key("unknown variant `nne`, expected `none` or `post`").as_deref(),
+            Some("unknown value `nne`; did you mean `none`? (expected `none` or `post`)")
+        );
+        assert_eq!(
+            did_you_mean_key("unknown field `zzzzzzzz`, expected one of a, b"),
+            None
+        );
+        assert_eq!(did_you_mean_key("missing field `issuer`"), None);
+    }
 
     #[test]
     fn locate_finds_nested_values() {

@@ -38,6 +38,7 @@ pub mod input;
 pub mod interrupt;
 pub mod jose;
 pub mod load;
+pub mod names;
 pub mod oracle;
 pub mod pace;
 pub mod protocol;

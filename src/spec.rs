@@ -176,3 +176,32 @@ pub const DRAFT: &str = "draft-ietf-oauth-identity-assertion-authz-grant-04";
 /// The expectation profiles (requirements.md §14): the generic draft, MCP enterprise-managed
 /// authorization, and Auth0's resource-app behaviour.
 pub const PROFILES: &[&str] = &["id-jag-04", "mcp-ema", "auth0"];
+
+/// `unknown profile `x`; did you mean `y`? (profiles: …)`: the nearest profile, then the
+/// three of them.
+pub fn unknown_profile(name: &str) -> String {
+    let near = crate::names::did_you_mean(name, PROFILES)
+        .map(|d| format!("; {d}"))
+        .unwrap_or_default();
+    format!(
+        "unknown profile `{name}`{near} (profiles: {})",
+        PROFILES.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_profile_names_the_nearest_and_the_three() {
+        assert_eq!(
+            unknown_profile("mcp-emaa"),
+            "unknown profile `mcp-emaa`; did you mean `mcp-ema`? (profiles: id-jag-04, mcp-ema, auth0)"
+        );
+        assert_eq!(
+            unknown_profile("okta"),
+            "unknown profile `okta` (profiles: id-jag-04, mcp-ema, auth0)"
+        );
+    }
+}

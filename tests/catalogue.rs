@@ -406,13 +406,21 @@ fn check_item(item: &Value, row: &RequirementRow, scenario: Option<&LoadedScenar
     }
 }
 
-/// The text form: one line per row in table order, and a summary that adds up.
+/// The text form: a header, one line per row in table order, and totals that add up (MUSTs
+/// counted under the default profile, how many checks `run` runs and `load` judges).
 #[test]
 fn list_text_lines_and_summary() {
     let text = run_list(&[]);
     let ids = scenario_ids();
     let lines: Vec<&str> = text.lines().collect();
-    for (line, row) in lines.iter().zip(rows()) {
+    assert!(
+        lines[0].starts_with("ID ")
+            && lines[0].contains("LEVEL")
+            && lines[0].contains("COVERAGE (levels under profile id-jag-04"),
+        "{}",
+        lines[0]
+    );
+    for (line, row) in lines[1..].iter().zip(rows()) {
         assert!(
             line.starts_with(row.id),
             "expected {} first, got {line}",
@@ -433,13 +441,19 @@ fn list_text_lines_and_summary() {
     let covered =
         |r: &&RequirementRow| ids.contains(r.id) || catalogue::load_command(r.id).is_some();
     let count = |f: &dyn Fn(&&RequirementRow) -> bool| rows().iter().filter(f).count();
+    let levels = levels_under(PROFILES[0]);
+    let must = |r: &&RequirementRow| levels[r.id] == Must;
     let summary = format!(
-        "{} rows: {} covered ({} MUST), {} not covered ({} MUST)",
+        "{} rows: {} covered ({} MUST), {} not covered ({} MUST); `run` runs {} checks, \
+         `load` judges {} (profile {})",
         rows().len(),
         count(&covered),
-        count(&|r| covered(r) && r.level == Must),
+        count(&|r| covered(r) && must(r)),
         count(&|r| !covered(r)),
-        count(&|r| !covered(r) && r.level == Must),
+        count(&|r| !covered(r) && must(r)),
+        embedded().len(),
+        count(&|r| r.load_command.is_some()),
+        PROFILES[0],
     );
     assert_eq!(lines.last().copied(), Some(summary.as_str()));
     for d in Defect::ALL {
@@ -448,6 +462,65 @@ fn list_text_lines_and_summary() {
             "{} missing from the defect list",
             d.name()
         );
+    }
+}
+
+/// Each row's level as it runs under `profile`: its scenario's, else the row's own.
+fn levels_under(profile: &str) -> BTreeMap<&'static str, Level> {
+    let scenarios = embedded();
+    rows()
+        .iter()
+        .map(|r| {
+            let level = scenarios
+                .iter()
+                .find(|l| l.scenario.id == r.id)
+                .map_or(r.level_under(profile), |l| {
+                    l.scenario.for_profile(profile).0
+                });
+            (r.id, level)
+        })
+        .collect()
+}
+
+/// `list --profile P` shows each row at its level under P, the catalogue's in brackets where
+/// it differs; some row differs under every profile but the default (as `auth0` lowers
+/// JAG-SCP-07 to INFO), and the JSON carries the same as `profile_level`.
+#[test]
+fn list_shows_levels_under_the_profile() {
+    for &profile in PROFILES {
+        let text = run_list(&["--profile", profile]);
+        let levels = levels_under(profile);
+        let mut differ = 0;
+        for r in rows() {
+            let line = text
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(r.id))
+                .unwrap_or_else(|| panic!("{} missing under {profile}", r.id));
+            let under = levels[r.id];
+            let cell = if under == r.level {
+                format!("{:<13}", under.name())
+            } else {
+                differ += 1;
+                format!("{:<13}", format!("{} ({})", under.name(), r.level.name()))
+            };
+            assert_eq!(&line[13..27], format!("{cell} "), "{profile}: {line}");
+        }
+        assert!(
+            text.ends_with(&format!("(profile {profile})\n")),
+            "{profile}"
+        );
+        if profile != PROFILES[0] {
+            assert!(differ > 0, "no row differs under {profile}");
+        }
+        let items = list_json(&["--profile", profile]);
+        for item in items
+            .iter()
+            .filter(|i| i["in_catalogue"] == Value::Bool(true))
+        {
+            let id = str_field(item, "id");
+            assert_eq!(str_field(item, "profile"), profile);
+            assert_eq!(str_field(item, "profile_level"), levels[id].name(), "{id}");
+        }
     }
 }
 
@@ -498,12 +571,20 @@ fn list_follows_a_scenario_folder() {
         "{text}"
     );
     // BASE-07, and LOAD-01 and LOAD-03 (checked by `xaa-conform load`).
-    assert!(text.ends_with(&format!(
-        "{} rows: 3 covered (1 MUST), {} not covered ({} MUST)\n",
-        rows().len(),
-        rows().len() - 3,
-        rows().iter().filter(|r| r.level == Must).count() - 1
-    )));
+    let covered = ["BASE-07", "LOAD-01", "LOAD-03"];
+    let must_not_covered = rows()
+        .iter()
+        .filter(|r| !covered.contains(&r.id) && r.level_under(PROFILES[0]) == Must)
+        .count();
+    assert!(
+        text.ends_with(&format!(
+            "{} rows: 3 covered (1 MUST), {} not covered ({must_not_covered} MUST); `run` runs 2 \
+             checks, `load` judges 2 (profile id-jag-04)\n",
+            rows().len(),
+            rows().len() - 3,
+        )),
+        "{text}"
+    );
 }
 
 /// (f) Every check a defect declares is a covered catalogue row, and every defect proves at

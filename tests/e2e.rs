@@ -327,8 +327,10 @@ fn cli_run_with_a_defect_exits_1_and_writes_valid_reports() {
     assert!(junit.contains("JAG-AUD-02") && junit.contains("<failure"));
 }
 
+/// An unknown defect is exit 2 naming the nearest defects and where the list is (`list
+/// --defects`), not every name on one line.
 #[test]
-fn cli_unknown_defect_lists_the_valid_ones() {
+fn cli_unknown_defect_names_the_nearest_and_the_list() {
     let out = bin()
         .args(["run", "--reference-defect", "nonsense"])
         .output()
@@ -336,9 +338,16 @@ fn cli_unknown_defect_lists_the_valid_ones() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("accept-any-aud") && err.contains("accept-typ-jwt"),
+        err.contains("unknown defect `nonsense` (`xaa-conform list --defects` lists them)"),
         "{err}"
     );
+    let out = bin()
+        .args(["run", "--reference-defect", "accept-typ-jwtt"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean `accept-typ-jwt`?"), "{err}");
 }
 
 #[test]

@@ -25,6 +25,7 @@ const PURE: &[&str] = &[
     "target",
     "expected",
     "pace",
+    "names",
 ];
 
 /// Modules that run servers, send requests, drive runs or write reports.

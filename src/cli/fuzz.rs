@@ -27,8 +27,8 @@ pub struct FuzzArgs {
     /// The RAS under test (target.yaml); without it the embedded reference RAS is tested.
     #[arg(long)]
     pub target: Option<PathBuf>,
-    /// Expectation profile.
-    #[arg(long)]
+    /// Expectation profile (default id-jag-04).
+    #[arg(long, value_name = "PROFILE", value_parser = crate::cli::args::profile_parser())]
     pub profile: Option<String>,
     /// Cases to generate.
     #[arg(long, default_value_t = 256)]
@@ -51,8 +51,10 @@ pub struct FuzzArgs {
     /// Stop after this many distinct findings (each shrunk and reported).
     #[arg(long, default_value_t = 10)]
     pub max_findings: usize,
-    /// Where fuzz.json and the results/report files go.
-    #[arg(long, default_value = "reports")]
+    /// Where the reports go: fuzz.json (the seed, the cases and every finding shrunk), the
+    /// run's results.json, junit.xml and report.html, and fuzz-failures.json (the regression
+    /// corpus, unless --failures).
+    #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: PathBuf,
     /// `warn`: a WARN fails the run as a FAIL does (exit 1); `fail` (the default): only FAILs.
     #[arg(long, value_name = "fail|warn", default_value = "fail", value_parser = crate::cli::args::parse_fail_on)]
@@ -64,7 +66,8 @@ pub struct FuzzArgs {
     /// Send the cases saved in FILE again instead of generating new ones.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
-    /// Switch a defect on in the embedded reference RAS (repeatable).
+    /// Switch a defect on in the embedded reference RAS (repeatable); `xaa-conform list
+    /// --defects` lists them.
     #[arg(long = "reference-defect", value_name = "NAME", value_parser = parse_defect)]
     pub reference_defect: Vec<Defect>,
     /// Rate-limit the embedded reference RAS to N token requests per second per client

@@ -28,13 +28,26 @@ pub struct ListArgs {
     /// Decide coverage from the scenarios of this folder instead of the built-in catalogue.
     #[arg(long)]
     scenarios: Option<PathBuf>,
+    /// Show each check's level as it runs under this profile (default id-jag-04).
+    #[arg(long, value_name = "PROFILE", value_parser = crate::cli::args::profile_parser())]
+    profile: Option<String>,
+    /// List only the reference defects (`--reference-defect NAME`) and the checks each proves.
+    #[arg(long)]
+    defects: bool,
 }
 
 /// Prints the requirement catalogue: every row of requirements.md, covered when the loaded
 /// scenarios have a check with its ID, with the reference defects that prove it or the reason
-/// it is not covered; then the scenarios outside the catalogue, the defects and a summary.
-/// Exits 2 when the scenarios do not load, 3 when stdout cannot be written.
+/// it is not covered, each at its level under the profile; then the scenarios outside the
+/// catalogue, the defects and the totals (`--defects`: the defects alone). Exits 2 when the
+/// scenarios do not load, 3 when stdout cannot be written.
 pub fn main(args: ListArgs) -> u8 {
+    if args.defects {
+        return write_stdout(&match args.format {
+            Format::Json => defects_json(),
+            Format::Text => defects_text(),
+        });
+    }
     let scenarios = match load_scenarios(&args) {
         Ok(s) => s,
         Err(e) => {
@@ -42,7 +55,8 @@ pub fn main(args: ListArgs) -> u8 {
             return 2;
         }
     };
-    let coverage = Coverage::new(&scenarios);
+    let profile = args.profile.as_deref().unwrap_or(crate::spec::PROFILES[0]);
+    let coverage = Coverage::new(&scenarios, profile);
     let text = match args.format {
         Format::Json => json(&coverage),
         Format::Text => text(&coverage),
@@ -65,10 +79,14 @@ struct Coverage<'a> {
     rows: Vec<&'static RequirementRow>,
     /// Loaded scenarios whose ID has no catalogue row.
     custom: Vec<&'a LoadedScenario>,
+    /// How many checks `run` runs: every loaded scenario.
+    runs: usize,
+    /// The profile the levels are shown under.
+    profile: &'a str,
 }
 
 impl<'a> Coverage<'a> {
-    fn new(scenarios: &'a [LoadedScenario]) -> Self {
+    fn new(scenarios: &'a [LoadedScenario], profile: &'a str) -> Self {
         let by_id = scenarios
             .iter()
             .map(|l| (l.scenario.id.as_str(), l))
@@ -83,6 +101,16 @@ impl<'a> Coverage<'a> {
             by_id,
             rows,
             custom,
+            runs: scenarios.len(),
+            profile,
+        }
+    }
+
+    /// The row's level as it runs under the profile: its scenario's, else the row's own.
+    fn level(&self, r: &RequirementRow) -> Level {
+        match self.by_id.get(r.id) {
+            Some(l) => l.scenario.for_profile(self.profile).0,
+            None => r.level_under(self.profile),
         }
     }
 
@@ -91,16 +119,22 @@ impl<'a> Coverage<'a> {
         self.by_id.contains_key(r.id) || catalogue::load_command(r.id).is_some()
     }
 
-    /// `N rows: N covered (N MUST), N not covered (N MUST)`.
+    /// `N rows: N covered (N MUST), N not covered (N MUST); `run` runs N checks, `load`
+    /// judges N (profile P)`, MUST counted under the profile.
     fn summary(&self) -> String {
         let count = |f: &dyn Fn(&RequirementRow) -> bool| self.rows.iter().filter(|r| f(r)).count();
+        let must = |r: &RequirementRow| self.level(r) == Level::Must;
         format!(
-            "{} rows: {} covered ({} MUST), {} not covered ({} MUST)",
+            "{} rows: {} covered ({} MUST), {} not covered ({} MUST); `run` runs {} checks, \
+             `load` judges {} (profile {})",
             self.rows.len(),
             count(&|r| self.covered(r)),
-            count(&|r| self.covered(r) && r.level == Level::Must),
+            count(&|r| self.covered(r) && must(r)),
             count(&|r| !self.covered(r)),
-            count(&|r| !self.covered(r) && r.level == Level::Must),
+            count(&|r| !self.covered(r) && must(r)),
+            self.runs,
+            count(&|r| r.load_command.is_some()),
+            self.profile,
         )
     }
 }
@@ -116,7 +150,7 @@ fn proving(id: &str) -> Vec<&'static str> {
 /// The JSON array: the catalogue rows, then the custom scenarios.
 fn json(c: &Coverage) -> String {
     let mut out: Vec<serde_json::Value> = c.rows.iter().map(|r| json_row(c, r)).collect();
-    out.extend(c.custom.iter().map(|l| json_custom(l)));
+    out.extend(c.custom.iter().map(|l| json_custom(c, l)));
     let mut text = serde_json::to_string_pretty(&out).unwrap_or_default();
     text.push('\n');
     text
@@ -129,6 +163,8 @@ fn json_row(c: &Coverage, r: &RequirementRow) -> serde_json::Value {
         "id": r.id,
         "title": s.map_or(r.summary, |(s, _)| s.title.as_str()),
         "level": r.level,
+        "profile": c.profile,
+        "profile_level": c.level(r),
         "area": r.area,
         "section": r.section,
         "source": r.source,
@@ -144,12 +180,14 @@ fn json_row(c: &Coverage, r: &RequirementRow) -> serde_json::Value {
     })
 }
 
-fn json_custom(l: &LoadedScenario) -> serde_json::Value {
+fn json_custom(c: &Coverage, l: &LoadedScenario) -> serde_json::Value {
     let s = &l.scenario;
     serde_json::json!({
         "id": s.id,
         "title": s.title,
         "level": s.requirement.level,
+        "profile": c.profile,
+        "profile_level": s.for_profile(c.profile).0,
         "area": s.tags.first().map_or("custom", String::as_str),
         "section": null,
         "source": s.requirement.source,
@@ -166,17 +204,20 @@ fn json_custom(l: &LoadedScenario) -> serde_json::Value {
 
 /// The text listing: one line per row, the custom scenarios, the defects and the summary.
 fn text(c: &Coverage) -> String {
-    let mut text = String::new();
+    let mut text = format!(
+        "{:<12} {:<13} {:<17} COVERAGE (levels under profile {}; the catalogue's in brackets)\n",
+        "ID", "LEVEL", "SECTION", c.profile
+    );
     for r in &c.rows {
         text.push_str(&text_row(c, r));
     }
     if !c.custom.is_empty() {
         text.push_str("\nscenarios not in the requirement catalogue (custom):\n");
         for l in &c.custom {
-            text.push_str(&text_custom(l));
+            text.push_str(&text_custom(c, l));
         }
     }
-    text.push_str("\nreference defects:\n");
+    text.push_str("\nreference defects (`--reference-defect NAME`):\n");
     for d in Defect::ALL {
         text.push_str(&format!("  {:<22} {}\n", d.name(), d.description()));
     }
@@ -202,24 +243,69 @@ fn text_row(c: &Coverage, r: &RequirementRow) -> String {
         format!("not covered: {}", r.reason())
     };
     format!(
-        "{:<12} {:<6} {:<17} {detail}\n",
+        "{:<12} {:<13} {:<17} {detail}\n",
         r.id,
-        r.level.name(),
+        level_cell(c.level(r), r.level),
         r.section
     )
 }
 
-fn text_custom(l: &LoadedScenario) -> String {
+/// `INFO`, or `INFO (MUST)` when the level under the profile is not the catalogue's.
+fn level_cell(under: Level, own: Level) -> String {
+    if under == own {
+        under.name().to_string()
+    } else {
+        format!("{} ({})", under.name(), own.name())
+    }
+}
+
+fn text_custom(c: &Coverage, l: &LoadedScenario) -> String {
     let s = &l.scenario;
     format!(
-        "{:<12} {:<6} {:<17} {:<12} {} ({})\n",
+        "{:<12} {:<13} {:<17} {:<12} {} ({})\n",
         s.id,
-        s.requirement.level.name(),
+        level_cell(s.for_profile(c.profile).0, s.requirement.level),
         "custom",
         "covered",
         proven_by(&s.id),
         l.origin
     )
+}
+
+/// `list --defects`: a line per reference defect with what it does and the checks it proves.
+fn defects_text() -> String {
+    let mut text = format!(
+        "{:<24} {:<44} PROVES\n",
+        "DEFECT", "WHAT THE REFERENCE RAS THEN DOES"
+    );
+    for d in Defect::ALL {
+        let proves: Vec<&str> = d.breaks().iter().map(|(id, _)| *id).collect();
+        text.push_str(&format!(
+            "{:<24} {:<44} {}\n",
+            d.name(),
+            d.description(),
+            proves.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "\n{} defects; switch one on with `--reference-defect NAME` (run, load, fuzz, reference serve)\n",
+        Defect::ALL.len()
+    ));
+    text
+}
+
+/// `list --defects --format json`: `[{ name, description, proves }]`.
+fn defects_json() -> String {
+    let out: Vec<serde_json::Value> = Defect::ALL
+        .iter()
+        .map(|d| {
+            let proves: Vec<&str> = d.breaks().iter().map(|(id, _)| *id).collect();
+            serde_json::json!({ "name": d.name(), "description": d.description(), "proves": proves })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&out).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// One write, and a closed pipe (`list | head`) is not an error.

@@ -74,8 +74,9 @@ pub struct LoadArgs {
     /// The RAS under test (target.yaml); without it the embedded reference RAS is tested.
     #[arg(long)]
     pub target: Option<PathBuf>,
-    /// Expectation profile (mcp-ema requires single use: a replay race with two tokens FAILs).
-    #[arg(long)]
+    /// Expectation profile (default id-jag-04; mcp-ema requires single use: a replay race with
+    /// two tokens FAILs).
+    #[arg(long, value_name = "PROFILE", value_parser = crate::cli::args::profile_parser())]
     pub profile: Option<String>,
     /// Arrival rate: requests started per second, on schedule whatever the latency (also the
     /// highest rate --find-limit tries).
@@ -133,8 +134,9 @@ pub struct LoadArgs {
     /// `accepted_rps>=100`. A breach exits 4.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
-    /// Where load.json and load.html go.
-    #[arg(long, default_value = "reports")]
+    /// Where the reports go: load.json (the figures, the checks and the thresholds, for
+    /// `load merge` and `diff`) and load.html (the latency charts, to read in a browser).
+    #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: PathBuf,
     /// `warn`: a WARN fails the run as a FAIL does (exit 1); `fail` (the default): only FAILs.
     #[arg(long, value_name = "fail|warn", default_value = "fail", value_parser = crate::cli::args::parse_fail_on)]
@@ -142,7 +144,8 @@ pub struct LoadArgs {
     /// This process is shard i of N (0-based): it sends its share of the schedule.
     #[arg(long, value_name = "i/N")]
     pub shard: Option<String>,
-    /// Switch a defect on in the embedded reference RAS (repeatable).
+    /// Switch a defect on in the embedded reference RAS (repeatable); `xaa-conform list
+    /// --defects` lists them.
     #[arg(long = "reference-defect", value_name = "NAME", value_parser = parse_defect)]
     pub reference_defect: Vec<Defect>,
     /// Rate limit of the embedded reference RAS: requests per second per client.

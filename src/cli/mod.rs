@@ -48,9 +48,33 @@ pub(crate) fn announce_reports(written: Result<Vec<PathBuf>, ReportError>) -> bo
     }
 }
 
+/// The environment variables `xaa-conform` reads, shown after `--help` of the tool and of
+/// `run` (the README has the same table).
+pub const ENVIRONMENT_HELP: &str = "\
+Environment:
+  XAA_LOG                  diagnostics on stderr, a tracing filter such as `debug` or
+                           `xaa_conform=trace` (default: warn)
+  NO_COLOR                 when set, no colour in the terminal output
+  COLUMNS                  the width the terminal output fits (default: the terminal's, else 100)
+  GITHUB_STEP_SUMMARY      `run` appends its Markdown summary to this file (GitHub Actions sets it)
+  XAA_CONFORM_TODAY        the day, YYYY-MM-DD, that expected-failure `until:` dates are compared
+                           with (default: today, UTC)
+  XAA_HEARTBEAT            how long a CI log may stay quiet before `run` names what it waits for,
+                           e.g. 5s (default: 10s)
+  XAA_CLIENT_SECRET        the RAS client's secret: `reference serve` registers its clients with it
+                           and XAA_CLIENT2_SECRET; curl reproductions name it
+  XAA_CLIENT2_SECRET       the second client's secret (`reference serve`)
+  XAA_IDP_CLIENT_SECRET    the requesting app's secret at the fake IdP (`idp serve`; default: a
+                           random one); curl reproductions name it
+  XAA_INTROSPECTION_CLIENT_SECRET
+                           the introspection client's secret, named in curl reproductions and
+                           in the target.yaml `reference serve` prints
+  ${VAR} in a target file  secrets are read from the variable a `${VAR}` names, e.g.
+                           `secret: ${XAA_CLIENT_SECRET}`";
+
 /// Conformance testing for Cross App Access (ID-JAG) resource authorization servers.
 #[derive(Parser)]
-#[command(name = "xaa-conform", version, about, long_about = None)]
+#[command(name = "xaa-conform", version, about, long_about = None, after_help = ENVIRONMENT_HELP)]
 pub struct Cli {
     /// The subcommand to run.
     #[command(subcommand)]
@@ -80,7 +104,8 @@ pub enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
-    /// List the checks: IDs, levels, sources and the reference defects that prove them.
+    /// List the checks: IDs, levels under --profile, coverage and the reference defects that
+    /// prove them (--defects: the defects alone).
     List(list::ListArgs),
     /// Print the JSON Schemas of scenario, target, results and load files.
     Schema(schema::SchemaArgs),

@@ -16,6 +16,7 @@ use crate::spec::{FailOn, worst_exit as worst};
 
 /// `xaa-conform run` options.
 #[derive(clap::Args)]
+#[command(after_help = crate::cli::ENVIRONMENT_HELP)]
 pub struct RunArgs {
     /// The RAS under test (target.yaml); without it the embedded reference RAS is tested.
     #[arg(long)]
@@ -23,8 +24,9 @@ pub struct RunArgs {
     /// Run the scenarios in this folder instead of the built-in catalogue.
     #[arg(long)]
     scenarios: Option<PathBuf>,
-    /// Expectation profile.
-    #[arg(long)]
+    /// Expectation profile (default id-jag-04): the levels and expectations the checks
+    /// follow; `xaa-conform list --profile NAME` shows each check's level under it.
+    #[arg(long, value_name = "PROFILE", value_parser = crate::cli::args::profile_parser())]
     profile: Option<String>,
     /// Only checks whose ID matches one of these globs, ignoring case (plus what they depend
     /// on), e.g. 'JAG-AUD-*,BASE-0[12]'; repeatable, each a comma list.
@@ -41,10 +43,13 @@ pub struct RunArgs {
     /// `warn`: a WARN fails the run as a FAIL does (exit 1); `fail` (the default): only FAILs.
     #[arg(long, value_name = "fail|warn", default_value = "fail", value_parser = parse_fail_on)]
     fail_on: FailOn,
-    /// Where results.json and junit.xml go.
-    #[arg(long, default_value = "reports")]
+    /// Where the reports go: results.json (every verdict with its evidence), junit.xml (for
+    /// CI), report.html (to read in a browser), and idp-ca.pem with --idp-tls; the Markdown
+    /// summary goes where --report-markdown says.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
     report_dir: PathBuf,
-    /// Switch a defect on in the embedded reference RAS (repeatable); see `list`.
+    /// Switch a defect on in the embedded reference RAS (repeatable); `xaa-conform list
+    /// --defects` lists them.
     #[arg(long = "reference-defect", value_name = "NAME", value_parser = parse_defect)]
     reference_defect: Vec<Defect>,
     /// Per-request timeout (default 10s, or the target file's).

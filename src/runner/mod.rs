@@ -543,14 +543,9 @@ impl Environment {
             .clone()
             .unwrap_or_else(|| PROFILES[0].to_string());
         if !PROFILES.contains(&profile.as_str()) {
-            return Err(InputError::file(
-                "--profile",
-                format!(
-                    "unknown profile `{profile}`; valid profiles: {}",
-                    PROFILES.join(", ")
-                ),
-            )
-            .into());
+            return Err(
+                InputError::file("--profile", crate::spec::unknown_profile(&profile)).into(),
+            );
         }
         let target = match &opts.target {
             Some(path) => {

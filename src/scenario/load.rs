@@ -374,10 +374,7 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
             origin,
             text,
             text.find(name.as_str()).unwrap_or(0),
-            format!(
-                "unknown profile `{name}`; valid profiles: {}",
-                crate::spec::PROFILES.join(", ")
-            ),
+            crate::spec::unknown_profile(name),
         ));
     }
     if let Some(wait) = &scenario.retry_after {

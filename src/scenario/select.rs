@@ -106,10 +106,49 @@ fn matches_any(globs: &[(String, glob::Pattern)], id: &str) -> bool {
     globs.iter().any(|(_, g)| g.matches_with(id, options))
 }
 
+/// Whether `pattern` has no glob characters: it names one check ID.
+fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '['])
+}
+
+/// The `--filter` patterns without glob characters that name no check of `ids`.
+fn unknown_literals<'p>(filter: &'p [(String, glob::Pattern)], ids: &[&str]) -> Vec<&'p str> {
+    filter
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .filter(|p| is_literal(p) && !ids.iter().any(|id| id.eq_ignore_ascii_case(p)))
+        .collect()
+}
+
+/// `did you mean `X`?` for each of `unknown` that has near IDs (prefixed by the pattern when
+/// there is more than one), joined by `; `; empty when none is near.
+fn suggestions(unknown: &[&str], ids: &[&str], several: bool) -> String {
+    unknown
+        .iter()
+        .filter_map(|p| {
+            crate::names::did_you_mean(p, ids).map(|d| {
+                if several {
+                    format!("for `{p}`, {d}")
+                } else {
+                    d
+                }
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Where the check IDs are listed, the end of every selection error.
+const SEE_LIST: &str = "(`xaa-conform list` lists them)";
+
 /// Applies `sel` to the catalogue `all`. Nothing left to report is bad input naming the
-/// patterns.
+/// patterns; so is a `--filter` pattern without glob characters that names no check (with
+/// the nearest IDs).
 pub fn select(all: Vec<LoadedScenario>, sel: &Selection) -> Result<Selected, InputError> {
     let filter = globs("--filter", &sel.filter)?;
+    let ids: Vec<&str> = all.iter().map(|s| s.scenario.id.as_str()).collect();
+    let unknown = unknown_literals(&filter, &ids);
+    let near = suggestions(&unknown, &ids, unknown.len() > 1);
     let exclude = globs("--exclude", &sel.exclude)?;
     let mut tags: Vec<String> = Vec::new();
     for value in &sel.tags {
@@ -138,7 +177,19 @@ pub fn select(all: Vec<LoadedScenario>, sel: &Selection) -> Result<Selected, Inp
             } else {
                 "--filter"
             },
-            nothing_selected(sel, all.iter().any(chosen)),
+            nothing_selected(sel, all.iter().any(chosen), &near),
+        ));
+    }
+    if !unknown.is_empty() {
+        let named: Vec<String> = unknown.iter().map(|p| format!("`{p}`")).collect();
+        let near = if near.is_empty() {
+            String::new()
+        } else {
+            format!("; {near}")
+        };
+        return Err(InputError::file(
+            "--filter",
+            format!("no check has the id {}{near} {SEE_LIST}", named.join(", ")),
         ));
     }
     let mut i = 0;
@@ -168,8 +219,8 @@ pub fn select(all: Vec<LoadedScenario>, sel: &Selection) -> Result<Selected, Inp
 }
 
 /// The message of a selection that leaves no check: which patterns matched nothing, or that
-/// `--exclude` took every check they matched.
-fn nothing_selected(sel: &Selection, matched_before_exclude: bool) -> String {
+/// `--exclude` took every check they matched; `near` suggests IDs for mistyped ones.
+fn nothing_selected(sel: &Selection, matched_before_exclude: bool, near: &str) -> String {
     let quoted = |values: &[String]| {
         values
             .iter()
@@ -192,11 +243,13 @@ fn nothing_selected(sel: &Selection, matched_before_exclude: bool) -> String {
     };
     if matched_before_exclude {
         format!(
-            "--exclude {} leaves no check of {asked}; see `xaa-conform list`",
+            "--exclude {} leaves no check of {asked} {SEE_LIST}",
             quoted(&sel.exclude)
         )
+    } else if near.is_empty() {
+        format!("no check id matches {asked} {SEE_LIST}")
     } else {
-        format!("no check id matches {asked}; see `xaa-conform list`")
+        format!("no check id matches {asked}; {near} {SEE_LIST}")
     }
 }
 
