@@ -406,7 +406,14 @@ impl FromStr for Defect {
             .find(|d| d.name() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
-                format!("unknown defect `{s}`; valid defects: {}", names.join(", "))
+                match crate::names::did_you_mean(s, &names) {
+                    Some(hint) => format!(
+                        "unknown defect `{s}`; {hint} (`xaa-conform list --defects` lists them)"
+                    ),
+                    None => {
+                        format!("unknown defect `{s}` (`xaa-conform list --defects` lists them)")
+                    }
+                }
             })
     }
 }

@@ -216,10 +216,13 @@ impl std::str::FromStr for ReferenceVariant {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::from_name(s).ok_or_else(|| {
             let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
-            format!(
-                "unknown reference variant `{s}`; valid variants: {}",
-                names.join(", ")
-            )
+            match crate::names::did_you_mean(s, &names) {
+                Some(hint) => format!("unknown reference variant `{s}`; {hint}"),
+                None => format!(
+                    "unknown reference variant `{s}`; the variants: {}",
+                    names.join(", ")
+                ),
+            }
         })
     }
 }
@@ -385,6 +388,19 @@ pub const CLIENT2_SECRET_ENV: &str = "XAA_CLIENT2_SECRET";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mistyped_variant_gets_the_nearest_name() {
+        let name = ReferenceVariant::ALL[0].name();
+        let typo = format!("{name}x");
+        let err = typo.parse::<ReferenceVariant>().expect_err("not a variant");
+        assert_eq!(
+            err,
+            format!("unknown reference variant `{typo}`; did you mean `{name}`?")
+        );
+        let far = "zzzzzzzzzzzzzzzzzzzzzzzz".parse::<ReferenceVariant>();
+        assert!(far.is_err_and(|e| e.contains("the variants: ")));
+    }
 
     #[test]
     fn names_are_unique_kebab_case_and_parse_back() {
