@@ -163,24 +163,9 @@ fn err(what: &'static str) -> impl Fn(rcgen::Error) -> String {
     move |e| format!("cannot {what}: {e}")
 }
 
-/// Writes a file readable by its owner only (the CA key, the IdP control token).
-pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        opts.mode(0o600);
-        let mut f = opts.open(path)?;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        f.write_all(data)
-    }
-    #[cfg(not(unix))]
-    {
-        opts.open(path)?.write_all(data)
-    }
-}
+/// Writes a file readable by its owner only (the CA key, the IdP control token): the one
+/// the issuer keys are written with.
+pub use crate::jose::keys::write_private;
 
 /// The host of a URL such as `https://idp.example:7400`, when it names one.
 pub fn url_host(url: &str) -> Option<String> {

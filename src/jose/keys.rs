@@ -541,8 +541,9 @@ pub const ENC_KEY_FILE: &str = "enc-rs256.pem";
 /// File of C3's client-authentication key inside a key folder.
 pub const CLIENT_KEY_FILE: &str = "client-c3-es256.pem";
 
-/// Writes a private file readable by its owner only.
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+/// Writes a private file readable by its owner only (mode 0600, an existing file's mode
+/// tightened too).
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
