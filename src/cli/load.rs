@@ -826,20 +826,6 @@ fn judgement_of(c: &LoadCheck) -> Judgement {
     }
 }
 
-/// `connection reset or closed early 20, no response head within the timeout 3`: the
-/// error causes of `load.json`, in words, most frequent first.
-pub fn errors_by_cause(errors: &std::collections::BTreeMap<String, u64>) -> String {
-    let mut by: Vec<(&String, &u64)> = errors.iter().collect();
-    by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    by.iter()
-        .map(|(k, n)| {
-            let label = crate::fault::Fault::from_name(k).map_or(k.as_str(), |f| f.label());
-            format!("{label} {n}")
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The terminal summary of a finished run.
 pub fn summary(r: &LoadReport) -> String {
     let us = crate::load::figures::latency_ms;
@@ -859,10 +845,13 @@ pub fn summary(r: &LoadReport) -> String {
         r.achieved_rps, r.accepted_rps, c.accepted, c.rate_limited, c.rejected, c.error
     ));
     if !r.errors.is_empty() {
-        out.push_str(&format!(
-            "  errors by cause: {}\n",
-            errors_by_cause(&r.errors)
-        ));
+        // `connection reset or closed early 20, no response head within the timeout 3`.
+        let causes: Vec<String> = r
+            .errors_by_cause()
+            .into_iter()
+            .map(|(_, label, n)| format!("{label} {n}"))
+            .collect();
+        out.push_str(&format!("  errors by cause: {}\n", causes.join(", ")));
     }
     let limited: u64 = r.rate_limited_by_phase.values().sum();
     if limited > 0 {

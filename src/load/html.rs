@@ -190,14 +190,11 @@ fn errors(out: &mut String, r: &LoadReport) {
     if r.errors.is_empty() {
         return;
     }
-    let mut by: Vec<(&String, &u64)> = r.errors.iter().collect();
-    by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     out.push_str(
         "<section><h2>Errors by cause</h2><table><thead><tr><th>cause</th><th>key in \
          load.json</th><th>requests</th></tr></thead><tbody>\n",
     );
-    for (key, n) in by {
-        let label = crate::fault::Fault::from_name(key).map_or(key.as_str(), |f| f.label());
+    for (key, label, n) in r.errors_by_cause() {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{n}</td></tr>",

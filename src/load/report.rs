@@ -279,6 +279,22 @@ impl LoadReport {
         self.rate_limited_rate = ratio(self.classes.rate_limited, total);
     }
 
+    /// The `error` class by cause, most frequent first (ties by key): each cause's key in
+    /// `errors`, its words ([`crate::fault::Fault::label`]; the key itself when unknown) and
+    /// its count. The terminal summary and load.html list them so.
+    pub fn errors_by_cause(&self) -> Vec<(&str, &str, u64)> {
+        let mut by: Vec<(&str, &str, u64)> = self
+            .errors
+            .iter()
+            .map(|(k, n)| {
+                let label = crate::fault::Fault::from_name(k).map_or(k.as_str(), |f| f.label());
+                (k.as_str(), label, *n)
+            })
+            .collect();
+        by.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
+        by
+    }
+
     /// Restores the histograms saved in the report.
     pub fn stats(&self) -> Result<LoadStats, StatsError> {
         LoadStats::from_saved(&self.histograms)
