@@ -26,6 +26,32 @@ pub fn is_rate_limited(error: &str) -> bool {
     error.starts_with(RATE_LIMITED)
 }
 
+/// What a `Retry-After` value says (RFC 9110 §10.2.3: delta-seconds or an HTTP date).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// Wait this long (a date in the future, as the time left to it).
+    Wait(Duration),
+    /// An HTTP date that has passed.
+    Past,
+    /// Neither delta-seconds nor an HTTP date (a negative number, words).
+    Unusable,
+}
+
+/// Reads one `Retry-After` value at `now`; the one parser of the header for `run`'s 429
+/// policy, `load`'s counts and the absurd-value report.
+pub fn read_retry_after(raw: &str, now: SystemTime) -> RetryAfter {
+    let raw = raw.trim();
+    if let Ok(secs) = raw.parse::<u64>() {
+        return RetryAfter::Wait(Duration::from_secs(secs));
+    }
+    match httpdate::parse_http_date(raw) {
+        Ok(date) => date
+            .duration_since(now)
+            .map_or(RetryAfter::Past, RetryAfter::Wait),
+        Err(_) => RetryAfter::Unusable,
+    }
+}
+
 /// How long a 429 asks to wait, read from its `Retry-After` value (delta-seconds or an HTTP
 /// date, RFC 9110 §10.2.3), with a note saying what was found. Absent, negative, unparsable or
 /// past values mean [`DEFAULT_RETRY_WAIT`]; anything over [`MAX_RETRY_WAIT`] is cut to it.
@@ -33,12 +59,9 @@ pub fn retry_wait(value: Option<&str>, now: SystemTime) -> (Duration, String) {
     let Some(raw) = value.map(str::trim) else {
         return (DEFAULT_RETRY_WAIT, "no Retry-After".into());
     };
-    let asked = if let Ok(secs) = raw.parse::<u64>() {
-        Some(Duration::from_secs(secs))
-    } else if let Ok(date) = httpdate::parse_http_date(raw) {
-        date.duration_since(now).ok()
-    } else {
-        None
+    let asked = match read_retry_after(raw, now) {
+        RetryAfter::Wait(d) => Some(d),
+        RetryAfter::Past | RetryAfter::Unusable => None,
     };
     match asked {
         None => (
@@ -59,18 +82,13 @@ pub const ABSURD_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Why a `Retry-After` value is absurd (RFC 9110 §10.2.3: delta-seconds or an HTTP date in
 /// the future), or `None` when it is a usable wait.
 pub fn absurd_retry_after(raw: &str, now: SystemTime) -> Option<&'static str> {
-    let raw = raw.trim();
-    let wait = if let Ok(secs) = raw.parse::<u64>() {
-        Duration::from_secs(secs)
-    } else if let Ok(date) = httpdate::parse_http_date(raw) {
-        match date.duration_since(now) {
-            Ok(d) => d,
-            Err(_) => return Some("a date in the past"),
+    match read_retry_after(raw, now) {
+        RetryAfter::Wait(wait) => {
+            (wait > ABSURD_RETRY_AFTER).then_some("asks to wait over an hour")
         }
-    } else {
-        return Some("neither delta-seconds nor an HTTP date");
-    };
-    (wait > ABSURD_RETRY_AFTER).then_some("asks to wait over an hour")
+        RetryAfter::Past => Some("a date in the past"),
+        RetryAfter::Unusable => Some("neither delta-seconds nor an HTTP date"),
+    }
 }
 
 /// The `Retry-After` values of a run's 429s as written, with how often each came: at most
@@ -128,9 +146,7 @@ impl RetryAfterValues {
             self.0
                 .iter()
                 .filter(|(k, _)| {
-                    k.as_str() != Self::OTHERS
-                        && absurd_retry_after(k, now)
-                            == Some("neither delta-seconds nor an HTTP date")
+                    k.as_str() != Self::OTHERS && read_retry_after(k, now) == RetryAfter::Unusable
                 })
                 .map(|(_, n)| n)
                 .sum(),

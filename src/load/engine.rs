@@ -46,8 +46,8 @@ pub const MAX_LATE_SHARE: f64 = 0.01;
 pub const MIN_START_SHARE: f64 = 0.95;
 /// How long users are given to start before the schedule's time zero.
 const START_LEAD: Duration = Duration::from_millis(250);
-/// Largest response body read under load.
-const BODY_CAP: usize = 64 * 1024;
+/// Largest response body read under load (the engine's and the probes').
+pub const BODY_CAP: usize = 64 * 1024;
 /// Most HTTP clients the users get (more users share them).
 const CLIENTS: usize = 256;
 /// Longest single sleep, so a stop is noticed quickly.
@@ -368,16 +368,12 @@ pub fn kind_for(g: u64, share: f64) -> JagKind {
 /// A `Retry-After` value in seconds: delta-seconds, or an HTTP date from now (RFC 9110
 /// §10.2.3; a past date is 0).
 pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<u64> {
-    let text = value?.to_str().ok()?.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(secs);
+    use crate::pace::RetryAfter;
+    match crate::pace::read_retry_after(value?.to_str().ok()?, SystemTime::now()) {
+        RetryAfter::Wait(d) => Some(d.as_secs()),
+        RetryAfter::Past => Some(0),
+        RetryAfter::Unusable => None,
     }
-    let when = httpdate::parse_http_date(text).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    )
 }
 
 /// Reads at most `cap` bytes of a body, or says why it could not be read.

@@ -7,15 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::engine::{parse_retry_after, read_capped};
+use super::engine::{BODY_CAP, parse_retry_after, read_capped};
 use super::jag::{JagFactory, JagKind, TokenForm};
 use super::stats::Class;
 use crate::fault::Fault;
 use crate::oracle::{Outcome, classify_response};
 use crate::protocol::RecordedResponse;
-
-/// Largest response body a probe reads.
-const BODY_CAP: usize = 64 * 1024;
 
 /// Who a request is from: a client with ID-JAGs from one issuer.
 #[derive(Debug, Clone)]
