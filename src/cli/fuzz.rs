@@ -85,13 +85,16 @@ pub struct FuzzArgs {
 fn parse_kind(s: &str) -> Result<String, String> {
     use crate::fuzz::model::{PARTS, STEP_KINDS, is_leave_out};
     if is_leave_out(s) {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
+        return Ok(s.to_string());
+    }
+    let names: Vec<&str> = STEP_KINDS.iter().chain(PARTS).copied().collect();
+    match crate::names::did_you_mean(s, &names) {
+        Some(near) => Err(format!("unknown step kind or part `{s}`; {near}")),
+        None => Err(format!(
             "unknown step kind or part `{s}`; valid kinds: {}; valid parts: {}",
             STEP_KINDS.join(", "),
             PARTS.join(", ")
-        ))
+        )),
     }
 }
 
@@ -548,4 +551,22 @@ fn write(results: &RunResults, outcome: Option<&FuzzOutcome>, args: &FuzzArgs) -
         }
     }
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_kind;
+
+    #[test]
+    fn a_mistyped_kind_gets_the_nearest_name_not_the_whole_list() {
+        assert_eq!(parse_kind("claim:sub").unwrap(), "claim:sub");
+        let err = parse_kind("claim:sbu").unwrap_err();
+        assert!(
+            err.contains("did you mean") && err.contains("`claim:sub`"),
+            "{err}"
+        );
+        assert!(!err.contains("valid kinds"), "{err}");
+        let far = parse_kind("zzzzzzzzzzzz").unwrap_err();
+        assert!(far.contains("valid kinds"), "{far}");
+    }
 }
