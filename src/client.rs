@@ -535,59 +535,46 @@ fn received(got: usize, length: Option<u64>) -> String {
     }
 }
 
-/// One line naming what went wrong and where, from the innermost cause: a connect that
-/// failed or timed out (with its address and limit), a malformed response head (hyper's
-/// words), a bad body framing.
+/// One line naming what went wrong and where: the cause as `load` counts it
+/// ([`Fault::of_request_error`](crate::fault::Fault::of_request_error)), in words that keep
+/// the detail a reader needs (the address and limit of a connect, hyper's words for a
+/// malformed head, a bad body framing).
 fn describe_error(e: &reqwest::Error, limit: Duration) -> String {
+    use crate::fault::Fault;
     let mut cause: &dyn std::error::Error = e;
     while let Some(inner) = cause.source() {
         cause = inner;
     }
-    let place = e
-        .url()
-        .map(|u| {
-            format!(
-                "{}:{}",
-                u.host_str().unwrap_or_default(),
-                u.port_or_known_default().unwrap_or_default()
-            )
-        })
-        .unwrap_or_else(|| "the server".into());
-    if e.is_connect() {
-        return if e.is_timeout() {
-            format!("connect to {place} timed out after {}", secs(limit))
-        } else {
-            format!("connection failed: connect to {place}: {cause}")
-        };
-    }
-    if e.is_timeout() {
-        return format!("timed out after {}: {cause}", secs(limit));
-    }
     let text = cause.to_string();
-    if text == "message head is too large" {
-        return "the response head is over the client's size limit (message head is too large)"
-            .into();
-    }
-    if text == "connection closed before message completed" {
-        return "the server closed the connection before a complete response head".into();
-    }
-    if crate::fault::MALFORMED_HEAD
-        .iter()
-        .any(|h| text.starts_with(h))
-    {
-        return format!("the response head is malformed: {text}");
-    }
-    if text.contains("chunk") {
-        return format!("bad chunked encoding: {text}");
-    }
-    let kind = if e.is_redirect() {
-        "redirect error"
-    } else if e.is_body() || e.is_decode() {
-        "unreadable body"
-    } else {
-        "request failed"
+    let place = || {
+        e.url()
+            .map(|u| {
+                format!(
+                    "{}:{}",
+                    u.host_str().unwrap_or_default(),
+                    u.port_or_known_default().unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| "the server".into())
     };
-    format!("{kind}: {text}")
+    match Fault::of_request_error(e) {
+        Fault::ConnectTimeout => {
+            format!("connect to {} timed out after {}", place(), secs(limit))
+        }
+        _ if e.is_connect() => format!("connection failed: connect to {}: {text}", place()),
+        Fault::HeadTimeout => format!("timed out after {}: {text}", secs(limit)),
+        Fault::MalformedHead if text == "message head is too large" => {
+            "the response head is over the client's size limit (message head is too large)".into()
+        }
+        Fault::MalformedHead => format!("the response head is malformed: {text}"),
+        Fault::ConnectionReset if text == "connection closed before message completed" => {
+            "the server closed the connection before a complete response head".into()
+        }
+        _ if text.contains("chunk") => format!("bad chunked encoding: {text}"),
+        Fault::Redirect => format!("redirect error: {text}"),
+        _ if e.is_body() || e.is_decode() => format!("unreadable body: {text}"),
+        _ => format!("request failed: {text}"),
+    }
 }
 
 /// Spaces requests so that they start at most `rate` per second, across every task that

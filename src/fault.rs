@@ -1,6 +1,6 @@
 //! Why a token request got no usable answer, as a few named causes: `load` counts its errors
-//! by them (`load.json` `errors`, the terminal summary, `load.html`), and `run`'s words for a
-//! malformed response head come from the same list.
+//! by them (`load.json` `errors`, the terminal summary, `load.html`), and `run` words its
+//! messages for a request that failed after the same cause.
 //!
 //! A cause is read from the reqwest error of a request that failed (connect, TLS, the wait
 //! for the head, the body) or, for an answer that came but is in the error class, from its
@@ -9,7 +9,7 @@
 use std::error::Error as _;
 
 /// The words hyper uses for a response head it cannot parse.
-pub const MALFORMED_HEAD: &[&str] = &[
+const MALFORMED_HEAD: &[&str] = &[
     "invalid HTTP header parsed",
     "invalid content-length parsed",
     "invalid HTTP status-code parsed",
