@@ -2,9 +2,11 @@
 //! thresholds → exit code.
 //!
 //! Phases, in order (each skipped when switched off): the replay race (LOAD-02) and the
-//! conformance lane's quiet pass on a fresh server; the open-model load (goose) with the lane
-//! running beside it; the rate-limit probes (`--find-limit`, LOAD-01). Then `load.json` and
-//! `load.html` are written, also after Ctrl-C (a partial report, marked as such).
+//! conformance lane's quiet pass on a fresh server; with `--invalid-share`, a short valid-only
+//! calibration at the load's rate (LOAD-07's baseline); the open-model load (goose) with the
+//! lane running beside it (its latency trend is LOAD-04); the slow JWKS (`--jwks-stall`,
+//! LOAD-06); the rate-limit probes (`--find-limit`, LOAD-01). Then `load.json` and `load.html`
+//! are written, also after Ctrl-C (a partial report, marked as such).
 
 use crate::cli::args::{parse_defect, parse_duration};
 use std::io::IsTerminal;
@@ -769,6 +771,11 @@ fn report_of(
         .as_ref()
         .map(|l| lane::judge(l, lane_rules))
         .unwrap_or_default();
+    if !outcome.interrupted {
+        report
+            .checks
+            .push(trend_check(&outcome, schedule, &ctx.profile));
+    }
     let mixed_checks = if args.invalid_share > 0.0 {
         mixed_checks(&outcome, &ctx.profile, baseline_p50_us)
     } else {
@@ -880,6 +887,28 @@ fn mixed_checks(o: &EngineOutcome, profile: &str, baseline_p50_us: Option<u64>) 
         });
     }
     checks
+}
+
+/// LOAD-04, the latency trend of the main load: the median of each second's accepted requests
+/// (the oracle leaves the first out); steady when the schedule kept its peak rate throughout.
+fn trend_check(o: &EngineOutcome, schedule: &Schedule, profile: &str) -> LoadCheck {
+    let medians: Vec<Option<u64>> = o
+        .stats
+        .timeline()
+        .iter()
+        .take(schedule.duration().as_secs() as usize)
+        .map(|s| (!s.accepted.is_empty()).then(|| s.accepted.value_at_quantile(0.5)))
+        .collect();
+    let mean = schedule.len() as f64 / schedule.duration().as_secs_f64().max(1e-3);
+    let steady = mean >= 0.95 * schedule.peak_rate();
+    let level = oracle_load::level("LOAD-04", profile);
+    let j = oracle_load::judge_trend(level, steady, &medians);
+    LoadCheck {
+        id: "LOAD-04".into(),
+        level,
+        verdict: j.verdict,
+        reason: j.reason,
+    }
 }
 
 /// The lane's checks and mixed traffic's, one per ID: where both judged the same rule

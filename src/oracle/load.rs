@@ -1,7 +1,8 @@
 //! The judge of `xaa-conform load`: the class of every answer under load, and the verdicts of
-//! the load checks (LOAD-01 the rate limit, LOAD-02 the replay race, LOAD-07 mixed traffic,
-//! the conformance lane's probes), each from what the load's phases observed and at the level
-//! its catalogue row has under the profile.
+//! the load checks (LOAD-01 the rate limit, LOAD-02 the replay race, LOAD-04 the latency trend,
+//! LOAD-06 the slow JWKS, LOAD-07 mixed traffic, the conformance lane's probes with LOAD-08),
+//! each from what the load's phases observed and at the level its catalogue row has under the
+//! profile.
 //!
 //! The same behaviour gets the same verdict as under `run`: the lane judges each answer with
 //! the rules of the scenario that `run` uses for the same probe ([`judge_answer`]), and a
@@ -729,6 +730,75 @@ pub fn judge_stall(level: Level, o: &StallObservation) -> Judgement {
     )
 }
 
+/// Seconds of steady load (after the first) LOAD-04 needs to see a trend.
+pub const TREND_MIN_SECONDS: usize = 6;
+
+/// Latency at the end of a steady load may be this factor of the start's plus
+/// [`TREND_SLACK_US`] before LOAD-04 says it grows.
+pub const TREND_FACTOR: u64 = 2;
+
+/// See [`TREND_FACTOR`].
+pub const TREND_SLACK_US: u64 = 20_000;
+
+/// LOAD-04 at `level` (SHOULD): at a steady rate the latency stays flat (a replay cache that
+/// keeps every `jti` and is searched linearly, or any state that grows with the requests
+/// served, shows as latency rising through the run). `medians_us` holds the median latency of
+/// the accepted requests of each second of the load (`None`: none accepted that second);
+/// `steady` says the schedule kept one rate. The first second (connections being opened) is
+/// left out; the median of the first third's medians is compared with the last third's. Flat
+/// is INFO, a measurement: memory is not visible from outside the server. A ramp or a plan,
+/// or fewer than [`TREND_MIN_SECONDS`] seconds, is SKIP.
+pub fn judge_trend(level: Level, steady: bool, medians_us: &[Option<u64>]) -> Judgement {
+    if !steady {
+        return judged(
+            Verdict::Skip,
+            "the rate was not steady (--ramp or --plan): a latency trend would measure the rate",
+        );
+    }
+    let seconds: Vec<u64> = medians_us.iter().skip(1).flatten().copied().collect();
+    if seconds.len() < TREND_MIN_SECONDS {
+        return judged(
+            Verdict::Skip,
+            format!(
+                "{} seconds with tokens after the first: a trend needs {TREND_MIN_SECONDS} \
+                 (--duration {}s or more)",
+                seconds.len(),
+                TREND_MIN_SECONDS + 1
+            ),
+        );
+    }
+    let third = seconds.len() / 3;
+    let median = |part: &[u64]| {
+        let mut v = part.to_vec();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let first = median(&seconds[..third]);
+    let last = median(&seconds[seconds.len() - third..]);
+    let ms = |us: u64| us as f64 / 1000.0;
+    let seen = format!(
+        "median latency {:.1} ms in the first third of {} s at a steady rate, {:.1} ms in the \
+         last",
+        ms(first),
+        seconds.len(),
+        ms(last)
+    );
+    if last > first.saturating_mul(TREND_FACTOR) + TREND_SLACK_US {
+        judged(
+            level.violation(),
+            format!(
+                "{seen}: latency grows with the requests served (state that is never expired, \
+                 such as a replay cache keeping every jti)"
+            ),
+        )
+    } else {
+        judged(
+            Verdict::Info,
+            format!("{seen}: flat (memory is not visible from outside the server)"),
+        )
+    }
+}
+
 /// A load check whose phase Ctrl-C cut short: it says nothing.
 pub fn judge_interrupted() -> Judgement {
     judged(
@@ -1050,6 +1120,27 @@ mod tests {
             ..ok
         };
         assert_eq!(judge_stall(Level::Must, &silent).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn latency_trend_at_a_steady_rate() {
+        let flat: Vec<Option<u64>> = [90_000, 3_000, 3_200, 2_900, 3_100, 3_000, 3_300, 2_800]
+            .into_iter()
+            .map(Some)
+            .collect();
+        let j = judge_trend(Level::Should, true, &flat);
+        assert_eq!(j.verdict, Verdict::Info, "{}", j.reason);
+        let rising: Vec<Option<u64>> = (0..10).map(|i| Some(3_000 + i * 15_000)).collect();
+        let j = judge_trend(Level::Should, true, &rising);
+        assert_eq!(j.verdict, Verdict::Warn, "{}", j.reason);
+        assert_eq!(
+            judge_trend(Level::Should, false, &rising).verdict,
+            Verdict::Skip
+        );
+        assert_eq!(
+            judge_trend(Level::Should, true, &flat[..4]).verdict,
+            Verdict::Skip
+        );
     }
 
     #[test]
