@@ -22,9 +22,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 
-use super::validate::{Refusal, fetch_jwks, find_key};
+use super::refusal::{Refusal, invalid_grant};
 
 /// The description of the refusal given when the issuer's JWKS did not answer in time (the
 /// `jwks-timeout-fails-open` defect looks for it).
@@ -240,7 +240,7 @@ impl JwksCache {
             return Ok(None);
         }
         if seen.recently_timed_out {
-            return Err(super::validate::jwks_timeout());
+            return Err(jwks_timeout());
         }
         self.fetch(uri).await?;
         Ok(self.look(uri, kid, alg).key)
@@ -265,5 +265,67 @@ impl Drop for TimeoutOnDrop<'_> {
         if let Some((cache, uri)) = self.0 {
             cache.timed_out(uri);
         }
+    }
+}
+
+/// The refusal when the issuer's JWKS did not answer in time (see [`JwksCache`]).
+pub(super) fn jwks_timeout() -> Refusal {
+    invalid_grant(JWKS_TIMEOUT)
+}
+
+/// Fetches a JWK Set; a timeout is refused with [`JWKS_TIMEOUT`].
+pub(super) async fn fetch_jwks(http: &reqwest::Client, uri: &str) -> Result<JwkSet, Refusal> {
+    let resp = http
+        .get(uri)
+        .send()
+        .await
+        .map_err(|e| match e.is_timeout() {
+            true => jwks_timeout(),
+            false => invalid_grant(format!("cannot fetch the issuer's JWKS: {e}")),
+        })?;
+    if !resp.status().is_success() {
+        return Err(invalid_grant(format!(
+            "the issuer's JWKS answered {}",
+            resp.status()
+        )));
+    }
+    resp.json::<JwkSet>()
+        .await
+        .map_err(|e| match e.is_timeout() {
+            true => jwks_timeout(),
+            false => invalid_grant(format!("the issuer's JWKS is not a JWK Set: {e}")),
+        })
+}
+
+/// The key `kid` of `set`, or without a `kid` the only signing key for `alg`.
+pub(super) fn find_key(set: &JwkSet, kid: Option<&str>, alg: &str) -> Option<Jwk> {
+    match kid {
+        Some(k) => set.find(k).cloned(),
+        None => {
+            let same_family: Vec<&Jwk> = set
+                .keys
+                .iter()
+                .filter(|j| jwk_fits_alg(j, alg))
+                .filter(|j| {
+                    j.common.public_key_use != Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+                })
+                .collect();
+            if same_family.len() == 1 {
+                Some(same_family[0].clone())
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Whether `jwk` is of the key family `alg` needs.
+pub(super) fn jwk_fits_alg(jwk: &Jwk, alg: &str) -> bool {
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => {
+            alg.starts_with("RS") || alg.starts_with("PS") || alg == "HS256"
+        }
+        AlgorithmParameters::EllipticCurve(_) => alg.starts_with("ES"),
+        _ => false,
     }
 }

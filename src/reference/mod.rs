@@ -11,6 +11,7 @@ mod issued;
 mod jwks;
 mod jwt_at;
 mod ratelimit;
+mod refusal;
 mod token;
 mod validate;
 mod variant;

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
@@ -18,32 +18,8 @@ use super::Defect;
 use super::config::{ReferenceConfig, TrustedIssuer};
 use crate::jose::keys::{rsa_spki_der, spki_pem};
 
-/// A refusal: HTTP status, the RFC 6749 §5.2 error code and a description.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// HTTP status (400 unless a defect says otherwise).
-    pub status: u16,
-    /// `error`.
-    pub error: &'static str,
-    /// `error_description`.
-    pub description: String,
-}
-
-fn invalid_grant(description: impl Into<String>) -> Refusal {
-    Refusal {
-        status: 400,
-        error: "invalid_grant",
-        description: description.into(),
-    }
-}
-
-fn server_error(description: impl Into<String>) -> Refusal {
-    Refusal {
-        status: 500,
-        error: "server_error",
-        description: description.into(),
-    }
-}
+pub use super::refusal::Refusal;
+use super::refusal::{invalid_grant, server_error};
 
 /// What a valid ID-JAG grants.
 #[derive(Debug, Clone)]
@@ -59,67 +35,7 @@ pub struct Grant {
 }
 
 pub use super::jwks::JwksCache;
-
-/// The refusal when the issuer's JWKS did not answer in time (see [`super::jwks`]).
-pub(super) fn jwks_timeout() -> Refusal {
-    invalid_grant(super::jwks::JWKS_TIMEOUT)
-}
-
-/// Fetches a JWK Set; a timeout is refused with [`super::jwks::JWKS_TIMEOUT`].
-pub(super) async fn fetch_jwks(http: &reqwest::Client, uri: &str) -> Result<JwkSet, Refusal> {
-    let resp = http
-        .get(uri)
-        .send()
-        .await
-        .map_err(|e| match e.is_timeout() {
-            true => jwks_timeout(),
-            false => invalid_grant(format!("cannot fetch the issuer's JWKS: {e}")),
-        })?;
-    if !resp.status().is_success() {
-        return Err(invalid_grant(format!(
-            "the issuer's JWKS answered {}",
-            resp.status()
-        )));
-    }
-    resp.json::<JwkSet>()
-        .await
-        .map_err(|e| match e.is_timeout() {
-            true => jwks_timeout(),
-            false => invalid_grant(format!("the issuer's JWKS is not a JWK Set: {e}")),
-        })
-}
-
-/// The key `kid` of `set`, or without a `kid` the only signing key for `alg`.
-pub(super) fn find_key(set: &JwkSet, kid: Option<&str>, alg: &str) -> Option<Jwk> {
-    match kid {
-        Some(k) => set.find(k).cloned(),
-        None => {
-            let same_family: Vec<&Jwk> = set
-                .keys
-                .iter()
-                .filter(|j| jwk_fits_alg(j, alg))
-                .filter(|j| {
-                    j.common.public_key_use != Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-                })
-                .collect();
-            if same_family.len() == 1 {
-                Some(same_family[0].clone())
-            } else {
-                None
-            }
-        }
-    }
-}
-
-fn jwk_fits_alg(jwk: &Jwk, alg: &str) -> bool {
-    match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => {
-            alg.starts_with("RS") || alg.starts_with("PS") || alg == "HS256"
-        }
-        AlgorithmParameters::EllipticCurve(_) => alg.starts_with("ES"),
-        _ => false,
-    }
-}
+use super::jwks::{fetch_jwks, find_key, jwk_fits_alg};
 
 /// `jti` values already used, with the time each stops mattering (its `exp` plus skew).
 #[derive(Default)]
