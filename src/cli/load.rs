@@ -2,9 +2,11 @@
 //! thresholds → exit code.
 //!
 //! Phases, in order (each skipped when switched off): the replay race (LOAD-02) and the
-//! conformance lane's quiet pass on a fresh server; the open-model load (goose) with the lane
-//! running beside it; the rate-limit probes (`--find-limit`, LOAD-01). Then `load.json` and
-//! `load.html` are written, also after Ctrl-C (a partial report, marked as such).
+//! conformance lane's quiet pass on a fresh server; with `--invalid-share`, a short valid-only
+//! calibration at the load's rate (LOAD-07's baseline); the open-model load (goose) with the
+//! lane running beside it (its latency trend is LOAD-04); the slow JWKS (`--jwks-stall`,
+//! LOAD-06); the rate-limit probes (`--find-limit`, LOAD-01). Then `load.json` and `load.html`
+//! are written, also after Ctrl-C (a partial report, marked as such).
 
 use crate::cli::args::{parse_defect, parse_duration};
 use std::io::IsTerminal;
@@ -30,6 +32,7 @@ use crate::load::report::{
 };
 use crate::load::schedule::Schedule;
 use crate::load::shard::Shard;
+use crate::load::stall::{self, StallOutcome};
 use crate::load::stats::Class;
 use crate::load::threshold;
 use crate::oracle::Judgement;
@@ -123,6 +126,11 @@ pub struct LoadArgs {
     /// Concurrent requests of the replay race (0: no race).
     #[arg(long, default_value_t = 10)]
     pub race: usize,
+    /// After the load, this long at --rate while the trusted issuer's JWKS answers only after
+    /// 6 s, with every 4th ID-JAG under a kid no one publishes (LOAD-06: fail closed, keep
+    /// serving). 0: no such phase.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub jwks_stall: Duration,
     /// Rate of the conformance lane during the load, per second (0: no lane).
     #[arg(long, default_value_t = 2.0)]
     pub lane_rate: f64,
@@ -438,6 +446,8 @@ async fn phases(
                 race: None,
                 lane: None,
                 limit: None,
+                stall: None,
+                baseline_p50_us: None,
             };
             let lane_rules = Vec::new();
             let (mut report, _) =
@@ -502,8 +512,29 @@ async fn phases(
                 control,
             ))
         });
+    // Mixed traffic's baseline (LOAD-07): valid ID-JAGs alone at the load's rate, briefly.
+    let baseline_p50_us = if args.invalid_share > 0.0 && !stopped() {
+        board.set("mixed traffic's calibration (valid ID-JAGs only)");
+        let calibration = calibration_schedule(&schedule).map_err(|e| (3, e))?;
+        let prefix = format!("{jti_prefix}k");
+        let o = run_engine(args, &ctx, &calibration, users, &prefix, &c1a, stop, None).await?;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        o.stats.latency_us(Class::Accepted, 0.5)
+    } else {
+        None
+    };
     board.set(MAIN_LOAD);
-    let outcome = run_engine(args, &ctx, &schedule, users, &jti_prefix, &c1a, stop).await?;
+    let outcome = run_engine(
+        args,
+        &ctx,
+        &schedule,
+        users,
+        &jti_prefix,
+        &c1a,
+        stop,
+        Some(args.invalid_share),
+    )
+    .await?;
     lane_done.store(true, Ordering::Relaxed);
     if let Some(t) = lane_task
         && let Ok(under) = t.await
@@ -511,7 +542,33 @@ async fn phases(
         lane_result.under_load = under;
     }
 
-    // 3. The rate limit.
+    // 3. The slow JWKS (LOAD-06), probed by shard 0 only.
+    let stall: Option<StallOutcome> = match &ctx.hits {
+        Some(idp) if prober_shard && !args.jwks_stall.is_zero() && !stopped() => {
+            board.set(format!(
+                "slow JWKS ({} s, the JWKS answering after {} s)",
+                args.jwks_stall.as_secs_f64(),
+                stall::JWKS_DELAY.as_secs()
+            ));
+            let s = stall::run(
+                &prober,
+                &c1a,
+                idp,
+                args.rate,
+                args.jwks_stall,
+                &profile,
+                stop,
+            )
+            .await
+            .map_err(|e| (3, e))?;
+            // A new second for the limit's buckets.
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            Some(s)
+        }
+        _ => None,
+    };
+
+    // 4. The rate limit.
     let limit: Option<LimitOutcome> = if find_limit && !stopped() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let o = LimitOptions {
@@ -533,18 +590,34 @@ async fn phases(
         None
     };
 
-    // 4. The report.
+    // 5. The report.
     let measured = Measured {
         outcome,
         race,
         lane: (lane_rate > 0.0).then_some(lane_result),
         limit,
+        stall,
+        baseline_p50_us,
     };
     report_of(args, &ctx, &schedule, shard, users, &lane_rules, measured)
 }
 
+/// How long mixed traffic's valid-only calibration lasts (at most the load's length).
+const CALIBRATION: Duration = Duration::from_secs(2);
+
+/// The calibration's schedule: the load's mean rate for [`CALIBRATION`].
+fn calibration_schedule(load: &Schedule) -> Result<Schedule, String> {
+    let secs = load.duration().as_secs_f64().max(1e-3);
+    let rate = load.len() as f64 / secs;
+    Schedule::constant(rate, CALIBRATION.min(load.duration()), Duration::ZERO)
+        .map_err(|e| e.to_string())
+}
+
 /// The open-model load (goose) on its own jti namespace, apart from the probes' (which share
-/// C1/A's identity); not started when the run was already stopped.
+/// C1/A's identity), with `invalid_share` of invalid ID-JAGs and the live progress line on a
+/// terminal (`None`: valid ID-JAGs only, quietly: the calibration); not started when the run
+/// was already stopped.
+#[allow(clippy::too_many_arguments)]
 async fn run_engine(
     args: &LoadArgs,
     ctx: &RunContext,
@@ -553,6 +626,7 @@ async fn run_engine(
     jti_prefix: &str,
     c1a: &Identity,
     stop: &Arc<AtomicBool>,
+    invalid_share: Option<f64>,
 ) -> Result<EngineOutcome, (u8, String)> {
     let fixture = &ctx.fixture;
     let stopped = || stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered();
@@ -569,7 +643,7 @@ async fn run_engine(
         .and_then(|jags| jags.with_foreign_audience(&fixture.other_ras))
         .map_err(|e| (3, format!("cannot mint: {e}")))?,
     );
-    let tty = std::io::stderr().is_terminal();
+    let tty = std::io::stderr().is_terminal() && invalid_share.is_some();
     let cfg = EngineConfig {
         token_endpoint: fixture.token_endpoint.clone(),
         schedule: schedule.clone(),
@@ -578,7 +652,7 @@ async fn run_engine(
         jags: engine_jags,
         form: c1a.form.clone(),
         reuse_assertion: args.reuse_assertion,
-        invalid_share: args.invalid_share,
+        invalid_share: invalid_share.unwrap_or(0.0),
         stop: stop.clone(),
         on_tick: tty.then(|| Arc::new(progress_line) as engine::TickFn),
     };
@@ -603,6 +677,10 @@ struct Measured {
     lane: Option<LaneResult>,
     /// The rate-limit probes, when they ran.
     limit: Option<LimitOutcome>,
+    /// The slow-JWKS phase, when it ran.
+    stall: Option<StallOutcome>,
+    /// Mixed traffic's calibration: the median (µs) of valid ID-JAGs alone, when it ran.
+    baseline_p50_us: Option<u64>,
 }
 
 /// The load report of a run: configuration, figures, rate limit and checks; and, when not one
@@ -621,6 +699,8 @@ fn report_of(
         race,
         lane,
         limit,
+        stall,
+        baseline_p50_us,
     } = measured;
     let fixture = &ctx.fixture;
     let elapsed = if outcome.interrupted {
@@ -678,6 +758,10 @@ fn report_of(
     if let Some(l) = &limit {
         by_phase.insert("limit search".into(), l.rate_limited);
     }
+    if let Some(s) = &stall {
+        by_phase.insert("slow JWKS".into(), s.rate_limited);
+        report.checks.push(s.check.clone());
+    }
     report.rate_limited_by_phase = by_phase;
     report.rate_limit = rate_limit_of(&outcome, schedule, limit.as_ref());
     if let Some(r) = &race {
@@ -687,8 +771,13 @@ fn report_of(
         .as_ref()
         .map(|l| lane::judge(l, lane_rules))
         .unwrap_or_default();
+    if !outcome.interrupted {
+        report
+            .checks
+            .push(trend_check(&outcome, schedule, &ctx.profile));
+    }
     let mixed_checks = if args.invalid_share > 0.0 {
-        mixed_checks(&outcome, &ctx.profile)
+        mixed_checks(&outcome, &ctx.profile, baseline_p50_us)
     } else {
         Vec::new()
     };
@@ -757,8 +846,8 @@ fn rate_limit_of(
 
 /// The checks of mixed traffic (`--invalid-share`): LOAD-07 for the valid requests, and each
 /// invalid kind under the check of the rule it breaks (`JAG-SIG-03@load`, …), each at its
-/// level under `profile`.
-fn mixed_checks(o: &EngineOutcome, profile: &str) -> Vec<LoadCheck> {
+/// level under `profile`; `baseline_p50_us` is the valid-only calibration's median.
+fn mixed_checks(o: &EngineOutcome, profile: &str, baseline_p50_us: Option<u64>) -> Vec<LoadCheck> {
     let valid = o.by_kind.get(&JagKind::Valid).copied().unwrap_or_default();
     let invalid: u64 = o
         .by_kind
@@ -773,6 +862,8 @@ fn mixed_checks(o: &EngineOutcome, profile: &str) -> Vec<LoadCheck> {
             valid,
             valid_5xx: o.valid_5xx,
             invalid,
+            valid_p50_us: o.stats.latency_us(Class::Accepted, 0.5),
+            baseline_p50_us,
         },
     );
     let mut checks = vec![LoadCheck {
@@ -796,6 +887,28 @@ fn mixed_checks(o: &EngineOutcome, profile: &str) -> Vec<LoadCheck> {
         });
     }
     checks
+}
+
+/// LOAD-04, the latency trend of the main load: the median of each second's accepted requests
+/// (the oracle leaves the first out); steady when the schedule kept its peak rate throughout.
+fn trend_check(o: &EngineOutcome, schedule: &Schedule, profile: &str) -> LoadCheck {
+    let medians: Vec<Option<u64>> = o
+        .stats
+        .timeline()
+        .iter()
+        .take(schedule.duration().as_secs() as usize)
+        .map(|s| (!s.accepted.is_empty()).then(|| s.accepted.value_at_quantile(0.5)))
+        .collect();
+    let mean = schedule.len() as f64 / schedule.duration().as_secs_f64().max(1e-3);
+    let steady = mean >= 0.95 * schedule.peak_rate();
+    let level = oracle_load::level("LOAD-04", profile);
+    let j = oracle_load::judge_trend(level, steady, &medians);
+    LoadCheck {
+        id: "LOAD-04".into(),
+        level,
+        verdict: j.verdict,
+        reason: j.reason,
+    }
 }
 
 /// The lane's checks and mixed traffic's, one per ID: where both judged the same rule

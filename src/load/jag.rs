@@ -178,6 +178,35 @@ impl JagFactory {
     }
 }
 
+impl JagFactory {
+    /// Request `n`'s valid ID-JAG, issued at `iat`, but signed with a key no issuer publishes
+    /// under a `kid` of its own (`unpublished-{jti_prefix}{n}`): every one names a key the
+    /// server has never seen, so it must look the JWKS up, and a token issued for one was
+    /// issued unverified (LOAD-06).
+    pub fn mint_unknown_kid(&self, n: u64, iat: i64) -> String {
+        let key = self.keyring.stray().get(self.alg);
+        let header = json!({
+            "alg": self.alg.name(),
+            "kid": format!("unpublished-{}{n}", self.jti_prefix),
+            "typ": ID_JAG_TYP,
+        });
+        let payload = format!(
+            "{}{},\"jti\":\"{}u{n}\",\"iat\":{iat},\"exp\":{}}}",
+            self.claims_prefix,
+            self.aud_member,
+            self.jti_prefix,
+            iat.saturating_add(self.lifetime_secs)
+        );
+        let mut token = jws::b64(header.to_string());
+        token.push('.');
+        token.push_str(&jws::b64(payload.as_bytes()));
+        let sig = key.sign(token.as_bytes());
+        token.push('.');
+        token.push_str(&jws::b64(&sig));
+        token
+    }
+}
+
 /// How one client authenticates to the token endpoint, prepared once: the `Authorization`
 /// header (client_secret_basic) or the body parameters (client_secret_post).
 #[derive(Clone)]

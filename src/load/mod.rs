@@ -16,5 +16,6 @@ pub mod race;
 pub mod report;
 pub mod schedule;
 pub mod shard;
+pub mod stall;
 pub mod stats;
 pub mod threshold;

@@ -72,8 +72,8 @@ pub struct LoadReport {
     pub merged_from: Vec<MergedShard>,
     /// The histograms themselves (HDR V2-deflate, base64), for exact merges and comparison.
     pub histograms: SavedStats,
-    /// 429 answers by the phase that got them (`main load`, `replay race`, `limit search`),
-    /// for the phases that ran.
+    /// 429 answers by the phase that got them (`main load`, `replay race`, `slow JWKS`,
+    /// `limit search`), for the phases that ran.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rate_limited_by_phase: BTreeMap<String, u64>,
     /// Whether Ctrl-C cut the run short: the figures and checks hold what finished before.

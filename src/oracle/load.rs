@@ -1,7 +1,8 @@
 //! The judge of `xaa-conform load`: the class of every answer under load, and the verdicts of
-//! the load checks (LOAD-01 the rate limit, LOAD-02 the replay race, LOAD-07 mixed traffic,
-//! the conformance lane's probes), each from what the load's phases observed and at the level
-//! its catalogue row has under the profile.
+//! the load checks (LOAD-01 the rate limit, LOAD-02 the replay race, LOAD-04 the latency trend,
+//! LOAD-06 the slow JWKS, LOAD-07 mixed traffic, the conformance lane's probes with LOAD-08),
+//! each from what the load's phases observed and at the level its catalogue row has under the
+//! profile.
 //!
 //! The same behaviour gets the same verdict as under `run`: the lane judges each answer with
 //! the rules of the scenario that `run` uses for the same probe ([`judge_answer`]), and a
@@ -498,11 +499,28 @@ pub struct MixedObservation {
     pub valid_5xx: u64,
     /// Invalid ID-JAGs sent.
     pub invalid: u64,
+    /// Median latency (µs) of the accepted requests among the invalid ones.
+    pub valid_p50_us: Option<u64>,
+    /// Median latency (µs) of the accepted requests of the valid-only calibration at the same
+    /// rate, just before (`None`: no calibration ran).
+    pub baseline_p50_us: Option<u64>,
 }
 
+/// How much slower (median) the valid requests may be among invalid ones than alone at the
+/// same rate before LOAD-07 calls it disproportionate: this factor of the calibration's median
+/// plus [`MIXED_SLACK_US`] (the median and the slack keep a busy machine's noise, tens of ms
+/// in the tail, from counting).
+pub const MIXED_FACTOR: u64 = 3;
+
+/// See [`MIXED_FACTOR`].
+pub const MIXED_SLACK_US: u64 = 50_000;
+
 /// LOAD-07 at `level` (SHOULD): with invalid ID-JAGs mixed in, the valid ones are still served:
-/// a valid ID-JAG answered 5xx or not at all breaks the rule. (Invalid ID-JAGs that got a
-/// token are judged by the checks of the rules they break, see [`judge_refused_under_load`].)
+/// a valid ID-JAG answered 5xx or not at all breaks the rule, and so does a median latency of
+/// the accepted ones above [`MIXED_FACTOR`] times the valid-only calibration's plus
+/// [`MIXED_SLACK_US`] (invalid requests slow valid ones disproportionately). (Invalid ID-JAGs
+/// that got a token are judged by the checks of the rules they break, see
+/// [`judge_refused_under_load`].)
 pub fn judge_mixed(level: Level, o: &MixedObservation) -> Judgement {
     let sent: u64 = o.valid.iter().sum();
     let errors = o.valid[Class::Error as usize];
@@ -516,12 +534,32 @@ pub fn judge_mixed(level: Level, o: &MixedObservation) -> Judgement {
         o.valid_5xx
     );
     if errors > 0 {
-        judged(
+        return judged(
             level.violation(),
             format!("{seen}: valid requests suffer from the invalid ones"),
+        );
+    }
+    let (Some(mixed), Some(alone)) = (o.valid_p50_us, o.baseline_p50_us) else {
+        return judged(Verdict::Pass, seen);
+    };
+    let ms = |us: u64| us as f64 / 1000.0;
+    let bound = alone.saturating_mul(MIXED_FACTOR) + MIXED_SLACK_US;
+    let latency = format!(
+        "accepted median {:.1} ms among them, {:.1} ms with valid ones only at the same rate",
+        ms(mixed),
+        ms(alone)
+    );
+    if mixed > bound {
+        judged(
+            level.violation(),
+            format!(
+                "{seen}; {latency}: over {MIXED_FACTOR}× that plus {:.0} ms, the invalid \
+                 requests slow the valid ones disproportionately",
+                ms(MIXED_SLACK_US)
+            ),
         )
     } else {
-        judged(Verdict::Pass, seen)
+        judged(Verdict::Pass, format!("{seen}; {latency}"))
     }
 }
 
@@ -604,6 +642,160 @@ pub fn preflight_stops_load(p: &Preflight) -> Option<String> {
              likely causes: {causes} (`xaa-conform run` against the same target shows the \
              answer)"
         )),
+    }
+}
+
+/// A valid ID-JAG answered later than this while the JWKS is slow waited for the fetch: the
+/// server is not serving from the keys it has (LOAD-06's measure of exhaustion).
+pub const STALLED_AFTER_US: u64 = 2_000_000;
+
+/// Most valid ID-JAGs (a share) that may stall or fail while the JWKS is slow before LOAD-06
+/// says the server stops serving.
+pub const MAX_STALLED_SHARE: f64 = 0.1;
+
+/// What the slow-JWKS phase (LOAD-06) observed: for its length the trusted issuer's JWKS
+/// answered only after `jwks_delay_s`, while valid ID-JAGs and ID-JAGs under `kid`s no one
+/// publishes (each forcing a key lookup) were sent at a steady rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StallObservation {
+    /// How long the JWKS took to answer, seconds.
+    pub jwks_delay_s: u64,
+    /// The phase's rate, per second.
+    pub rate: f64,
+    /// The phase's length, seconds.
+    pub duration_s: f64,
+    /// Valid ID-JAGs per class, in [`Class::ALL`] order.
+    pub valid: [u64; 4],
+    /// Valid ID-JAGs accepted later than [`STALLED_AFTER_US`].
+    pub valid_stalled: u64,
+    /// Median and p99 latency of the accepted valid ID-JAGs, µs.
+    pub valid_p50_us: Option<u64>,
+    /// p99 of the same.
+    pub valid_p99_us: Option<u64>,
+    /// ID-JAGs under unpublished `kid`s per class.
+    pub unknown: [u64; 4],
+}
+
+/// LOAD-06 at `level` (MUST: fail closed): a token for an ID-JAG under a `kid` the issuer
+/// never published, while its JWKS is slow, was issued unverified: the rule's violation. The
+/// server must also keep serving valid ID-JAGs from the keys it has (not exhaust its threads
+/// on the fetch, requirements §13: a measure): more than [`MAX_STALLED_SHARE`] of them failed
+/// or waited over [`STALLED_AFTER_US`] is WARN. No valid ID-JAG sent says nothing: SKIP.
+pub fn judge_stall(level: Level, o: &StallObservation) -> Judgement {
+    let ms =
+        |us: Option<u64>| us.map_or("-".to_string(), |v| format!("{:.1} ms", v as f64 / 1000.0));
+    let valid_sent: u64 = o.valid.iter().sum();
+    let unknown_sent: u64 = o.unknown.iter().sum();
+    let unverified = o.unknown[Class::Accepted as usize];
+    let failed = o.valid[Class::Error as usize];
+    let seen = format!(
+        "for {:.0} s at {:.0}/s the issuer's JWKS answered after {} s: {unverified} of \
+         {unknown_sent} ID-JAGs under unpublished kids got a token ({} refused, {} 429, {} 5xx \
+         or no answer); valid ID-JAGs: {} of {valid_sent} accepted (p50 {}, p99 {}), {} later \
+         than {} s, {failed} 5xx or no answer",
+        o.duration_s,
+        o.rate,
+        o.jwks_delay_s,
+        o.unknown[Class::Rejected as usize],
+        o.unknown[Class::RateLimited as usize],
+        o.unknown[Class::Error as usize],
+        o.valid[Class::Accepted as usize],
+        ms(o.valid_p50_us),
+        ms(o.valid_p99_us),
+        o.valid_stalled,
+        STALLED_AFTER_US / 1_000_000,
+    );
+    if unverified > 0 {
+        return judged(
+            level.violation(),
+            format!("{seen}: tokens issued without a verified signature (fail open)"),
+        );
+    }
+    if valid_sent == 0 || unknown_sent == 0 {
+        return judged(Verdict::Skip, format!("{seen}: nothing to judge"));
+    }
+    let stalled = o.valid_stalled + failed;
+    if stalled as f64 > MAX_STALLED_SHARE * valid_sent as f64 {
+        return judged(
+            Verdict::Warn,
+            format!(
+                "{seen}: fails closed, but stops serving valid ID-JAGs while the JWKS is slow \
+                 (they wait for the fetch: threads or connections exhausted)"
+            ),
+        );
+    }
+    judged(
+        Verdict::Pass,
+        format!("{seen}: fails closed and keeps serving"),
+    )
+}
+
+/// Seconds of steady load (after the first) LOAD-04 needs to see a trend.
+pub const TREND_MIN_SECONDS: usize = 6;
+
+/// Latency at the end of a steady load may be this factor of the start's plus
+/// [`TREND_SLACK_US`] before LOAD-04 says it grows.
+pub const TREND_FACTOR: u64 = 2;
+
+/// See [`TREND_FACTOR`].
+pub const TREND_SLACK_US: u64 = 20_000;
+
+/// LOAD-04 at `level` (SHOULD): at a steady rate the latency stays flat (a replay cache that
+/// keeps every `jti` and is searched linearly, or any state that grows with the requests
+/// served, shows as latency rising through the run). `medians_us` holds the median latency of
+/// the accepted requests of each second of the load (`None`: none accepted that second);
+/// `steady` says the schedule kept one rate. The first second (connections being opened) is
+/// left out; the median of the first third's medians is compared with the last third's. Flat
+/// is INFO, a measurement: memory is not visible from outside the server. A ramp or a plan,
+/// or fewer than [`TREND_MIN_SECONDS`] seconds, is SKIP.
+pub fn judge_trend(level: Level, steady: bool, medians_us: &[Option<u64>]) -> Judgement {
+    if !steady {
+        return judged(
+            Verdict::Skip,
+            "the rate was not steady (--ramp or --plan): a latency trend would measure the rate",
+        );
+    }
+    let seconds: Vec<u64> = medians_us.iter().skip(1).flatten().copied().collect();
+    if seconds.len() < TREND_MIN_SECONDS {
+        return judged(
+            Verdict::Skip,
+            format!(
+                "{} seconds with tokens after the first: a trend needs {TREND_MIN_SECONDS} \
+                 (--duration {}s or more)",
+                seconds.len(),
+                TREND_MIN_SECONDS + 1
+            ),
+        );
+    }
+    let third = seconds.len() / 3;
+    let median = |part: &[u64]| {
+        let mut v = part.to_vec();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let first = median(&seconds[..third]);
+    let last = median(&seconds[seconds.len() - third..]);
+    let ms = |us: u64| us as f64 / 1000.0;
+    let seen = format!(
+        "median latency {:.1} ms in the first third of {} s at a steady rate, {:.1} ms in the \
+         last",
+        ms(first),
+        seconds.len(),
+        ms(last)
+    );
+    if last > first.saturating_mul(TREND_FACTOR) + TREND_SLACK_US {
+        judged(
+            level.violation(),
+            format!(
+                "{seen}: latency grows with the requests served (state that is never expired, \
+                 such as a replay cache keeping every jti)"
+            ),
+        )
+    } else {
+        judged(
+            Verdict::Info,
+            format!("{seen}: flat (memory is not visible from outside the server)"),
+        )
     }
 }
 
@@ -849,8 +1041,25 @@ mod tests {
             valid: [90, 0, 0, 0],
             valid_5xx: 0,
             invalid: 10,
+            valid_p50_us: Some(9_000),
+            baseline_p50_us: Some(5_000),
         };
         assert_eq!(judge_mixed(Level::Should, &ok).verdict, Verdict::Pass);
+        let slowed = MixedObservation {
+            valid_p50_us: Some(70_000),
+            ..ok
+        };
+        let j = judge_mixed(Level::Should, &slowed);
+        assert_eq!(j.verdict, Verdict::Warn, "{}", j.reason);
+        assert!(j.reason.contains("disproportionately"), "{}", j.reason);
+        let uncalibrated = MixedObservation {
+            baseline_p50_us: None,
+            ..slowed
+        };
+        assert_eq!(
+            judge_mixed(Level::Should, &uncalibrated).verdict,
+            Verdict::Pass
+        );
         let bad = MixedObservation {
             valid: [88, 0, 0, 2],
             valid_5xx: 2,
@@ -873,6 +1082,64 @@ mod tests {
         assert!(
             d.contains("every answer was 429 (Retry-After `1` on 100)"),
             "{d}"
+        );
+    }
+
+    #[test]
+    fn slow_jwks_fails_closed_and_keeps_serving() {
+        let ok = StallObservation {
+            jwks_delay_s: 6,
+            rate: 40.0,
+            duration_s: 3.0,
+            valid: [90, 0, 0, 0],
+            valid_stalled: 1,
+            valid_p50_us: Some(2_000),
+            valid_p99_us: Some(900_000),
+            unknown: [0, 0, 30, 0],
+        };
+        let j = judge_stall(Level::Must, &ok);
+        assert_eq!(j.verdict, Verdict::Pass, "{}", j.reason);
+        let open = StallObservation {
+            unknown: [1, 0, 29, 0],
+            ..ok.clone()
+        };
+        let j = judge_stall(Level::Must, &open);
+        assert_eq!(j.verdict, Verdict::Fail, "{}", j.reason);
+        assert!(
+            j.reason
+                .contains("1 of 30 ID-JAGs under unpublished kids got a token")
+        );
+        let stalled = StallObservation {
+            valid: [80, 0, 0, 10],
+            valid_stalled: 5,
+            ..ok.clone()
+        };
+        assert_eq!(judge_stall(Level::Must, &stalled).verdict, Verdict::Warn);
+        let silent = StallObservation {
+            unknown: [0, 0, 0, 30],
+            ..ok
+        };
+        assert_eq!(judge_stall(Level::Must, &silent).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn latency_trend_at_a_steady_rate() {
+        let flat: Vec<Option<u64>> = [90_000, 3_000, 3_200, 2_900, 3_100, 3_000, 3_300, 2_800]
+            .into_iter()
+            .map(Some)
+            .collect();
+        let j = judge_trend(Level::Should, true, &flat);
+        assert_eq!(j.verdict, Verdict::Info, "{}", j.reason);
+        let rising: Vec<Option<u64>> = (0..10).map(|i| Some(3_000 + i * 15_000)).collect();
+        let j = judge_trend(Level::Should, true, &rising);
+        assert_eq!(j.verdict, Verdict::Warn, "{}", j.reason);
+        assert_eq!(
+            judge_trend(Level::Should, false, &rising).verdict,
+            Verdict::Skip
+        );
+        assert_eq!(
+            judge_trend(Level::Should, true, &flat[..4]).verdict,
+            Verdict::Skip
         );
     }
 

@@ -339,6 +339,16 @@ defects! {
     // Load (proven by `xaa-conform load`, not the `run` catalogue: see [`Defect::proof`]).
     /// Never answers 429, whatever `--reference-rate-limit` says.
     RateLimitOff = "rate-limit-off", "never rate-limits the token endpoint (no 429 however fast requests come; a WARN under auth0, whose profile names a 5/s limit)", [("LOAD-01", Warn)];
+    // Load: faults that show only under concurrency or sustained traffic (tests/load_defects.rs
+    // proves each with `xaa-conform load`, and that `run` sees none of them).
+    /// Skips the time checks once busy (seconds of sustained load): expired ID-JAGs get tokens.
+    ExpSkippedWhenBusy = "exp-skipped-when-busy", "skips the exp check as a fast path once busy (seconds of sustained load), so an expired ID-JAG gets a token under load only", [("LOAD-08", Fail)];
+    /// Accepts an ID-JAG unverified when the issuer's JWKS does not answer in time.
+    JwksTimeoutFailsOpen = "jwks-timeout-fails-open", "accepts an ID-JAG unverified when its issuer's JWKS fetch timed out (or would be tried again too soon after one that did)", [("LOAD-06", Fail)];
+    /// Holds one lock over its JWKS cache for the length of a fetch.
+    JwksFetchBlocksAll = "jwks-fetch-blocks-all", "holds one lock over its JWKS cache for the length of every fetch, so while the JWKS is slow every token request waits for it (fails closed, but stops serving)", [("LOAD-06", Warn)];
+    /// Serializes requests behind a bad signature.
+    BadSignatureGlobalLock = "bad-signature-global-lock", "every request passes one global lock, held 300 ms after a signature that does not verify (a synchronous audit write), so invalid requests slow valid ones", [("LOAD-07", Warn)];
 }
 
 /// Which command proves a defect.
@@ -355,7 +365,11 @@ impl Defect {
     /// Which command proves this defect.
     pub fn proof(self) -> Proof {
         match self {
-            Defect::RateLimitOff => Proof::Load,
+            Defect::RateLimitOff
+            | Defect::ExpSkippedWhenBusy
+            | Defect::JwksTimeoutFailsOpen
+            | Defect::JwksFetchBlocksAll
+            | Defect::BadSignatureGlobalLock => Proof::Load,
             _ => Proof::Run,
         }
     }

@@ -3,12 +3,15 @@
 //! Every check must PASS against it; each [`Defect`] switches one validation step wrong, and
 //! the matrix test shows the suite catching exactly that.
 
+mod busy;
 mod config;
 mod defects;
 mod introspect;
 mod issued;
+mod jwks;
 mod jwt_at;
 mod ratelimit;
+mod refusal;
 mod token;
 mod validate;
 mod variant;
@@ -38,6 +41,8 @@ pub(crate) struct RasState {
     http: reqwest::Client,
     cache: validate::JwksCache,
     replay: validate::ReplayCache,
+    /// Validations per second, for the defects that show only under load.
+    busy: busy::Busy,
     tokens: std::sync::Mutex<std::collections::HashMap<String, token::IssuedToken>>,
     /// The per-client rate limit, when one is configured (and not switched off by a defect).
     limiter: Option<RateLimiter>,
@@ -218,8 +223,10 @@ impl ReferenceRas {
                     cfg.jwks_min_refetch
                 },
             )
-            .keep_removed_keys(cfg.defects.contains(&Defect::NeverEvictRemovedKeys)),
+            .keep_removed_keys(cfg.defects.contains(&Defect::NeverEvictRemovedKeys))
+            .block_on_fetch(cfg.defects.contains(&Defect::JwksFetchBlocksAll)),
             replay: validate::ReplayCache::default(),
+            busy: busy::Busy::default(),
             limiter: cfg
                 .rate_limit
                 .filter(|_| !cfg.defects.contains(&Defect::RateLimitOff))

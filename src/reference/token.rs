@@ -349,6 +349,7 @@ async fn exchange(
         cfg: &state.cfg,
         cache: &state.cache,
         replay: &state.replay,
+        busy: &state.busy,
         http: &state.http,
         client_id: &client.id,
         client_secret: &client.secret,

@@ -6,45 +6,20 @@
 //! plays no part.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
-use tokio::sync::Mutex;
 
 use super::Defect;
 use super::config::{ReferenceConfig, TrustedIssuer};
 use crate::jose::keys::{rsa_spki_der, spki_pem};
 
-/// A refusal: HTTP status, the RFC 6749 §5.2 error code and a description.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// HTTP status (400 unless a defect says otherwise).
-    pub status: u16,
-    /// `error`.
-    pub error: &'static str,
-    /// `error_description`.
-    pub description: String,
-}
-
-fn invalid_grant(description: impl Into<String>) -> Refusal {
-    Refusal {
-        status: 400,
-        error: "invalid_grant",
-        description: description.into(),
-    }
-}
-
-fn server_error(description: impl Into<String>) -> Refusal {
-    Refusal {
-        status: 500,
-        error: "server_error",
-        description: description.into(),
-    }
-}
+pub use super::refusal::Refusal;
+use super::refusal::{invalid_grant, server_error};
 
 /// What a valid ID-JAG grants.
 #[derive(Debug, Clone)]
@@ -59,165 +34,8 @@ pub struct Grant {
     pub resource_claim: Option<Value>,
 }
 
-struct CachedJwks {
-    set: JwkSet,
-    fetched: Instant,
-}
-
-impl CachedJwks {
-    /// A copy fetched just now.
-    fn now(set: JwkSet) -> Self {
-        CachedJwks {
-            set,
-            fetched: Instant::now(),
-        }
-    }
-}
-
-/// JWKS per URL, cached for the configured TTL and refetched once on an unknown `kid`.
-pub struct JwksCache {
-    http: reqwest::Client,
-    ttl: Duration,
-    min_refetch: Duration,
-    keep_removed: bool,
-    entries: Mutex<HashMap<String, CachedJwks>>,
-}
-
-impl JwksCache {
-    /// An empty cache; a refetched JWKS is kept at least `min_refetch`.
-    pub fn new(http: reqwest::Client, ttl: Duration, min_refetch: Duration) -> Self {
-        JwksCache {
-            http,
-            ttl,
-            min_refetch,
-            keep_removed: false,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Under `never-evict-removed-keys`: a refetched JWKS is merged into the cached one, so a
-    /// key the issuer removed stays trusted.
-    pub fn keep_removed_keys(mut self, keep: bool) -> Self {
-        self.keep_removed = keep;
-        self
-    }
-
-    /// Fetches the JWKS at `uri`; under `keep_removed`, with the keys cached before added.
-    async fn fetch_into(
-        &self,
-        entries: &HashMap<String, CachedJwks>,
-        uri: &str,
-    ) -> Result<JwkSet, Refusal> {
-        let mut set = fetch_jwks(&self.http, uri).await?;
-        if self.keep_removed
-            && let Some(old) = entries.get(uri)
-        {
-            for k in &old.set.keys {
-                let kid = k.common.key_id.as_deref();
-                if kid.is_none_or(|kid| set.find(kid).is_none()) {
-                    set.keys.push(k.clone());
-                }
-            }
-        }
-        Ok(set)
-    }
-
-    /// The key `kid` (or the only key for `alg` when there is no `kid`) of the JWKS at `uri`;
-    /// `None` when there is no such key even after a refetch.
-    /// With `refetch` false an unknown `kid` is never looked up again before the TTL.
-    pub async fn key(
-        &self,
-        uri: &str,
-        kid: Option<&str>,
-        alg: &str,
-        refetch: bool,
-    ) -> Result<Option<Jwk>, Refusal> {
-        let mut entries = self.entries.lock().await;
-        let fresh = entries
-            .get(uri)
-            .is_some_and(|c| c.fetched.elapsed() < self.ttl);
-        if !fresh {
-            let set = self.fetch_into(&entries, uri).await?;
-            entries.insert(uri.to_string(), CachedJwks::now(set));
-        }
-        if let Some(k) = entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)) {
-            return Ok(Some(k));
-        }
-        // Unknown kid: the issuer may have rotated. Refetch, but a copy is kept at least a
-        // second however it was fetched, so a flood of unknown kids (or a short cache time)
-        // cannot cause a fetch per request.
-        if refetch
-            && entries
-                .get(uri)
-                .is_some_and(|c| c.fetched.elapsed() >= self.min_refetch)
-        {
-            let set = self.fetch_into(&entries, uri).await?;
-            entries.insert(uri.to_string(), CachedJwks::now(set));
-            return Ok(entries.get(uri).and_then(|c| find_key(&c.set, kid, alg)));
-        }
-        Ok(None)
-    }
-}
-
-impl JwksCache {
-    /// Every key cached for `uri` (empty when none was fetched yet).
-    pub async fn all_keys(&self, uri: &str) -> Vec<Jwk> {
-        self.entries
-            .lock()
-            .await
-            .get(uri)
-            .map(|c| c.set.keys.clone())
-            .unwrap_or_default()
-    }
-}
-
-async fn fetch_jwks(http: &reqwest::Client, uri: &str) -> Result<JwkSet, Refusal> {
-    let resp = http
-        .get(uri)
-        .send()
-        .await
-        .map_err(|e| invalid_grant(format!("cannot fetch the issuer's JWKS: {e}")))?;
-    if !resp.status().is_success() {
-        return Err(invalid_grant(format!(
-            "the issuer's JWKS answered {}",
-            resp.status()
-        )));
-    }
-    resp.json::<JwkSet>()
-        .await
-        .map_err(|e| invalid_grant(format!("the issuer's JWKS is not a JWK Set: {e}")))
-}
-
-fn find_key(set: &JwkSet, kid: Option<&str>, alg: &str) -> Option<Jwk> {
-    match kid {
-        Some(k) => set.find(k).cloned(),
-        None => {
-            let same_family: Vec<&Jwk> = set
-                .keys
-                .iter()
-                .filter(|j| jwk_fits_alg(j, alg))
-                .filter(|j| {
-                    j.common.public_key_use != Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-                })
-                .collect();
-            if same_family.len() == 1 {
-                Some(same_family[0].clone())
-            } else {
-                None
-            }
-        }
-    }
-}
-
-fn jwk_fits_alg(jwk: &Jwk, alg: &str) -> bool {
-    match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => {
-            alg.starts_with("RS") || alg.starts_with("PS") || alg == "HS256"
-        }
-        AlgorithmParameters::EllipticCurve(_) => alg.starts_with("ES"),
-        _ => false,
-    }
-}
+pub use super::jwks::JwksCache;
+use super::jwks::{fetch_jwks, find_key, jwk_fits_alg};
 
 /// `jti` values already used, with the time each stops mattering (its `exp` plus skew).
 #[derive(Default)]
@@ -463,6 +281,8 @@ pub struct Context<'a> {
     pub cache: &'a JwksCache,
     /// Used `jti`s.
     pub replay: &'a ReplayCache,
+    /// Validations per second (the load defects' trigger).
+    pub busy: &'a super::busy::Busy,
     /// For discovery, `jku`.
     pub http: &'a reqwest::Client,
     /// The authenticated client.
@@ -518,19 +338,26 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     let claims = claims(cfg, jws.payload_segment)?;
     let iss = iss_claim(cfg, &claims)?;
     let issuer = resolve_issuer(cfg, cx.http, &iss).await?;
-    verify_signature(cx, token, &jws, &issuer, alg, kid, plan)
-        .await
-        .map_err(
-            |r| match cfg.defects.contains(&Defect::SignatureErrorCode) {
-                true => Refusal {
-                    error: "invalid_signature",
-                    ..r
-                },
-                false => r,
+    let verified = verify_signature(cx, token, &jws, &issuer, alg, kid, plan).await;
+    // Under `bad-signature-global-lock` (a load defect) every request passes one lock, held a
+    // while after a signature that does not verify.
+    if cfg.defects.contains(&Defect::BadSignatureGlobalLock) {
+        cx.busy.through_global_lock(verified.is_err()).await;
+    }
+    verified.map_err(
+        |r| match cfg.defects.contains(&Defect::SignatureErrorCode) {
+            true => Refusal {
+                error: "invalid_signature",
+                ..r
             },
-        )?;
+            false => r,
+        },
+    )?;
     check_aud(cfg, &claims)?;
-    let times = check_times(cfg, &claims)?;
+    let times = match busy_shortcut(cx, &claims) {
+        Some(times) => times,
+        None => check_times(cfg, &claims)?,
+    };
     check_jti(cx, &claims, &iss, times).await?;
     let user = subject_account(cx, &claims, &issuer, &iss)?;
     check_cnf(cfg, &claims)?;
@@ -761,6 +588,12 @@ async fn asymmetric_key(
         Ok(f) => (f, false),
         // Fail open: no keys to be had, so no verification at all.
         Err(_) if has(Defect::FailOpenOnJwksError) => (None, true),
+        // Fail open only when the JWKS is slow: a load defect (`run` never makes it slow).
+        Err(e)
+            if has(Defect::JwksTimeoutFailsOpen) && e.description == super::jwks::JWKS_TIMEOUT =>
+        {
+            (None, true)
+        }
         Err(e) => return Err(e),
     };
     if key.is_none() && has(Defect::KidLookupAcrossIssuers) {
@@ -982,6 +815,18 @@ fn check_times(cfg: &ReferenceConfig, claims: &Map<String, Value>) -> Result<Tim
         Some(_) => {}
     }
     Ok(Times { now, exp })
+}
+
+/// Under `exp-skipped-when-busy` (a load defect): once the server is busy (seconds of
+/// sustained load, [`super::busy`]), the time checks are skipped as a fast path, so an
+/// expired ID-JAG gets a token under load only. `None`: the checks apply.
+fn busy_shortcut(cx: &Context<'_>, claims: &Map<String, Value>) -> Option<Times> {
+    if !cx.cfg.defects.contains(&Defect::ExpSkippedWhenBusy) || !cx.busy.record() {
+        return None;
+    }
+    let now = now_secs();
+    let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(now);
+    Some(Times { now, exp })
 }
 
 /// jti: required, a string; single use where the configuration demands it (RFC 7523 §3
