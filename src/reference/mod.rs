@@ -7,11 +7,14 @@ mod config;
 mod defects;
 mod introspect;
 mod issued;
+mod jws_json;
 mod jwt_at;
+mod rar;
 mod ratelimit;
 mod token;
 mod validate;
 mod variant;
+mod weak_rsa;
 mod whoami;
 
 use std::collections::BTreeSet;
@@ -143,6 +146,7 @@ pub fn embedded_fixture(
         jit_provisioning: false,
         ca_pem: None,
         accepted_algs: crate::fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
+        rar: Some(rar::embedded()),
     }
 }
 

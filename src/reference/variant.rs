@@ -348,6 +348,14 @@ pub fn target_yaml_with_idp(
     if let Some(rate) = fixture.max_rate {
         line(format!("max_rate: {rate}/s"));
     }
+    if let Some(rar) = &fixture.rar {
+        let types: Vec<String> = rar.types.iter().map(|t| quoted(t)).collect();
+        line(format!(
+            "authorization_details: {{ types: [{}], example: {} }}",
+            types.join(", "),
+            serde_json::Value::Object(rar.example.clone())
+        ));
+    }
     if fixture.accepted_algs != crate::fixture::DEFAULT_ACCEPTED_ALGS {
         let names: Vec<&str> = fixture.accepted_algs.iter().map(|a| a.name()).collect();
         line(format!("accepted_algs: [{}]", names.join(", ")));

@@ -45,6 +45,8 @@ fn resolve(ctx: &RunContext, sc: &Scenario) -> Result<Scenario, BuildError> {
     }
     let internal = |e: serde_json::Error| BuildError::Internal(format!("the scenario: {e}"));
     let mut v = serde_json::to_value(sc).map_err(internal)?;
+    crate::fixture::rar::substitute_claims(&mut v, ctx.fixture.rar.as_ref())
+        .map_err(|e| BuildError::NotApplicable(e.0))?;
     walk(&mut v, &ctx.fixture)?;
     serde_json::from_value(v).map_err(internal)
 }
