@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::jws::b64;
+use super::jws::{b64, thumbprint};
 
 pub use crate::protocol::IssuerRole;
 
@@ -290,15 +290,6 @@ fn pem_lf(tag: &str, der: Vec<u8>) -> String {
     )
 }
 
-/// RFC 7638 thumbprint of the required JWK members (already in lexicographic order).
-pub(super) fn thumbprint(members: &BTreeMap<&'static str, String>) -> String {
-    let canonical = serde_json::to_string(members).unwrap_or_default();
-    b64(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        canonical.as_bytes(),
-    ))
-}
-
 /// One issuer's keys: an RS256 key and an ES256 key.
 #[derive(Debug)]
 pub struct IssuerKeys {
@@ -355,7 +346,7 @@ impl Keyring {
             next: IssuerKeys::generate()?,
             enc: SigningKey::generate(KeyAlg::RS256)?,
             client: SigningKey::generate(KeyAlg::ES256)?,
-            weak: super::weak::WeakRsaKey::generate()?,
+            weak: super::weak::WeakRsaKey::generate().map_err(KeyError::Crypto)?,
         })
     }
 
@@ -455,7 +446,7 @@ impl Keyring {
                 Ok(text) => super::weak::WeakRsaKey::from_pkcs8_pem(&text).map_err(|e| {
                     KeyError::Crypto(format!("{}: {e}", dir.join(WEAK_RSA_FILE).display()))
                 })?,
-                Err(_) => super::weak::WeakRsaKey::generate()?,
+                Err(_) => super::weak::WeakRsaKey::generate().map_err(KeyError::Crypto)?,
             },
         }))
     }
@@ -544,7 +535,8 @@ impl Keyring {
             written.push(path);
         }
         let path = dir.join(WEAK_RSA_FILE);
-        write_private(&path, self.weak.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
+        let pem = self.weak.to_pkcs8_pem().map_err(KeyError::Crypto)?;
+        write_private(&path, pem.as_bytes()).map_err(io(&path))?;
         written.push(path);
         Ok(written)
     }

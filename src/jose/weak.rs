@@ -17,8 +17,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 
-use super::jws::b64;
-use super::keys::{KeyError, thumbprint};
+use super::jws::{b64, thumbprint};
 
 /// The size of the weak key: under the 2048 bits RFC 7518 §3.3 requires for RS256.
 pub const WEAK_RSA_BITS: usize = 1024;
@@ -42,17 +41,17 @@ impl fmt::Debug for WeakRsaKey {
 
 impl WeakRsaKey {
     /// Generates a fresh key of [`WEAK_RSA_BITS`] bits.
-    pub fn generate() -> Result<Self, KeyError> {
+    pub fn generate() -> Result<Self, String> {
         let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, WEAK_RSA_BITS)
-            .map_err(|e| KeyError::Crypto(format!("could not generate a weak RSA key: {e}")))?;
+            .map_err(|e| format!("could not generate a weak RSA key: {e}"))?;
         Ok(Self::from_private(private))
     }
 
     /// Reads a PKCS#8 private key from PEM text.
-    pub fn from_pkcs8_pem(text: &str) -> Result<Self, KeyError> {
+    pub fn from_pkcs8_pem(text: &str) -> Result<Self, String> {
         RsaPrivateKey::from_pkcs8_pem(text)
             .map(Self::from_private)
-            .map_err(|e| KeyError::Crypto(format!("not an RSA PKCS#8 key: {e}")))
+            .map_err(|e| format!("not an RSA PKCS#8 key: {e}"))
     }
 
     fn from_private(private: RsaPrivateKey) -> Self {
@@ -65,11 +64,11 @@ impl WeakRsaKey {
     }
 
     /// The private key as PKCS#8 PEM, for `keys generate`.
-    pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
+    pub fn to_pkcs8_pem(&self) -> Result<String, String> {
         self.private
             .to_pkcs8_pem(LineEnding::LF)
             .map(|p| p.to_string())
-            .map_err(|e| KeyError::Crypto(format!("could not encode the weak RSA key: {e}")))
+            .map_err(|e| format!("could not encode the weak RSA key: {e}"))
     }
 
     /// The modulus size in bits.

@@ -7,7 +7,6 @@ use serde_json::{Map, Value, json};
 
 use super::Defect;
 use super::config::ReferenceConfig;
-use super::validate::Refusal;
 use crate::fixture::rar::Rar;
 
 /// The one authorization detail type the embedded reference supports, and the entry it
@@ -25,22 +24,14 @@ pub fn embedded() -> Rar {
 /// The type of [`embedded`].
 const EMBEDDED_TYPE: &str = "api_access";
 
-fn invalid_grant(description: impl Into<String>) -> Refusal {
-    Refusal {
-        status: 400,
-        error: "invalid_grant",
-        description: description.into(),
-    }
-}
-
 /// The granted authorization details of the ID-JAG's `authorization_details` claim: `None`
 /// when it has none (or this RAS supports no type); otherwise a JSON array of objects, each
-/// with a string `type` (RFC 9396 §2), refused when it is not, and cut down to the types this
-/// RAS supports (an unknown type is not granted).
+/// with a string `type` (RFC 9396 §2), refused (`Err` with why, an `invalid_grant`) when it
+/// is not, and cut down to the types this RAS supports (an unknown type is not granted).
 pub fn granted(
     cfg: &ReferenceConfig,
     claims: &Map<String, Value>,
-) -> Result<Option<Vec<Value>>, Refusal> {
+) -> Result<Option<Vec<Value>>, &'static str> {
     let has = |d: Defect| cfg.defects.contains(&d);
     let Some(claim) = claims.get("authorization_details") else {
         return Ok(None);
@@ -57,14 +48,12 @@ pub fn granted(
             match serde_json::from_str::<Value>(s) {
                 Ok(Value::Array(a)) => a,
                 Ok(other) => vec![other],
-                Err(_) => return Err(invalid_grant("authorization_details is not JSON")),
+                Err(_) => return Err("authorization_details is not JSON"),
             }
         }
         Value::Object(_) if has(Defect::AuthorizationDetailsNotArray) => vec![claim.clone()],
         _ => {
-            return Err(invalid_grant(
-                "authorization_details must be a JSON array (RFC 9396 §2)",
-            ));
+            return Err("authorization_details must be a JSON array (RFC 9396 §2)");
         }
     };
     let mut granted = Vec::new();
@@ -77,9 +66,9 @@ pub fn granted(
             Some(_) => {}
             None if has(Defect::IgnoreUntypedRarEntries) => {}
             None => {
-                return Err(invalid_grant(
+                return Err(
                     "an authorization_details entry is not an object with a string type (RFC 9396 §2)",
-                ));
+                );
             }
         }
     }

@@ -544,7 +544,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     check_client_id(cx, &claims)?;
     let (resources, resource_claim) = resource_claim(cfg, &claims)?;
     let scopes = scope_claim(cfg, &claims)?;
-    let authorization_details = super::rar::granted(cfg, &claims)?;
+    let authorization_details = super::rar::granted(cfg, &claims).map_err(invalid_grant)?;
     Ok(Grant {
         user,
         scopes,
