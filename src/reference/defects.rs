@@ -60,7 +60,8 @@ defects! {
     ServerErrorOnNumericKid = "server-error-on-numeric-kid", "answers 500 when kid is a number", [("JAG-HDR-12", Warn), ("ERR-07", Fail)];
 
     // Signature, algorithms, keys.
-    /// Ignores the result of RSA signature verification.
+    /// Ignores the result of RSA signature verification (the key is still loaded by its
+    /// crypto library, which refuses RSA keys under 2048 bits).
     SkipSignatureCheck = "skip-signature-check", "ignores the result of RSA signature verification", [("JAG-SIG-02", Fail), ("JAG-SIG-03", Fail), ("JAG-HDR-11", Warn)];
     /// Accepts unsigned `alg: none` tokens.
     AcceptAlgNone = "accept-alg-none", "accepts unsigned alg-none tokens", [("JAG-SIG-01", Fail)];

@@ -34,3 +34,14 @@ pub fn verifies_rs256(jwk: &Jwk, signing_input: &[u8], sig: &[u8]) -> bool {
         .verify(signing_input, &signature)
         .is_ok()
 }
+
+/// The modulus size in bits of the RSA key `jwk` (`None` for another kind of key, or one
+/// whose `n` is not base64url).
+pub fn modulus_bits(jwk: &Jwk) -> Option<usize> {
+    let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
+        return None;
+    };
+    let n = URL_SAFE_NO_PAD.decode(&rsa.n).ok()?;
+    let first = n.iter().position(|b| *b != 0)?;
+    Some((n.len() - first) * 8 - n[first].leading_zeros() as usize)
+}
