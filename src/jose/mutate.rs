@@ -272,7 +272,7 @@ impl JagMutation {
                 parts.push("signed with a key embedded in the jwk header".into())
             }
             Some(Signing::WeakRsaKey) => parts.push(format!(
-                "signed with the issuer's {}-bit RSA key",
+                "by the issuer's {}-bit RSA key",
                 super::weak::WEAK_RSA_BITS
             )),
             None => {}
