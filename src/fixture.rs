@@ -5,6 +5,8 @@
 //! unchanged against the reference or a real server. Scenarios reach fixture values through
 //! placeholders such as `${ras.issuer}`; [`PLACEHOLDERS`] lists them.
 
+pub mod rar;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -148,6 +150,9 @@ pub struct Fixture {
     /// control, and `load`'s ID-JAGs, are signed with the first (`accepted_algs`, default
     /// RS256 and ES256).
     pub accepted_algs: Vec<KeyAlg>,
+    /// The RFC 9396 authorization detail types the RAS supports and an entry it grants
+    /// (`authorization_details` in the target file): the RAR checks are SKIP without it.
+    pub rar: Option<rar::Rar>,
 }
 
 /// An RFC 7662 introspection endpoint and the client credentials it is called with.
@@ -248,6 +253,15 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("idp.attacker.issuer", "the attacker host"),
 ];
 
+/// Every placeholder a scenario may use: [`PLACEHOLDERS`] and the RAR ones
+/// ([`rar::JSON_PLACEHOLDERS`], [`rar::TEXT_PLACEHOLDERS`]).
+pub fn placeholders() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    PLACEHOLDERS
+        .iter()
+        .chain(rar::JSON_PLACEHOLDERS)
+        .chain(rar::TEXT_PLACEHOLDERS)
+}
+
 /// Why this target cannot give what a check needs (a placeholder it does not declare, a rate
 /// too low for a race): the check is then not applicable, SKIP with this reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -293,6 +307,9 @@ impl Fixture {
     /// [`Fixture::placeholder_value`], with the reason as text.
     fn placeholder_text(&self, name: &str) -> Result<String, String> {
         let scopes = || self.scopes();
+        if let Some(rar) = rar::placeholder_text(self.rar.as_ref(), name) {
+            return rar;
+        }
         match name {
             "scope" => self
                 .scope

@@ -389,6 +389,12 @@ async fn jwks(State(state): State<Arc<IdpState>>, Path(segment): Path<String>) -
         }
         keys.push(enc);
     }
+    if role == IssuerRole::Trusted
+        && condition.publish_weak_key
+        && let Some(keys) = set.get_mut("keys").and_then(Value::as_array_mut)
+    {
+        keys.push(state.keyring.weak().public_jwk());
+    }
     let mut resp = Json(set).into_response();
     resp.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -167,6 +167,10 @@ pub struct IdpCondition {
     /// Also publish an RSA key marked `use: enc` in the trusted issuer's JWKS (RFC 7517 §4.2).
     #[serde(default)]
     pub publish_enc_key: bool,
+    /// Also publish the trusted issuer's 1024-bit RSA key (for RS256) in its JWKS, under the
+    /// 2048 bits RFC 7518 §3.3 requires.
+    #[serde(default)]
+    pub publish_weak_key: bool,
     /// Make a JWKS endpoint fail.
     #[serde(default)]
     pub jwks_fault: Option<JwksFault>,

@@ -120,6 +120,20 @@ pub struct IntrospectionEntry {
     pub client: Option<ClientEntry>,
 }
 
+/// RFC 9396 rich authorization requests as the target file declares them: the RAS's
+/// authorization detail types and one entry it grants as it is (the RAR checks, JAG-RAR-01,
+/// JAG-RAR-02 and RESP-10, are SKIP without it).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RarEntry {
+    /// The authorization detail types the RAS supports, e.g. `[todo_access]`.
+    pub types: Vec<String>,
+    /// One authorization detail object the RAS grants as it is to the target's client and
+    /// subject, e.g. `{ type: todo_access, actions: [read] }`; its `type` is one of `types`.
+    #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
+    pub example: serde_json::Map<String, serde_json::Value>,
+}
+
 /// The target file (see the README for a commented example).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -214,6 +228,10 @@ pub struct TargetFile {
     /// algorithm first sends its own control in it and is SKIP when that is refused.
     #[serde(default)]
     pub accepted_algs: Option<Vec<crate::jose::KeyAlg>>,
+    /// The RFC 9396 authorization detail types the RAS supports and an entry it grants:
+    /// `{ types: [todo_access], example: { type: todo_access, actions: [read] } }`.
+    #[serde(default)]
+    pub authorization_details: Option<RarEntry>,
     /// The text the file was parsed from, so that errors found later name their position.
     #[serde(skip)]
     #[schemars(skip)]
@@ -448,6 +466,14 @@ impl TargetFile {
                 .map(|f| read_ca_file(at, f))
                 .transpose()?,
             accepted_algs: self.accepted_algs(at)?,
+            rar: self
+                .authorization_details
+                .as_ref()
+                .map(|r| {
+                    fixture::rar::Rar::new(r.types.clone(), r.example.clone())
+                        .map_err(|(field, why)| at.error(field, why))
+                })
+                .transpose()?,
         })
     }
 

@@ -244,7 +244,7 @@ async fn target_file_pointing_at_a_reference_passes() {
     let target = write(
         dir.path(),
         "target.yaml",
-        &format!(
+        &(format!(
             "token_endpoint: {}\nissuer: {}\nclient: {{ id: {}, secret: \"{}\" }}\nclient2: {{ id: {}, secret: \"{}\" }}\n\
              client3: {{ id: agent-c3 }}\nsubject: u1\nsubject_b: u3\nwhoami: {}\nresource: {}\nresource2: {}\napi: {{ r1: {}, r2: {}, write: {{ method: POST, scope: s.write }} }}\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 5s\njwks_cache_ttl: 1s\n",
             f.token_endpoint,
@@ -258,7 +258,17 @@ async fn target_file_pointing_at_a_reference_passes() {
             f.resource2.as_deref().unwrap_or_default(),
             f.api_r1.as_deref().unwrap_or_default(),
             f.api_r2.as_deref().unwrap_or_default(),
-        ),
+        ) + &f
+            .rar
+            .as_ref()
+            .map(|r| {
+                format!(
+                    "authorization_details: {{ types: {}, example: {} }}\n",
+                    serde_json::json!(r.types),
+                    serde_json::Value::Object(r.example.clone())
+                )
+            })
+            .unwrap_or_default()),
     );
     let opts = RunOptions {
         target: Some(target),

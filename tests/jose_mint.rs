@@ -676,8 +676,8 @@ fn keyring_save_then_load_round_trips() {
     let tmp = tempfile::TempDir::new().expect("tempdir");
     let dir = tmp.path().join("keys"); // does not exist yet
     let written = keyring().save(&dir).expect("save");
-    // The eight issuer keys, C3's client key, the next pair and the enc key.
-    assert_eq!(written.len(), 12);
+    // The eight issuer keys, C3's client key, the next pair, the enc key and the weak key.
+    assert_eq!(written.len(), 13);
     assert!(
         written
             .iter()
@@ -695,6 +695,7 @@ fn keyring_save_then_load_round_trips() {
             xaa_conform::jose::keys::NEXT_RS256_FILE,
             xaa_conform::jose::keys::NEXT_ES256_FILE,
             xaa_conform::jose::keys::ENC_KEY_FILE,
+            xaa_conform::jose::keys::WEAK_RSA_FILE,
         ])
         .map(|s| s.to_string())
         .collect();
@@ -834,6 +835,7 @@ fn keyring_load_with_only_one_file_left_is_an_error() {
         xaa_conform::jose::keys::NEXT_RS256_FILE,
         xaa_conform::jose::keys::NEXT_ES256_FILE,
         xaa_conform::jose::keys::ENC_KEY_FILE,
+        xaa_conform::jose::keys::WEAK_RSA_FILE,
     ] {
         std::fs::remove_file(tmp.path().join(optional)).expect("delete");
     }
@@ -1674,5 +1676,60 @@ fn duplicate_member_follows_a_last_member_whose_value_is_an_object() {
     assert!(
         text.ends_with(r#""zz_last":{"nested":{"deep":1}},"aud":"https://other.example/"}"#),
         "{text}"
+    );
+}
+
+/// JAG-HDR-13: the JWS JSON serializations carry the very token the compact form would: put
+/// back together as `protected.payload.signature`, it verifies with jsonwebtoken.
+#[test]
+fn json_serializations_carry_a_token_that_verifies() {
+    use xaa_conform::jose::Serialization;
+    for (form, general) in [
+        (Serialization::FlattenedJson, false),
+        (Serialization::GeneralJson, true),
+    ] {
+        let m = JagMutation {
+            serialization: Some(form),
+            ..Default::default()
+        };
+        let minted = mint(keyring(), &baseline(), &m, now()).expect("mint");
+        let v: Value = serde_json::from_str(&minted.token).expect("a JSON object");
+        let signed = if general { &v["signatures"][0] } else { &v };
+        let compact = format!(
+            "{}.{}.{}",
+            signed["protected"].as_str().expect("protected"),
+            v["payload"].as_str().expect("payload"),
+            signed["signature"].as_str().expect("signature")
+        );
+        let data = verify_with(&compact, key(IssuerRole::Trusted, KeyAlg::RS256));
+        assert_eq!(data.claims["sub"], baseline().subject);
+        assert!(!minted.token.contains('.'), "no compact segment separators");
+    }
+}
+
+/// JAG-SIG-18: the weak-key token names the weak key's kid, is RS256 with a 128-byte
+/// signature, and jsonwebtoken (aws-lc-rs) refuses to verify it with that key.
+#[test]
+fn the_weak_key_signs_rs256_that_aws_lc_refuses() {
+    let m = JagMutation {
+        sign: Some(Signing::WeakRsaKey),
+        ..Default::default()
+    };
+    let minted = mint(keyring(), &baseline(), &m, now()).expect("mint");
+    let weak = keyring().weak();
+    assert_eq!(minted.header["kid"], weak.kid());
+    assert_eq!(minted.header["alg"], "RS256");
+    let sig = URL_SAFE_NO_PAD
+        .decode(minted.token.rsplit('.').next().expect("signature"))
+        .expect("base64url");
+    assert_eq!(sig.len(), 128, "a 1024-bit signature");
+    let jwk: Jwk = serde_json::from_value(weak.public_jwk()).expect("jwk");
+    let key = DecodingKey::from_jwk(&jwk).expect("decoding key");
+    let (message, signature) = minted.token.rsplit_once('.').expect("compact");
+    let verified =
+        jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key, Algorithm::RS256);
+    assert!(
+        !verified.unwrap_or(false),
+        "aws-lc-rs takes no 1024-bit RSA key"
     );
 }

@@ -362,3 +362,46 @@ fn load_signs_with_the_targets_default_algorithm_unless_told() {
     assert_eq!(load_alg(None, &f), KeyAlg::ES256);
     assert_eq!(load_alg(Some(Alg::Rs256), &f), KeyAlg::RS256);
 }
+
+/// `authorization_details` in the target file: its example's `type` must be one of its
+/// `types` (a mistake is exit-2 input naming the line and column); declared, the RAR
+/// placeholders come from it, never from the reference.
+#[test]
+fn authorization_details_are_the_targets_and_checked_where_written() {
+    use xaa_conform::target::TargetFile;
+    let head = "token_endpoint: http://127.0.0.1:1/token\nissuer: http://127.0.0.1:1/\n\
+                client: { id: a, secret: b }\nsubject: u1\n";
+    let bad = format!(
+        "{head}authorization_details:\n  types: [todo_access]\n  example: {{ type: other, actions: [read] }}\n"
+    );
+    let err = TargetFile::parse("t.yaml", &bad)
+        .expect("parses")
+        .to_fixture("t.yaml")
+        .expect_err("a type it does not declare");
+    let shown = err.to_string();
+    assert!(shown.contains("t.yaml:7:"), "{shown}");
+    assert!(shown.contains("authorization_details.example"), "{shown}");
+    let good = format!(
+        "{head}authorization_details: {{ types: [todo_access], example: {{ type: todo_access, actions: [read] }} }}\n"
+    );
+    let f = TargetFile::parse("t.yaml", &good)
+        .expect("parses")
+        .to_fixture("t.yaml")
+        .expect("valid");
+    assert_eq!(
+        f.placeholder_value("rar.type").as_deref(),
+        Ok("todo_access")
+    );
+    assert_eq!(
+        f.substitute("${rar.details}").as_deref(),
+        Ok(r#"[{"type":"todo_access","actions":["read"]}]"#)
+    );
+    let none = TargetFile::parse("t.yaml", head)
+        .expect("parses")
+        .to_fixture("t.yaml")
+        .expect("valid");
+    let why = none
+        .placeholder_value("rar.type")
+        .expect_err("not declared");
+    assert!(why.0.contains("`authorization_details`"), "{why}");
+}

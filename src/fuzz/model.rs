@@ -531,8 +531,9 @@ impl Step {
                 Signing::KeyOf(IssuerRole::TrustedB) => "sign.other_issuer_key",
                 Signing::KeyOf(IssuerRole::Untrusted | IssuerRole::Attacker) => "sign.foreign_key",
                 Signing::EmbeddedJwk => "sign.embedded_jwk",
-                // The next key is published only under a rotation condition fuzz never sets.
-                Signing::UnknownKid | Signing::NewKey => "sign.unknown_kid",
+                // The next key and the weak key are published only under conditions fuzz
+                // never sets.
+                Signing::UnknownKid | Signing::NewKey | Signing::WeakRsaKey => "sign.unknown_kid",
                 Signing::EncKey => "sign.enc_key",
             },
             Step::Signature { fault } => match fault {

@@ -54,3 +54,13 @@ pub fn decode_for_display(token: &str) -> (serde_json::Value, serde_json::Value)
     let payload = show(parts.next());
     (header, payload)
 }
+
+/// RFC 7638 thumbprint (SHA-256, base64url) of a JWK's required members, given in
+/// lexicographic order: the `kid` of every key the suite makes.
+pub fn thumbprint(members: &std::collections::BTreeMap<&'static str, String>) -> String {
+    let canonical = serde_json::to_string(members).unwrap_or_default();
+    b64(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        canonical.as_bytes(),
+    ))
+}

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::jws::b64;
+use super::jws::{b64, thumbprint};
 
 pub use crate::protocol::IssuerRole;
 
@@ -290,15 +290,6 @@ fn pem_lf(tag: &str, der: Vec<u8>) -> String {
     )
 }
 
-/// RFC 7638 thumbprint of the required JWK members (already in lexicographic order).
-fn thumbprint(members: &BTreeMap<&'static str, String>) -> String {
-    let canonical = serde_json::to_string(members).unwrap_or_default();
-    b64(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        canonical.as_bytes(),
-    ))
-}
-
 /// One issuer's keys: an RS256 key and an ES256 key.
 #[derive(Debug)]
 pub struct IssuerKeys {
@@ -339,6 +330,7 @@ pub struct Keyring {
     next: IssuerKeys,
     enc: SigningKey,
     client: SigningKey,
+    weak: super::weak::WeakRsaKey,
 }
 
 impl Keyring {
@@ -354,7 +346,14 @@ impl Keyring {
             next: IssuerKeys::generate()?,
             enc: SigningKey::generate(KeyAlg::RS256)?,
             client: SigningKey::generate(KeyAlg::ES256)?,
+            weak: super::weak::WeakRsaKey::generate().map_err(KeyError::Crypto)?,
         })
+    }
+
+    /// The trusted issuer's 1024-bit RSA key, published only under the `publish_weak_key`
+    /// condition (JAG-SIG-18, RFC 7518 §3.3).
+    pub fn weak(&self) -> &super::weak::WeakRsaKey {
+        &self.weak
     }
 
     /// Keys that no issuer publishes: signing with them gives an unknown `kid`.
@@ -443,12 +442,19 @@ impl Keyring {
             },
             enc: optional(ENC_KEY_FILE, KeyAlg::RS256)?,
             client: optional(CLIENT_KEY_FILE, KeyAlg::ES256)?,
+            weak: match std::fs::read_to_string(dir.join(WEAK_RSA_FILE)) {
+                Ok(text) => super::weak::WeakRsaKey::from_pkcs8_pem(&text).map_err(|e| {
+                    KeyError::Crypto(format!("{}: {e}", dir.join(WEAK_RSA_FILE).display()))
+                })?,
+                Err(_) => super::weak::WeakRsaKey::generate().map_err(KeyError::Crypto)?,
+            },
         }))
     }
 
-    /// Every key [`Keyring::save`] writes, with its file name: each issuer's pair, C3's, the
-    /// trusted issuer's next pair and its `use: enc` key (the last three are made afresh when
-    /// a folder from an older `keys generate` lacks them).
+    /// Every aws-lc-rs key [`Keyring::save`] writes, with its file name: each issuer's pair,
+    /// C3's, the trusted issuer's next pair and its `use: enc` key (the last three are made
+    /// afresh when a folder from an older `keys generate` lacks them). The weak RSA key
+    /// (`WEAK_RSA_FILE`) is written after them.
     fn files(&self) -> Vec<(String, &SigningKey)> {
         let mut out = Vec::new();
         for (role, keys) in &self.issuers {
@@ -476,6 +482,7 @@ impl Keyring {
                 NEXT_RS256_FILE,
                 NEXT_ES256_FILE,
                 ENC_KEY_FILE,
+                WEAK_RSA_FILE,
             ]
             .map(String::from),
         );
@@ -505,10 +512,13 @@ impl Keyring {
 
     /// The file name and `kid` of every key [`Keyring::save`] writes, in its order.
     pub fn file_kids(&self) -> Vec<(String, String)> {
-        self.files()
+        let mut out: Vec<(String, String)> = self
+            .files()
             .into_iter()
             .map(|(name, key)| (name, key.kid().to_string()))
-            .collect()
+            .collect();
+        out.push((WEAK_RSA_FILE.to_string(), self.weak.kid().to_string()));
+        out
     }
 
     /// Writes every private key into `dir` as PKCS#8 PEM, mode 0600. Returns the files written.
@@ -524,6 +534,10 @@ impl Keyring {
             write_private(&path, key.to_pkcs8_pem()?.as_bytes()).map_err(io(&path))?;
             written.push(path);
         }
+        let path = dir.join(WEAK_RSA_FILE);
+        let pem = self.weak.to_pkcs8_pem().map_err(KeyError::Crypto)?;
+        write_private(&path, pem.as_bytes()).map_err(io(&path))?;
+        written.push(path);
         Ok(written)
     }
 }
@@ -537,6 +551,9 @@ pub const NEXT_ES256_FILE: &str = "next-es256.pem";
 
 /// File of the RSA key the trusted issuer publishes as `use: enc` under `publish_enc_key`.
 pub const ENC_KEY_FILE: &str = "enc-rs256.pem";
+
+/// File of the trusted issuer's 1024-bit RSA key, published under `publish_weak_key`.
+pub const WEAK_RSA_FILE: &str = "weak-rs1024.pem";
 
 /// File of C3's client-authentication key inside a key folder.
 pub const CLIENT_KEY_FILE: &str = "client-c3-es256.pem";

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::jws;
 use super::keys::{IssuerRole, KeyAlg, Keyring, SigningKey};
 use super::mutate::{JagMutation, PublicKeyEncoding, SignatureFault, Signing, Source};
+use super::serialization::Serialization;
 
 pub use crate::protocol::{CLIENT_ASSERTION_TYP, ID_JAG_TYP};
 
@@ -186,6 +187,7 @@ pub fn mint(
     enum Signer<'a> {
         Key(&'a SigningKey),
         Pss(&'a SigningKey),
+        Weak(&'a super::weak::WeakRsaKey),
         Hmac(Vec<u8>),
         Unsigned,
     }
@@ -230,6 +232,10 @@ pub fn mint(
             let k = keyring.issuer(IssuerRole::Attacker).get(alg);
             (alg.name(), Some(k.kid().to_string()), Signer::Key(k))
         }
+        Some(Signing::WeakRsaKey) => {
+            let k = keyring.weak();
+            ("RS256", Some(k.kid().to_string()), Signer::Weak(k))
+        }
         Some(Signing::Hs256PublicKey(enc)) => {
             let rsa = &keyring.issuer(role).rs256;
             let secret = match enc {
@@ -273,6 +279,7 @@ pub fn mint(
         }
         Signer::Key(k) => k.sign(input.as_bytes()),
         Signer::Pss(k) => k.sign_pss(input.as_bytes()),
+        Signer::Weak(k) => k.sign(input.as_bytes()),
         Signer::Hmac(secret) => {
             let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
             aws_lc_rs::hmac::sign(&key, input.as_bytes())
@@ -309,7 +316,10 @@ pub fn mint(
         })
     };
     Ok(Minted {
-        token: jws::compact(&input, &sig),
+        token: match m.serialization {
+            None | Some(Serialization::Compact) => jws::compact(&input, &sig),
+            Some(s) => s.write(&header_text, &payload_text, &sig),
+        },
         header: shown(&header_text, m.raw_header.is_some(), header),
         claims: if m.duplicate_claims.is_empty() {
             shown(&payload_text, m.raw_payload.is_some(), claims)

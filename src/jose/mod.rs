@@ -7,7 +7,11 @@ pub mod jws;
 pub mod keys;
 pub mod mint;
 pub mod mutate;
+pub mod serialization;
+pub mod weak;
 
 pub use keys::{IssuerRole, KeyAlg, Keyring, SigningKey};
 pub use mint::{Baseline, Minted};
 pub use mutate::JagMutation;
+pub use serialization::Serialization;
+pub use weak::WeakRsaKey;

@@ -50,6 +50,9 @@ pub enum Signing {
     /// Signed with the attacker's key, whose public JWK is embedded in the `jwk` header
     /// (RFC 8725 §3.8: the key must belong to the issuer, not to the token).
     EmbeddedJwk,
+    /// RS256 with the trusted issuer's 1024-bit RSA key, which it publishes only under the
+    /// `publish_weak_key` condition (RFC 7518 §3.3: 2048 bits or larger).
+    WeakRsaKey,
 }
 
 /// The encodings of a public key an attacker may try as an HMAC secret.
@@ -192,6 +195,10 @@ pub struct JagMutation {
     /// The payload JSON text, verbatim, instead of the minted claims (signed as it is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_payload: Option<String>,
+    /// The JWS serialization the token is written in (default compact; RFC 7515 §7.2's JSON
+    /// forms for JAG-HDR-13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serialization: Option<super::serialization::Serialization>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -264,6 +271,10 @@ impl JagMutation {
             Some(Signing::EmbeddedJwk) => {
                 parts.push("signed with a key embedded in the jwk header".into())
             }
+            Some(Signing::WeakRsaKey) => parts.push(format!(
+                "by the issuer's {}-bit RSA key",
+                super::weak::WEAK_RSA_BITS
+            )),
             None => {}
         }
         for (member, v) in &self.header {
@@ -290,6 +301,9 @@ impl JagMutation {
         }
         if let Some(p) = &self.raw_payload {
             parts.push(format!("payload {p}"));
+        }
+        if let Some(s) = self.serialization {
+            parts.push(format!("written in {}", s.describe()));
         }
         if parts.is_empty() {
             "the valid ID-JAG".into()

@@ -106,6 +106,10 @@ pub(super) fn body_problems(rules: &AcceptRules, body: &Map<String, Value>) -> V
             None => problems.push(format!("no {member} in the response (expected {want})")),
         }
     }
+    problems.extend(super::rar::problems(
+        rules.authorization_details.as_ref(),
+        body,
+    ));
     problems
 }
 

@@ -65,6 +65,9 @@ pub struct AcceptRules {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Value>")]
     pub equals: Map<String, Value>,
+    /// Rules on the granted `authorization_details` (RFC 9396; see [`super::rar`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<super::rar::RarRules>,
 }
 
 /// A rejection with more than the error code: the status and headers it must carry.

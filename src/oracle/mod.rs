@@ -21,6 +21,7 @@ pub mod load;
 pub mod metadata;
 pub mod preflight;
 pub mod procedures;
+pub mod rar;
 pub mod refusal;
 pub mod resource_api;
 pub mod run;

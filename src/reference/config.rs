@@ -87,6 +87,9 @@ pub struct ReferenceConfig {
     /// Whether access tokens are RFC 9068 JWTs signed by the reference's own key (published
     /// at `jwks_uri`), which the resource API verifies, instead of opaque strings.
     pub jwt_access_tokens: bool,
+    /// The RFC 9396 authorization detail types it supports (empty: no RAR, and an
+    /// `authorization_details` claim is ignored).
+    pub rar_types: Vec<String>,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -172,6 +175,11 @@ impl ReferenceConfig {
             error_descriptions: true,
             api_base: fixture.ras_issuer.clone(),
             jwt_access_tokens: false,
+            rar_types: fixture
+                .rar
+                .as_ref()
+                .map(|r| r.types.clone())
+                .unwrap_or_default(),
             defects,
         }
     }

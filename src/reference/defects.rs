@@ -60,7 +60,8 @@ defects! {
     ServerErrorOnNumericKid = "server-error-on-numeric-kid", "answers 500 when kid is a number", [("JAG-HDR-12", Warn), ("ERR-07", Fail)];
 
     // Signature, algorithms, keys.
-    /// Ignores the result of RSA signature verification.
+    /// Ignores the result of RSA signature verification (the key is still loaded by its
+    /// crypto library, which refuses RSA keys under 2048 bits).
     SkipSignatureCheck = "skip-signature-check", "ignores the result of RSA signature verification", [("JAG-SIG-02", Fail), ("JAG-SIG-03", Fail), ("JAG-HDR-11", Warn)];
     /// Accepts unsigned `alg: none` tokens.
     AcceptAlgNone = "accept-alg-none", "accepts unsigned alg-none tokens", [("JAG-SIG-01", Fail)];
@@ -283,7 +284,7 @@ defects! {
     /// invalid_grant where the repetition is due invalid_request: ERR-04's finding).
     LastParamWins = "last-param-wins", "uses the last of repeated parameters", [("REQ-05", Fail), ("ERR-04", Warn)];
     /// Answers 500 when the assertion is not a JWT.
-    ServerErrorOnMalformedAssertion = "server-error-on-malformed-assertion", "answers 500 when the assertion is not a JWT", [("REQ-06", Fail), ("ERR-07", Fail)];
+    ServerErrorOnMalformedAssertion = "server-error-on-malformed-assertion", "answers 500 when the assertion is not a JWT", [("REQ-06", Fail), ("ERR-07", Fail), ("JAG-HDR-13", Fail)];
     /// Serves the token endpoint on GET with the parameters in the URL.
     AcceptGet = "accept-get", "issues tokens on GET with the assertion in the URL", [("REQ-07", Warn)];
     /// Accepts a JSON request body.
@@ -335,6 +336,22 @@ defects! {
     IntrospectionActiveForUnknown = "introspection-active-for-unknown", "introspection answers active true for a token it never issued", [("RS-12", Fail)];
     /// Introspection reports its own issuer as `aud` instead of the resources the token is for.
     IntrospectionAudIsIssuer = "introspection-aud-is-issuer", "introspection reports its own issuer as aud, not the resource the token was granted for", [("RS-12", Warn)];
+
+    // Rich authorization requests (RFC 9396, ID-JAG §4.4.1), JWS serializations, weak keys.
+    /// Takes `authorization_details` as a string holding JSON, or an object as the one entry.
+    AuthorizationDetailsNotArray = "authorization-details-not-array", "accepts authorization_details as a string of JSON text or a lone object, not only as a JSON array", [("JAG-RAR-01", Fail)];
+    /// Drops `authorization_details` entries without a `type` instead of refusing them.
+    IgnoreUntypedRarEntries = "ignore-untyped-rar-entries", "drops authorization_details entries without a type instead of refusing the ID-JAG", [("JAG-RAR-01", Fail)];
+    /// Grants `authorization_details` entries of types it does not support.
+    GrantUnknownRarTypes = "grant-unknown-rar-types", "grants authorization_details entries of types it does not support", [("JAG-RAR-02", Warn)];
+    /// Leaves the granted `authorization_details` out of the token response.
+    OmitGrantedAuthorizationDetails = "omit-granted-authorization-details", "omits the granted authorization_details from the token response", [("RESP-10", Fail)];
+    /// Reads an assertion in the JWS JSON serialization (flattened or general), verifies it
+    /// and goes on.
+    AcceptJwsJsonSerialization = "accept-jws-json-serialization", "accepts an ID-JAG in the JWS JSON serialization (flattened or general), not only the compact one", [("JAG-HDR-13", Fail)];
+    /// Verifies RS256 with RSA keys under 2048 bits (with the `rsa` crate, where aws-lc-rs
+    /// refuses them).
+    AcceptWeakRsaKeys = "accept-weak-rsa-keys", "verifies RS256 signatures by RSA keys under 2048 bits", [("JAG-SIG-18", Warn)];
 
     // Load (proven by `xaa-conform load`, not the `run` catalogue: see [`Defect::proof`]).
     /// Never answers 429, whatever `--reference-rate-limit` says.

@@ -9,12 +9,15 @@ mod defects;
 mod introspect;
 mod issued;
 mod jwks;
+mod jws_json;
 mod jwt_at;
+mod rar;
 mod ratelimit;
 mod refusal;
 mod token;
 mod validate;
 mod variant;
+mod weak_rsa;
 mod whoami;
 
 use std::collections::BTreeSet;
@@ -148,6 +151,7 @@ pub fn embedded_fixture(
         jit_provisioning: false,
         ca_pem: None,
         accepted_algs: crate::fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
+        rar: Some(rar::embedded()),
     }
 }
 

@@ -367,6 +367,7 @@ async fn exchange(
         granted.clone()
     };
     let lifetime = state.cfg.token_lifetime_secs;
+    let authorization_details = grant.authorization_details.clone();
     let access_token = issue(
         state,
         IssuedToken {
@@ -378,13 +379,29 @@ async fn exchange(
             issued_at: crate::jose::mint::unix_now(),
         },
     );
-    Ok(token_response(
-        state,
-        &access_token,
-        lifetime,
-        &granted,
-        resource_claim,
-    ))
+    let mut resp = token_response(state, &access_token, lifetime, &granted, resource_claim);
+    if authorization_details.is_some() {
+        resp = with_authorization_details(state, resp, authorization_details).await;
+    }
+    Ok(resp)
+}
+
+/// The token response with the granted authorization details added to its body (ID-JAG
+/// §4.4.1, RFC 9396 §7), headers kept.
+async fn with_authorization_details(
+    state: &RasState,
+    resp: Response,
+    granted: Option<Vec<Value>>,
+) -> Response {
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let mut json: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    super::rar::respond(&state.cfg, &mut json, granted);
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(json.to_string()))
 }
 
 /// The request parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be

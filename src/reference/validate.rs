@@ -32,6 +32,8 @@ pub struct Grant {
     pub resources: Vec<String>,
     /// The `resource` claim as sent, for the response.
     pub resource_claim: Option<Value>,
+    /// The granted authorization details (RFC 9396), when the ID-JAG carried some.
+    pub authorization_details: Option<Vec<Value>>,
 }
 
 pub use super::jwks::JwksCache;
@@ -157,6 +159,7 @@ const CORE_CLAIMS: &[&str] = &[
     "nbf",
     "resource",
     "scope",
+    "authorization_details",
 ];
 
 /// How the signature will be checked, decided from the header before any key is fetched.
@@ -330,6 +333,10 @@ struct Times {
 /// rule, in this order, and refuses with the first rule broken.
 pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     let cfg = cx.cfg;
+    // Under `accept-jws-json-serialization`: a JWS JSON serialization read as if compact.
+    let compact = super::jws_json::to_compact(token)
+        .filter(|_| cfg.defects.contains(&Defect::AcceptJwsJsonSerialization));
+    let token = compact.as_deref().unwrap_or(token);
     let jws = split_jws(cfg, token)?;
     check_crit(cfg, &jws.header)?;
     check_typ(cfg, &jws.header)?;
@@ -364,11 +371,13 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     check_client_id(cx, &claims)?;
     let (resources, resource_claim) = resource_claim(cfg, &claims)?;
     let scopes = scope_claim(cfg, &claims)?;
+    let authorization_details = super::rar::granted(cfg, &claims).map_err(invalid_grant)?;
     Ok(Grant {
         user,
         scopes,
         resources,
         resource_claim,
+        authorization_details,
     })
 }
 
@@ -694,14 +703,21 @@ fn verify_asymmetric(
         DecodingKey::from_jwk(jwk).map_err(|e| invalid_grant(format!("unusable key: {e}")))?;
     let verified = verify_with(token, &key, a);
     let sig = jws.signature();
-    let excused = (a == Algorithm::RS256 && has(Defect::SkipSignatureCheck))
+    // `skip-signature-check` ignores the verification's result, not the key: its crypto
+    // library still refuses to load an RSA key under 2048 bits.
+    let excused = (a == Algorithm::RS256
+        && has(Defect::SkipSignatureCheck)
+        && super::weak_rsa::modulus_bits(jwk).is_some_and(|b| b >= 2048))
         || (a == Algorithm::ES256
             && has(Defect::AcceptDerEcdsa)
             && verify_der_ecdsa(jwk, jws.signing_input().as_bytes(), &sig))
         || (a == Algorithm::ES256
             && has(Defect::PsychicSignature)
             && sig.len() == 64
-            && sig.iter().all(|b| *b == 0));
+            && sig.iter().all(|b| *b == 0))
+        || (a == Algorithm::RS256
+            && has(Defect::AcceptWeakRsaKeys)
+            && super::weak_rsa::verifies_rs256(jwk, jws.signing_input().as_bytes(), &sig));
     if excused { Ok(()) } else { verified }
 }
 

@@ -36,6 +36,9 @@ pub enum ReferenceVariant {
     /// Access tokens are RFC 9068 JWTs signed by the RAS's own key (its metadata's
     /// `jwks_uri`), which the resource API verifies.
     JwtAccessTokens,
+    /// No rich authorization requests (RFC 9396): an `authorization_details` claim is ignored,
+    /// and the target declares no `authorization_details`.
+    NoRar,
 }
 
 /// Where the target.yaml printed for a variant takes the client secrets from.
@@ -53,9 +56,12 @@ pub const ISSUER_PATH: &str = "/tenants/acme";
 /// The scopes of [`ReferenceVariant::OtherScopes`]: read first, write second.
 pub const OTHER_SCOPES: &str = "todos.read todos.write";
 
+/// The authorization detail type of [`ReferenceVariant::OtherScopes`].
+pub const OTHER_RAR_TYPE: &str = "todo_access";
+
 impl ReferenceVariant {
     /// Every variant, in the order they are listed and tested.
-    pub const ALL: [ReferenceVariant; 12] = [
+    pub const ALL: [ReferenceVariant; 13] = [
         ReferenceVariant::OtherScopes,
         ReferenceVariant::Rs256Only,
         ReferenceVariant::Es256Only,
@@ -68,6 +74,7 @@ impl ReferenceVariant {
         ReferenceVariant::TerseErrors,
         ReferenceVariant::RateLimit5,
         ReferenceVariant::JwtAccessTokens,
+        ReferenceVariant::NoRar,
     ];
 
     /// The kebab-case name (`--variant NAME`).
@@ -85,6 +92,7 @@ impl ReferenceVariant {
             ReferenceVariant::TerseErrors => "terse-errors",
             ReferenceVariant::RateLimit5 => "rate-limit-5",
             ReferenceVariant::JwtAccessTokens => "jwt-access-tokens",
+            ReferenceVariant::NoRar => "no-rar",
         }
     }
 
@@ -92,7 +100,7 @@ impl ReferenceVariant {
     pub fn description(self) -> &'static str {
         match self {
             ReferenceVariant::OtherScopes => {
-                "scopes todos.read todos.write instead of s.read s.write, for the resource API too (RFC 6749 §3.3: the server defines its scopes)"
+                "scopes todos.read todos.write instead of s.read s.write, for the resource API too (RFC 6749 §3.3: the server defines its scopes), and the authorization detail type todo_access (RFC 9396 §2: the server defines its types)"
             }
             ReferenceVariant::Rs256Only => {
                 "only RS256 ID-JAGs are accepted (RFC 8725 §3.1: an allow-list of algorithms)"
@@ -127,6 +135,9 @@ impl ReferenceVariant {
             ReferenceVariant::JwtAccessTokens => {
                 "access tokens are RFC 9068 JWTs (typ at+jwt) signed by the RAS's own key at its jwks_uri, which the resource API verifies"
             }
+            ReferenceVariant::NoRar => {
+                "no rich authorization requests: authorization_details is an unknown claim, ignored (RFC 7519 §4; RFC 9396 is optional)"
+            }
         }
     }
 
@@ -149,7 +160,19 @@ impl ReferenceVariant {
                             method: "POST".into(),
                             scope: write.into(),
                         });
+                fixture.rar = Some(crate::fixture::rar::Rar {
+                    types: vec![OTHER_RAR_TYPE.into()],
+                    example: match serde_json::json!({
+                        "type": OTHER_RAR_TYPE,
+                        "actions": ["read", "write"],
+                        "locations": [fixture.resource.clone().unwrap_or_default()],
+                    }) {
+                        serde_json::Value::Object(m) => m,
+                        _ => serde_json::Map::new(),
+                    },
+                });
             }
+            ReferenceVariant::NoRar => fixture.rar = None,
             ReferenceVariant::JitProvisioning => fixture.jit_provisioning = true,
             ReferenceVariant::RateLimit5 => fixture.max_rate = Some(5.0),
             ReferenceVariant::IssuerPath => fixture.ras_issuer = format!("{base_url}{ISSUER_PATH}"),
@@ -347,6 +370,14 @@ pub fn target_yaml_with_idp(
     }
     if let Some(rate) = fixture.max_rate {
         line(format!("max_rate: {rate}/s"));
+    }
+    if let Some(rar) = &fixture.rar {
+        let types: Vec<String> = rar.types.iter().map(|t| quoted(t)).collect();
+        line(format!(
+            "authorization_details: {{ types: [{}], example: {} }}",
+            types.join(", "),
+            serde_json::Value::Object(rar.example.clone())
+        ));
     }
     if fixture.accepted_algs != crate::fixture::DEFAULT_ACCEPTED_ALGS {
         let names: Vec<&str> = fixture.accepted_algs.iter().map(|a| a.name()).collect();

@@ -9,7 +9,7 @@ use include_dir::{Dir, include_dir};
 use serde::Deserialize;
 
 use super::{DeclaredRequirement, FORMAT_VERSION, Obtain, Scenario};
-use crate::fixture::PLACEHOLDERS;
+use crate::fixture::placeholders;
 use crate::input::{InputError, parse_yaml};
 use crate::spec::{PROFILES, Requirement};
 
@@ -61,8 +61,8 @@ fn check_placeholders(origin: &str, text: &str) -> Result<(), InputError> {
                 ));
             }
             let name = &after[..name_len];
-            if !PLACEHOLDERS.iter().any(|(p, _)| *p == name) {
-                let known: Vec<&str> = PLACEHOLDERS.iter().map(|(p, _)| *p).collect();
+            if !placeholders().any(|(p, _)| *p == name) {
+                let known: Vec<&str> = placeholders().map(|(p, _)| *p).collect();
                 return Err(InputError::at_offset(
                     origin,
                     text,
