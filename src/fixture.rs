@@ -148,6 +148,20 @@ pub struct Fixture {
     /// control, and `load`'s ID-JAGs, are signed with the first (`accepted_algs`, default
     /// RS256 and ES256).
     pub accepted_algs: Vec<KeyAlg>,
+    /// What the RAS's access tokens are (`access_token_format`): RFC 9068 JWTs, opaque
+    /// strings, or `None` when the target does not say (each issued token is then judged by
+    /// its form: a JWS whose header `typ` is `at+jwt` is a JWT access token).
+    pub access_token_format: Option<AccessTokenFormat>,
+}
+
+/// The form of the access tokens a RAS issues (`access_token_format` in the target file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessTokenFormat {
+    /// RFC 9068 JWT access tokens: RESP-07, RESP-08 and RS-07 judge them.
+    Jwt,
+    /// Opaque strings only the RAS (and introspection) can read: those checks are SKIP.
+    Opaque,
 }
 
 /// An RFC 7662 introspection endpoint and the client credentials it is called with.

@@ -214,6 +214,11 @@ pub struct TargetFile {
     /// algorithm first sends its own control in it and is SKIP when that is refused.
     #[serde(default)]
     pub accepted_algs: Option<Vec<crate::jose::KeyAlg>>,
+    /// `jwt` when the RAS issues RFC 9068 JWT access tokens, `opaque` when it does not
+    /// (RESP-07, RESP-08 and RS-07 are then SKIP). Absent: each issued token is judged by its
+    /// form (a JWS whose header `typ` is `at+jwt` or `application/at+jwt` is one).
+    #[serde(default)]
+    pub access_token_format: Option<fixture::AccessTokenFormat>,
     /// The text the file was parsed from, so that errors found later name their position.
     #[serde(skip)]
     #[schemars(skip)]
@@ -448,6 +453,7 @@ impl TargetFile {
                 .map(|f| read_ca_file(at, f))
                 .transpose()?,
             accepted_algs: self.accepted_algs(at)?,
+            access_token_format: self.access_token_format,
         })
     }
 

@@ -3,6 +3,7 @@
 //! Every check must PASS against it; each [`Defect`] switches one validation step wrong, and
 //! the matrix test shows the suite catching exactly that.
 
+mod bearer;
 mod config;
 mod defects;
 mod introspect;
@@ -143,6 +144,7 @@ pub fn embedded_fixture(
         jit_provisioning: false,
         ca_pem: None,
         accepted_algs: crate::fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
+        access_token_format: Some(crate::fixture::AccessTokenFormat::Jwt),
     }
 }
 
