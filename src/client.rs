@@ -342,6 +342,67 @@ impl HttpClient {
         self.send(role, rb, request, curl).await
     }
 
+    /// Calls a resource API with `token` sent as `token_in` says (RFC 6750 §2): the
+    /// `Authorization: Bearer` header, the `access_token` query parameter, the `access_token`
+    /// form body parameter, or the header and one of the others at once.
+    pub async fn api_request(
+        &self,
+        role: &str,
+        method: HttpMethod,
+        url: &str,
+        token: &str,
+        token_in: crate::scenario::TokenIn,
+    ) -> Exchange {
+        use crate::scenario::TokenIn;
+        let in_header = matches!(
+            token_in,
+            TokenIn::Header | TokenIn::HeaderAndQuery | TokenIn::HeaderAndBody
+        );
+        let in_query = matches!(token_in, TokenIn::Query | TokenIn::HeaderAndQuery);
+        let in_body = matches!(token_in, TokenIn::Body | TokenIn::HeaderAndBody);
+        let mut target = url.to_string();
+        if in_query && let Ok(mut u) = url::Url::parse(url) {
+            u.query_pairs_mut().append_pair("access_token", token);
+            target = u.to_string();
+        }
+        let name = method.as_str();
+        let mut rb = self.inner.request(wire_method(method), &target);
+        let mut shown_headers = Vec::new();
+        let mut curl = format!("curl -sS -X {name} {}", shell_quote(&target));
+        if in_header {
+            shown_headers.push(("authorization".to_string(), format!("Bearer {token}")));
+            curl.push_str(&format!(
+                " -H {}",
+                shell_quote(&format!("Authorization: Bearer {token}"))
+            ));
+            rb = rb.bearer_auth(token);
+        }
+        let mut body = String::new();
+        if in_body {
+            body = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("access_token", token)
+                .finish();
+            shown_headers.push((
+                "content-type".to_string(),
+                "application/x-www-form-urlencoded".to_string(),
+            ));
+            curl.push_str(&format!(" --data {}", shell_quote(&body)));
+            rb = rb
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(body.clone());
+        }
+        let request = RecordedRequest {
+            method: name.into(),
+            url: target,
+            headers: shown_headers,
+            body,
+        };
+        self.send(role, rb, request, curl).await
+    }
+
     /// GETs a URL (redirects are not followed: a 302 is the answer).
     pub async fn get(&self, role: &str, url: &str) -> Exchange {
         let request = RecordedRequest {

@@ -153,6 +153,20 @@ pub struct Fixture {
     /// The RFC 9396 authorization detail types the RAS supports and an entry it grants
     /// (`authorization_details` in the target file): the RAR checks are SKIP without it.
     pub rar: Option<rar::Rar>,
+    /// What the RAS's access tokens are (`access_token_format`): RFC 9068 JWTs, opaque
+    /// strings, or `None` when the target does not say (each issued token is then judged by
+    /// its form: a JWS whose header `typ` is `at+jwt` is a JWT access token).
+    pub access_token_format: Option<AccessTokenFormat>,
+}
+
+/// The form of the access tokens a RAS issues (`access_token_format` in the target file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessTokenFormat {
+    /// RFC 9068 JWT access tokens: RESP-07, RESP-08 and RS-07 judge them.
+    Jwt,
+    /// Opaque strings only the RAS (and introspection) can read: those checks are SKIP.
+    Opaque,
 }
 
 /// An RFC 7662 introspection endpoint and the client credentials it is called with.

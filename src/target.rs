@@ -232,6 +232,11 @@ pub struct TargetFile {
     /// `{ types: [todo_access], example: { type: todo_access, actions: [read] } }`.
     #[serde(default)]
     pub authorization_details: Option<RarEntry>,
+    /// `jwt` when the RAS issues RFC 9068 JWT access tokens, `opaque` when it does not
+    /// (RESP-07, RESP-08 and RS-07 are then SKIP). Absent: each issued token is judged by its
+    /// form (a JWS whose header `typ` is `at+jwt` or `application/at+jwt` is one).
+    #[serde(default)]
+    pub access_token_format: Option<fixture::AccessTokenFormat>,
     /// The text the file was parsed from, so that errors found later name their position.
     #[serde(skip)]
     #[schemars(skip)]
@@ -474,6 +479,7 @@ impl TargetFile {
                         .map_err(|(field, why)| at.error(field, why))
                 })
                 .transpose()?,
+            access_token_format: self.access_token_format,
         })
     }
 

@@ -193,6 +193,31 @@ fn every_must_row_is_covered_or_has_a_reason() {
     );
 }
 
+/// A row covered by other checks names checks of the built-in catalogue, has no scenario of
+/// its own, and is proven through them (at least one of them has a proving defect).
+#[test]
+fn covered_by_names_existing_checks() {
+    let ids = scenario_ids();
+    let mut problems = Vec::new();
+    for r in rows().iter().filter(|r| !r.covered_by.is_empty()) {
+        if ids.contains(r.id) {
+            problems.push(format!("{} has a scenario and covered_by", r.id));
+        }
+        for check in r.covered_by {
+            if !ids.contains(check.as_str()) {
+                problems.push(format!("{}: covered_by {check}, which is no check", r.id));
+            }
+        }
+        if r.covered_by
+            .iter()
+            .all(|c| xaa_conform::reference::proving_defects(c).is_empty())
+        {
+            problems.push(format!("{}: no defect proves {:?}", r.id, r.covered_by));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// The table is well formed: known sections in document order, each with its area, one-line
 /// text, and the reason fallback.
 #[test]
@@ -373,16 +398,35 @@ fn check_item(item: &Value, row: &RequirementRow, scenario: Option<&LoadedScenar
         .iter()
         .map(|d| d.as_str().unwrap_or_else(|| panic!("{id}: defect name")))
         .collect();
-    let expected: Vec<&str> = xaa_conform::reference::proving_defects(id)
-        .into_iter()
-        .map(Defect::name)
-        .collect();
+    let mut expected: Vec<&str> = Vec::new();
+    let proven_through: Vec<&str> = if scenario.is_none() && !row.covered_by.is_empty() {
+        row.covered_by.iter().map(String::as_str).collect()
+    } else {
+        vec![id]
+    };
+    for check in proven_through {
+        for d in xaa_conform::reference::proving_defects(check) {
+            if !expected.contains(&d.name()) {
+                expected.push(d.name());
+            }
+        }
+    }
     assert_eq!(defects, expected, "{id}: defects");
     match scenario {
         Some(l) => {
             assert_eq!(item["covered"], Value::Bool(true), "{id}");
             assert_eq!(str_field(item, "scenario"), l.origin, "{id}");
             assert_eq!(str_field(item, "title"), l.scenario.title, "{id}");
+            assert!(item["reason"].is_null(), "{id}: reason on a covered row");
+        }
+        None if !row.covered_by.is_empty() => {
+            // Judged by other checks (`covered_by`), which every embedded run loads.
+            assert_eq!(item["covered"], Value::Bool(true), "{id}");
+            assert_eq!(
+                item["covered_by"],
+                serde_json::json!(row.covered_by),
+                "{id}: covered_by"
+            );
             assert!(item["reason"].is_null(), "{id}: reason on a covered row");
         }
         None if catalogue::load_command(id).is_some() => {
@@ -428,6 +472,11 @@ fn list_text_lines_and_summary() {
         );
         if ids.contains(row.id) {
             assert!(line.contains(" covered "), "{line}");
+        } else if !row.covered_by.is_empty() {
+            assert!(
+                line.contains(&format!(" covered      by {}", row.covered_by.join(", "))),
+                "{line}"
+            );
         } else if let Some(command) = catalogue::load_command(row.id) {
             assert!(line.contains(" covered "), "{line}");
             assert!(line.contains(command), "{line}");
@@ -438,8 +487,9 @@ fn list_text_lines_and_summary() {
             );
         }
     }
-    let covered =
-        |r: &&RequirementRow| ids.contains(r.id) || catalogue::load_command(r.id).is_some();
+    let covered = |r: &&RequirementRow| {
+        ids.contains(r.id) || catalogue::load_command(r.id).is_some() || !r.covered_by.is_empty()
+    };
     let count = |f: &dyn Fn(&&RequirementRow) -> bool| rows().iter().filter(f).count();
     let levels = levels_under(PROFILES[0]);
     let must = |r: &&RequirementRow| levels[r.id] == Must;

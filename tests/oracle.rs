@@ -1511,6 +1511,8 @@ fn api_step_checks_status_and_the_bearer_challenge() {
         status: 401,
         challenge: Some("invalid_token".into()),
         challenge_without_error: false,
+        token_in_query: false,
+        optional: false,
     };
     let ok = judge(
         Level::Must,
@@ -1530,6 +1532,8 @@ fn api_step_checks_status_and_the_bearer_challenge() {
         status: 401,
         challenge: None,
         challenge_without_error: true,
+        token_in_query: false,
+        optional: false,
     };
     let j = judge(
         Level::Must,
@@ -1543,6 +1547,28 @@ fn api_step_checks_status_and_the_bearer_challenge() {
     assert_eq!(odd.verdict, Verdict::Fail);
     let silent = judge(Level::Must, &rules, &exchange(None, Some("refused")));
     assert_eq!(silent.verdict, Verdict::Error);
+    // RFC 6750 §2.3: the query method is optional (a refusal is INFO), and an acceptance
+    // SHOULD be answered Cache-Control: private.
+    let query = ApiRules {
+        status: 200,
+        challenge: None,
+        challenge_without_error: false,
+        token_in_query: true,
+        optional: true,
+    };
+    let refused = judge(Level::Should, &query, &api_exchange(401, Some("Bearer")));
+    assert_eq!(refused.verdict, Verdict::Info, "{}", refused.reason);
+    let cacheable = judge(Level::Should, &query, &api_exchange(200, None));
+    assert_eq!(cacheable.verdict, Verdict::Warn, "{}", cacheable.reason);
+    assert!(cacheable.reason.contains("Cache-Control: private"));
+    let private = exchange(
+        Some(resp_h(200, &[("cache-control", "no-store, Private")], "")),
+        None,
+    );
+    assert_eq!(
+        judge(Level::Should, &query, &private).verdict,
+        Verdict::Pass
+    );
     assert_eq!(silent.reason, "resource API: no answer: refused");
 }
 

@@ -404,4 +404,42 @@ fn authorization_details_are_the_targets_and_checked_where_written() {
         .placeholder_value("rar.type")
         .expect_err("not declared");
     assert!(why.0.contains("`authorization_details`"), "{why}");
+/// `access_token_format` decides whether the RFC 9068 checks apply: declared `jwt` they
+/// judge; absent, a token typed at+jwt is judged as one; against opaque tokens, or declared
+/// `opaque`, they are SKIP naming the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_token_format_decides_whether_the_jwt_checks_apply() {
+    let ids = ["RESP-07", "RESP-08", "RS-07"];
+    let filter = "RESP-0[78],RS-07";
+    let judged = run(None, filter, None, |y| y).await;
+    let detected = run(None, filter, None, |y| {
+        y.replace("access_token_format: jwt\n", "")
+    })
+    .await;
+    let declared_opaque = run(None, filter, None, |y| {
+        y.replace("access_token_format: jwt", "access_token_format: opaque")
+    })
+    .await;
+    let opaque = run(
+        Some(ReferenceVariant::OpaqueAccessTokens),
+        filter,
+        None,
+        |y| y.replace("access_token_format: opaque\n", ""),
+    )
+    .await;
+    for id in ids {
+        for r in [&judged, &detected] {
+            let c = check(r, id);
+            assert_eq!(c.verdict, Verdict::Pass, "{id}: {}", c.reason);
+        }
+        for r in [&declared_opaque, &opaque] {
+            let c = check(r, id);
+            assert_eq!(c.verdict, Verdict::Skip, "{id}: {}", c.reason);
+            assert!(
+                c.reason.contains("access_token_format"),
+                "{id}: {}",
+                c.reason
+            );
+        }
+    }
 }

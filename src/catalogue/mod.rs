@@ -62,6 +62,10 @@ pub struct RequirementRow {
     /// The `xaa-conform load` options that check the row instead of a `run` scenario (it
     /// needs sustained traffic); `None` for rows `run` checks.
     pub load_command: Option<&'static str>,
+    /// The checks that judge exactly this row's rule as part of their own (RESP-01 by
+    /// BASE-01, …): the row is covered when they are loaded, and proven by their defects.
+    /// Empty for rows with a check of their own, or none.
+    pub covered_by: &'static [String],
 }
 
 impl RequirementRow {
@@ -130,6 +134,8 @@ struct RowData {
     profile_levels: BTreeMap<String, Level>,
     #[serde(default)]
     load_command: Option<String>,
+    #[serde(default)]
+    covered_by: Vec<String>,
 }
 
 /// The data file, parsed on first use. It is compiled in and a unit test parses it, so a
@@ -155,6 +161,7 @@ pub static REQUIREMENTS: LazyLock<Vec<RequirementRow>> = LazyLock::new(|| {
             not_covered: r.not_covered.as_deref(),
             profile_levels: &r.profile_levels,
             load_command: r.load_command.as_deref(),
+            covered_by: &r.covered_by,
         })
         .collect()
 });

@@ -114,9 +114,38 @@ impl<'a> Coverage<'a> {
         }
     }
 
-    /// A row is covered by a loaded scenario with its ID, or by a load command.
+    /// A row is covered by a loaded scenario with its ID, by a load command, or by the
+    /// loaded checks it names in `covered_by` (every one of them).
     fn covered(&self, r: &RequirementRow) -> bool {
-        self.by_id.contains_key(r.id) || catalogue::load_command(r.id).is_some()
+        self.by_id.contains_key(r.id)
+            || catalogue::load_command(r.id).is_some()
+            || self.covered_by_others(r)
+    }
+
+    /// The row has no check of its own, and the checks it names in `covered_by` are loaded.
+    fn covered_by_others(&self, r: &RequirementRow) -> bool {
+        !self.by_id.contains_key(r.id)
+            && !r.covered_by.is_empty()
+            && r.covered_by
+                .iter()
+                .all(|id| self.by_id.contains_key(id.as_str()))
+    }
+
+    /// The defects that prove the row: its own check's, or those of the checks it is covered
+    /// by.
+    fn defects(&self, r: &RequirementRow) -> Vec<&'static str> {
+        if !self.covered_by_others(r) {
+            return proving(r.id);
+        }
+        let mut names: Vec<&'static str> = Vec::new();
+        for id in r.covered_by {
+            for d in proving(id) {
+                if !names.contains(&d) {
+                    names.push(d);
+                }
+            }
+        }
+        names
     }
 
     /// `N rows: N covered (N MUST), N not covered (N MUST); `run` runs N checks, `load`
@@ -172,7 +201,8 @@ fn json_row(c: &Coverage, r: &RequirementRow) -> serde_json::Value {
         "in_catalogue": true,
         "covered": covered,
         "command": catalogue::load_command(r.id).unwrap_or("xaa-conform run"),
-        "defects": proving(r.id),
+        "defects": c.defects(r),
+        "covered_by": if c.covered_by_others(r) { r.covered_by } else { &[][..] },
         "reason": if covered { None } else { Some(r.reason()) },
         "scenario": s.map(|(_, origin)| origin),
         "scenario_level": s.map(|(s, _)| s.requirement.level),
@@ -237,6 +267,18 @@ fn proven_by(id: &str) -> String {
 fn text_row(c: &Coverage, r: &RequirementRow) -> String {
     let detail = if let Some(command) = catalogue::load_command(r.id) {
         format!("{:<12} {} (by `{command}`)", "covered", proven_by(r.id))
+    } else if c.covered_by_others(r) {
+        let defects = c.defects(r);
+        format!(
+            "{:<12} by {}, proven by: {}",
+            "covered",
+            r.covered_by.join(", "),
+            if defects.is_empty() {
+                "-".to_string()
+            } else {
+                defects.join(", ")
+            }
+        )
     } else if c.covered(r) {
         format!("{:<12} {}", "covered", proven_by(r.id))
     } else {

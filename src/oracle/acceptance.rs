@@ -99,6 +99,9 @@ pub(super) fn body_problems(rules: &AcceptRules, body: &Map<String, Value>) -> V
             problems.push(format!("scope {} was granted", bad.join(" ")));
         }
     }
+    if rules.resource_format {
+        problems.extend(body.get("resource").and_then(resource_format_problem));
+    }
     for (member, want) in &rules.equals {
         match body.get(member) {
             Some(v) if v == want => {}
@@ -111,6 +114,44 @@ pub(super) fn body_problems(rules: &AcceptRules, body: &Map<String, Value>) -> V
         body,
     ));
     problems
+}
+
+/// What is wrong with a token response's `resource` (ID-JAG -05 editor's copy §4.4.2: a
+/// string, or a non-empty array of unique absolute URIs, none with a fragment), if anything.
+fn resource_format_problem(resource: &Value) -> Option<String> {
+    let uri_problem = |s: &str| -> Option<String> {
+        match url::Url::parse(s) {
+            _ if s.chars().any(char::is_whitespace) => Some(format!(
+                "resource `{s}` holds whitespace: several URIs in one string are no URI"
+            )),
+            Ok(u) if u.fragment().is_some() => Some(format!("resource `{s}` has a fragment")),
+            Ok(_) => None,
+            Err(_) => Some(format!("resource `{s}` is not an absolute URI")),
+        }
+    };
+    match resource {
+        Value::String(s) => uri_problem(s),
+        Value::Array(a) if a.is_empty() => Some("resource is an empty array".into()),
+        Value::Array(a) => {
+            let mut seen = Vec::new();
+            for v in a {
+                let Some(s) = v.as_str() else {
+                    return Some(format!("resource holds {v}, not a string"));
+                };
+                if let Some(p) = uri_problem(s) {
+                    return Some(p);
+                }
+                if seen.contains(&s) {
+                    return Some(format!("resource names `{s}` twice"));
+                }
+                seen.push(s);
+            }
+            None
+        }
+        other => Some(format!(
+            "resource is {other}, not a string or an array of strings"
+        )),
+    }
 }
 
 /// Judges a check where a rejection with the listed codes and an acceptance within the

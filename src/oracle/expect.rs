@@ -68,6 +68,11 @@ pub struct AcceptRules {
     /// Rules on the granted `authorization_details` (RFC 9396; see [`super::rar`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_details: Option<super::rar::RarRules>,
+    /// When the response has a `resource`, it must be an absolute URI without a fragment, or
+    /// a non-empty array of unique ones (ID-JAG -05 editor's copy §4.4.2); its absence is
+    /// BASE-06's to judge.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resource_format: bool,
 }
 
 /// A rejection with more than the error code: the status and headers it must carry.
@@ -202,6 +207,9 @@ pub enum Procedure {
     /// another issuer obtains: refused, or accepted for another principal (per the whoami
     /// endpoint).
     DistinctPrincipal(DistinctPrincipal),
+    /// The access token a valid ID-JAG obtains, judged as an RFC 9068 JWT access token
+    /// (SKIP when the target's tokens are not JWTs).
+    JwtAccessToken(super::jwt_access_token::JwtAccessTokenRules),
 }
 
 /// What the check expects of the server.
@@ -237,6 +245,10 @@ pub enum ExpectSyntax {
     /// another issuer obtains: refused, or accepted for another principal (per the whoami
     /// endpoint).
     DistinctPrincipal(DistinctPrincipal),
+    /// The access token a valid ID-JAG obtains, judged as an RFC 9068 JWT access token
+    /// (`rule: claims` for RESP-07, `rule: audience` for RESP-08; SKIP when the target's
+    /// tokens are not JWTs).
+    JwtAccessToken(super::jwt_access_token::JwtAccessTokenRules),
 }
 
 impl From<ExpectSyntax> for Expect {
@@ -256,6 +268,7 @@ impl From<ExpectSyntax> for Expect {
             ExpectSyntax::DistinctPrincipal(p) => {
                 Expect::Procedure(Procedure::DistinctPrincipal(p))
             }
+            ExpectSyntax::JwtAccessToken(p) => Expect::Procedure(Procedure::JwtAccessToken(p)),
         }
     }
 }
@@ -277,6 +290,7 @@ impl From<Expect> for ExpectSyntax {
             Expect::Procedure(Procedure::DistinctPrincipal(p)) => {
                 ExpectSyntax::DistinctPrincipal(p)
             }
+            Expect::Procedure(Procedure::JwtAccessToken(p)) => ExpectSyntax::JwtAccessToken(p),
         }
     }
 }

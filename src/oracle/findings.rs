@@ -92,9 +92,10 @@ impl FormRules {
                 Procedure::ConcurrentReplay(_)
                 | Procedure::Measure(_)
                 | Procedure::KeyRemoval(_) => refusable(Vec::new()),
-                Procedure::FetchBudget(_) | Procedure::Whoami(_) | Procedure::Introspect(_) => {
-                    FormRules::default()
-                }
+                Procedure::FetchBudget(_)
+                | Procedure::Whoami(_)
+                | Procedure::Introspect(_)
+                | Procedure::JwtAccessToken(_) => FormRules::default(),
             },
         }
     }
@@ -338,7 +339,11 @@ fn deviations(
         }
     }
     match &outcome {
-        Outcome::Rejected { status, error, .. } => {
+        Outcome::Rejected {
+            status,
+            error,
+            description,
+        } => {
             // ERR-01: the status for the code sent.
             if !rules.owns_status() {
                 counted(STATUS);
@@ -369,6 +374,18 @@ fn deviations(
                     true,
                     "an error body without a Content-Type (RFC 6749 §5.2: application/json)".into(),
                 ),
+            }
+            // ERR-02, for ERR-03's rule: `error_description` keeps to the charset `error` does
+            // (RFC 6749 §5.2), which classify holds `error` itself to.
+            if description
+                .as_deref()
+                .is_some_and(|d| !super::classify::is_error_charset(d))
+            {
+                see(
+                    SHAPE,
+                    true,
+                    "an error_description outside the RFC 6749 §5.2 charset (a quote, a backslash or a non-ASCII character)".into(),
+                );
             }
             // ERR-04: the code due, where the check does not judge it itself.
             if probe && !rules.codes.is_empty() && !owns_code(&rules.codes) {

@@ -17,6 +17,7 @@ pub mod findings;
 pub mod fuzz;
 pub mod incomplete;
 pub mod introspection;
+pub mod jwt_access_token;
 pub mod load;
 pub mod metadata;
 pub mod preflight;
@@ -45,6 +46,10 @@ pub use incomplete::{BuildError, Incomplete, Prerequisite, judge_incomplete, jud
 pub use introspection::{
     Introspected, IntrospectionObservation, TokenSource, as_introspected, introspected_principal,
     judge_introspection, judges_granted_scope, read_introspection, with_note,
+};
+pub use jwt_access_token::{
+    JwtAccessTokenObservation, JwtAccessTokenRule, JwtAccessTokenRules, RasJwks,
+    judge_jwt_access_token,
 };
 pub use metadata::{MetadataSource, is_metadata_document, judge_metadata, judge_metadata_at};
 pub use preflight::{

@@ -85,7 +85,8 @@ pub struct ReferenceConfig {
     /// The scope a POST to the resource API needs.
     pub write_scope: String,
     /// Whether access tokens are RFC 9068 JWTs signed by the reference's own key (published
-    /// at `jwks_uri`), which the resource API verifies, instead of opaque strings.
+    /// at `jwks_uri`), which the resource API verifies (the default, as Okta and Auth0 issue
+    /// JWT access tokens), instead of opaque strings (the `opaque-access-tokens` variant).
     pub jwt_access_tokens: bool,
     /// The RFC 9396 authorization detail types it supports (empty: no RAR, and an
     /// `authorization_details` claim is ignored).
@@ -174,7 +175,7 @@ impl ReferenceConfig {
             jwks_min_refetch: MIN_REFETCH,
             error_descriptions: true,
             api_base: fixture.ras_issuer.clone(),
-            jwt_access_tokens: false,
+            jwt_access_tokens: true,
             rar_types: fixture
                 .rar
                 .as_ref()

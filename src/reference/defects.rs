@@ -197,7 +197,7 @@ defects! {
     /// Issues the token for the `resource` request parameter over the ID-JAG's.
     ResourceParamOverrides = "resource-param-overrides", "issues the token for the resource parameter instead of the ID-JAG's", [("JAG-RES-05", Warn)];
     /// Issues access tokens valid at every resource.
-    UnrestrictedAccessTokens = "unrestricted-access-tokens", "issues access tokens that every resource accepts", [("JAG-RES-06", Warn), ("RS-05", Warn)];
+    UnrestrictedAccessTokens = "unrestricted-access-tokens", "issues access tokens that every resource accepts", [("JAG-RES-06", Warn), ("RS-05", Warn), ("RS-07", Fail)];
     /// Accepts `resource` only as a string.
     ResourceStringOnly = "resource-string-only", "refuses a resource array", [("JAG-RES-07", Fail)];
     /// Ignores a `resource` that is neither a string nor an array.
@@ -325,7 +325,7 @@ defects! {
     /// The resource API answers a request without a token with a bare 401.
     ApiChallengeMissing = "api-challenge-missing", "the resource API answers a request without a token with no challenge", [("RS-02", Fail)];
     /// The resource API accepts any Bearer token.
-    ApiAcceptsAnyToken = "api-accepts-any-token", "the resource API accepts any Bearer token", [("RS-03", Fail), ("RS-04", Fail)];
+    ApiAcceptsAnyToken = "api-accepts-any-token", "the resource API accepts any Bearer token", [("RS-03", Fail), ("RS-04", Fail), ("RS-07", Fail)];
     /// The resource API does not check scopes.
     ApiIgnoresScope = "api-ignores-scope", "the resource API does not check scopes", [("RS-06", Warn)];
 
@@ -352,6 +352,31 @@ defects! {
     /// Verifies RS256 with RSA keys under 2048 bits (with the `rsa` crate, where aws-lc-rs
     /// refuses them).
     AcceptWeakRsaKeys = "accept-weak-rsa-keys", "verifies RS256 signatures by RSA keys under 2048 bits", [("JAG-SIG-18", Warn)];
+    // RFC 9068 JWT access tokens (issued by `jwt_at`), the token response's members, and
+    // RFC 6750 §2's token methods at the resource API.
+    /// Issues JWT access tokens typed `JWT` (a JWT library's default), not `at+jwt`; its
+    /// resource API takes them.
+    AtTypJwt = "at-typ-jwt", "issues JWT access tokens with typ JWT instead of at+jwt (and its resource API takes them)", [("RESP-07", Fail)];
+    /// Leaves `client_id` out of its JWT access tokens.
+    AtWithoutClientId = "at-without-client-id", "issues JWT access tokens without a client_id claim", [("RESP-07", Fail)];
+    /// Adds its own issuer to the `aud` of its JWT access tokens, beside the resource.
+    AtAudAddsIssuer = "at-aud-adds-issuer", "adds its own issuer to the aud of JWT access tokens, beside the resource asked for", [("RESP-08", Warn)];
+    /// The resource API takes an unsigned `alg: none` JWT access token.
+    ApiAcceptsUnsignedAt = "api-accepts-unsigned-at", "the resource API accepts unsigned alg-none JWT access tokens", [("RS-07", Fail)];
+    /// The resource API verifies JWT access tokens with every key it trusts, the IdP's too.
+    ApiTrustsIdpKeys = "api-trusts-idp-keys", "the resource API verifies JWT access tokens with the trusted IdP's keys as well as the RAS's", [("RS-07", Fail)];
+    /// Puts `"error": null` beside the access token in a token response (a response
+    /// envelope with an empty error slot).
+    SuccessWithErrorMember = "success-with-error-member", "answers a token response with an error member (null) beside the access token", [("RESP-03", Fail)];
+    /// Returns several granted resources as one space-separated string, as `scope` is.
+    ResourcesJoinedBySpaces = "resources-joined-by-spaces", "returns several granted resources as one space-separated string, as scope is", [("RESP-06", Warn)];
+    /// Wraps `error_description` in double quotes (a JSON string encoded twice), outside
+    /// the RFC 6749 §5.2 charset.
+    ErrorDescriptionDoubleQuoted = "error-description-double-quoted", "wraps error_description in double quotes (encoded twice), outside the RFC 6749 §5.2 charset", [("ERR-02", Fail)];
+    /// The resource API takes a token sent by two methods at once (it reads the header).
+    ApiAcceptsTwoTokenMethods = "api-accepts-two-token-methods", "the resource API accepts a token sent in the header and the query or body at once", [("RS-09", Warn)];
+    /// The resource API takes `?access_token=` without `Cache-Control: private`.
+    ApiQueryTokenCacheable = "api-query-token-cacheable", "the resource API accepts ?access_token= and answers without Cache-Control: private", [("RS-10", Warn)];
 
     // Load (proven by `xaa-conform load`, not the `run` catalogue: see [`Defect::proof`]).
     /// Never answers 429, whatever `--reference-rate-limit` says.

@@ -1,6 +1,10 @@
-//! RFC 9068 JWT access tokens, for the `jwt-access-tokens` variant: issued signed by the
-//! reference's own key (published at `/jwks`, the metadata's `jwks_uri`), and verified by its
-//! resource API from the token alone: signature, `typ`, `iss`, `exp`, `aud`.
+//! RFC 9068 JWT access tokens, what the reference issues by default (the
+//! `opaque-access-tokens` variant issues random strings instead): signed by the reference's
+//! own key (published at `/jwks`, the metadata's `jwks_uri`), and verified by its resource API
+//! from the token alone: signature, `typ`, `alg`, `iss`, `exp`, `aud`.
+//!
+//! The defects that get RFC 9068 wrong are applied here, on each side: [`Issuing`] (what the
+//! token carries) and [`Verifying`] (what the resource API lets through).
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value, json};
 
 use super::issued::IssuedToken;
+use super::{Defect, RasState};
 use crate::jose::jws;
 use crate::jose::keys::{KeyAlg, SigningKey};
 use crate::jose::mint::{fresh_jti, sign_jwt, unix_now};
@@ -30,28 +35,52 @@ fn audience(issued: &IssuedToken, governed: &[String]) -> Value {
     }
 }
 
+/// How the issuing side departs from RFC 9068 (each under a defect); the default is compliant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Issuing {
+    /// `typ: JWT` (a JWT library's default) instead of `at+jwt` (`at-typ-jwt`).
+    pub typ_jwt: bool,
+    /// No `client_id` claim (`at-without-client-id`).
+    pub no_client_id: bool,
+    /// `aud` names the RAS's issuer beside the resource (`at-aud-adds-issuer`).
+    pub aud_adds_issuer: bool,
+}
+
 /// Signs `issued` as an RFC 9068 JWT access token of `issuer` (RFC 9068 §2.2: iss, exp, aud,
-/// sub, client_id, iat, jti, and scope).
+/// sub, client_id, iat, jti, and scope), departing from it as `how` says.
 pub fn issue(
     key: &SigningKey,
     issuer: &str,
     governed: &[String],
     issued: &IssuedToken,
     lifetime_secs: u64,
+    how: Issuing,
 ) -> Option<String> {
     let now = unix_now();
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(issuer));
-    claims.insert("aud".into(), audience(issued, governed));
+    let mut aud = audience(issued, governed);
+    if how.aud_adds_issuer {
+        let mut all: Vec<Value> = match aud {
+            Value::Array(a) => a,
+            one => vec![one],
+        };
+        all.push(json!(issuer));
+        aud = Value::Array(all);
+    }
+    claims.insert("aud".into(), aud);
     claims.insert("exp".into(), json!(now + lifetime_secs as i64));
     claims.insert("iat".into(), json!(now));
     claims.insert("jti".into(), json!(fresh_jti()));
     claims.insert("sub".into(), json!(issued.user));
-    claims.insert("client_id".into(), json!(issued.client_id));
+    if !how.no_client_id {
+        claims.insert("client_id".into(), json!(issued.client_id));
+    }
     if !issued.scopes.is_empty() {
         claims.insert("scope".into(), json!(issued.scopes.join(" ")));
     }
-    sign_jwt(key, Some(AT_TYP), &claims).ok()
+    let typ = if how.typ_jwt { "JWT" } else { AT_TYP };
+    sign_jwt(key, Some(typ), &claims).ok()
 }
 
 /// The reference's access-token signing key: RS256, which RFC 9068 §2.1 requires every
@@ -65,10 +94,49 @@ pub fn jwks(key: &SigningKey) -> Value {
     json!({ "keys": [key.public_jwk()] })
 }
 
-/// Verifies `token` as an access token of `issuer` signed with `key` for the resource `url`
-/// (RFC 9068 §4): `typ` at+jwt, the key's algorithm, a valid signature, `iss`, an unexpired
-/// `exp`, and `aud` naming `url`. Returns what it grants, or `None`.
-pub fn verify(key: &SigningKey, issuer: &str, token: &str, url: &str) -> Option<IssuedToken> {
+/// How the resource API departs from RFC 9068 §4 (each under a defect); the default is
+/// compliant.
+#[derive(Debug, Clone, Default)]
+pub struct Verifying {
+    /// `typ: JWT` is taken too, so that the server's own `typ-jwt` tokens work (`at-typ-jwt`).
+    pub typ_jwt: bool,
+    /// An unsigned `alg: none` token is taken as it is (`api-accepts-unsigned-at`).
+    pub alg_none: bool,
+    /// Other keys a signature may verify with: the trusted IdP's, for a resource server that
+    /// verifies with every key it trusts (`api-trusts-idp-keys`).
+    pub other_keys: Vec<Jwk>,
+}
+
+/// The departures from RFC 9068 of the issuing side under `defects`.
+pub fn issuing(defects: &std::collections::BTreeSet<Defect>) -> Issuing {
+    Issuing {
+        typ_jwt: defects.contains(&Defect::AtTypJwt),
+        no_client_id: defects.contains(&Defect::AtWithoutClientId),
+        aud_adds_issuer: defects.contains(&Defect::AtAudAddsIssuer),
+    }
+}
+
+/// The departures from RFC 9068 §4 of the resource API under the state's defects (the
+/// trusted IdP's keys fetched through the reference's JWKS cache when they are trusted too).
+pub async fn verifying(state: &RasState) -> Verifying {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
+    let other_keys = match state.cfg.trusted.first() {
+        Some(idp) if has(Defect::ApiTrustsIdpKeys) => state.cache.all_keys(&idp.jwks_uri).await,
+        _ => Vec::new(),
+    };
+    Verifying {
+        typ_jwt: has(Defect::AtTypJwt),
+        alg_none: has(Defect::ApiAcceptsUnsignedAt),
+        other_keys,
+    }
+}
+
+/// Verifies `token` as an access token of `issuer` signed with `key` (RFC 9068 §4): `typ`
+/// at+jwt, the key's algorithm, a valid signature, `iss`, an unexpired `exp`, and an `aud`,
+/// departing from it as `how` says. Returns what it grants, `aud` as its resources (which
+/// the resource API compares with itself, as it does for an opaque token's restriction; the
+/// `client_id` empty when the token names none), or `None`.
+pub fn verify(key: &SigningKey, issuer: &str, token: &str, how: &Verifying) -> Option<IssuedToken> {
     let mut parts = token.split('.');
     let (h, p, _) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
@@ -77,18 +145,23 @@ pub fn verify(key: &SigningKey, issuer: &str, token: &str, url: &str) -> Option<
     let header: Value = serde_json::from_slice(&jws::b64_decode(h)?).ok()?;
     let claims: Map<String, Value> = serde_json::from_slice(&jws::b64_decode(p)?).ok()?;
     let typ = header.get("typ")?.as_str()?.to_ascii_lowercase();
-    if typ != AT_TYP && typ != format!("application/{AT_TYP}") {
+    if typ != AT_TYP && typ != format!("application/{AT_TYP}") && !(how.typ_jwt && typ == "jwt") {
         return None;
     }
-    if header.get("alg")?.as_str()? != key.alg().name() {
-        return None;
-    }
-    let jwk: Jwk = serde_json::from_value(key.public_jwk()).ok()?;
-    let decoding = DecodingKey::from_jwk(&jwk).ok()?;
+    let alg = header.get("alg")?.as_str()?;
     let (message, signature) = token.rsplit_once('.')?;
-    if !jsonwebtoken::crypto::verify(signature, message.as_bytes(), &decoding, Algorithm::RS256)
-        .ok()?
-    {
+    let verified = if alg == "none" {
+        how.alg_none
+    } else if alg == key.alg().name() && verifies(&key.public_jwk(), message, signature) {
+        true
+    } else {
+        how.other_keys.iter().any(|jwk| {
+            serde_json::to_value(jwk)
+                .ok()
+                .is_some_and(|j| verifies(&j, message, signature))
+        })
+    };
+    if !verified {
         return None;
     }
     if claims.get("iss")?.as_str()? != issuer {
@@ -107,13 +180,10 @@ pub fn verify(key: &SigningKey, issuer: &str, token: &str, url: &str) -> Option<
             .collect(),
         _ => return None,
     };
-    if !aud.iter().any(|a| a == url) {
-        return None;
-    }
     let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
     Some(IssuedToken {
         user: text("sub")?,
-        client_id: text("client_id")?,
+        client_id: text("client_id").unwrap_or_default(),
         scopes: text("scope")
             .unwrap_or_default()
             .split(' ')
@@ -124,6 +194,25 @@ pub fn verify(key: &SigningKey, issuer: &str, token: &str, url: &str) -> Option<
         expires: Instant::now() + Duration::from_secs((exp - now) as u64),
         issued_at: claims.get("iat").and_then(Value::as_i64).unwrap_or(now),
     })
+}
+
+/// Whether `signature` over `message` verifies with the public key `jwk` (a JWK as JSON), in
+/// the algorithm the key is for (its `alg`, else RS256 for RSA and ES256 for EC keys).
+fn verifies(jwk: &Value, message: &str, signature: &str) -> bool {
+    let Ok(parsed) = serde_json::from_value::<Jwk>(jwk.clone()) else {
+        return false;
+    };
+    let Ok(decoding) = DecodingKey::from_jwk(&parsed) else {
+        return false;
+    };
+    let alg = match jwk.get("alg").and_then(Value::as_str) {
+        Some("ES256") => Algorithm::ES256,
+        Some("RS256") => Algorithm::RS256,
+        Some(_) => return false,
+        None if jwk.get("kty").and_then(Value::as_str) == Some("EC") => Algorithm::ES256,
+        None => Algorithm::RS256,
+    };
+    jsonwebtoken::crypto::verify(signature, message.as_bytes(), &decoding, alg).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -149,7 +238,7 @@ mod tests {
     fn an_issued_token_carries_the_rfc_9068_claims_and_verifies_only_where_it_should() {
         let key = generate_key().expect("key");
         let governed = vec![R1.to_string(), R2.to_string()];
-        let at = issue(&key, ISS, &governed, &token(&[R1]), 60).expect("jwt");
+        let at = issue(&key, ISS, &governed, &token(&[R1]), 60, Issuing::default()).expect("jwt");
         let (header, claims) = jws::decode_for_display(&at);
         assert_eq!(header["typ"], "at+jwt");
         assert_eq!(header["alg"], "RS256");
@@ -168,22 +257,24 @@ mod tests {
         }
         assert_eq!(claims["aud"], R1);
         assert_eq!(claims["sub"], "U1");
-        let seen = verify(&key, ISS, &at, R1).expect("verifies at R1");
+        let seen = verify(&key, ISS, &at, &Verifying::default()).expect("verifies at R1");
         assert_eq!(seen.client_id, "agent-c1");
         assert_eq!(seen.scopes, ["s.read", "s.write"]);
-        // Not at another resource, not for another issuer, not tampered, not with another key.
-        assert!(verify(&key, ISS, &at, R2).is_none());
-        assert!(verify(&key, "https://other.example", &at, R1).is_none());
+        // Restricted to R1 (the resource API compares), not for another issuer, not tampered,
+        // not with another key.
+        assert_eq!(seen.resources, [R1]);
+        assert!(verify(&key, "https://other.example", &at, &Verifying::default()).is_none());
         let mut flipped: Vec<char> = at.chars().collect();
         let mid = flipped.len() / 2;
         flipped[mid] = if flipped[mid] == 'A' { 'B' } else { 'A' };
         let flipped: String = flipped.into_iter().collect();
-        assert!(verify(&key, ISS, &flipped, R1).is_none());
+        assert!(verify(&key, ISS, &flipped, &Verifying::default()).is_none());
         let other = generate_key().expect("key");
-        assert!(verify(&other, ISS, &at, R1).is_none());
+        assert!(verify(&other, ISS, &at, &Verifying::default()).is_none());
         // Without a resource, the token is for every governed resource.
-        let any = issue(&key, ISS, &governed, &token(&[]), 60).expect("jwt");
-        assert!(verify(&key, ISS, &any, R2).is_some());
+        let any = issue(&key, ISS, &governed, &token(&[]), 60, Issuing::default()).expect("jwt");
+        let seen = verify(&key, ISS, &any, &Verifying::default()).expect("verifies");
+        assert_eq!(seen.resources, governed);
     }
 
     #[test]
@@ -196,18 +287,18 @@ mod tests {
         claims.insert("sub".into(), json!("U1"));
         claims.insert("client_id".into(), json!("agent-c1"));
         let id_jag = sign_jwt(&key, Some("oauth-id-jag+jwt"), &claims).expect("jwt");
-        assert!(verify(&key, ISS, &id_jag, R1).is_none());
+        assert!(verify(&key, ISS, &id_jag, &Verifying::default()).is_none());
         assert!(
             verify(
                 &key,
                 ISS,
                 &sign_jwt(&key, Some(AT_TYP), &claims).expect("jwt"),
-                R1
+                &Verifying::default()
             )
             .is_some()
         );
         claims.insert("exp".into(), json!(unix_now() - 1));
         let expired = sign_jwt(&key, Some(AT_TYP), &claims).expect("jwt");
-        assert!(verify(&key, ISS, &expired, R1).is_none());
+        assert!(verify(&key, ISS, &expired, &Verifying::default()).is_none());
     }
 }

@@ -4,6 +4,7 @@
 //! the matrix test shows the suite catching exactly that.
 
 mod busy;
+mod bearer;
 mod config;
 mod defects;
 mod introspect;
@@ -152,6 +153,7 @@ pub fn embedded_fixture(
         ca_pem: None,
         accepted_algs: crate::fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
         rar: Some(rar::embedded()),
+        access_token_format: Some(crate::fixture::AccessTokenFormat::Jwt),
     }
 }
 

@@ -31,13 +31,33 @@ const KNOWN_PARAMS: &[&str] = &[
     "client_assertion_type",
 ];
 
+/// `text` within the RFC 6749 §5.2 charset of `error_description` (%x20-21 / %x23-5B /
+/// %x5D-7E): a double quote becomes a single one, anything else outside it a `?`, so that a
+/// message from a library (a fetch error, a parser's) never breaks the rule.
+fn within_error_charset(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            ' ' | '!' | '#'..='[' | ']'..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
 fn error_response(
     state: &RasState,
     status: StatusCode,
     error: &str,
     description: &str,
 ) -> Response {
-    let body = if state.cfg.error_descriptions {
+    let description = &within_error_charset(description);
+    let body = if state
+        .cfg
+        .defects
+        .contains(&Defect::ErrorDescriptionDoubleQuoted)
+    {
+        json!({ "error": error, "error_description": Value::String(description.into()).to_string() })
+    } else if state.cfg.error_descriptions {
         json!({ "error": error, "error_description": description })
     } else {
         json!({ "error": error })
@@ -632,6 +652,7 @@ fn issue(state: &RasState, issued: IssuedToken) -> String {
             &state.cfg.resources,
             &issued,
             state.cfg.token_lifetime_secs,
+            super::jwt_at::issuing(&state.cfg.defects),
         )
     });
     let access_token = jwt.unwrap_or_else(|| crate::fixture::Secret::random().expose().to_string());
@@ -668,7 +689,16 @@ fn token_response(
     if let Some(r) = resource_claim
         && !has(Defect::OmitGrantedResource)
     {
-        body["resource"] = r;
+        body["resource"] = match r {
+            Value::Array(many) if many.len() > 1 && has(Defect::ResourcesJoinedBySpaces) => {
+                let joined: Vec<&str> = many.iter().filter_map(Value::as_str).collect();
+                json!(joined.join(" "))
+            }
+            r => r,
+        };
+    }
+    if has(Defect::SuccessWithErrorMember) {
+        body["error"] = Value::Null;
     }
     if has(Defect::IssueRefreshToken) {
         body["refresh_token"] =
@@ -743,7 +773,9 @@ pub(crate) async fn resource_api(
     State(state): State<Arc<RasState>>,
     Path(name): Path<String>,
     method: Method,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
     let has = |d: Defect| state.cfg.defects.contains(&d);
     let challenge = |status: StatusCode, error: Option<&str>| {
@@ -757,17 +789,28 @@ pub(crate) async fn resource_api(
         }
         resp
     };
-    let from_header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
-    // The header is the method resource servers MUST support (RFC 6750 §2.1).
-    let Some(token) = from_header else {
-        if has(Defect::ApiChallengeMissing) {
-            return StatusCode::UNAUTHORIZED.into_response();
+    // The header is the method resource servers MUST support (RFC 6750 §2.1); one method
+    // at most (§2).
+    let token = match super::bearer::presented(&method, &headers, query.as_deref(), &body) {
+        super::bearer::Presented::Header(t) => t,
+        // RFC 6750 §2.3 makes the query method optional; a server that takes it SHOULD
+        // answer `Cache-Control: private`, which this one, under the defect, leaves out.
+        super::bearer::Presented::Query(t) if has(Defect::ApiQueryTokenCacheable) => t,
+        super::bearer::Presented::Several { header: Some(t) }
+            if has(Defect::ApiAcceptsTwoTokenMethods) =>
+        {
+            t
         }
-        return challenge(StatusCode::UNAUTHORIZED, None);
+        super::bearer::Presented::Several { .. } => {
+            return challenge(StatusCode::BAD_REQUEST, Some("invalid_request"));
+        }
+        // No token in the header: the query and body methods are not supported here.
+        _ => {
+            if has(Defect::ApiChallengeMissing) {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            return challenge(StatusCode::UNAUTHORIZED, None);
+        }
     };
     let url = format!("{}/api/{name}", state.cfg.api_base);
     let issued = state
@@ -777,7 +820,10 @@ pub(crate) async fn resource_api(
         .and_then(|t| t.get(&token).cloned());
     // A JWT access token is verified from the token alone, as a resource server would.
     let issued = match &state.at_key {
-        Some(key) => super::jwt_at::verify(key, &state.cfg.issuer, &token, &url),
+        Some(key) => {
+            let how = super::jwt_at::verifying(&state).await;
+            super::jwt_at::verify(key, &state.cfg.issuer, &token, &how)
+        }
         None => issued,
     };
     let issued = match issued {
@@ -814,4 +860,19 @@ pub(crate) async fn resource_api(
         "scope": issued.scopes.join(" "),
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_descriptions_stay_within_the_rfc_6749_charset() {
+        let kept = "issuer https://idp/x is not trusted: kid 'k1' [a-z]~!";
+        assert_eq!(super::within_error_charset(kept), kept);
+        assert_eq!(
+            super::within_error_charset("bad \"kid\" \\ é\n"),
+            "bad 'kid' ? ??"
+        );
+        let out = super::within_error_charset("\"\\\u{7f}\t…");
+        assert!(crate::oracle::classify::is_error_charset(&out), "{out}");
+    }
 }

@@ -33,9 +33,9 @@ pub enum ReferenceVariant {
     TerseErrors,
     /// At most 5 token requests per second per client (429 with `Retry-After` above).
     RateLimit5,
-    /// Access tokens are RFC 9068 JWTs signed by the RAS's own key (its metadata's
-    /// `jwks_uri`), which the resource API verifies.
-    JwtAccessTokens,
+    /// Access tokens are opaque random strings, which only the RAS (its resource API and
+    /// introspection) can read, instead of the default RFC 9068 JWTs.
+    OpaqueAccessTokens,
     /// No rich authorization requests (RFC 9396): an `authorization_details` claim is ignored,
     /// and the target declares no `authorization_details`.
     NoRar,
@@ -73,7 +73,7 @@ impl ReferenceVariant {
         ReferenceVariant::SingleUseJti,
         ReferenceVariant::TerseErrors,
         ReferenceVariant::RateLimit5,
-        ReferenceVariant::JwtAccessTokens,
+        ReferenceVariant::OpaqueAccessTokens,
         ReferenceVariant::NoRar,
     ];
 
@@ -91,7 +91,7 @@ impl ReferenceVariant {
             ReferenceVariant::SingleUseJti => "single-use-jti",
             ReferenceVariant::TerseErrors => "terse-errors",
             ReferenceVariant::RateLimit5 => "rate-limit-5",
-            ReferenceVariant::JwtAccessTokens => "jwt-access-tokens",
+            ReferenceVariant::OpaqueAccessTokens => "opaque-access-tokens",
             ReferenceVariant::NoRar => "no-rar",
         }
     }
@@ -132,8 +132,8 @@ impl ReferenceVariant {
             ReferenceVariant::RateLimit5 => {
                 "at most 5 token requests per second per client, 429 with Retry-After above (RFC 6585 §4)"
             }
-            ReferenceVariant::JwtAccessTokens => {
-                "access tokens are RFC 9068 JWTs (typ at+jwt) signed by the RAS's own key at its jwks_uri, which the resource API verifies"
+            ReferenceVariant::OpaqueAccessTokens => {
+                "access tokens are opaque random strings, not RFC 9068 JWTs (RFC 6749 §1.4: the format is the server's choice)"
             }
             ReferenceVariant::NoRar => {
                 "no rich authorization requests: authorization_details is an unknown claim, ignored (RFC 7519 §4; RFC 9396 is optional)"
@@ -191,6 +191,9 @@ impl ReferenceVariant {
             }
             ReferenceVariant::Rs256Only => fixture.accepted_algs = vec![crate::jose::KeyAlg::RS256],
             ReferenceVariant::Es256Only => fixture.accepted_algs = vec![crate::jose::KeyAlg::ES256],
+            ReferenceVariant::OpaqueAccessTokens => {
+                fixture.access_token_format = Some(crate::fixture::AccessTokenFormat::Opaque)
+            }
             _ => {}
         }
     }
@@ -208,7 +211,7 @@ impl ReferenceVariant {
             ReferenceVariant::SingleUseJti => cfg.single_use_jti = true,
             ReferenceVariant::TerseErrors => cfg.error_descriptions = false,
             ReferenceVariant::RateLimit5 => cfg.rate_limit = Some(5),
-            ReferenceVariant::JwtAccessTokens => cfg.jwt_access_tokens = true,
+            ReferenceVariant::OpaqueAccessTokens => cfg.jwt_access_tokens = false,
             _ => {}
         }
     }
@@ -382,6 +385,15 @@ pub fn target_yaml_with_idp(
     if fixture.accepted_algs != crate::fixture::DEFAULT_ACCEPTED_ALGS {
         let names: Vec<&str> = fixture.accepted_algs.iter().map(|a| a.name()).collect();
         line(format!("accepted_algs: [{}]", names.join(", ")));
+    }
+    if let Some(format) = fixture.access_token_format {
+        line(format!(
+            "access_token_format: {}",
+            match format {
+                crate::fixture::AccessTokenFormat::Jwt => "jwt",
+                crate::fixture::AccessTokenFormat::Opaque => "opaque",
+            }
+        ));
     }
     let pending = variant.map(ReferenceVariant::pending_fields).unwrap_or(&[]);
     let ttl_pending = pending.iter().any(|p| p.starts_with("jwks_cache_ttl"));

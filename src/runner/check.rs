@@ -758,8 +758,21 @@ async fn api_step(
     let Some(url) = step.url.clone().or_else(|| ctx.fixture.api_r1.clone()) else {
         return oracle::judge_incomplete(level, &Incomplete::Missing(Prerequisite::ResourceApi));
     };
+    // RS-07's forgeries, and the issued token judged as a JWT, apply to JWT access tokens.
+    if matches!(
+        step.token,
+        ApiToken::JwtAlgNone | ApiToken::JwtIdpKey | ApiToken::JwtAccessToken
+    ) && let Some(skip) =
+        oracle::jwt_access_token::not_applicable(ctx.fixture.access_token_format, access_token)
+    {
+        return skip;
+    }
+    let idp_key = ctx
+        .keyring
+        .issuer(crate::jose::IssuerRole::Trusted)
+        .get(ctx.fixture.default_alg());
     let bearer = match step.token {
-        ApiToken::AccessToken => Some(access_token.to_string()),
+        ApiToken::AccessToken | ApiToken::JwtAccessToken => Some(access_token.to_string()),
         ApiToken::None => None,
         ApiToken::IdJag => Some(id_jag.to_string()),
         ApiToken::Tampered => {
@@ -769,6 +782,18 @@ async fn api_step(
                 *c = if *c == 'A' { 'B' } else { 'A' };
             }
             Some(t.into_iter().collect())
+        }
+        ApiToken::JwtAlgNone | ApiToken::JwtIdpKey => {
+            let forged = match step.token {
+                ApiToken::JwtAlgNone => crate::jose::forge::alg_none(access_token),
+                _ => crate::jose::forge::resigned(access_token, idp_key),
+            };
+            let Some(forged) = forged else {
+                return oracle::judge_unbuilt(&BuildError::NotApplicable(
+                    "the access token is no JWS, so no JWT access token can be forged from it (RESP-07 judges its form)".into(),
+                ));
+            };
+            Some(forged)
         }
     };
     let method = if step.write {
@@ -789,14 +814,22 @@ async fn api_step(
     } else {
         step.method
     };
-    let ex = ctx
-        .http
-        .bearer_request("api", method, &url, bearer.as_deref())
-        .await;
+    let ex = match (&bearer, step.token_in) {
+        (Some(t), token_in) if token_in != crate::scenario::TokenIn::Header => {
+            ctx.http.api_request("api", method, &url, t, token_in).await
+        }
+        _ => {
+            ctx.http
+                .bearer_request("api", method, &url, bearer.as_deref())
+                .await
+        }
+    };
     let rules = ApiRules {
         status: step.status,
         challenge: step.challenge.clone(),
         challenge_without_error: step.challenge_without_error,
+        token_in_query: matches!(step.token_in, crate::scenario::TokenIn::Query),
+        optional: step.optional,
     };
     let j = oracle::judge_api(level, &rules, &ex);
     exchanges.push(ex);

@@ -51,6 +51,11 @@ pub(super) async fn conduct(
         Procedure::Introspect(_) => introspection_record(ctx, sc, exchanges, token)
             .await
             .map(|seen| oracle::judge_introspection(level, &seen)),
+        Procedure::JwtAccessToken(r) => {
+            super::jwt_access_token::observe(ctx, sc, r.rule, exchanges, token)
+                .await
+                .map(|seen| oracle::judge_jwt_access_token(level, r.rule, &seen, now_secs()))
+        }
         Procedure::DistinctPrincipal(d) => {
             distinct_principal(ctx, sc, d.control_issuer, exchanges, token)
                 .await

@@ -191,6 +191,31 @@ pub enum ApiToken {
     Tampered,
     /// The ID-JAG itself as a Bearer token.
     IdJag,
+    // RFC 9068 §4 (RS-07): forgeries of a JWT access token, made from the one the RAS
+    // issued; the step is SKIP when the target's access tokens are not JWTs.
+    /// The issued JWT access token unsigned: `alg: none`, no signature.
+    JwtAlgNone,
+    /// The issued JWT access token's claims signed by the trusted IdP's key, not the RAS's.
+    JwtIdpKey,
+    /// The issued JWT access token as it is (e.g. at a resource its `aud` does not name).
+    JwtAccessToken,
+}
+
+/// How the resource-API step sends the token (RFC 6750 §2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenIn {
+    /// `Authorization: Bearer` (§2.1, the method resource servers MUST support).
+    #[default]
+    Header,
+    /// The `access_token` query parameter only (§2.3).
+    Query,
+    /// The `access_token` form body parameter only (§2.2; not with GET).
+    Body,
+    /// The header and the query parameter at once (§2: more than one method).
+    HeaderAndQuery,
+    /// The header and the form body parameter at once (§2: more than one method).
+    HeaderAndBody,
 }
 
 /// A call to the resource API with the token the check obtained (RFC 6750).
@@ -218,6 +243,17 @@ pub struct ApiStep {
     /// True when the challenge must carry no `error` (RFC 6750 §3: no credentials sent).
     #[serde(default)]
     pub challenge_without_error: bool,
+    /// How the token is sent (default the `Authorization: Bearer` header).
+    #[serde(default, skip_serializing_if = "is_header")]
+    pub token_in: TokenIn,
+    /// The method is optional for the server (RFC 6750 §2.2, §2.3): a refusal (401 or 400)
+    /// is recorded (INFO), and only an acceptance is held to `status`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+}
+
+fn is_header(t: &TokenIn) -> bool {
+    *t == TokenIn::Header
 }
 
 /// IdP endpoints the server must not fetch while the check runs.
@@ -301,6 +337,9 @@ pub struct Case {
     /// expectations; their levels stay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
+    /// The resource-API step, instead of the scenario's `api:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiStep>,
 }
 
 /// The scenario format this build writes and reads (`version: 2`): level and source come
@@ -434,7 +473,7 @@ impl Scenario {
                 .any(|c| c.expect.as_ref().is_some_and(Expect::runs_alone))
     }
 
-    /// This scenario with `case` applied: the case's `jag:`, `request:` and `expect:` in place
+    /// This scenario with `case` applied: the case's `jag:`, `request:`, `expect:` and `api:` in place
     /// of the scenario's (an `expect:` of the case replaces the profiles' expectations too, so
     /// it holds under every profile; their levels stay), and no cases of its own.
     pub fn with_case(&self, case: &Case) -> Scenario {
@@ -451,6 +490,9 @@ impl Scenario {
         if let Some(expect) = &case.expect {
             sc.expect = expect.clone();
             sc.profiles.values_mut().for_each(|o| o.expect = None);
+        }
+        if let Some(api) = &case.api {
+            sc.api = Some(api.clone());
         }
         sc
     }
