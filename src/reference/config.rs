@@ -87,6 +87,9 @@ pub struct ReferenceConfig {
     /// Whether access tokens are RFC 9068 JWTs signed by the reference's own key (published
     /// at `jwks_uri`), which the resource API verifies, instead of opaque strings.
     pub jwt_access_tokens: bool,
+    /// DPoP (RFC 9449): `None` when the reference takes no proofs (its fixture declares no
+    /// DPoP support).
+    pub dpop: Option<super::dpop::DpopPolicy>,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -144,7 +147,18 @@ impl ReferenceConfig {
                 )
             })
             .collect();
+        let dpop = fixture.dpop.as_ref().map(|d| super::dpop::DpopPolicy {
+            nonces: true,
+            required_resources: d.required_resource.iter().cloned().collect(),
+        });
+        let resources: Vec<String> = [&fixture.resource, &fixture.resource2]
+            .into_iter()
+            .flatten()
+            .chain(dpop.iter().flat_map(|d| &d.required_resources))
+            .cloned()
+            .collect();
         ReferenceConfig {
+            dpop,
             jwt_clients,
             issuer: fixture.ras_issuer.clone(),
             token_endpoint: fixture.token_endpoint.clone(),
@@ -154,11 +168,7 @@ impl ReferenceConfig {
             intersect_requested_scope: false,
             clients,
             trusted,
-            resources: [&fixture.resource, &fixture.resource2]
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect(),
+            resources,
             read_scope: scopes.first().cloned().unwrap_or_else(|| "s.read".into()),
             write_scope: scopes.get(1).cloned().unwrap_or_else(|| "s.write".into()),
             scopes,

@@ -51,6 +51,10 @@ pub fn issue(
     if !issued.scopes.is_empty() {
         claims.insert("scope".into(), json!(issued.scopes.join(" ")));
     }
+    if let Some(jkt) = &issued.jkt {
+        // RFC 9449 §6.1: a DPoP-bound JWT access token names its key.
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
+    }
     sign_jwt(key, Some(AT_TYP), &claims).ok()
 }
 
@@ -123,6 +127,11 @@ pub fn verify(key: &SigningKey, issuer: &str, token: &str, url: &str) -> Option<
         resources: aud,
         expires: Instant::now() + Duration::from_secs((exp - now) as u64),
         issued_at: claims.get("iat").and_then(Value::as_i64).unwrap_or(now),
+        jkt: claims
+            .get("cnf")
+            .and_then(|c| c.get("jkt"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }
 
@@ -138,6 +147,7 @@ mod tests {
             resources: resources.iter().map(|r| r.to_string()).collect(),
             expires: Instant::now() + Duration::from_secs(60),
             issued_at: unix_now(),
+            jkt: None,
         }
     }
 

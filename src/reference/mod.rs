@@ -5,6 +5,7 @@
 
 mod config;
 mod defects;
+mod dpop;
 mod introspect;
 mod issued;
 mod jwt_at;
@@ -43,6 +44,8 @@ pub(crate) struct RasState {
     limiter: Option<RateLimiter>,
     /// The key that signs JWT access tokens, when it issues them (`jwt_access_tokens`).
     at_key: Option<crate::jose::keys::SigningKey>,
+    /// The DPoP nonce and the proof `jti`s seen.
+    dpop: dpop::DpopState,
 }
 
 /// How the reference behaves beyond its fixture.
@@ -143,6 +146,10 @@ pub fn embedded_fixture(
         jit_provisioning: false,
         ca_pem: None,
         accepted_algs: crate::fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
+        // DPoP supported, with nonces, and R_DPOP (`/api/dpop`) requiring bound tokens.
+        dpop: Some(crate::fixture::Dpop {
+            required_resource: Some(format!("{base_url}/api/dpop")),
+        }),
     }
 }
 
@@ -235,6 +242,7 @@ impl ReferenceRas {
             cfg,
             http,
             tokens: Default::default(),
+            dpop: Default::default(),
         });
         let metadata_path = if state.cfg.defects.contains(&Defect::MetadataOnlyAtRoot) {
             metadata_path("")

@@ -345,6 +345,11 @@ async fn exchange(
     };
     check_grant_type(state, param("grant_type")).map_err(|r| *r)?;
     let assertion = required_assertion(state, param("assertion")).map_err(|r| *r)?;
+    // The DPoP proof before the ID-JAG, so that a retry with a nonce is not the ID-JAG's
+    // second use.
+    let proven = super::dpop::at_token_endpoint(state, headers, method.as_str(), |e, d| {
+        bad_request(state, e, d)
+    })?;
     let cx = validate::Context {
         cfg: &state.cfg,
         cache: &state.cache,
@@ -356,6 +361,8 @@ async fn exchange(
     let grant = validate::validate(&cx, assertion)
         .await
         .map_err(|r| refused(state, r, assertion))?;
+    let jkt =
+        super::dpop::binding(state, &grant, proven).map_err(|r| refused(state, r, assertion))?;
     let (resources, resource_claim) =
         granted_resources(state, &grant, param("resource")).map_err(|r| *r)?;
     let granted = granted_scopes(state, &grant, param("scope")).map_err(|r| *r)?;
@@ -375,6 +382,7 @@ async fn exchange(
             resources,
             expires: Instant::now() + Duration::from_secs(lifetime),
             issued_at: crate::jose::mint::unix_now(),
+            jkt: jkt.clone(),
         },
     );
     Ok(token_response(
@@ -383,6 +391,7 @@ async fn exchange(
         lifetime,
         &granted,
         resource_claim,
+        super::dpop::token_type(state, jkt.as_deref()),
     ))
 }
 
@@ -635,11 +644,12 @@ fn token_response(
     lifetime: u64,
     granted: &[String],
     resource_claim: Option<Value>,
+    token_type: &str,
 ) -> Response {
     let has = |d: Defect| state.cfg.defects.contains(&d);
     let mut body = json!({
         "access_token": access_token,
-        "token_type": if has(Defect::TokenTypeNA) { "N_A" } else { "Bearer" },
+        "token_type": if has(Defect::TokenTypeNA) { "N_A" } else { token_type },
     });
     if !has(Defect::NoExpiresIn) {
         body["expires_in"] = json!(lifetime);
@@ -739,13 +749,9 @@ pub(crate) async fn resource_api(
         }
         resp
     };
-    let from_header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
-    // The header is the method resource servers MUST support (RFC 6750 §2.1).
-    let Some(token) = from_header else {
+    // The header is the method resource servers MUST support (RFC 6750 §2.1), under the
+    // Bearer scheme or, for a DPoP-bound token, the DPoP scheme (RFC 9449 §7.1).
+    let Some((token, dpop_scheme)) = super::dpop::authorization(&headers) else {
         if has(Defect::ApiChallengeMissing) {
             return StatusCode::UNAUTHORIZED.into_response();
         }
@@ -772,6 +778,17 @@ pub(crate) async fn resource_api(
         }
         _ => return challenge(StatusCode::UNAUTHORIZED, Some("invalid_token")),
     };
+    if let Err(refused) = super::dpop::at_resource(
+        &state,
+        &headers,
+        method.as_str(),
+        &url,
+        &token,
+        dpop_scheme,
+        issued.jkt.as_deref(),
+    ) {
+        return refused;
+    }
     if has(Defect::ApiRefusesRestrictedTokens) && !issued.resources.is_empty() {
         return challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"));
     }

@@ -30,7 +30,7 @@ pub struct Refusal {
     pub description: String,
 }
 
-fn invalid_grant(description: impl Into<String>) -> Refusal {
+pub(super) fn invalid_grant(description: impl Into<String>) -> Refusal {
     Refusal {
         status: 400,
         error: "invalid_grant",
@@ -57,6 +57,8 @@ pub struct Grant {
     pub resources: Vec<String>,
     /// The `resource` claim as sent, for the response.
     pub resource_claim: Option<Value>,
+    /// The `cnf.jkt` of a key-bound ID-JAG (ID-JAG §9.8.1.1): the DPoP key it needs a proof by.
+    pub cnf_jkt: Option<String>,
 }
 
 struct CachedJwks {
@@ -533,7 +535,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     let times = check_times(cfg, &claims)?;
     check_jti(cx, &claims, &iss, times).await?;
     let user = subject_account(cx, &claims, &issuer, &iss)?;
-    check_cnf(cfg, &claims)?;
+    let cnf_jkt = check_cnf(cfg, &claims)?;
     check_client_id(cx, &claims)?;
     let (resources, resource_claim) = resource_claim(cfg, &claims)?;
     let scopes = scope_claim(cfg, &claims)?;
@@ -542,6 +544,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         scopes,
         resources,
         resource_claim,
+        cnf_jkt,
     })
 }
 
@@ -1062,15 +1065,30 @@ fn subject_account(
     }
 }
 
-/// cnf: a key-bound ID-JAG needs proof of possession (ID-JAG §9.8.1); this RAS supports no
-/// DPoP, so it can never be satisfied.
-fn check_cnf(cfg: &ReferenceConfig, claims: &Map<String, Value>) -> Result<(), Refusal> {
-    if claims.contains_key("cnf") && !cfg.defects.contains(&Defect::IgnoreCnf) {
+/// cnf: a key-bound ID-JAG needs proof of possession (ID-JAG §9.8.1). A RAS with DPoP reads
+/// its `jkt` (RFC 9449 §6.1), which the token endpoint compares with the proof's key; one
+/// without DPoP can never see it satisfied. Under `ignore-cnf` it is not read at all.
+fn check_cnf(
+    cfg: &ReferenceConfig,
+    claims: &Map<String, Value>,
+) -> Result<Option<String>, Refusal> {
+    let Some(cnf) = claims.get("cnf") else {
+        return Ok(None);
+    };
+    if cfg.defects.contains(&Defect::IgnoreCnf) {
+        return Ok(None);
+    }
+    if cfg.dpop.is_none() {
         return Err(invalid_grant(
-            "the ID-JAG is key-bound (cnf) and no DPoP proof was given",
+            "the ID-JAG is key-bound (cnf) and this server takes no DPoP proof",
         ));
     }
-    Ok(())
+    match cnf.get("jkt").and_then(Value::as_str) {
+        Some(jkt) if !jkt.is_empty() => Ok(Some(jkt.to_string())),
+        _ => Err(invalid_grant(
+            "the ID-JAG's cnf names no DPoP key (jkt) this server can check",
+        )),
+    }
 }
 
 /// client_id: the authenticated client (ID-JAG §4.4.1).

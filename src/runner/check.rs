@@ -52,7 +52,7 @@ fn resolve(ctx: &RunContext, sc: &Scenario) -> Result<Scenario, BuildError> {
 /// Why the fake IdP gave no ID-JAG by token exchange: ERROR, for the IdP is the suite's own.
 #[derive(Debug, thiserror::Error)]
 #[error("could not obtain an ID-JAG from the fake IdP: {0}")]
-struct ExchangeError(String);
+pub(super) struct ExchangeError(String);
 
 impl From<&str> for ExchangeError {
     fn from(why: &str) -> Self {
@@ -73,10 +73,12 @@ impl From<ExchangeError> for BuildError {
 }
 
 /// The requesting app's real path to an ID-JAG: sign the user in at the trusted issuer
-/// (authorization code), then exchange the ID token for an ID-JAG (RFC 8693, ID-JAG §4.3).
-async fn id_jag_by_exchange(
+/// (authorization code), then exchange the ID token for an ID-JAG (RFC 8693, ID-JAG §4.3),
+/// with a DPoP proof by `dpop` when given, so that the ID-JAG is bound to it (§9.8.1.1).
+pub(super) async fn id_jag_by_exchange(
     ctx: &RunContext,
     exchanges: &mut Vec<Exchange>,
+    dpop: Option<&crate::jose::SigningKey>,
 ) -> Result<String, ExchangeError> {
     let iss = ctx
         .fixture
@@ -91,7 +93,7 @@ async fn id_jag_by_exchange(
     };
     let code = sign_in(ctx, iss, &app, exchanges).await?;
     let id_token = redeem_code(ctx, iss, &app, &code, exchanges).await?;
-    exchange_id_token(ctx, iss, &app, &id_token, exchanges).await
+    exchange_id_token(ctx, iss, &app, &id_token, dpop, exchanges).await
 }
 
 /// Where the fake IdP sends the user back with the authorization code.
@@ -180,6 +182,7 @@ async fn exchange_id_token(
     iss: &str,
     app: &ClientCredentials,
     id_token: &str,
+    dpop: Option<&crate::jose::SigningKey>,
     exchanges: &mut Vec<Exchange>,
 ) -> Result<String, ExchangeError> {
     let f = &ctx.fixture;
@@ -196,14 +199,33 @@ async fn exchange_id_token(
     if let Some(s) = &f.scope {
         pairs.push(("scope", s));
     }
+    let url = format!("{iss}/token");
+    let mut headers = Vec::new();
+    if let Some(key) = dpop {
+        let target = crate::jose::dpop::ProofFor {
+            htm: "POST".into(),
+            htu: url.clone(),
+            ..Default::default()
+        };
+        let proof = crate::jose::dpop::proof(
+            key,
+            key,
+            &target,
+            crate::jose::dpop::ProofChoice::Valid,
+            now_secs(),
+        )
+        .map_err(|e| format!("could not make the DPoP proof: {e}"))?;
+        headers.extend(proof.map(|p| ("DPoP".to_string(), p.token)));
+    }
+    let request = FormRequest {
+        params: form(&pairs),
+        auth: Some(app.clone()),
+        headers,
+        ..Default::default()
+    };
     let ex = ctx
         .http
-        .post_form(
-            "idp-token-exchange",
-            &format!("{iss}/token"),
-            &form(&pairs),
-            Some(app),
-        )
+        .token_request("idp-token-exchange", &url, &request)
         .await;
     let body = json_body(&ex);
     let summary = oracle::summarize(&oracle::classify(&ex));
@@ -423,6 +445,9 @@ async fn judge(
         Err(e) => return oracle::judge_unbuilt(&e),
     };
     let (level, expect) = sc.for_target(&ctx.profile, &ctx.fixture);
+    if let Some(step) = sc.dpop.clone() {
+        return super::dpop::conduct(ctx, &sc, level, expect, &step, exchanges, token).await;
+    }
     match expect {
         Expect::Rules(Rules::Metadata(rules)) => {
             let mut tried = Vec::new();
@@ -602,7 +627,7 @@ async fn obtain_probe(
             Ok(m.token)
         }
         Obtain::TokenExchange => {
-            let t = id_jag_by_exchange(ctx, exchanges).await?;
+            let t = id_jag_by_exchange(ctx, exchanges, None).await?;
             let (header, claims) = crate::jose::jws::decode_for_display(&t);
             *token = Some(SentToken {
                 token: t.clone(),

@@ -5,6 +5,7 @@
 pub mod activity;
 mod cases;
 pub(crate) mod check;
+mod dpop;
 pub(crate) mod preflight;
 mod procedures;
 pub(crate) mod request;

@@ -3,6 +3,7 @@
 //! The catalogue under `scenarios/` is compiled into the binary; `--scenarios DIR` loads
 //! another folder instead.
 
+pub mod dpop;
 mod load;
 pub mod select;
 
@@ -301,6 +302,9 @@ pub struct Case {
     /// expectations; their levels stay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
+    /// The DPoP block, instead of the scenario's `dpop:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<dpop::DpopStep>,
 }
 
 /// The scenario format this build writes and reads (`version: 2`): level and source come
@@ -419,6 +423,10 @@ pub struct Scenario {
     /// `oracle::combine_cases`). Empty: the scenario is its one case.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cases: Vec<Case>,
+    /// A DPoP check (RFC 9449; ID-JAG §9.8): the ID-JAG's binding, the probe's proof, the
+    /// resource-API presentation (see [`dpop::DpopStep`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<dpop::DpopStep>,
 }
 
 impl Scenario {
@@ -452,6 +460,9 @@ impl Scenario {
             sc.expect = expect.clone();
             sc.profiles.values_mut().for_each(|o| o.expect = None);
         }
+        if let Some(dpop) = &case.dpop {
+            sc.dpop = Some(dpop.clone());
+        }
         sc
     }
 
@@ -462,7 +473,14 @@ impl Scenario {
         } else {
             self.jag.describe()
         };
-        let request = self.request.describe();
+        let mut request = self.request.describe();
+        if let Some(d) = &self.dpop {
+            request = if request.is_empty() {
+                d.describe()
+            } else {
+                format!("{}, {request}", d.describe())
+            };
+        }
         match (jag.is_empty(), request.is_empty()) {
             (true, true) => "the valid ID-JAG".into(),
             (false, true) => jag,
