@@ -146,6 +146,28 @@ pub fn judge_token_type(
     }
 }
 
+/// An accepted key-bound ID-JAG whose access token should be bound to the proof's key
+/// (ID-JAG §9.8.1.2.1 step 5: SHOULD): a `token_type` other than `DPoP` is WARN (INFO under a
+/// level that only records); `j` is the acceptance's judgement, which stands otherwise.
+pub fn judge_bound_token(
+    j: Judgement,
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Judgement {
+    let token_type = body
+        .get("token_type")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    if j.verdict != Verdict::Pass || token_type.eq_ignore_ascii_case("DPoP") {
+        return j;
+    }
+    judged(
+        Verdict::Warn,
+        format!(
+            "accepted, but with token_type {token_type:?}: the access token is not bound to the ID-JAG's DPoP key (ID-JAG §9.8.1.2.1 step 5: it SHOULD be)"
+        ),
+    )
+}
+
 /// RS-08 does not apply: the RAS answered the proof with a token that is not DPoP-bound
 /// (its `token_type`), which the resource API may take as Bearer.
 pub fn judge_not_bound(token_type: &str) -> Judgement {

@@ -14,6 +14,15 @@ use crate::jose::IssuerRole;
 /// The JWKS cache time when the fixture names none.
 pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(300);
 
+/// What the reference does with DPoP: its policy, from the fixture.
+#[derive(Debug, Clone, Default)]
+pub struct DpopPolicy {
+    /// Whether the token endpoint asks for a server nonce (RFC 9449 §8).
+    pub nonces: bool,
+    /// Resources whose resource server requires DPoP-bound tokens.
+    pub required_resources: Vec<String>,
+}
+
 /// A client registered at the reference RAS.
 #[derive(Debug, Clone)]
 pub struct RegisteredClient {
@@ -89,7 +98,7 @@ pub struct ReferenceConfig {
     pub jwt_access_tokens: bool,
     /// DPoP (RFC 9449): `None` when the reference takes no proofs (its fixture declares no
     /// DPoP support).
-    pub dpop: Option<super::dpop::DpopPolicy>,
+    pub dpop: Option<DpopPolicy>,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -147,7 +156,7 @@ impl ReferenceConfig {
                 )
             })
             .collect();
-        let dpop = fixture.dpop.as_ref().map(|d| super::dpop::DpopPolicy {
+        let dpop = fixture.dpop.as_ref().map(|d| DpopPolicy {
             nonces: true,
             required_resources: d.required_resource.iter().cloned().collect(),
         });

@@ -349,6 +349,8 @@ defects! {
     DpopNonceAnyValue = "dpop-nonce-any-value", "asks for a DPoP nonce, then accepts a proof with any nonce", [("DPOP-07", Fail)];
     /// Issues tokens for a resource that requires DPoP-bound tokens without a proof.
     DpopNotRequiredForResource = "dpop-not-required-for-resource", "issues an unbound token without a proof for a resource whose server requires DPoP-bound tokens", [("DPOP-06", Fail)];
+    /// Takes the proof, then issues an access token bound to no key.
+    DpopUnboundAccessToken = "dpop-unbound-access-token", "validates the DPoP proof, then issues an unbound Bearer access token (ID-JAG §9.8.1.2.1 step 5: it SHOULD be bound to the key)", [("DPOP-01", Warn), ("RS-08", Skip)];
     /// Answers `token_type: Bearer` for a token it binds to the proof's key.
     BearerTokenTypeForBoundToken = "bearer-token-type-for-bound-token", "answers token_type Bearer for an access token it binds to the DPoP key", [("RESP-02", Fail), ("RS-08", Skip)];
     /// The resource API takes a DPoP-bound token under the Bearer scheme.

@@ -25,15 +25,6 @@ const IAT_PAST_SECS: i64 = 300;
 /// How far in the future a proof's `iat` may be (clock skew).
 const IAT_FUTURE_SECS: i64 = 60;
 
-/// What the reference does with DPoP: its policy, from the fixture.
-#[derive(Debug, Clone, Default)]
-pub struct DpopPolicy {
-    /// Whether the token endpoint asks for a server nonce (RFC 9449 §8).
-    pub nonces: bool,
-    /// Resources whose resource server requires DPoP-bound tokens.
-    pub required_resources: Vec<String>,
-}
-
 /// The reference's DPoP state: its current nonce and the proof `jti`s it has seen.
 pub(crate) struct DpopState {
     nonce: String,
@@ -262,7 +253,7 @@ pub(super) fn binding(
             "the resource requires DPoP-bound tokens and no DPoP proof was given",
         ));
     }
-    Ok(proven)
+    Ok(proven.filter(|_| !has(state, Defect::DpopUnboundAccessToken)))
 }
 
 /// The `token_type` of a token bound to `jkt` (RFC 9449 §5): `DPoP` when bound.

@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use config::{ReferenceConfig, RegisteredClient, TrustedIssuer};
+pub use config::{DpopPolicy, ReferenceConfig, RegisteredClient, TrustedIssuer};
 pub use defects::{Defect, Proof, proving as proving_defects};
 pub use ratelimit::RateLimiter;
 pub use variant::{

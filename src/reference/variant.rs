@@ -36,6 +36,10 @@ pub enum ReferenceVariant {
     /// Access tokens are RFC 9068 JWTs signed by the RAS's own key (its metadata's
     /// `jwks_uri`), which the resource API verifies.
     JwtAccessTokens,
+    /// No DPoP: DPoP proofs are ignored and key-bound ID-JAGs refused (`dpop` left out).
+    NoDpop,
+    /// DPoP without server nonces (RFC 9449 §8 makes them the server's choice).
+    DpopNoNonce,
 }
 
 /// Where the target.yaml printed for a variant takes the client secrets from.
@@ -55,7 +59,7 @@ pub const OTHER_SCOPES: &str = "todos.read todos.write";
 
 impl ReferenceVariant {
     /// Every variant, in the order they are listed and tested.
-    pub const ALL: [ReferenceVariant; 12] = [
+    pub const ALL: [ReferenceVariant; 14] = [
         ReferenceVariant::OtherScopes,
         ReferenceVariant::Rs256Only,
         ReferenceVariant::Es256Only,
@@ -68,6 +72,8 @@ impl ReferenceVariant {
         ReferenceVariant::TerseErrors,
         ReferenceVariant::RateLimit5,
         ReferenceVariant::JwtAccessTokens,
+        ReferenceVariant::NoDpop,
+        ReferenceVariant::DpopNoNonce,
     ];
 
     /// The kebab-case name (`--variant NAME`).
@@ -85,6 +91,8 @@ impl ReferenceVariant {
             ReferenceVariant::TerseErrors => "terse-errors",
             ReferenceVariant::RateLimit5 => "rate-limit-5",
             ReferenceVariant::JwtAccessTokens => "jwt-access-tokens",
+            ReferenceVariant::NoDpop => "no-dpop",
+            ReferenceVariant::DpopNoNonce => "dpop-no-nonce",
         }
     }
 
@@ -127,6 +135,12 @@ impl ReferenceVariant {
             ReferenceVariant::JwtAccessTokens => {
                 "access tokens are RFC 9068 JWTs (typ at+jwt) signed by the RAS's own key at its jwks_uri, which the resource API verifies"
             }
+            ReferenceVariant::NoDpop => {
+                "no DPoP: proofs are ignored and key-bound ID-JAGs refused (DPoP is an optional feature of ID-JAG §9.8)"
+            }
+            ReferenceVariant::DpopNoNonce => {
+                "DPoP without server nonces (RFC 9449 §8: nonces are the server's choice)"
+            }
         }
     }
 
@@ -168,6 +182,7 @@ impl ReferenceVariant {
             }
             ReferenceVariant::Rs256Only => fixture.accepted_algs = vec![crate::jose::KeyAlg::RS256],
             ReferenceVariant::Es256Only => fixture.accepted_algs = vec![crate::jose::KeyAlg::ES256],
+            ReferenceVariant::NoDpop => fixture.dpop = None,
             _ => {}
         }
     }
@@ -186,6 +201,11 @@ impl ReferenceVariant {
             ReferenceVariant::TerseErrors => cfg.error_descriptions = false,
             ReferenceVariant::RateLimit5 => cfg.rate_limit = Some(5),
             ReferenceVariant::JwtAccessTokens => cfg.jwt_access_tokens = true,
+            ReferenceVariant::DpopNoNonce => {
+                if let Some(d) = &mut cfg.dpop {
+                    d.nonces = false;
+                }
+            }
             _ => {}
         }
     }
@@ -347,6 +367,12 @@ pub fn target_yaml_with_idp(
     }
     if let Some(rate) = fixture.max_rate {
         line(format!("max_rate: {rate}/s"));
+    }
+    if let Some(d) = &fixture.dpop {
+        line("dpop: supported".into());
+        if let Some(r) = &d.required_resource {
+            line(format!("dpop_required_resource: {}", quoted(r)));
+        }
     }
     if fixture.accepted_algs != crate::fixture::DEFAULT_ACCEPTED_ALGS {
         let names: Vec<&str> = fixture.accepted_algs.iter().map(|a| a.name()).collect();

@@ -52,7 +52,7 @@ fn resolve(ctx: &RunContext, sc: &Scenario) -> Result<Scenario, BuildError> {
 /// Why the fake IdP gave no ID-JAG by token exchange: ERROR, for the IdP is the suite's own.
 #[derive(Debug, thiserror::Error)]
 #[error("could not obtain an ID-JAG from the fake IdP: {0}")]
-pub(super) struct ExchangeError(String);
+struct ExchangeError(String);
 
 impl From<&str> for ExchangeError {
     fn from(why: &str) -> Self {
@@ -75,7 +75,7 @@ impl From<ExchangeError> for BuildError {
 /// The requesting app's real path to an ID-JAG: sign the user in at the trusted issuer
 /// (authorization code), then exchange the ID token for an ID-JAG (RFC 8693, ID-JAG §4.3),
 /// with a DPoP proof by `dpop` when given, so that the ID-JAG is bound to it (§9.8.1.1).
-pub(super) async fn id_jag_by_exchange(
+async fn id_jag_by_exchange(
     ctx: &RunContext,
     exchanges: &mut Vec<Exchange>,
     dpop: Option<&crate::jose::SigningKey>,
@@ -446,7 +446,19 @@ async fn judge(
     };
     let (level, expect) = sc.for_target(&ctx.profile, &ctx.fixture);
     if let Some(step) = sc.dpop.clone() {
-        return super::dpop::conduct(ctx, &sc, level, expect, &step, exchanges, token).await;
+        // The real path to a bound ID-JAG: the token exchange with a proof by the DPoP key.
+        let exchanged = match sc.obtain {
+            Obtain::TokenExchange if ctx.fixture.dpop.is_some() => {
+                let key = step.bind.then(|| ctx.keyring.dpop());
+                match id_jag_by_exchange(ctx, exchanges, key).await {
+                    Ok(t) => Some(t),
+                    Err(e) => return oracle::judge_unbuilt(&BuildError::from(e)),
+                }
+            }
+            _ => None,
+        };
+        return super::dpop::conduct(ctx, &sc, level, expect, &step, exchanges, token, exchanged)
+            .await;
     }
     match expect {
         Expect::Rules(Rules::Metadata(rules)) => {

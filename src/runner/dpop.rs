@@ -34,7 +34,9 @@ struct Sent {
     nonce_sent: bool,
 }
 
-/// Conducts a DPoP check to its verdict.
+/// Conducts a DPoP check to its verdict; `exchanged` is the ID-JAG the fake IdP's token
+/// exchange issued, for a check that obtains it so.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn conduct(
     ctx: &RunContext,
     sc: &Scenario,
@@ -43,6 +45,7 @@ pub(super) async fn conduct(
     step: &DpopStep,
     exchanges: &mut Vec<Exchange>,
     token: &mut Option<SentToken>,
+    exchanged: Option<String>,
 ) -> Judgement {
     let rules = match expect {
         Expect::Rules(
@@ -58,9 +61,11 @@ pub(super) async fn conduct(
     if !supported && !step.any_target {
         return oracle::judge_unbuilt(&BuildError::NotApplicable(judge::NO_DPOP.into()));
     }
-    run(ctx, sc, level, rules, step, supported, exchanges, token)
-        .await
-        .unwrap_or_else(|stop| oracle::judge_incomplete(level, &stop))
+    run(
+        ctx, sc, level, rules, step, supported, exchanges, token, exchanged,
+    )
+    .await
+    .unwrap_or_else(|stop| oracle::judge_incomplete(level, &stop))
 }
 
 /// `jag` bound to `key` (`cnf.jkt`, RFC 9449 §6.1) when `bind`.
@@ -82,6 +87,7 @@ async fn run(
     supported: bool,
     exchanges: &mut Vec<Exchange>,
     token: &mut Option<SentToken>,
+    exchanged: Option<String>,
 ) -> Result<Judgement, Incomplete> {
     let key = ctx.keyring.dpop();
     let mut nonce: Option<String> = None;
@@ -116,16 +122,8 @@ async fn run(
         None
     };
 
-    let probe_token = match sc.obtain {
-        Obtain::Mint => {
-            let m = mint_jag(ctx, &bound(&sc.jag, key, step.bind), now_secs()).map_err(internal)?;
-            *token = Some(sent(&m, &what));
-            m.token
-        }
-        Obtain::TokenExchange => {
-            let t = super::check::id_jag_by_exchange(ctx, exchanges, step.bind.then_some(key))
-                .await
-                .map_err(|e| BuildError::Internal(e.to_string()))?;
+    let probe_token = match (sc.obtain, exchanged) {
+        (Obtain::TokenExchange, Some(t)) => {
             let (header, claims) = crate::jose::jws::decode_for_display(&t);
             *token = Some(SentToken {
                 token: t.clone(),
@@ -134,6 +132,11 @@ async fn run(
                 mutation: "issued by the IdP's token exchange, bound to the DPoP key".into(),
             });
             t
+        }
+        _ => {
+            let m = mint_jag(ctx, &bound(&sc.jag, key, step.bind), now_secs()).map_err(internal)?;
+            *token = Some(sent(&m, &what));
+            m.token
         }
     };
     let replayed = match (step.proof, &control) {
@@ -184,6 +187,9 @@ async fn run(
     };
     if !j.passed() {
         return Ok(j);
+    }
+    if step.bound_token {
+        return Ok(judge::judge_bound_token(j, body));
     }
     let access_token = body
         .get("access_token")

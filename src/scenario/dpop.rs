@@ -75,6 +75,10 @@ pub struct DpopStep {
     /// After the token is issued, present it at the resource API (`api.r1`) this way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiPresentation>,
+    /// The access token should be bound to the proof's key (`token_type: DPoP`): WARN when it
+    /// is not (ID-JAG §9.8.1.2.1 step 5: it SHOULD be bound to the same key).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bound_token: bool,
     /// Judge the `token_type` of the answer (RFC 9449 §5; RESP-02): `DPoP` or `Bearer`, and
     /// a token said to be `Bearer` must work as one at the resource API.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
