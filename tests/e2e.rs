@@ -246,7 +246,8 @@ async fn target_file_pointing_at_a_reference_passes() {
         "target.yaml",
         &format!(
             "token_endpoint: {}\nissuer: {}\nclient: {{ id: {}, secret: \"{}\" }}\nclient2: {{ id: {}, secret: \"{}\" }}\n\
-             client3: {{ id: agent-c3 }}\nsubject: u1\nsubject_b: u3\nwhoami: {}\nresource: {}\nresource2: {}\napi: {{ r1: {}, r2: {}, write: {{ method: POST, scope: s.write }} }}\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 5s\njwks_cache_ttl: 1s\n",
+             client3: {{ id: agent-c3 }}\nsubject: u1\nsubject_b: u3\nwhoami: {}\nresource: {}\nresource2: {}\napi: {{ r1: {}, r2: {}, write: {{ method: POST, scope: s.write }} }}\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 5s\njwks_cache_ttl: 1s\n\
+             dpop: supported\ndpop_required_resource: {}\n",
             f.token_endpoint,
             f.ras_issuer,
             f.client.id,
@@ -258,6 +259,10 @@ async fn target_file_pointing_at_a_reference_passes() {
             f.resource2.as_deref().unwrap_or_default(),
             f.api_r1.as_deref().unwrap_or_default(),
             f.api_r2.as_deref().unwrap_or_default(),
+            f.dpop
+                .as_ref()
+                .and_then(|d| d.required_resource.as_deref())
+                .unwrap_or_default(),
         ),
     );
     let opts = RunOptions {

@@ -163,9 +163,27 @@ pub fn judge_bound_token(
     judged(
         Verdict::Warn,
         format!(
-            "accepted, but with token_type {token_type:?}: the access token is not bound to the ID-JAG's DPoP key (ID-JAG §9.8.1.2.1 step 5: it SHOULD be)"
+            "accepted, but with token_type {token_type:?}: the RAS does not say that the access token is bound to the ID-JAG's DPoP key (ID-JAG §9.8.1.2.1 step 5: it SHOULD be; RFC 9449 §5: a bound token's type is DPoP)"
         ),
     )
+}
+
+/// A record (INFO) of an answer to a request with a DPoP proof: an acceptance names its
+/// `token_type` (DPoP-bound or not, RFC 9449 §5). Other judgements stand.
+pub fn with_token_type(j: Judgement, probe: &Outcome) -> Judgement {
+    match probe {
+        Outcome::Accepted { body } if j.verdict == Verdict::Info => {
+            let t = body
+                .get("token_type")
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .unwrap_or_else(|| "absent".into());
+            Judgement {
+                reason: format!("{}, token_type {t}", j.reason),
+                ..j
+            }
+        }
+        _ => j,
+    }
 }
 
 /// RS-08 does not apply: the RAS answered the proof with a token that is not DPoP-bound

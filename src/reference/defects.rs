@@ -318,7 +318,7 @@ defects! {
 
     // Resource API.
     /// The resource API refuses tokens that are restricted to a resource.
-    ApiRefusesRestrictedTokens = "api-refuses-restricted-tokens", "the resource API refuses audience-restricted tokens, its own included", [("RS-01", Fail), ("RS-06", Warn)];
+    ApiRefusesRestrictedTokens = "api-refuses-restricted-tokens", "the resource API refuses audience-restricted tokens, its own included", [("RS-01", Fail), ("RS-06", Warn), ("RS-08", Skip)];
     /// The resource API answers a request without a token with a bare 401.
     ApiChallengeMissing = "api-challenge-missing", "the resource API answers a request without a token with no challenge", [("RS-02", Fail)];
     /// The resource API accepts any Bearer token.
@@ -352,7 +352,7 @@ defects! {
     /// Takes the proof, then issues an access token bound to no key.
     DpopUnboundAccessToken = "dpop-unbound-access-token", "validates the DPoP proof, then issues an unbound Bearer access token (ID-JAG §9.8.1.2.1 step 5: it SHOULD be bound to the key)", [("DPOP-01", Warn), ("RS-08", Skip)];
     /// Answers `token_type: Bearer` for a token it binds to the proof's key.
-    BearerTokenTypeForBoundToken = "bearer-token-type-for-bound-token", "answers token_type Bearer for an access token it binds to the DPoP key", [("RESP-02", Fail), ("RS-08", Skip)];
+    BearerTokenTypeForBoundToken = "bearer-token-type-for-bound-token", "answers token_type Bearer for an access token it binds to the DPoP key", [("RESP-02", Fail), ("RS-08", Skip), ("DPOP-01", Warn)];
     /// The resource API takes a DPoP-bound token under the Bearer scheme.
     ApiAcceptsBoundTokenAsBearer = "api-accepts-bound-token-as-bearer", "the resource API accepts a DPoP-bound access token presented as a Bearer token", [("RS-08", Fail)];
     /// The resource API does not compare the proof's `ath` with the token.

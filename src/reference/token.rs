@@ -649,7 +649,7 @@ fn token_response(
     let has = |d: Defect| state.cfg.defects.contains(&d);
     let mut body = json!({
         "access_token": access_token,
-        "token_type": if has(Defect::TokenTypeNA) { "N_A" } else { token_type },
+        "token_type": if has(Defect::TokenTypeNA) && token_type == "Bearer" { "N_A" } else { token_type },
     });
     if !has(Defect::NoExpiresIn) {
         body["expires_in"] = json!(lifetime);

@@ -664,8 +664,10 @@ fn claims(cfg: &ReferenceConfig, payload_segment: &str) -> Result<Map<String, Va
     {
         return Err(server_error(format!("cannot read claim {}", extra.0)));
     }
+    // A server with DPoP knows `cnf` (RFC 9449 §6.1).
+    let known = |k: &str| CORE_CLAIMS.contains(&k) || (k == "cnf" && cfg.dpop.is_some());
     if has(Defect::RejectUnknownClaims)
-        && let Some(extra) = claims.keys().find(|k| !CORE_CLAIMS.contains(&k.as_str()))
+        && let Some(extra) = claims.keys().find(|k| !known(k.as_str()))
     {
         return Err(invalid_grant(format!("unsupported claim {extra}")));
     }

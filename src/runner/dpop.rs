@@ -169,6 +169,9 @@ async fn run(
         probe.response.as_ref(),
         &what,
     );
+    if matches!(rules, Rules::Record(_)) {
+        j = judge::with_token_type(j, &probe.outcome);
+    }
     match step.proof {
         ProofChoice::StaleIat => {
             j = judge::judge_dated_by_nonce(j, &probe.outcome, probe.nonce_sent)
@@ -297,7 +300,7 @@ async fn send_token(
             *nonce = Some(n.clone());
         }
         let retry = attempt == 0 && retry_allowed && matches!(asked, Some(Some(_)));
-        if retry {
+        if retry && role != "control" {
             // Not the request under test: the server asked for its nonce.
             ex.role = format!("{role}, nonce asked");
         }
