@@ -73,6 +73,11 @@ async fn compliant_reference_passes_every_check() {
             }
             assert!(cases.len() > 1, "{}: {cases:?}", c.id);
             for (case, roles) in &cases {
+                // A negative at the resource API (RS-08) obtains its token, then sends the
+                // API's positive control and its probe.
+                if roles.ends_with(&["api-control", "api"]) {
+                    continue;
+                }
                 assert_eq!(roles[0], "control", "{} case {case}: {roles:?}", c.id);
                 assert!(
                     roles.ends_with(&["probe"]) || roles.ends_with(&["probe", "retry"]),
