@@ -129,7 +129,7 @@ fn validate_proof(
         .map_err(|e| ProofError::Invalid(format!("the proof's signature: {e}")))?
         .claims;
     let text = |n: &str| claims.get(n).and_then(Value::as_str);
-    if !text("htm").is_some_and(|m| m == htm) {
+    if text("htm").is_none_or(|m| m != htm) {
         return Err(bad("the proof's htm is not the request's method"));
     }
     if !has(state, Defect::DpopIgnoresHtu)
@@ -186,18 +186,18 @@ pub(super) fn at_token_endpoint(
     headers: &HeaderMap,
     method: &str,
     refuse: impl Fn(&str, &str) -> Response,
-) -> Result<Option<String>, Response> {
+) -> Result<Option<String>, Box<Response>> {
     let Some(policy) = &state.cfg.dpop else {
         return Ok(None);
     };
     let answer = |e: ProofError| match e {
-        ProofError::Invalid(why) => refuse("invalid_dpop_proof", &why),
+        ProofError::Invalid(why) => Box::new(refuse("invalid_dpop_proof", &why)),
         ProofError::Nonce => {
             let mut resp = refuse("use_dpop_nonce", "a DPoP nonce is required");
             if let Ok(v) = HeaderValue::from_str(&state.dpop.nonce) {
                 resp.headers_mut().insert("dpop-nonce", v);
             }
-            resp
+            Box::new(resp)
         }
     };
     let Some(proof) = dpop_header(headers).map_err(answer)? else {
@@ -277,7 +277,7 @@ pub(super) fn authorization(headers: &HeaderMap) -> Option<(String, bool)> {
 }
 
 /// A 401 with a DPoP challenge (RFC 9449 §7.1).
-fn dpop_challenge(error: &str, description: &str) -> Response {
+fn dpop_challenge(error: &str, description: &str) -> Box<Response> {
     let mut resp = StatusCode::UNAUTHORIZED.into_response();
     let value = format!(
         "DPoP algs=\"ES256 RS256\", error=\"{error}\", error_description=\"{description}\""
@@ -286,7 +286,7 @@ fn dpop_challenge(error: &str, description: &str) -> Response {
         resp.headers_mut()
             .insert(axum::http::header::WWW_AUTHENTICATE, v);
     }
-    resp
+    Box::new(resp)
 }
 
 /// The resource API's check of a DPoP-bound token (RFC 9449 §7): presented under the DPoP
@@ -300,7 +300,7 @@ pub(super) fn at_resource(
     token: &str,
     dpop_scheme: bool,
     jkt: Option<&str>,
-) -> Result<(), Response> {
+) -> Result<(), Box<Response>> {
     let Some(jkt) = jkt else {
         return Ok(());
     };

@@ -349,7 +349,8 @@ async fn exchange(
     // second use.
     let proven = super::dpop::at_token_endpoint(state, headers, method.as_str(), |e, d| {
         bad_request(state, e, d)
-    })?;
+    })
+    .map_err(|r| *r)?;
     let cx = validate::Context {
         cfg: &state.cfg,
         cache: &state.cache,
@@ -787,7 +788,7 @@ pub(crate) async fn resource_api(
         dpop_scheme,
         issued.jkt.as_deref(),
     ) {
-        return refused;
+        return *refused;
     }
     if has(Defect::ApiRefusesRestrictedTokens) && !issued.resources.is_empty() {
         return challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"));
