@@ -54,6 +54,9 @@ pub struct FormRequest {
     pub method: HttpMethod,
     /// Send the parameters as a JSON object instead of a form.
     pub json_body: bool,
+    /// Extra request headers (a `DPoP` proof, RFC 9449 §4.1), shown in the record and the
+    /// curl reproduction as they are.
+    pub headers: Vec<(String, String)>,
 }
 
 /// An HTTP client with a per-request timeout and a body cap, never following redirects.
@@ -202,6 +205,16 @@ impl HttpClient {
                 params.push(("client_id".into(), c.id.clone()));
             }
         }
+        for (name, value) in &req.headers {
+            if let (Ok(n), Ok(v)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(n, v);
+                shown_headers.push((name.to_ascii_lowercase(), value.clone()));
+                curl_auth.push_str(&format!(" -H {}", shell_quote(&format!("{name}: {value}"))));
+            }
+        }
         let secret_env = req.auth.as_ref().map_or("", |c| c.secret_env.as_str());
         let is_secret = |v: &str| secrets.contains(&v);
         let encode = |redact: bool| {
@@ -316,23 +329,33 @@ impl HttpClient {
         url: &str,
         token: Option<&str>,
     ) -> Exchange {
-        let (rb, name) = (
+        let auth = token.map(|t| format!("Bearer {t}"));
+        self.authorized_request(role, method, url, auth.as_deref(), &[])
+            .await
+    }
+
+    /// Calls a resource API with an optional `Authorization` value (`Bearer …`, `DPoP …`,
+    /// RFC 9449 §7.1) and extra headers (a `DPoP` proof).
+    pub async fn authorized_request(
+        &self,
+        role: &str,
+        method: HttpMethod,
+        url: &str,
+        authorization: Option<&str>,
+        extra: &[(String, String)],
+    ) -> Exchange {
+        let (mut rb, name) = (
             self.inner.request(wire_method(method), url),
             method.as_str(),
         );
         let mut shown_headers = Vec::new();
         let mut curl = format!("curl -sS -X {name} {}", shell_quote(url));
-        let rb = match token {
-            Some(t) => {
-                shown_headers.push(("authorization".to_string(), format!("Bearer {t}")));
-                curl.push_str(&format!(
-                    " -H {}",
-                    shell_quote(&format!("Authorization: Bearer {t}"))
-                ));
-                rb.bearer_auth(t)
-            }
-            None => rb,
-        };
+        let auth = authorization.map(|a| ("Authorization".to_string(), a.to_string()));
+        for (k, v) in auth.iter().chain(extra) {
+            shown_headers.push((k.to_ascii_lowercase(), v.clone()));
+            curl.push_str(&format!(" -H {}", shell_quote(&format!("{k}: {v}"))));
+            rb = rb.header(k.as_str(), v.as_str());
+        }
         let request = RecordedRequest {
             method: name.into(),
             url: url.to_string(),

@@ -157,6 +157,9 @@ pub struct Fixture {
     /// strings, or `None` when the target does not say (each issued token is then judged by
     /// its form: a JWS whose header `typ` is `at+jwt` is a JWT access token).
     pub access_token_format: Option<AccessTokenFormat>,
+    /// What the RAS does with DPoP (RFC 9449; ID-JAG §9.8): `None` when the target declares
+    /// no support (`dpop: supported` in the target file), and the DPoP checks are SKIP.
+    pub dpop: Option<Dpop>,
 }
 
 /// The form of the access tokens a RAS issues (`access_token_format` in the target file).
@@ -167,6 +170,16 @@ pub enum AccessTokenFormat {
     Jwt,
     /// Opaque strings only the RAS (and introspection) can read: those checks are SKIP.
     Opaque,
+}
+
+/// A RAS that supports DPoP (`dpop: supported`): it takes proofs at its token endpoint,
+/// binds access tokens to their key and serves key-bound ID-JAGs (`cnf.jkt`). Whether it
+/// asks for nonces (RFC 9449 §8) is read from its answers.
+#[derive(Debug, Clone, Default)]
+pub struct Dpop {
+    /// A resource whose resource server requires DPoP-bound tokens (ID-JAG §9.8.1.2.4 step 2):
+    /// an unbound ID-JAG for it without a proof must be refused (DPOP-06; SKIP without it).
+    pub required_resource: Option<String>,
 }
 
 /// An RFC 7662 introspection endpoint and the client credentials it is called with.
@@ -216,6 +229,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ),
     ("resource.r1", "R1, a resource the RAS governs"),
     ("resource.r2", "R2, a second governed resource"),
+    (
+        "resource.dpop_required",
+        "a governed resource whose server requires DPoP-bound tokens (`dpop_required_resource`)",
+    ),
     (
         "resource.foreign",
         "R_FOREIGN, a resource the RAS does not govern",
@@ -356,6 +373,13 @@ impl Fixture {
                 }
             }
             "attacker.url" => Ok(ATTACKER_URL.to_string()),
+            "resource.dpop_required" => self
+                .dpop
+                .as_ref()
+                .and_then(|d| d.required_resource.clone())
+                .ok_or_else(|| {
+                    "the target declares no `dpop_required_resource` (a resource whose server requires DPoP-bound tokens)".to_string()
+                }),
             "client2.id_or_generated" => Ok(self
                 .client2
                 .as_ref()

@@ -534,7 +534,7 @@ async fn token(
     }
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => authorization_code(&state, role, &form),
-        Some(TOKEN_EXCHANGE) => token_exchange(&state, role, &form),
+        Some(TOKEN_EXCHANGE) => token_exchange(&state, role, &form, &headers),
         Some(_) => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -629,8 +629,28 @@ fn verify_id_token(state: &IdpState, role: IssuerRole, token: &str) -> Result<St
 }
 
 /// RFC 8693 token exchange of an ID token for an ID-JAG (ID-JAG §4.3).
-fn token_exchange(state: &IdpState, role: IssuerRole, form: &HashMap<String, String>) -> Response {
+fn token_exchange(
+    state: &IdpState,
+    role: IssuerRole,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    // ID-JAG §9.8.1.1: with a valid DPoP proof, the ID-JAG is bound to its key (cnf.jkt).
+    let jkt = match headers.get("dpop").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(proof)) => match crate::jose::dpop::proven_jkt(proof) {
+            Ok(jkt) => Some(jkt),
+            Err(why) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", &why),
+        },
+        Some(Err(_)) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                "the DPoP header is not ASCII",
+            );
+        }
+    };
     if get("requested_token_type") != Some(ID_JAG_TOKEN_TYPE) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -690,6 +710,9 @@ fn token_exchange(state: &IdpState, role: IssuerRole, form: &HashMap<String, Str
     }
     if let Some(s) = get("scope") {
         claims.insert("scope".into(), json!(s));
+    }
+    if let Some(jkt) = jkt {
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
     }
     let alg = state.jag_alg.lock().map_or(KeyAlg::RS256, |a| *a);
     match sign_jwt(

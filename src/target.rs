@@ -237,10 +237,30 @@ pub struct TargetFile {
     /// form (a JWS whose header `typ` is `at+jwt` or `application/at+jwt` is one).
     #[serde(default)]
     pub access_token_format: Option<fixture::AccessTokenFormat>,
+    /// What the RAS does with DPoP (RFC 9449; ID-JAG §9.8): `supported` (it takes DPoP proofs,
+    /// binds access tokens to their key and serves key-bound ID-JAGs) or `none`. Absent or
+    /// `none`: the DPoP checks are SKIP. Whether it asks for nonces is read from its answers.
+    #[serde(default)]
+    pub dpop: Option<DpopSupport>,
+    /// With `dpop: supported`: a resource the RAS governs whose resource server requires
+    /// DPoP-bound tokens (ID-JAG §9.8.1.2.4 step 2), e.g. an API configured so; DPOP-06 sends
+    /// an unbound ID-JAG for it without a proof, and is SKIP without it.
+    #[serde(default)]
+    pub dpop_required_resource: Option<String>,
     /// The text the file was parsed from, so that errors found later name their position.
     #[serde(skip)]
     #[schemars(skip)]
     pub source: Option<std::sync::Arc<str>>,
+}
+
+/// The target file's `dpop`: whether the RAS supports DPoP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DpopSupport {
+    /// The RAS does not support DPoP: the DPoP checks are SKIP.
+    None,
+    /// The RAS takes DPoP proofs at its token endpoint (RFC 9449 §5).
+    Supported,
 }
 
 /// Default per-request timeout.
@@ -480,7 +500,26 @@ impl TargetFile {
                 })
                 .transpose()?,
             access_token_format: self.access_token_format,
+            dpop: self.dpop(at)?,
         })
+    }
+
+    /// `dpop` and `dpop_required_resource` as the fixture holds them.
+    fn dpop(&self, at: &Place) -> Result<Option<fixture::Dpop>, InputError> {
+        if let Some(r) = &self.dpop_required_resource {
+            http_url(at, "dpop_required_resource", r)?;
+            if self.dpop != Some(DpopSupport::Supported) {
+                return Err(at.error(
+                    "dpop_required_resource",
+                    "needs `dpop: supported` (a resource requiring DPoP-bound tokens on a RAS without DPoP)",
+                ));
+            }
+        }
+        Ok(
+            (self.dpop == Some(DpopSupport::Supported)).then(|| fixture::Dpop {
+                required_resource: self.dpop_required_resource.clone(),
+            }),
+        )
     }
 
     /// `idp.bind` is an `ip:port` socket address, and `idp.public_url` an http(s) URL.

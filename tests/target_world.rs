@@ -404,6 +404,8 @@ fn authorization_details_are_the_targets_and_checked_where_written() {
         .placeholder_value("rar.type")
         .expect_err("not declared");
     assert!(why.0.contains("`authorization_details`"), "{why}");
+}
+
 /// `access_token_format` decides whether the RFC 9068 checks apply: declared `jwt` they
 /// judge; absent, a token typed at+jwt is judged as one; against opaque tokens, or declared
 /// `opaque`, they are SKIP naming the key.

@@ -180,6 +180,32 @@ impl SigningKey {
         m
     }
 
+    /// The public key as a JWK of its required members only (RFC 7638 §3.2), as a DPoP proof
+    /// carries it in its `jwk` header (RFC 9449 §4.2).
+    pub fn public_jwk_required(&self) -> Value {
+        Value::Object(
+            self.public_jwk_members()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v)))
+                .collect(),
+        )
+    }
+
+    /// The EC private scalar `d` (RFC 7518 §6.2.2.1), base64url, read from the key's PKCS#8
+    /// form: what a JWK that leaks its private key carries. `None` for RSA keys.
+    pub fn private_ec_d(&self) -> Option<String> {
+        let Inner::Ec(k) = &self.inner else {
+            return None;
+        };
+        let der = k.to_pkcs8v1().ok()?;
+        let der = der.as_ref();
+        // ECPrivateKey (RFC 5915): version 1 (02 01 01), then the 32-byte octet string.
+        let at = der
+            .windows(5)
+            .position(|w| w == [0x02, 0x01, 0x01, 0x04, 0x20])?;
+        der.get(at + 5..at + 37).map(b64)
+    }
+
     /// The public key as a JWK with `kid`, `alg` and `use: sig`.
     pub fn public_jwk(&self) -> Value {
         let mut jwk = serde_json::Map::new();
@@ -290,6 +316,22 @@ fn pem_lf(tag: &str, der: Vec<u8>) -> String {
     )
 }
 
+/// The RFC 7638 SHA-256 thumbprint of a public JWK given as JSON (an EC or RSA key), from
+/// its required members; `None` when it is neither or lacks one. A DPoP `cnf.jkt` is this
+/// thumbprint (RFC 9449 §6.1), the same as a key's `kid` here.
+pub fn jwk_thumbprint(jwk: &Value) -> Option<String> {
+    let required: &[&'static str] = match jwk.get("kty")?.as_str()? {
+        "EC" => &["crv", "kty", "x", "y"],
+        "RSA" => &["e", "kty", "n"],
+        _ => return None,
+    };
+    let mut m = BTreeMap::new();
+    for name in required {
+        m.insert(*name, jwk.get(*name)?.as_str()?.to_string());
+    }
+    Some(super::jws::thumbprint(&m))
+}
+
 /// One issuer's keys: an RS256 key and an ES256 key.
 #[derive(Debug)]
 pub struct IssuerKeys {
@@ -331,6 +373,8 @@ pub struct Keyring {
     enc: SigningKey,
     client: SigningKey,
     weak: super::weak::WeakRsaKey,
+    dpop: SigningKey,
+    dpop_other: SigningKey,
 }
 
 impl Keyring {
@@ -347,6 +391,8 @@ impl Keyring {
             enc: SigningKey::generate(KeyAlg::RS256)?,
             client: SigningKey::generate(KeyAlg::ES256)?,
             weak: super::weak::WeakRsaKey::generate().map_err(KeyError::Crypto)?,
+            dpop: SigningKey::generate(KeyAlg::ES256)?,
+            dpop_other: SigningKey::generate(KeyAlg::ES256)?,
         })
     }
 
@@ -354,6 +400,17 @@ impl Keyring {
     /// condition (JAG-SIG-18, RFC 7518 §3.3).
     pub fn weak(&self) -> &super::weak::WeakRsaKey {
         &self.weak
+    }
+
+    /// The requesting app's DPoP key K (RFC 9449 §4.2; ES256, made per run: DPoP keys are not
+    /// registered, a bound ID-JAG names the key by its `cnf.jkt`).
+    pub fn dpop(&self) -> &SigningKey {
+        &self.dpop
+    }
+
+    /// Another DPoP key K′, for proofs by a key the ID-JAG is not bound to.
+    pub fn dpop_other(&self) -> &SigningKey {
+        &self.dpop_other
     }
 
     /// Keys that no issuer publishes: signing with them gives an unknown `kid`.
@@ -448,6 +505,8 @@ impl Keyring {
                 })?,
                 Err(_) => super::weak::WeakRsaKey::generate().map_err(KeyError::Crypto)?,
             },
+            dpop: SigningKey::generate(KeyAlg::ES256)?,
+            dpop_other: SigningKey::generate(KeyAlg::ES256)?,
         }))
     }
 

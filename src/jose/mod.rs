@@ -3,6 +3,7 @@
 //! Pure code: no I/O beyond key files, no async. The reference RAS never verifies with this
 //! module (it uses jsonwebtoken's decoder), so a minting bug cannot cancel itself out.
 
+pub mod dpop;
 pub mod forge;
 pub mod jws;
 pub mod keys;

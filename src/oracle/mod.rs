@@ -12,6 +12,7 @@
 pub mod acceptance;
 pub mod cases;
 pub mod classify;
+pub mod dpop;
 pub mod expect;
 pub mod findings;
 pub mod fuzz;

@@ -1,5 +1,6 @@
 //! How the resource API finds the access token in a request (RFC 6750 §2): the
-//! `Authorization: Bearer` header (the method resource servers MUST support, §2.1), the
+//! `Authorization: Bearer` header (the method resource servers MUST support, §2.1; `DPoP` for a
+//! DPoP-bound token, RFC 9449 §7.1), the
 //! `access_token` form body parameter (§2.2) or the `access_token` query parameter (§2.3).
 //! A client MUST NOT use more than one method (§2); the reference refuses such a request with
 //! 400 `invalid_request` (§3.1) and supports the header alone, unless a defect says otherwise.
@@ -40,11 +41,8 @@ pub fn presented(
     query: Option<&str>,
     body: &[u8],
 ) -> Presented {
-    let from_header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
+    // The Bearer scheme, or DPoP for a DPoP-bound token (RFC 9449 §7.1).
+    let from_header = super::dpop::authorization(headers).map(|(t, _)| t);
     let from_query = access_tokens(query.unwrap_or_default().as_bytes());
     let is_form = headers
         .get(header::CONTENT_TYPE)

@@ -14,6 +14,15 @@ use crate::jose::IssuerRole;
 /// The JWKS cache time when the fixture names none.
 pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(300);
 
+/// What the reference does with DPoP: its policy, from the fixture.
+#[derive(Debug, Clone, Default)]
+pub struct DpopPolicy {
+    /// Whether the token endpoint asks for a server nonce (RFC 9449 §8).
+    pub nonces: bool,
+    /// Resources whose resource server requires DPoP-bound tokens.
+    pub required_resources: Vec<String>,
+}
+
 /// A client registered at the reference RAS.
 #[derive(Debug, Clone)]
 pub struct RegisteredClient {
@@ -91,6 +100,9 @@ pub struct ReferenceConfig {
     /// The RFC 9396 authorization detail types it supports (empty: no RAR, and an
     /// `authorization_details` claim is ignored).
     pub rar_types: Vec<String>,
+    /// DPoP (RFC 9449): `None` when the reference takes no proofs (its fixture declares no
+    /// DPoP support).
+    pub dpop: Option<DpopPolicy>,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -148,7 +160,18 @@ impl ReferenceConfig {
                 )
             })
             .collect();
+        let dpop = fixture.dpop.as_ref().map(|d| DpopPolicy {
+            nonces: true,
+            required_resources: d.required_resource.iter().cloned().collect(),
+        });
+        let resources: Vec<String> = [&fixture.resource, &fixture.resource2]
+            .into_iter()
+            .flatten()
+            .chain(dpop.iter().flat_map(|d| &d.required_resources))
+            .cloned()
+            .collect();
         ReferenceConfig {
+            dpop,
             jwt_clients,
             issuer: fixture.ras_issuer.clone(),
             token_endpoint: fixture.token_endpoint.clone(),
@@ -158,11 +181,7 @@ impl ReferenceConfig {
             intersect_requested_scope: false,
             clients,
             trusted,
-            resources: [&fixture.resource, &fixture.resource2]
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect(),
+            resources,
             read_scope: scopes.first().cloned().unwrap_or_else(|| "s.read".into()),
             write_scope: scopes.get(1).cloned().unwrap_or_else(|| "s.write".into()),
             scopes,

@@ -108,8 +108,6 @@ defects! {
     /// Reads unknown claims into a typed map without booleans or null (say `email_verified:
     /// true`): such a claim is a 500. `xaa-conform fuzz` finds it too.
     PanicOnOddClaimType = "panic-on-odd-claim-type", "answers 500 when a claim it does not know holds a boolean or null", [("BASE-08", Fail)];
-    /// Ignores `cnf`, serving key-bound ID-JAGs without proof of possession.
-    IgnoreCnf = "ignore-cnf", "ignores cnf, serving key-bound ID-JAGs without proof of possession", [("JAG-CNF-01", Fail)];
 
     // iss.
     /// Does not refuse unlisted issuers: fetches their keys from their own discovery
@@ -321,7 +319,7 @@ defects! {
 
     // Resource API.
     /// The resource API refuses tokens that are restricted to a resource.
-    ApiRefusesRestrictedTokens = "api-refuses-restricted-tokens", "the resource API refuses audience-restricted tokens, its own included", [("RS-01", Fail), ("RS-06", Warn)];
+    ApiRefusesRestrictedTokens = "api-refuses-restricted-tokens", "the resource API refuses audience-restricted tokens, its own included", [("RS-01", Fail), ("RS-06", Warn), ("RS-08", Skip)];
     /// The resource API answers a request without a token with a bare 401.
     ApiChallengeMissing = "api-challenge-missing", "the resource API answers a request without a token with no challenge", [("RS-02", Fail)];
     /// The resource API accepts any Bearer token.
@@ -377,6 +375,29 @@ defects! {
     ApiAcceptsTwoTokenMethods = "api-accepts-two-token-methods", "the resource API accepts a token sent in the header and the query or body at once", [("RS-09", Warn)];
     /// The resource API takes `?access_token=` without `Cache-Control: private`.
     ApiQueryTokenCacheable = "api-query-token-cacheable", "the resource API accepts ?access_token= and answers without Cache-Control: private", [("RS-10", Warn)];
+    // DPoP (RFC 9449; ID-JAG §9.8.1.2): the token endpoint, then the resource API.
+    /// Ignores `cnf`, serving key-bound ID-JAGs without proof of possession.
+    IgnoreCnf = "ignore-cnf", "ignores cnf, serving key-bound ID-JAGs without proof of possession, or with a proof by any key", [("JAG-CNF-01", Fail), ("DPOP-02", Fail), ("DPOP-03", Fail)];
+    /// Compares `cnf.jkt` with the proof's key only when a proof comes.
+    DpopProofOptionalForBoundJag = "dpop-proof-optional-for-bound-jag", "accepts a key-bound ID-JAG without a DPoP proof (it checks cnf.jkt only when a proof comes)", [("JAG-CNF-01", Fail), ("DPOP-03", Fail)];
+    /// Validates the proof but never compares its key with `cnf.jkt`.
+    DpopJktNotCompared = "dpop-jkt-not-compared", "validates the DPoP proof but does not compare its key with the ID-JAG's cnf.jkt", [("DPOP-02", Fail)];
+    /// Does not compare the proof's `htu` with the request URL.
+    DpopIgnoresHtu = "dpop-ignores-htu", "does not compare a DPoP proof's htu with the request's URL", [("DPOP-04", Fail)];
+    /// Keeps no record of proof `jti`s.
+    DpopProofReplayOk = "dpop-proof-replay-ok", "accepts a DPoP proof whose jti it has seen before", [("DPOP-04", Fail)];
+    /// Asks for a nonce, then takes any nonce.
+    DpopNonceAnyValue = "dpop-nonce-any-value", "asks for a DPoP nonce, then accepts a proof with any nonce", [("DPOP-07", Fail)];
+    /// Issues tokens for a resource that requires DPoP-bound tokens without a proof.
+    DpopNotRequiredForResource = "dpop-not-required-for-resource", "issues an unbound token without a proof for a resource whose server requires DPoP-bound tokens", [("DPOP-06", Fail)];
+    /// Takes the proof, then issues an access token bound to no key.
+    DpopUnboundAccessToken = "dpop-unbound-access-token", "validates the DPoP proof, then issues an unbound Bearer access token (ID-JAG §9.8.1.2.1 step 5: it SHOULD be bound to the key)", [("DPOP-01", Warn), ("RS-08", Skip)];
+    /// Answers `token_type: Bearer` for a token it binds to the proof's key.
+    BearerTokenTypeForBoundToken = "bearer-token-type-for-bound-token", "answers token_type Bearer for an access token it binds to the DPoP key", [("RESP-02", Fail), ("RS-08", Skip), ("DPOP-01", Warn)];
+    /// The resource API takes a DPoP-bound token under the Bearer scheme.
+    ApiAcceptsBoundTokenAsBearer = "api-accepts-bound-token-as-bearer", "the resource API accepts a DPoP-bound access token presented as a Bearer token", [("RS-08", Fail)];
+    /// The resource API does not compare the proof's `ath` with the token.
+    ApiIgnoresAth = "api-ignores-ath", "the resource API does not check a DPoP proof's ath against the access token", [("RS-08", Fail)];
 
     // Load (proven by `xaa-conform load`, not the `run` catalogue: see [`Defect::proof`]).
     /// Never answers 429, whatever `--reference-rate-limit` says.

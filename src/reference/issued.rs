@@ -18,4 +18,6 @@ pub struct IssuedToken {
     pub expires: Instant,
     /// When it was issued (seconds since the epoch).
     pub issued_at: i64,
+    /// The thumbprint of the DPoP key it is bound to (RFC 9449 §6), when it is.
+    pub jkt: Option<String>,
 }

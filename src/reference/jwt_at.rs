@@ -79,6 +79,10 @@ pub fn issue(
     if !issued.scopes.is_empty() {
         claims.insert("scope".into(), json!(issued.scopes.join(" ")));
     }
+    if let Some(jkt) = &issued.jkt {
+        // RFC 9449 §6.1: a DPoP-bound JWT access token names its key.
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
+    }
     let typ = if how.typ_jwt { "JWT" } else { AT_TYP };
     sign_jwt(key, Some(typ), &claims).ok()
 }
@@ -193,6 +197,11 @@ pub fn verify(key: &SigningKey, issuer: &str, token: &str, how: &Verifying) -> O
         resources: aud,
         expires: Instant::now() + Duration::from_secs((exp - now) as u64),
         issued_at: claims.get("iat").and_then(Value::as_i64).unwrap_or(now),
+        jkt: claims
+            .get("cnf")
+            .and_then(|c| c.get("jkt"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }
 
@@ -227,6 +236,7 @@ mod tests {
             resources: resources.iter().map(|r| r.to_string()).collect(),
             expires: Instant::now() + Duration::from_secs(60),
             issued_at: unix_now(),
+            jkt: None,
         }
     }
 

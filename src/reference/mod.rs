@@ -3,10 +3,11 @@
 //! Every check must PASS against it; each [`Defect`] switches one validation step wrong, and
 //! the matrix test shows the suite catching exactly that.
 
-mod busy;
 mod bearer;
+mod busy;
 mod config;
 mod defects;
+mod dpop;
 mod introspect;
 mod issued;
 mod jwks;
@@ -28,7 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use config::{ReferenceConfig, RegisteredClient, TrustedIssuer};
+pub use config::{DpopPolicy, ReferenceConfig, RegisteredClient, TrustedIssuer};
 pub use defects::{Defect, Proof, proving as proving_defects};
 pub use ratelimit::RateLimiter;
 pub use variant::{
@@ -52,6 +53,8 @@ pub(crate) struct RasState {
     limiter: Option<RateLimiter>,
     /// The key that signs JWT access tokens, when it issues them (`jwt_access_tokens`).
     at_key: Option<crate::jose::keys::SigningKey>,
+    /// The DPoP nonce and the proof `jti`s seen.
+    dpop: dpop::DpopState,
 }
 
 /// How the reference behaves beyond its fixture.
@@ -154,6 +157,10 @@ pub fn embedded_fixture(
         accepted_algs: crate::fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
         rar: Some(rar::embedded()),
         access_token_format: Some(crate::fixture::AccessTokenFormat::Jwt),
+        // DPoP supported, with nonces, and R_DPOP (`/api/dpop`) requiring bound tokens.
+        dpop: Some(crate::fixture::Dpop {
+            required_resource: Some(format!("{base_url}/api/dpop")),
+        }),
     }
 }
 
@@ -248,6 +255,7 @@ impl ReferenceRas {
             cfg,
             http,
             tokens: Default::default(),
+            dpop: Default::default(),
         });
         let metadata_path = if state.cfg.defects.contains(&Defect::MetadataOnlyAtRoot) {
             metadata_path("")

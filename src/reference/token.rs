@@ -365,6 +365,12 @@ async fn exchange(
     };
     check_grant_type(state, param("grant_type")).map_err(|r| *r)?;
     let assertion = required_assertion(state, param("assertion")).map_err(|r| *r)?;
+    // The DPoP proof before the ID-JAG, so that a retry with a nonce is not the ID-JAG's
+    // second use.
+    let proven = super::dpop::at_token_endpoint(state, headers, method.as_str(), |e, d| {
+        bad_request(state, e, d)
+    })
+    .map_err(|r| *r)?;
     let cx = validate::Context {
         cfg: &state.cfg,
         cache: &state.cache,
@@ -377,6 +383,8 @@ async fn exchange(
     let grant = validate::validate(&cx, assertion)
         .await
         .map_err(|r| refused(state, r, assertion))?;
+    let jkt =
+        super::dpop::binding(state, &grant, proven).map_err(|r| refused(state, r, assertion))?;
     let (resources, resource_claim) =
         granted_resources(state, &grant, param("resource")).map_err(|r| *r)?;
     let granted = granted_scopes(state, &grant, param("scope")).map_err(|r| *r)?;
@@ -397,9 +405,17 @@ async fn exchange(
             resources,
             expires: Instant::now() + Duration::from_secs(lifetime),
             issued_at: crate::jose::mint::unix_now(),
+            jkt: jkt.clone(),
         },
     );
-    let mut resp = token_response(state, &access_token, lifetime, &granted, resource_claim);
+    let mut resp = token_response(
+        state,
+        &access_token,
+        lifetime,
+        &granted,
+        resource_claim,
+        super::dpop::token_type(state, jkt.as_deref()),
+    );
     if authorization_details.is_some() {
         resp = with_authorization_details(state, resp, authorization_details).await;
     }
@@ -674,11 +690,12 @@ fn token_response(
     lifetime: u64,
     granted: &[String],
     resource_claim: Option<Value>,
+    token_type: &str,
 ) -> Response {
     let has = |d: Defect| state.cfg.defects.contains(&d);
     let mut body = json!({
         "access_token": access_token,
-        "token_type": if has(Defect::TokenTypeNA) { "N_A" } else { "Bearer" },
+        "token_type": if has(Defect::TokenTypeNA) && token_type == "Bearer" { "N_A" } else { token_type },
     });
     if !has(Defect::NoExpiresIn) {
         body["expires_in"] = json!(lifetime);
@@ -812,6 +829,8 @@ pub(crate) async fn resource_api(
             return challenge(StatusCode::UNAUTHORIZED, None);
         }
     };
+    // A DPoP-bound token comes under the DPoP scheme (RFC 9449 §7.1).
+    let dpop_scheme = super::dpop::authorization(&headers).is_some_and(|(_, dpop)| dpop);
     let url = format!("{}/api/{name}", state.cfg.api_base);
     let issued = state
         .tokens
@@ -836,6 +855,17 @@ pub(crate) async fn resource_api(
         }
         _ => return challenge(StatusCode::UNAUTHORIZED, Some("invalid_token")),
     };
+    if let Err(refused) = super::dpop::at_resource(
+        &state,
+        &headers,
+        method.as_str(),
+        &url,
+        &token,
+        dpop_scheme,
+        issued.jkt.as_deref(),
+    ) {
+        return *refused;
+    }
     if has(Defect::ApiRefusesRestrictedTokens) && !issued.resources.is_empty() {
         return challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"));
     }

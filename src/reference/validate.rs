@@ -34,6 +34,8 @@ pub struct Grant {
     pub resource_claim: Option<Value>,
     /// The granted authorization details (RFC 9396), when the ID-JAG carried some.
     pub authorization_details: Option<Vec<Value>>,
+    /// The `cnf.jkt` of a key-bound ID-JAG (ID-JAG §9.8.1.1): the DPoP key it needs a proof by.
+    pub cnf_jkt: Option<String>,
 }
 
 pub use super::jwks::JwksCache;
@@ -367,7 +369,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
     };
     check_jti(cx, &claims, &iss, times).await?;
     let user = subject_account(cx, &claims, &issuer, &iss)?;
-    check_cnf(cfg, &claims)?;
+    let cnf_jkt = check_cnf(cfg, &claims)?;
     check_client_id(cx, &claims)?;
     let (resources, resource_claim) = resource_claim(cfg, &claims)?;
     let scopes = scope_claim(cfg, &claims)?;
@@ -378,6 +380,7 @@ pub async fn validate(cx: &Context<'_>, token: &str) -> Result<Grant, Refusal> {
         resources,
         resource_claim,
         authorization_details,
+        cnf_jkt,
     })
 }
 
@@ -497,8 +500,10 @@ fn claims(cfg: &ReferenceConfig, payload_segment: &str) -> Result<Map<String, Va
     {
         return Err(server_error(format!("cannot read claim {}", extra.0)));
     }
+    // A server with DPoP knows `cnf` (RFC 9449 §6.1).
+    let known = |k: &str| CORE_CLAIMS.contains(&k) || (k == "cnf" && cfg.dpop.is_some());
     if has(Defect::RejectUnknownClaims)
-        && let Some(extra) = claims.keys().find(|k| !CORE_CLAIMS.contains(&k.as_str()))
+        && let Some(extra) = claims.keys().find(|k| !known(k.as_str()))
     {
         return Err(invalid_grant(format!("unsupported claim {extra}")));
     }
@@ -923,15 +928,30 @@ fn subject_account(
     }
 }
 
-/// cnf: a key-bound ID-JAG needs proof of possession (ID-JAG §9.8.1); this RAS supports no
-/// DPoP, so it can never be satisfied.
-fn check_cnf(cfg: &ReferenceConfig, claims: &Map<String, Value>) -> Result<(), Refusal> {
-    if claims.contains_key("cnf") && !cfg.defects.contains(&Defect::IgnoreCnf) {
+/// cnf: a key-bound ID-JAG needs proof of possession (ID-JAG §9.8.1). A RAS with DPoP reads
+/// its `jkt` (RFC 9449 §6.1), which the token endpoint compares with the proof's key; one
+/// without DPoP can never see it satisfied. Under `ignore-cnf` it is not read at all.
+fn check_cnf(
+    cfg: &ReferenceConfig,
+    claims: &Map<String, Value>,
+) -> Result<Option<String>, Refusal> {
+    let Some(cnf) = claims.get("cnf") else {
+        return Ok(None);
+    };
+    if cfg.defects.contains(&Defect::IgnoreCnf) {
+        return Ok(None);
+    }
+    if cfg.dpop.is_none() {
         return Err(invalid_grant(
-            "the ID-JAG is key-bound (cnf) and no DPoP proof was given",
+            "the ID-JAG is key-bound (cnf) and this server takes no DPoP proof",
         ));
     }
-    Ok(())
+    match cnf.get("jkt").and_then(Value::as_str) {
+        Some(jkt) if !jkt.is_empty() => Ok(Some(jkt.to_string())),
+        _ => Err(invalid_grant(
+            "the ID-JAG's cnf names no DPoP key (jkt) this server can check",
+        )),
+    }
 }
 
 /// client_id: the authenticated client (ID-JAG §4.4.1).

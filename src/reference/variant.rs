@@ -39,6 +39,10 @@ pub enum ReferenceVariant {
     /// No rich authorization requests (RFC 9396): an `authorization_details` claim is ignored,
     /// and the target declares no `authorization_details`.
     NoRar,
+    /// No DPoP: DPoP proofs are ignored and key-bound ID-JAGs refused (`dpop` left out).
+    NoDpop,
+    /// DPoP without server nonces (RFC 9449 §8 makes them the server's choice).
+    DpopNoNonce,
 }
 
 /// Where the target.yaml printed for a variant takes the client secrets from.
@@ -61,7 +65,7 @@ pub const OTHER_RAR_TYPE: &str = "todo_access";
 
 impl ReferenceVariant {
     /// Every variant, in the order they are listed and tested.
-    pub const ALL: [ReferenceVariant; 13] = [
+    pub const ALL: [ReferenceVariant; 15] = [
         ReferenceVariant::OtherScopes,
         ReferenceVariant::Rs256Only,
         ReferenceVariant::Es256Only,
@@ -75,6 +79,8 @@ impl ReferenceVariant {
         ReferenceVariant::RateLimit5,
         ReferenceVariant::OpaqueAccessTokens,
         ReferenceVariant::NoRar,
+        ReferenceVariant::NoDpop,
+        ReferenceVariant::DpopNoNonce,
     ];
 
     /// The kebab-case name (`--variant NAME`).
@@ -93,6 +99,8 @@ impl ReferenceVariant {
             ReferenceVariant::RateLimit5 => "rate-limit-5",
             ReferenceVariant::OpaqueAccessTokens => "opaque-access-tokens",
             ReferenceVariant::NoRar => "no-rar",
+            ReferenceVariant::NoDpop => "no-dpop",
+            ReferenceVariant::DpopNoNonce => "dpop-no-nonce",
         }
     }
 
@@ -137,6 +145,12 @@ impl ReferenceVariant {
             }
             ReferenceVariant::NoRar => {
                 "no rich authorization requests: authorization_details is an unknown claim, ignored (RFC 7519 §4; RFC 9396 is optional)"
+            }
+            ReferenceVariant::NoDpop => {
+                "no DPoP: proofs are ignored and key-bound ID-JAGs refused (DPoP is an optional feature of ID-JAG §9.8)"
+            }
+            ReferenceVariant::DpopNoNonce => {
+                "DPoP without server nonces (RFC 9449 §8: nonces are the server's choice)"
             }
         }
     }
@@ -194,6 +208,7 @@ impl ReferenceVariant {
             ReferenceVariant::OpaqueAccessTokens => {
                 fixture.access_token_format = Some(crate::fixture::AccessTokenFormat::Opaque)
             }
+            ReferenceVariant::NoDpop => fixture.dpop = None,
             _ => {}
         }
     }
@@ -212,6 +227,11 @@ impl ReferenceVariant {
             ReferenceVariant::TerseErrors => cfg.error_descriptions = false,
             ReferenceVariant::RateLimit5 => cfg.rate_limit = Some(5),
             ReferenceVariant::OpaqueAccessTokens => cfg.jwt_access_tokens = false,
+            ReferenceVariant::DpopNoNonce => {
+                if let Some(d) = &mut cfg.dpop {
+                    d.nonces = false;
+                }
+            }
             _ => {}
         }
     }
@@ -381,6 +401,12 @@ pub fn target_yaml_with_idp(
             types.join(", "),
             serde_json::Value::Object(rar.example.clone())
         ));
+    }
+    if let Some(d) = &fixture.dpop {
+        line("dpop: supported".into());
+        if let Some(r) = &d.required_resource {
+            line(format!("dpop_required_resource: {}", quoted(r)));
+        }
     }
     if fixture.accepted_algs != crate::fixture::DEFAULT_ACCEPTED_ALGS {
         let names: Vec<&str> = fixture.accepted_algs.iter().map(|a| a.name()).collect();

@@ -75,10 +75,12 @@ impl From<ExchangeError> for BuildError {
 }
 
 /// The requesting app's real path to an ID-JAG: sign the user in at the trusted issuer
-/// (authorization code), then exchange the ID token for an ID-JAG (RFC 8693, ID-JAG §4.3).
+/// (authorization code), then exchange the ID token for an ID-JAG (RFC 8693, ID-JAG §4.3),
+/// with a DPoP proof by `dpop` when given, so that the ID-JAG is bound to it (§9.8.1.1).
 async fn id_jag_by_exchange(
     ctx: &RunContext,
     exchanges: &mut Vec<Exchange>,
+    dpop: Option<&crate::jose::SigningKey>,
 ) -> Result<String, ExchangeError> {
     let iss = ctx
         .fixture
@@ -93,7 +95,7 @@ async fn id_jag_by_exchange(
     };
     let code = sign_in(ctx, iss, &app, exchanges).await?;
     let id_token = redeem_code(ctx, iss, &app, &code, exchanges).await?;
-    exchange_id_token(ctx, iss, &app, &id_token, exchanges).await
+    exchange_id_token(ctx, iss, &app, &id_token, dpop, exchanges).await
 }
 
 /// Where the fake IdP sends the user back with the authorization code.
@@ -182,6 +184,7 @@ async fn exchange_id_token(
     iss: &str,
     app: &ClientCredentials,
     id_token: &str,
+    dpop: Option<&crate::jose::SigningKey>,
     exchanges: &mut Vec<Exchange>,
 ) -> Result<String, ExchangeError> {
     let f = &ctx.fixture;
@@ -198,14 +201,33 @@ async fn exchange_id_token(
     if let Some(s) = &f.scope {
         pairs.push(("scope", s));
     }
+    let url = format!("{iss}/token");
+    let mut headers = Vec::new();
+    if let Some(key) = dpop {
+        let target = crate::jose::dpop::ProofFor {
+            htm: "POST".into(),
+            htu: url.clone(),
+            ..Default::default()
+        };
+        let proof = crate::jose::dpop::proof(
+            key,
+            key,
+            &target,
+            crate::jose::dpop::ProofChoice::Valid,
+            now_secs(),
+        )
+        .map_err(|e| format!("could not make the DPoP proof: {e}"))?;
+        headers.extend(proof.map(|p| ("DPoP".to_string(), p.token)));
+    }
+    let request = FormRequest {
+        params: form(&pairs),
+        auth: Some(app.clone()),
+        headers,
+        ..Default::default()
+    };
     let ex = ctx
         .http
-        .post_form(
-            "idp-token-exchange",
-            &format!("{iss}/token"),
-            &form(&pairs),
-            Some(app),
-        )
+        .token_request("idp-token-exchange", &url, &request)
         .await;
     let body = json_body(&ex);
     let summary = oracle::summarize(&oracle::classify(&ex));
@@ -442,6 +464,21 @@ async fn judge(
         Err(e) => return oracle::judge_unbuilt(&e),
     };
     let (level, expect) = sc.for_target(&ctx.profile, &ctx.fixture);
+    if let Some(step) = sc.dpop.clone() {
+        // The real path to a bound ID-JAG: the token exchange with a proof by the DPoP key.
+        let exchanged = match sc.obtain {
+            Obtain::TokenExchange if ctx.fixture.dpop.is_some() => {
+                let key = step.bind.then(|| ctx.keyring.dpop());
+                match id_jag_by_exchange(ctx, exchanges, key).await {
+                    Ok(t) => Some(t),
+                    Err(e) => return oracle::judge_unbuilt(&BuildError::from(e)),
+                }
+            }
+            _ => None,
+        };
+        return super::dpop::conduct(ctx, &sc, level, expect, &step, exchanges, token, exchanged)
+            .await;
+    }
     match expect {
         Expect::Rules(Rules::Metadata(rules)) => {
             let mut tried = Vec::new();
@@ -621,7 +658,7 @@ async fn obtain_probe(
             Ok(m.token)
         }
         Obtain::TokenExchange => {
-            let t = id_jag_by_exchange(ctx, exchanges).await?;
+            let t = id_jag_by_exchange(ctx, exchanges, None).await?;
             let (header, claims) = crate::jose::jws::decode_for_display(&t);
             *token = Some(SentToken {
                 token: t.clone(),

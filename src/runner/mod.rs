@@ -5,6 +5,7 @@
 pub mod activity;
 mod cases;
 pub(crate) mod check;
+mod dpop;
 mod jwt_access_token;
 pub(crate) mod preflight;
 mod procedures;

@@ -172,6 +172,7 @@ pub(crate) fn token_request_for(
         content_type: rq.content_type.clone(),
         method: rq.method.unwrap_or_default(),
         json_body: rq.json_body,
+        headers: Vec::new(),
     })
 }
 

@@ -3,6 +3,7 @@
 //! The catalogue under `scenarios/` is compiled into the binary; `--scenarios DIR` loads
 //! another folder instead.
 
+pub mod dpop;
 mod load;
 pub mod select;
 
@@ -340,6 +341,9 @@ pub struct Case {
     /// The resource-API step, instead of the scenario's `api:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiStep>,
+    /// The DPoP block, instead of the scenario's `dpop:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<dpop::DpopStep>,
 }
 
 /// The scenario format this build writes and reads (`version: 2`): level and source come
@@ -458,6 +462,10 @@ pub struct Scenario {
     /// `oracle::combine_cases`). Empty: the scenario is its one case.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cases: Vec<Case>,
+    /// A DPoP check (RFC 9449; ID-JAG §9.8): the ID-JAG's binding, the probe's proof, the
+    /// resource-API presentation (see [`dpop::DpopStep`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<dpop::DpopStep>,
 }
 
 impl Scenario {
@@ -494,6 +502,9 @@ impl Scenario {
         if let Some(api) = &case.api {
             sc.api = Some(api.clone());
         }
+        if let Some(dpop) = &case.dpop {
+            sc.dpop = Some(dpop.clone());
+        }
         sc
     }
 
@@ -504,7 +515,14 @@ impl Scenario {
         } else {
             self.jag.describe()
         };
-        let request = self.request.describe();
+        let mut request = self.request.describe();
+        if let Some(d) = &self.dpop {
+            request = if request.is_empty() {
+                d.describe()
+            } else {
+                format!("{}, {request}", d.describe())
+            };
+        }
         match (jag.is_empty(), request.is_empty()) {
             (true, true) => "the valid ID-JAG".into(),
             (false, true) => jag,
