@@ -9,7 +9,15 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 /// The members whose values are the server's world.
-const WORLD: &[&str] = &["scope", "iss", "aud", "sub", "client_id", "resource"];
+const WORLD: &[&str] = &[
+    "scope",
+    "iss",
+    "aud",
+    "sub",
+    "client_id",
+    "resource",
+    "tenant",
+];
 
 /// Expectation members that hold scope values.
 const SCOPE_RULES: &[&str] = &["scope_within", "scope_at_most", "scope_excludes"];
@@ -64,12 +72,22 @@ fn own_world_values(doc: &Value) -> Vec<(String, String)> {
         strings(v, path, &mut s);
         found.extend(s.into_iter().map(|(p, s)| (p, s.to_string())));
     };
-    // Claims set or duplicated in the ID-JAG.
-    for section in ["claims", "duplicate_claims"] {
-        if let Some(Value::Object(m)) = doc.pointer(&format!("/jag/{section}")) {
+    // Claims set or duplicated in the ID-JAG, or in the positive control's.
+    for (jag, section) in [
+        ("jag", "claims"),
+        ("jag", "duplicate_claims"),
+        ("control_jag", "claims"),
+    ] {
+        if let Some(Value::Object(m)) = doc.pointer(&format!("/{jag}/{section}")) {
             for (k, v) in m {
                 if WORLD.contains(&k.as_str()) {
-                    take(v, format!("jag.{section}.{k}"));
+                    take(v, format!("{jag}.{section}.{k}"));
+                }
+            }
+            // A Subject Identifier's members are the world's, its `format` the protocol's.
+            if let Some(Value::Object(id)) = m.get("sub_id") {
+                for (k, v) in id.iter().filter(|(k, _)| *k != "format") {
+                    take(v, format!("{jag}.{section}.sub_id.{k}"));
                 }
             }
         }
@@ -91,6 +109,10 @@ fn own_world_values(doc: &Value) -> Vec<(String, String)> {
             }
         }
     }
+    // The audience a token exchange asks the IdP for (another RAS).
+    if let Some(v) = doc.pointer("/exchange/audience") {
+        take(v, "exchange.audience".into());
+    }
     // Expectations about granted values, under any expectation kind and profile.
     let mut expects: Vec<(String, &Value)> = Vec::new();
     if let Some(e) = doc.get("expect") {
@@ -109,7 +131,8 @@ fn own_world_values(doc: &Value) -> Vec<(String, String)> {
         for (p, s) in all {
             let last = p.rsplit('.').next().unwrap_or_default();
             let last = last.split('[').next().unwrap_or_default();
-            if SCOPE_RULES.contains(&last) || (p.contains(".equals.") && WORLD.contains(&last)) {
+            let claims = p.contains(".equals.") || p.contains(".control_claims.");
+            if SCOPE_RULES.contains(&last) || (claims && WORLD.contains(&last)) {
                 found.push((p, s.to_string()));
             }
         }

@@ -199,6 +199,9 @@ pub enum Procedure {
     /// another issuer obtains: refused, or accepted for another principal (per the whoami
     /// endpoint).
     DistinctPrincipal(DistinctPrincipal),
+    /// An ID-JAG the RAS's own IdP issued in the same trust domain (`also_idp` of the target)
+    /// must obtain no access token (ID-JAG §9.3).
+    OwnIdJag(OwnIdJag),
 }
 
 /// What the check expects of the server.
@@ -234,6 +237,9 @@ pub enum ExpectSyntax {
     /// another issuer obtains: refused, or accepted for another principal (per the whoami
     /// endpoint).
     DistinctPrincipal(DistinctPrincipal),
+    /// An ID-JAG the RAS's own IdP issued in the same trust domain must obtain no access
+    /// token.
+    OwnIdJag(OwnIdJag),
 }
 
 impl From<ExpectSyntax> for Expect {
@@ -253,6 +259,7 @@ impl From<ExpectSyntax> for Expect {
             ExpectSyntax::DistinctPrincipal(p) => {
                 Expect::Procedure(Procedure::DistinctPrincipal(p))
             }
+            ExpectSyntax::OwnIdJag(p) => Expect::Procedure(Procedure::OwnIdJag(p)),
         }
     }
 }
@@ -274,6 +281,7 @@ impl From<Expect> for ExpectSyntax {
             Expect::Procedure(Procedure::DistinctPrincipal(p)) => {
                 ExpectSyntax::DistinctPrincipal(p)
             }
+            Expect::Procedure(Procedure::OwnIdJag(p)) => ExpectSyntax::OwnIdJag(p),
         }
     }
 }
@@ -342,15 +350,31 @@ pub struct WhoamiRecord {}
 #[serde(deny_unknown_fields)]
 pub struct IntrospectRecord {}
 
-/// A cross-issuer subject check: the positive control is the scenario's ID-JAG minted as
-/// `control_issuer` (it must be accepted; the whoami endpoint names its principal P); the
-/// probe, the scenario's ID-JAG as is, must be refused with `reject`, or accepted for a
-/// principal other than P (a distinct account, e.g. provisioned just in time).
+/// A subject-namespace check: the positive control is the scenario's ID-JAG minted as
+/// `control_issuer` and with `control_claims` (it must be accepted; the whoami endpoint names
+/// its principal P); the probe, the scenario's ID-JAG as is, must be refused with `reject`, or
+/// accepted for a principal other than P (a distinct account, e.g. provisioned just in time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DistinctPrincipal {
-    /// The issuer that mints the positive control.
-    pub control_issuer: crate::jose::IssuerRole,
+    /// The issuer that mints the positive control (default: the probe's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_issuer: Option<crate::jose::IssuerRole>,
+    /// Claims of the positive control over the probe's, e.g. the user's own `tenant`.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub control_claims: Map<String, Value>,
+    /// Error codes of a conformant refusal.
+    pub reject: OneOrMany,
+}
+
+/// The RAS as the IdP of its own trust domain (ID-JAG §9.3): after a valid ID-JAG obtained an
+/// access token (the control), the requesting app exchanges that access token at the
+/// target's own IdP (`also_idp`) for an ID-JAG addressed to the RAS; presented, it must be
+/// refused with `reject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnIdJag {
     /// Error codes of a conformant refusal.
     pub reject: OneOrMany,
 }

@@ -19,6 +19,7 @@ pub mod incomplete;
 pub mod introspection;
 pub mod load;
 pub mod metadata;
+pub mod own_grant;
 pub mod preflight;
 pub mod procedures;
 pub mod refusal;
@@ -34,8 +35,8 @@ pub use cases::{combine_cases, deciding_case};
 pub use classify::{Outcome, classify, classify_response, json_object, summarize};
 pub use expect::{
     AcceptRules, ConcurrentReplay, DistinctPrincipal, EitherRules, Expect, ExpectSyntax,
-    FetchBudget, IntrospectRecord, KeyRemoval, Measure, MetadataRules, OneOrMany, Procedure,
-    RecordRules, RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
+    FetchBudget, IntrospectRecord, KeyRemoval, Measure, MetadataRules, OneOrMany, OwnIdJag,
+    Procedure, RecordRules, RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
 };
 pub use findings::{
     CheckAnswers, Finding, FormRules, Occurrence, OwnedVerdict, Owner, judge_findings,
@@ -46,6 +47,7 @@ pub use introspection::{
     judge_introspection, judges_granted_scope, read_introspection, with_note,
 };
 pub use metadata::{MetadataSource, is_metadata_document, judge_metadata, judge_metadata_at};
+pub use own_grant::{OwnIdJagObservation, judge_own_id_jag};
 pub use preflight::{
     NOT_RUN, PREFLIGHT_ID, Preflight, PreflightObservation, diagnose, judge_not_run_preflight,
     judge_preflight_stop, judge_refused_at_preflight, with_preflight_causes,
@@ -65,7 +67,8 @@ pub use run::{
     judge_lost, judge_server_stopped, unanswered,
 };
 pub use world::{
-    judge_api_token_refused, judge_own_control_refused, judge_provisioned, judge_weaker,
+    judge_api_token_refused, judge_declared_client, judge_own_control_refused, judge_provisioned,
+    judge_weaker,
 };
 
 /// Judges the answer to a token request under its rule set: `probe` is the answer (with its

@@ -87,6 +87,19 @@ pub struct ReferenceConfig {
     /// Whether access tokens are RFC 9068 JWTs signed by the reference's own key (published
     /// at `jwks_uri`), which the resource API verifies, instead of opaque strings.
     pub jwt_access_tokens: bool,
+    /// Registered clients that are not enabled for the jwt-bearer grant: they authenticate,
+    /// and are refused the grant with `unauthorized_client` (RFC 6749 §5.2).
+    pub clients_without_grant: Vec<String>,
+    /// The other RAS issuers the trusted IdP issues ID-JAGs for (its app registry): nothing
+    /// this RAS may accept as `aud`; only the `aud-any-idp-audience` defect reads them.
+    pub idp_audiences: Vec<String>,
+    /// Multi-tenant issuers among the trusted ones, with their users by tenant.
+    pub multi_tenant: Vec<super::tenants::MultiTenantIssuer>,
+    /// The issuer of its own IdP, when the reference is also the IdP of its trust domain
+    /// (ID-JAG §9.3): it issues ID-JAGs at `/idp/token` and must not honour them.
+    pub own_idp: Option<String>,
+    /// Trusted issuers whose users are resolved by SAML NameID `sub_id`.
+    pub saml_subjects: Vec<super::saml::SamlSubjectIssuer>,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -108,6 +121,12 @@ impl ReferenceConfig {
                 secret: c2.secret.clone(),
             });
         }
+        // C4: registered with valid credentials, not enabled for the grant (CAUTH-15).
+        let clients_without_grant = fixture.client4.iter().map(|c| c.id.clone()).collect();
+        clients.extend(fixture.client4.iter().map(|c| RegisteredClient {
+            id: c.id.clone(),
+            secret: c.secret.clone(),
+        }));
         let trusted = [(IssuerRole::Trusted, "U1"), (IssuerRole::TrustedB, "U2")]
             .into_iter()
             .filter_map(|(role, user)| {
@@ -126,6 +145,8 @@ impl ReferenceConfig {
                 })
             })
             .collect();
+        let (trusted, multi_tenant) = with_multi_tenant(fixture, trusted);
+        let (trusted, saml_subjects) = with_saml_subjects(fixture, trusted);
         let scopes: Vec<String> = fixture
             .scope
             .as_deref()
@@ -172,7 +193,63 @@ impl ReferenceConfig {
             error_descriptions: true,
             api_base: fixture.ras_issuer.clone(),
             jwt_access_tokens: false,
+            clients_without_grant,
+            idp_audiences: vec![fixture.second_ras.clone()],
+            multi_tenant,
+            saml_subjects,
+            own_idp: fixture.also_idp.as_ref().map(|a| a.issuer.clone()),
             defects,
         }
     }
+}
+
+/// The trusted issuers with the multi-tenant issuer ISS_MT added when the fixture declares its
+/// tenants: U4 is U1's `sub` in the fixture's tenant there, and no user of it has an account
+/// without a tenant (JAG-SUB-04).
+fn with_multi_tenant(
+    fixture: &Fixture,
+    mut trusted: Vec<TrustedIssuer>,
+) -> (Vec<TrustedIssuer>, Vec<super::tenants::MultiTenantIssuer>) {
+    let (Some(mt), Some(issuer)) = (
+        &fixture.multi_tenant,
+        fixture.issuers.get(&IssuerRole::MultiTenant),
+    ) else {
+        return (trusted, Vec::new());
+    };
+    trusted.push(TrustedIssuer {
+        issuer: issuer.clone(),
+        jwks_uri: format!("{issuer}/jwks"),
+        users: Vec::new(),
+    });
+    let tenants = super::tenants::MultiTenantIssuer {
+        issuer: issuer.clone(),
+        users: vec![(mt.tenant.clone(), fixture.subject.clone(), "U4".into())],
+    };
+    (trusted, vec![tenants])
+}
+
+/// The trusted issuers with the SAML NameID issuer ISS_SAML added when the fixture declares
+/// how its users are resolved: U5 is U1's NameID within the fixture's SAML issuer. Its `sub`
+/// users (U1's `sub` is U5 too) serve only the defect that falls back to `sub` (JAG-SUB-05).
+fn with_saml_subjects(
+    fixture: &Fixture,
+    mut trusted: Vec<TrustedIssuer>,
+) -> (Vec<TrustedIssuer>, Vec<super::saml::SamlSubjectIssuer>) {
+    let (Some(saml), Some(issuer)) = (
+        &fixture.saml_subjects,
+        fixture.issuers.get(&IssuerRole::SamlSubjects),
+    ) else {
+        return (trusted, Vec::new());
+    };
+    trusted.push(TrustedIssuer {
+        issuer: issuer.clone(),
+        jwks_uri: format!("{issuer}/jwks"),
+        users: vec![(fixture.subject.clone(), "U5".into())],
+    });
+    let by_nameid = super::saml::SamlSubjectIssuer {
+        issuer: issuer.clone(),
+        saml_issuer: saml.saml_issuer.clone(),
+        users: vec![(saml.nameid.clone(), "U5".into())],
+    };
+    (trusted, vec![by_nameid])
 }

@@ -8,7 +8,10 @@ mod defects;
 mod introspect;
 mod issued;
 mod jwt_at;
+mod own_idp;
 mod ratelimit;
+mod saml;
+mod tenants;
 mod token;
 mod validate;
 mod variant;
@@ -43,6 +46,8 @@ pub(crate) struct RasState {
     limiter: Option<RateLimiter>,
     /// The key that signs JWT access tokens, when it issues them (`jwt_access_tokens`).
     at_key: Option<crate::jose::keys::SigningKey>,
+    /// The key its own IdP signs ID-JAGs with, when it is also an IdP (`own_idp`).
+    own_idp_key: Option<crate::jose::keys::SigningKey>,
 }
 
 /// How the reference behaves beyond its fixture.
@@ -77,6 +82,10 @@ impl ReferenceOptions {
     }
 }
 
+/// The SAML issuer entity identifier the embedded reference associates with the SAML NameID
+/// issuer ISS_SAML.
+pub const SAML_ISSUER: &str = "https://saml.idp.example/";
+
 /// The JWKS cache time of the reference in the embedded run (and in the fixture built by
 /// [`embedded_fixture`]): short, so that JAG-SIG-14 sees a removed key go within a second.
 pub const EMBEDDED_JWKS_TTL: Duration = Duration::from_secs(1);
@@ -91,7 +100,8 @@ pub struct ReferenceRas {
 /// issuers `issuers`: fresh client secrets (C2's with the `:` `+` `%` characters that client
 /// authentication must form-encode, RFC 6749 App. B), `u1`, `u3` (known only under the second
 /// trusted issuer), R1/R2 and their APIs under `/api/`, `/api/whoami`, and RFC 7662
-/// introspection at `/introspect`, called as C2.
+/// introspection at `/introspect`, called as C2; C4, registered but not enabled for the
+/// jwt-bearer grant; and a second RAS the fake IdP issues ID-JAGs for.
 pub fn embedded_fixture(
     base_url: &str,
     issuers: &std::collections::BTreeMap<IssuerRole, String>,
@@ -143,6 +153,28 @@ pub fn embedded_fixture(
         jit_provisioning: false,
         ca_pem: None,
         accepted_algs: crate::fixture::DEFAULT_ACCEPTED_ALGS.to_vec(),
+        second_ras: crate::fixture::DEFAULT_SECOND_RAS.into(),
+        // U1's sub is a user of tenant-a under the multi-tenant issuer (JAG-SUB-04).
+        multi_tenant: Some(crate::fixture::MultiTenant {
+            tenant: "tenant-a".into(),
+            other_tenant: "tenant-b".into(),
+        }),
+        // Also the IdP of its own trust domain (JAG-ISS-05).
+        also_idp: Some(crate::fixture::AlsoIdp {
+            issuer: own_idp::issuer(base_url),
+            token_endpoint: format!("{}/token", own_idp::issuer(base_url)),
+        }),
+        // U1 is a SAML NameID under the SAML NameID issuer (JAG-SUB-05).
+        saml_subjects: Some(crate::fixture::SamlSubjects {
+            saml_issuer: SAML_ISSUER.into(),
+            nameid: "u1@tables.fake".into(),
+        }),
+        // C4: registered, but not enabled for the jwt-bearer grant (CAUTH-15).
+        client4: Some(Client {
+            id: "agent-c4".into(),
+            secret: Secret::random(),
+            auth: ClientAuthMethod::ClientSecretBasic,
+        }),
     }
 }
 
@@ -232,6 +264,7 @@ impl ReferenceRas {
             } else {
                 None
             },
+            own_idp_key: cfg.own_idp.as_ref().and_then(|_| jwt_at::generate_key()),
             cfg,
             http,
             tokens: Default::default(),
@@ -247,6 +280,8 @@ impl ReferenceRas {
             .route("/api/whoami", get(whoami::whoami))
             .route("/introspect", post(introspect::introspect))
             .route("/jwks", get(token::jwks))
+            .route("/idp/token", post(own_idp::token_exchange))
+            .route("/idp/jwks", get(own_idp::jwks))
             .route(
                 "/api/{resource}",
                 get(token::resource_api).post(token::resource_api),
