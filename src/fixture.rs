@@ -164,6 +164,9 @@ pub struct Fixture {
     /// The RAS product's own IdP, when it is also the IdP of the RAS's trust domain
     /// (`also_idp`): JAG-ISS-05 presents an ID-JAG it issued.
     pub also_idp: Option<AlsoIdp>,
+    /// The plain-http address of the (https) token endpoint, when one answers
+    /// (`token_endpoint_http`): REQ-10 sends the valid request there and expects no token.
+    pub token_endpoint_http: Option<String>,
 }
 
 /// The RAS product as the IdP of its own trust domain: its issuer identifier, and the RFC

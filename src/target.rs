@@ -126,6 +126,11 @@ pub struct IntrospectionEntry {
 pub struct TargetFile {
     /// The RAS token endpoint.
     pub token_endpoint: String,
+    /// The plain-http address of the https token endpoint, when something answers there, e.g.
+    /// `http://ras.example.com/oauth/token` (REQ-10 sends the valid request, C1's credentials
+    /// included, in cleartext and expects no token; SKIP without it).
+    #[serde(default)]
+    pub token_endpoint_http: Option<String>,
     /// The RAS issuer identifier, exactly as in its RFC 8414 metadata: a valid ID-JAG's `aud`.
     pub issuer: String,
     /// Another authorization server's issuer, which the RAS must refuse as `aud` (default
@@ -397,6 +402,14 @@ impl TargetFile {
         }
         self.check_idp(at)?;
         self.check_api_write(at)?;
+        if let Some(u) = &self.token_endpoint_http
+            && !u.starts_with("http://")
+        {
+            return Err(at.error(
+                "token_endpoint_http",
+                format!("`{u}` is not a plain http:// URL"),
+            ));
+        }
         if let Some(own) = &self.also_idp {
             http_url(at, "also_idp.token_endpoint", &own.token_endpoint)?;
         }
@@ -482,6 +495,7 @@ impl TargetFile {
             multi_tenant: self.multi_tenant.clone(),
             saml_subjects: self.saml_subjects.clone(),
             also_idp: self.also_idp.clone(),
+            token_endpoint_http: self.token_endpoint_http.clone(),
             client4: self
                 .client4
                 .as_ref()

@@ -223,6 +223,27 @@ async fn accept_any_aud_fails_aud_02_with_the_reason() {
     );
 }
 
+/// The target-file lines of the reference's issuers with their own subject namespaces, its
+/// own IdP and its cleartext address.
+fn worlds_of(f: &xaa_conform::fixture::Fixture) -> String {
+    let mt = f.multi_tenant.as_ref().expect("multi_tenant");
+    let saml = f.saml_subjects.as_ref().expect("saml_subjects");
+    let own = f.also_idp.as_ref().expect("also_idp");
+    format!(
+        "multi_tenant: {{ tenant: {}, other_tenant: {} }}\nsaml_subjects: {{ saml_issuer: \"{}\", nameid: \"{}\" }}\n\
+         also_idp: {{ issuer: \"{}\", token_endpoint: \"{}\" }}\ntoken_endpoint_http: \"{}\"\n",
+        mt.tenant,
+        mt.other_tenant,
+        saml.saml_issuer,
+        saml.nameid,
+        own.issuer,
+        own.token_endpoint,
+        f.token_endpoint_http
+            .as_deref()
+            .expect("token_endpoint_http"),
+    )
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -254,7 +275,7 @@ async fn target_file_pointing_at_a_reference_passes() {
         "target.yaml",
         &format!(
             "token_endpoint: {}\nissuer: {}\nclient: {{ id: {}, secret: \"{}\" }}\nclient2: {{ id: {}, secret: \"{}\" }}\n\
-             client3: {{ id: agent-c3 }}\nclient4: {{ id: {}, secret: \"{}\" }}\nsubject: u1\nsubject_b: u3\nwhoami: {}\nresource: {}\nresource2: {}\napi: {{ r1: {}, r2: {}, write: {{ method: POST, scope: s.write }} }}\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 5s\njwks_cache_ttl: 1s\n",
+             client3: {{ id: agent-c3 }}\nclient4: {{ id: {}, secret: \"{}\" }}\n{}subject: u1\nsubject_b: u3\nwhoami: {}\nresource: {}\nresource2: {}\napi: {{ r1: {}, r2: {}, write: {{ method: POST, scope: s.write }} }}\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 5s\njwks_cache_ttl: 1s\n",
             f.token_endpoint,
             f.ras_issuer,
             f.client.id,
@@ -263,6 +284,7 @@ async fn target_file_pointing_at_a_reference_passes() {
             c2.secret.expose(),
             c4.id,
             c4.secret.expose(),
+            worlds_of(&f),
             f.whoami.as_deref().unwrap_or_default(),
             f.resource.as_deref().unwrap_or_default(),
             f.resource2.as_deref().unwrap_or_default(),

@@ -9,15 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 /// The members whose values are the server's world.
-const WORLD: &[&str] = &[
-    "scope",
-    "iss",
-    "aud",
-    "sub",
-    "client_id",
-    "resource",
-    "tenant",
-];
+const WORLD: &[&str] = &["scope", "iss", "aud", "sub", "client_id", "resource"];
 
 /// Expectation members that hold scope values.
 const SCOPE_RULES: &[&str] = &["scope_within", "scope_at_most", "scope_excludes"];
@@ -109,6 +101,12 @@ fn own_world_values(doc: &Value) -> Vec<(String, String)> {
             }
         }
     }
+    // The tenant of a multi-tenant issuer's ID-JAG (elsewhere `tenant` is an unknown claim).
+    if doc.pointer("/jag/issuer").and_then(Value::as_str) == Some("multi_tenant")
+        && let Some(v) = doc.pointer("/jag/claims/tenant")
+    {
+        take(v, "jag.claims.tenant".into());
+    }
     // The audience a token exchange asks the IdP for (another RAS).
     if let Some(v) = doc.pointer("/exchange/audience") {
         take(v, "exchange.audience".into());
@@ -131,8 +129,13 @@ fn own_world_values(doc: &Value) -> Vec<(String, String)> {
         for (p, s) in all {
             let last = p.rsplit('.').next().unwrap_or_default();
             let last = last.split('[').next().unwrap_or_default();
-            let claims = p.contains(".equals.") || p.contains(".control_claims.");
-            if SCOPE_RULES.contains(&last) || (claims && WORLD.contains(&last)) {
+            // A control's tenant (JAG-SUB-04) is the world's, as its other claims are.
+            let control =
+                p.contains(".control_claims.") && (WORLD.contains(&last) || last == "tenant");
+            if SCOPE_RULES.contains(&last)
+                || (p.contains(".equals.") && WORLD.contains(&last))
+                || control
+            {
                 found.push((p, s.to_string()));
             }
         }

@@ -202,6 +202,9 @@ pub enum Procedure {
     /// An ID-JAG the RAS's own IdP issued in the same trust domain (`also_idp` of the target)
     /// must obtain no access token (ID-JAG §9.3).
     OwnIdJag(OwnIdJag),
+    /// The valid token request sent to the plain-http address of the token endpoint
+    /// (`token_endpoint_http` of the target) must obtain no token (RFC 6749 §3.2).
+    Cleartext(CleartextRecord),
 }
 
 /// What the check expects of the server.
@@ -240,6 +243,8 @@ pub enum ExpectSyntax {
     /// An ID-JAG the RAS's own IdP issued in the same trust domain must obtain no access
     /// token.
     OwnIdJag(OwnIdJag),
+    /// No token over the plain-http address of the token endpoint.
+    Cleartext(CleartextRecord),
 }
 
 impl From<ExpectSyntax> for Expect {
@@ -260,6 +265,7 @@ impl From<ExpectSyntax> for Expect {
                 Expect::Procedure(Procedure::DistinctPrincipal(p))
             }
             ExpectSyntax::OwnIdJag(p) => Expect::Procedure(Procedure::OwnIdJag(p)),
+            ExpectSyntax::Cleartext(p) => Expect::Procedure(Procedure::Cleartext(p)),
         }
     }
 }
@@ -282,6 +288,7 @@ impl From<Expect> for ExpectSyntax {
                 ExpectSyntax::DistinctPrincipal(p)
             }
             Expect::Procedure(Procedure::OwnIdJag(p)) => ExpectSyntax::OwnIdJag(p),
+            Expect::Procedure(Procedure::Cleartext(p)) => ExpectSyntax::Cleartext(p),
         }
     }
 }
@@ -367,6 +374,13 @@ pub struct DistinctPrincipal {
     /// Error codes of a conformant refusal.
     pub reject: OneOrMany,
 }
+
+/// No token over cleartext (RFC 6749 §3.2): after the valid token request was accepted at the
+/// token endpoint, the same request (a fresh ID-JAG) to its plain-http address must obtain no
+/// token; no answer there is conformant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CleartextRecord {}
 
 /// The RAS as the IdP of its own trust domain (ID-JAG §9.3): after a valid ID-JAG obtained an
 /// access token (the control), the requesting app exchanges that access token at the

@@ -95,6 +95,8 @@ impl FormRules {
             Expect::Procedure(p) => match p {
                 Procedure::DistinctPrincipal(d) => refusable(d.reject.to_vec()),
                 Procedure::OwnIdJag(o) => refusable(o.reject.to_vec()),
+                // Its probe goes to another address, whose answers no form rule judges.
+                Procedure::Cleartext(_) => FormRules::default(),
                 Procedure::ConcurrentReplay(_)
                 | Procedure::Measure(_)
                 | Procedure::KeyRemoval(_) => refusable(Vec::new()),

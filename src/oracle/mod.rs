@@ -12,6 +12,7 @@
 pub mod acceptance;
 pub mod cases;
 pub mod classify;
+pub mod cleartext;
 pub mod expect;
 pub mod findings;
 pub mod fuzz;
@@ -33,10 +34,11 @@ use crate::spec::{Level, Verdict};
 pub use acceptance::{judge_either, judge_positive};
 pub use cases::{combine_cases, deciding_case};
 pub use classify::{Outcome, classify, classify_response, json_object, summarize};
+pub use cleartext::judge_cleartext;
 pub use expect::{
-    AcceptRules, ConcurrentReplay, DistinctPrincipal, EitherRules, Expect, ExpectSyntax,
-    FetchBudget, IntrospectRecord, KeyRemoval, Measure, MetadataRules, OneOrMany, OwnIdJag,
-    Procedure, RecordRules, RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
+    AcceptRules, CleartextRecord, ConcurrentReplay, DistinctPrincipal, EitherRules, Expect,
+    ExpectSyntax, FetchBudget, IntrospectRecord, KeyRemoval, Measure, MetadataRules, OneOrMany,
+    OwnIdJag, Procedure, RecordRules, RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
 };
 pub use findings::{
     CheckAnswers, Finding, FormRules, Occurrence, OwnedVerdict, Owner, judge_findings,

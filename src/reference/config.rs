@@ -34,6 +34,28 @@ pub struct TrustedIssuer {
     pub users: Vec<(String, String)>,
 }
 
+/// A multi-tenant issuer the reference trusts (it is among the trusted issuers too, for its
+/// keys), with its users by tenant.
+#[derive(Debug, Clone)]
+pub struct MultiTenantIssuer {
+    /// Its issuer identifier.
+    pub issuer: String,
+    /// `(tenant, sub, local account)`.
+    pub users: Vec<(String, String, String)>,
+}
+
+/// A trusted issuer whose users are resolved by SAML NameID (it is among the trusted issuers
+/// too, for its keys).
+#[derive(Debug, Clone)]
+pub struct SamlSubjectIssuer {
+    /// The ID-JAG issuer identifier.
+    pub issuer: String,
+    /// The SAML issuer entity identifier configured for it: the only `sub_id.issuer` it takes.
+    pub saml_issuer: String,
+    /// `(nameid, local account)`.
+    pub users: Vec<(String, String)>,
+}
+
 /// Everything the reference RAS is configured with.
 #[derive(Debug, Clone)]
 pub struct ReferenceConfig {
@@ -94,12 +116,12 @@ pub struct ReferenceConfig {
     /// this RAS may accept as `aud`; only the `aud-any-idp-audience` defect reads them.
     pub idp_audiences: Vec<String>,
     /// Multi-tenant issuers among the trusted ones, with their users by tenant.
-    pub multi_tenant: Vec<super::tenants::MultiTenantIssuer>,
+    pub multi_tenant: Vec<MultiTenantIssuer>,
     /// The issuer of its own IdP, when the reference is also the IdP of its trust domain
     /// (ID-JAG §9.3): it issues ID-JAGs at `/idp/token` and must not honour them.
     pub own_idp: Option<String>,
     /// Trusted issuers whose users are resolved by SAML NameID `sub_id`.
-    pub saml_subjects: Vec<super::saml::SamlSubjectIssuer>,
+    pub saml_subjects: Vec<SamlSubjectIssuer>,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -209,7 +231,7 @@ impl ReferenceConfig {
 fn with_multi_tenant(
     fixture: &Fixture,
     mut trusted: Vec<TrustedIssuer>,
-) -> (Vec<TrustedIssuer>, Vec<super::tenants::MultiTenantIssuer>) {
+) -> (Vec<TrustedIssuer>, Vec<MultiTenantIssuer>) {
     let (Some(mt), Some(issuer)) = (
         &fixture.multi_tenant,
         fixture.issuers.get(&IssuerRole::MultiTenant),
@@ -221,7 +243,7 @@ fn with_multi_tenant(
         jwks_uri: format!("{issuer}/jwks"),
         users: Vec::new(),
     });
-    let tenants = super::tenants::MultiTenantIssuer {
+    let tenants = MultiTenantIssuer {
         issuer: issuer.clone(),
         users: vec![(mt.tenant.clone(), fixture.subject.clone(), "U4".into())],
     };
@@ -234,7 +256,7 @@ fn with_multi_tenant(
 fn with_saml_subjects(
     fixture: &Fixture,
     mut trusted: Vec<TrustedIssuer>,
-) -> (Vec<TrustedIssuer>, Vec<super::saml::SamlSubjectIssuer>) {
+) -> (Vec<TrustedIssuer>, Vec<SamlSubjectIssuer>) {
     let (Some(saml), Some(issuer)) = (
         &fixture.saml_subjects,
         fixture.issuers.get(&IssuerRole::SamlSubjects),
@@ -246,10 +268,30 @@ fn with_saml_subjects(
         jwks_uri: format!("{issuer}/jwks"),
         users: vec![(fixture.subject.clone(), "U5".into())],
     });
-    let by_nameid = super::saml::SamlSubjectIssuer {
+    let by_nameid = SamlSubjectIssuer {
         issuer: issuer.clone(),
         saml_issuer: saml.saml_issuer.clone(),
         users: vec![(saml.nameid.clone(), "U5".into())],
     };
     (trusted, vec![by_nameid])
+}
+
+impl ReferenceConfig {
+    /// Under `trust-own-id-jags`: the reference's own IdP as a trusted issuer (its JWKS at
+    /// `{issuer}/jwks`), its subjects the local accounts themselves. `None` when `iss` is not
+    /// that IdP.
+    pub fn own_idp_as_trusted(&self, iss: &str) -> Option<TrustedIssuer> {
+        let own = self.own_idp.as_deref().filter(|own| *own == iss)?;
+        let users = self
+            .trusted
+            .iter()
+            .flat_map(|t| t.users.iter())
+            .map(|(_, account)| (account.clone(), account.clone()))
+            .collect();
+        Some(TrustedIssuer {
+            issuer: own.to_string(),
+            jwks_uri: format!("{own}/jwks"),
+            users,
+        })
+    }
 }

@@ -288,6 +288,8 @@ defects! {
     IgnoreClientAssertionType = "ignore-client-assertion-type", "ignores client_assertion_type", [("CAUTH-14", Fail)];
 
     // Request format.
+    /// Serves the token endpoint on its plain-http address as well.
+    TokenOverCleartext = "token-over-cleartext", "issues tokens on the plain-http address of its token endpoint too", [("REQ-10", Fail)];
     /// Takes a missing `grant_type` as jwt-bearer.
     DefaultGrantType = "default-grant-type", "takes a missing grant_type as jwt-bearer", [("REQ-01", Fail)];
     /// Matches `grant_type` by prefix.

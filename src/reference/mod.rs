@@ -3,6 +3,7 @@
 //! Every check must PASS against it; each [`Defect`] switches one validation step wrong, and
 //! the matrix test shows the suite catching exactly that.
 
+mod cleartext;
 mod config;
 mod defects;
 mod introspect;
@@ -94,6 +95,8 @@ pub const EMBEDDED_JWKS_TTL: Duration = Duration::from_secs(1);
 pub struct ReferenceRas {
     handle: ServerHandle,
     base_url: String,
+    /// The plain-http address of its token endpoint (REQ-10), a listener of its own.
+    cleartext: ServerHandle,
 }
 
 /// Builds the embedded fixture for a reference RAS at `base_url` trusting the fake IdP
@@ -159,6 +162,8 @@ pub fn embedded_fixture(
             tenant: "tenant-a".into(),
             other_tenant: "tenant-b".into(),
         }),
+        // Filled by `ReferenceRas::start`, which binds the cleartext port.
+        token_endpoint_http: None,
         // Also the IdP of its own trust domain (JAG-ISS-05).
         also_idp: Some(crate::fixture::AlsoIdp {
             issuer: own_idp::issuer(base_url),
@@ -201,7 +206,18 @@ impl ReferenceRas {
             source,
         })?;
         let base_url = format!("http://{addr}");
+        // The cleartext port of the token endpoint, on the same host (REQ-10).
+        let cleartext_bind = std::net::SocketAddr::new(addr.ip(), 0).to_string();
+        let cleartext_listener = server::bind(&cleartext_bind).await?;
+        let cleartext_addr =
+            cleartext_listener
+                .local_addr()
+                .map_err(|source| ServeError::Bind {
+                    addr: cleartext_bind.clone(),
+                    source,
+                })?;
         let mut fixture = make_fixture(&base_url);
+        fixture.token_endpoint_http = Some(format!("http://{cleartext_addr}/token"));
         if let Some(v) = options.variant {
             v.adjust_fixture(&mut fixture, &base_url);
         }
@@ -286,9 +302,17 @@ impl ReferenceRas {
                 "/api/{resource}",
                 get(token::resource_api).post(token::resource_api),
             )
-            .with_state(state);
+            .with_state(state.clone());
         let handle = server::spawn(listener, router)?;
-        Ok((ReferenceRas { handle, base_url }, fixture))
+        let cleartext = server::spawn(cleartext_listener, cleartext::router(state))?;
+        Ok((
+            ReferenceRas {
+                handle,
+                base_url,
+                cleartext,
+            },
+            fixture,
+        ))
     }
 
     /// The base URL, which is also its issuer identifier.
@@ -296,8 +320,9 @@ impl ReferenceRas {
         &self.base_url
     }
 
-    /// Stops the server.
+    /// Stops the server and its cleartext listener.
     pub async fn stop(self) {
+        self.cleartext.stop().await;
         self.handle.stop().await;
     }
 

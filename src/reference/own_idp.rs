@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::RasState;
-use super::config::TrustedIssuer;
 use super::token::{authenticate, bad_request};
 use crate::jose::mint::{ID_JAG_TYP, fresh_jti, sign_jwt, unix_now};
 use crate::protocol::{ID_JAG_TOKEN_TYPE, TOKEN_EXCHANGE};
@@ -120,21 +119,4 @@ pub(crate) async fn jwks(State(state): State<Arc<RasState>>) -> Response {
         Some(key) => Json(super::jwt_at::jwks(key)).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
-}
-
-/// Under `trust-own-id-jags`: the reference's own IdP as a trusted issuer, its subjects the
-/// local accounts themselves. `None` when `iss` is not that IdP.
-pub fn as_trusted(cfg: &super::ReferenceConfig, iss: &str) -> Option<TrustedIssuer> {
-    let own = cfg.own_idp.as_deref().filter(|own| *own == iss)?;
-    let users = cfg
-        .trusted
-        .iter()
-        .flat_map(|t| t.users.iter())
-        .map(|(_, account)| (account.clone(), account.clone()))
-        .collect();
-    Some(TrustedIssuer {
-        issuer: own.to_string(),
-        jwks_uri: format!("{own}/jwks"),
-        users,
-    })
 }

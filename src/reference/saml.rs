@@ -10,18 +10,6 @@ use super::config::ReferenceConfig;
 /// The Subject Identifier Format of a SAML NameID `sub_id` (ID-JAG §3.2.1).
 pub const SAML_NAMEID_FORMAT: &str = "saml-nameid";
 
-/// A trusted issuer whose users are resolved by SAML NameID (it is among the trusted issuers
-/// too, for its keys).
-#[derive(Debug, Clone)]
-pub struct SamlSubjectIssuer {
-    /// The ID-JAG issuer identifier.
-    pub issuer: String,
-    /// The SAML issuer entity identifier configured for it: the only `sub_id.issuer` it takes.
-    pub saml_issuer: String,
-    /// `(nameid, local account)`.
-    pub users: Vec<(String, String)>,
-}
-
 /// The local account of the ID-JAG's subject when `iss` resolves users by SAML NameID
 /// (`None` when it does not): refused (§3.2.2) when `sub_id` is missing, malformed, in
 /// another format, or names a SAML issuer not associated with `iss`, or no user has the

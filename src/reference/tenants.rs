@@ -6,16 +6,6 @@ use serde_json::{Map, Value};
 use super::Defect;
 use super::config::ReferenceConfig;
 
-/// A multi-tenant issuer the reference trusts (it is among the trusted issuers too, for its
-/// keys), with its users by tenant.
-#[derive(Debug, Clone)]
-pub struct MultiTenantIssuer {
-    /// Its issuer identifier.
-    pub issuer: String,
-    /// `(tenant, sub, local account)`.
-    pub users: Vec<(String, String, String)>,
-}
-
 /// The local account of `sub` when `iss` is a multi-tenant issuer (`None` when it is not):
 /// the user of the ID-JAG's `tenant` with that `sub`. Without a `tenant` the subject is not
 /// scoped, and a tenant without that user has no account (unless JIT provisioning): both are

@@ -365,7 +365,7 @@ async fn resolve_issuer(
     }
     // Under `trust-own-id-jags` its own IdP's ID-JAGs are honoured (ID-JAG §9.3 forbids it).
     if cfg.defects.contains(&Defect::TrustOwnIdJags)
-        && let Some(own) = super::own_idp::as_trusted(cfg, iss)
+        && let Some(own) = cfg.own_idp_as_trusted(iss)
     {
         return Ok(own);
     }

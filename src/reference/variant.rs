@@ -275,6 +275,9 @@ pub fn target_yaml_with_idp(
         quoted(&fixture.token_endpoint)
     ));
     line(format!("issuer: {}", quoted(&fixture.ras_issuer)));
+    if let Some(u) = &fixture.token_endpoint_http {
+        line(format!("token_endpoint_http: {}", quoted(u)));
+    }
     line(format!(
         "client: {{ id: {}, secret: {}, auth: client_secret_basic }}",
         quoted(&fixture.client.id),

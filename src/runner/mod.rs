@@ -5,6 +5,7 @@
 pub mod activity;
 mod cases;
 pub(crate) mod check;
+mod cleartext;
 mod own_grant;
 pub(crate) mod preflight;
 mod procedures;

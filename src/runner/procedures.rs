@@ -51,6 +51,9 @@ pub(super) async fn conduct(
         Procedure::Introspect(_) => introspection_record(ctx, sc, exchanges, token)
             .await
             .map(|seen| oracle::judge_introspection(level, &seen)),
+        Procedure::Cleartext(_) => super::cleartext::cleartext(ctx, sc, exchanges)
+            .await
+            .map(|(url, probe)| oracle::judge_cleartext(level, &url, &probe)),
         Procedure::OwnIdJag(o) => super::own_grant::own_id_jag(ctx, sc, exchanges, token)
             .await
             .map(|seen| {
