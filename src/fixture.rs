@@ -160,6 +160,25 @@ pub struct Fixture {
     /// What the RAS does with DPoP (RFC 9449; ID-JAG §9.8): `None` when the target declares
     /// no support (`dpop: supported` in the target file), and the DPoP checks are SKIP.
     pub dpop: Option<Dpop>,
+    /// The issuer of a second RAS the fake IdP issues ID-JAGs for (`second_ras`, default
+    /// [`DEFAULT_SECOND_RAS`]): JAG-AUD-08 obtains one for it by token exchange and presents
+    /// it here.
+    pub second_ras: String,
+    /// C4: a client registered at the RAS with valid credentials but not enabled for the
+    /// jwt-bearer grant (`client4`), when the target has one (CAUTH-15).
+    pub client4: Option<Client>,
+    /// The tenants of the multi-tenant issuer ISS_MT (`multi_tenant`), when the RAS trusts it:
+    /// U1's `sub` is a user of `tenant` there (JAG-SUB-04).
+    pub multi_tenant: Option<MultiTenant>,
+    /// How the RAS resolves the users of the SAML NameID issuer ISS_SAML (`saml_subjects`),
+    /// when it trusts it: by `sub_id` (JAG-SUB-05).
+    pub saml_subjects: Option<SamlSubjects>,
+    /// The RAS product's own IdP, when it is also the IdP of the RAS's trust domain
+    /// (`also_idp`): JAG-ISS-05 presents an ID-JAG it issued.
+    pub also_idp: Option<AlsoIdp>,
+    /// The plain-http address of the (https) token endpoint, when one answers
+    /// (`token_endpoint_http`): REQ-10 sends the valid request there and expects no token.
+    pub token_endpoint_http: Option<String>,
 }
 
 /// The form of the access tokens a RAS issues (`access_token_format` in the target file).
@@ -180,6 +199,50 @@ pub struct Dpop {
     /// A resource whose resource server requires DPoP-bound tokens (ID-JAG §9.8.1.2.4 step 2):
     /// an unbound ID-JAG for it without a proof must be refused (DPOP-06; SKIP without it).
     pub required_resource: Option<String>,
+}
+
+/// The RAS product as the IdP of its own trust domain: its issuer identifier, and the RFC
+/// 8693 token endpoint where C1 exchanges an access token of this RAS for an ID-JAG
+/// addressed to it (ID-JAG §9.3 forbids honouring such an ID-JAG).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlsoIdp {
+    /// The issuer identifier of the ID-JAGs it issues.
+    pub issuer: String,
+    /// Its token endpoint (RFC 8693 token exchange, `requested_token_type` id-jag).
+    pub token_endpoint: String,
+}
+
+/// How a RAS that trusts the issuer ISS_SAML (`{idp}/idp-saml`) resolves its users: by a SAML
+/// NameID `sub_id` (ID-JAG §3.2), U1 being `nameid` within the SAML issuer `saml_issuer`,
+/// which the RAS associates with ISS_SAML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamlSubjects {
+    /// The SAML issuer entity identifier the RAS associates with ISS_SAML (`sub_id.issuer`).
+    pub saml_issuer: String,
+    /// U1's SAML Assertion Subject NameID there (`sub_id.nameid`).
+    pub nameid: String,
+}
+
+/// How a RAS that trusts the multi-tenant issuer ISS_MT (`{idp}/idp-mt`) knows U1 there: the
+/// user with U1's `sub` in `tenant`; `other_tenant` is a tenant it does not map to U1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MultiTenant {
+    /// The tenant (the `tenant` claim, ID-JAG §3.1) whose user U1's `sub` is.
+    pub tenant: String,
+    /// A tenant of the same issuer the RAS does not map to U1 (default
+    /// `xaa-conform-other-tenant`); one it knows, with another user of that `sub`, is sharper.
+    #[serde(default = "default_other_tenant")]
+    pub other_tenant: String,
+}
+
+/// The tenant that stands for one the RAS does not map to U1, when the target names none.
+pub const DEFAULT_OTHER_TENANT: &str = "xaa-conform-other-tenant";
+
+fn default_other_tenant() -> String {
+    DEFAULT_OTHER_TENANT.into()
 }
 
 /// An RFC 7662 introspection endpoint and the client credentials it is called with.
@@ -221,6 +284,38 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "C2's client id when the target declares client2, else a generated client id no party registers (the check is then weaker)",
     ),
     ("client3.id", "C3, a client registered for private_key_jwt"),
+    (
+        "client4.id",
+        "C4, a client registered with valid credentials but not enabled for the jwt-bearer grant",
+    ),
+    (
+        "saml.issuer",
+        "the SAML issuer the RAS associates with ISS_SAML (`saml_subjects.saml_issuer`)",
+    ),
+    (
+        "saml.nameid",
+        "U1's SAML NameID under that SAML issuer (`saml_subjects.nameid`)",
+    ),
+    (
+        "idp.saml_subjects.issuer",
+        "ISS_SAML, an issuer whose users the RAS resolves by SAML NameID sub_id (trusted when the target declares saml_subjects)",
+    ),
+    (
+        "tenant.home",
+        "the tenant of the multi-tenant issuer ISS_MT whose user U1's sub is (`multi_tenant.tenant`)",
+    ),
+    (
+        "tenant.other",
+        "a tenant of ISS_MT the RAS does not map to U1 (`multi_tenant.other_tenant`)",
+    ),
+    (
+        "idp.multi_tenant.issuer",
+        "ISS_MT, a multi-tenant issuer (trusted when the target declares multi_tenant)",
+    ),
+    (
+        "ras.second",
+        "the issuer of a second RAS the fake IdP issues ID-JAGs for (default https://second-ras.example/)",
+    ),
     ("user.sub", "U1's sub under the trusted issuer"),
     ("user.unknown", "a sub no issuer has a user for"),
     (
@@ -380,6 +475,36 @@ impl Fixture {
                 .ok_or_else(|| {
                     "the target declares no `dpop_required_resource` (a resource whose server requires DPoP-bound tokens)".to_string()
                 }),
+            "client4.id" => self.client4.as_ref().map(|c| c.id.clone()).ok_or_else(|| {
+                "the target declares no client4 (`client4: { id, secret }`: a client registered \
+                 with valid credentials but not enabled for the jwt-bearer grant)"
+                    .to_string()
+            }),
+            "tenant.home" | "tenant.other" => {
+                let mt = self.multi_tenant.as_ref().ok_or_else(|| {
+                    "the target declares no multi_tenant (`multi_tenant: { tenant }`: the RAS \
+                     trusts the multi-tenant issuer …/idp-mt, where U1's sub is a user of that \
+                     tenant)"
+                        .to_string()
+                })?;
+                Ok(if name == "tenant.home" {
+                    mt.tenant.clone()
+                } else {
+                    mt.other_tenant.clone()
+                })
+            }
+            "saml.issuer" | "saml.nameid" => {
+                let saml = self.saml_subjects.as_ref().ok_or_else(|| {
+                    "the target declares no saml_subjects (`saml_subjects: { saml_issuer, nameid \
+                     }`: the RAS resolves the users of …/idp-saml by SAML NameID sub_id)"
+                        .to_string()
+                })?;
+                Ok(if name == "saml.issuer" {
+                    saml.saml_issuer.clone()
+                } else {
+                    saml.nameid.clone()
+                })
+            }
             "client2.id_or_generated" => Ok(self
                 .client2
                 .as_ref()
@@ -438,6 +563,8 @@ impl Fixture {
             "ras.issuer" => Some(self.ras_issuer.clone()),
             "ras.token_endpoint" => Some(self.token_endpoint.clone()),
             "ras.other" => Some(self.other_ras.clone()),
+            "ras.second" => Some(self.second_ras.clone()),
+            "client4.id" => self.client4.as_ref().map(|c| c.id.clone()),
             "client.id" => Some(self.client.id.clone()),
             "client2.id" => self.client2.as_ref().map(|c| c.id.clone()),
             "client3.id" => self.client3.clone(),
@@ -455,6 +582,8 @@ impl Fixture {
             "idp.trusted_b.issuer" => issuer(IssuerRole::TrustedB),
             "idp.untrusted.issuer" => issuer(IssuerRole::Untrusted),
             "idp.attacker.issuer" => issuer(IssuerRole::Attacker),
+            "idp.multi_tenant.issuer" => issuer(IssuerRole::MultiTenant),
+            "idp.saml_subjects.issuer" => issuer(IssuerRole::SamlSubjects),
             _ => None,
         }
     }
@@ -529,6 +658,10 @@ pub const GENERATED_CLIENT_ID: &str = "xaa-conform-generated-client";
 
 /// The default issuer of another authorization server, for `${ras.other}`.
 pub const DEFAULT_OTHER_RAS: &str = "https://other-ras.example/";
+
+/// The default issuer of the second RAS the fake IdP issues ID-JAGs for, for
+/// `${ras.second}`: another server than `${ras.other}`, which the IdP does not serve.
+pub const DEFAULT_SECOND_RAS: &str = "https://second-ras.example/";
 
 /// Issuer identifiers of every party hosted under the fake IdP's base URL.
 pub fn issuer_urls(idp_base: &str) -> BTreeMap<IssuerRole, String> {

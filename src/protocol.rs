@@ -43,15 +43,23 @@ pub enum IssuerRole {
     Untrusted,
     /// The attacker host that serves keys for `jku`/`x5u` probes.
     Attacker,
+    /// ISS_MT: a multi-tenant issuer, one `iss` for several tenants told apart by the
+    /// `tenant` claim (ID-JAG §6.1); trusted by a RAS that declares `multi_tenant`.
+    MultiTenant,
+    /// ISS_SAML: an issuer whose users the RAS resolves by a SAML NameID `sub_id` (ID-JAG
+    /// §3.2); trusted by a RAS that declares `saml_subjects`.
+    SamlSubjects,
 }
 
 impl IssuerRole {
     /// Every role, in a stable order.
-    pub const ALL: [IssuerRole; 4] = [
+    pub const ALL: [IssuerRole; 6] = [
         IssuerRole::Trusted,
         IssuerRole::TrustedB,
         IssuerRole::Untrusted,
         IssuerRole::Attacker,
+        IssuerRole::MultiTenant,
+        IssuerRole::SamlSubjects,
     ];
 
     /// The path segment under which the fake IdP hosts this issuer.
@@ -61,6 +69,8 @@ impl IssuerRole {
             IssuerRole::TrustedB => "idp-b",
             IssuerRole::Untrusted => "idp-x",
             IssuerRole::Attacker => "attacker",
+            IssuerRole::MultiTenant => "idp-mt",
+            IssuerRole::SamlSubjects => "idp-saml",
         }
     }
 
@@ -71,6 +81,8 @@ impl IssuerRole {
             IssuerRole::TrustedB => "trusted_b",
             IssuerRole::Untrusted => "untrusted",
             IssuerRole::Attacker => "attacker",
+            IssuerRole::MultiTenant => "multi_tenant",
+            IssuerRole::SamlSubjects => "saml_subjects",
         }
     }
 }

@@ -140,6 +140,11 @@ pub struct RarEntry {
 pub struct TargetFile {
     /// The RAS token endpoint.
     pub token_endpoint: String,
+    /// The plain-http address of the https token endpoint, when something answers there, e.g.
+    /// `http://ras.example.com/oauth/token` (REQ-10 sends the valid request, C1's credentials
+    /// included, in cleartext and expects no token; SKIP without it).
+    #[serde(default)]
+    pub token_endpoint_http: Option<String>,
     /// The RAS issuer identifier, exactly as in its RFC 8414 metadata: a valid ID-JAG's `aud`.
     pub issuer: String,
     /// Another authorization server's issuer, which the RAS must refuse as `aud` (default
@@ -151,6 +156,30 @@ pub struct TargetFile {
     /// C2: a second registered client (checks that need one are skipped without it).
     #[serde(default)]
     pub client2: Option<ClientEntry>,
+    /// C4: a client registered with valid credentials but not enabled for the jwt-bearer
+    /// grant (CAUTH-15 presents its own valid ID-JAG and expects `unauthorized_client`; SKIP
+    /// without it).
+    #[serde(default)]
+    pub client4: Option<ClientEntry>,
+    /// The issuer of a second RAS (default `https://second-ras.example/`): the fake IdP
+    /// issues ID-JAGs for it too, and JAG-AUD-08 presents one obtained for it here.
+    #[serde(default)]
+    pub second_ras: Option<String>,
+    /// The RAS trusts the fake IdP's multi-tenant issuer (`{idp}/idp-mt`), where the user
+    /// with U1's `sub` in `tenant` is U1: `{ tenant, other_tenant }` (JAG-SUB-04 sends that
+    /// `sub` with `other_tenant`, which must not resolve to U1; SKIP without it).
+    #[serde(default)]
+    pub multi_tenant: Option<fixture::MultiTenant>,
+    /// The RAS trusts the fake IdP's issuer `{idp}/idp-saml` and resolves its users by a SAML
+    /// NameID `sub_id` (ID-JAG §3.2): `{ saml_issuer, nameid }`, U1 being `nameid` within the
+    /// SAML issuer `saml_issuer` (JAG-SUB-05 sends broken `sub_id`s; SKIP without it).
+    #[serde(default)]
+    pub saml_subjects: Option<fixture::SamlSubjects>,
+    /// The RAS product is also the IdP of the same trust domain: `{ issuer, token_endpoint }`
+    /// of that IdP, where C1 exchanges an access token of this RAS for an ID-JAG (JAG-ISS-05
+    /// presents it, and it must be refused; SKIP without it).
+    #[serde(default)]
+    pub also_idp: Option<fixture::AlsoIdp>,
     /// C3: a client registered for `private_key_jwt` with the fake IdP's
     /// `{idp}/clients/c3/jwks` as its `jwks_uri` (checks that need one are skipped without it).
     #[serde(default)]
@@ -416,6 +445,17 @@ impl TargetFile {
         }
         self.check_idp(at)?;
         self.check_api_write(at)?;
+        if let Some(u) = &self.token_endpoint_http
+            && !u.starts_with("http://")
+        {
+            return Err(at.error(
+                "token_endpoint_http",
+                format!("`{u}` is not a plain http:// URL"),
+            ));
+        }
+        if let Some(own) = &self.also_idp {
+            http_url(at, "also_idp.token_endpoint", &own.token_endpoint)?;
+        }
         let (whoami, whoami_principal) = self.whoami(at)?;
         let c1 = client("client.secret", &self.client)?;
         let introspection = self
@@ -501,6 +541,19 @@ impl TargetFile {
                 .transpose()?,
             access_token_format: self.access_token_format,
             dpop: self.dpop(at)?,
+            second_ras: self
+                .second_ras
+                .clone()
+                .unwrap_or_else(|| fixture::DEFAULT_SECOND_RAS.into()),
+            multi_tenant: self.multi_tenant.clone(),
+            saml_subjects: self.saml_subjects.clone(),
+            also_idp: self.also_idp.clone(),
+            token_endpoint_http: self.token_endpoint_http.clone(),
+            client4: self
+                .client4
+                .as_ref()
+                .map(|c| client("client4.secret", c))
+                .transpose()?,
         })
     }
 

@@ -51,9 +51,16 @@ async fn compliant_reference_passes_every_check() {
     for c in &results.checks {
         assert!(!c.exchanges.is_empty(), "{} made no request", c.id);
         if c.reason.starts_with("rejected") {
-            assert_eq!(c.exchanges[0].role, "control", "{}", c.id);
+            // The exchanges with the RAS; those with the fake IdP (a token exchange that
+            // obtains the probe's or the control's ID-JAG) come before them.
+            let roles: Vec<&str> = c
+                .exchanges
+                .iter()
+                .map(|e| e.role.as_str())
+                .filter(|r| !r.starts_with("idp-"))
+                .collect();
+            assert_eq!(roles[0], "control", "{}", c.id);
             // The probe is last, or (checks with `retry_after`) a retry right after it.
-            let roles: Vec<&str> = c.exchanges.iter().map(|e| e.role.as_str()).collect();
             assert!(
                 roles.ends_with(&["probe"]) || roles.ends_with(&["probe", "retry"]),
                 "{}: {roles:?}",
@@ -233,6 +240,27 @@ async fn accept_any_aud_fails_aud_02_with_the_reason() {
     );
 }
 
+/// The target-file lines of the reference's issuers with their own subject namespaces, its
+/// own IdP and its cleartext address.
+fn worlds_of(f: &xaa_conform::fixture::Fixture) -> String {
+    let mt = f.multi_tenant.as_ref().expect("multi_tenant");
+    let saml = f.saml_subjects.as_ref().expect("saml_subjects");
+    let own = f.also_idp.as_ref().expect("also_idp");
+    format!(
+        "multi_tenant: {{ tenant: {}, other_tenant: {} }}\nsaml_subjects: {{ saml_issuer: \"{}\", nameid: \"{}\" }}\n\
+         also_idp: {{ issuer: \"{}\", token_endpoint: \"{}\" }}\ntoken_endpoint_http: \"{}\"\n",
+        mt.tenant,
+        mt.other_tenant,
+        saml.saml_issuer,
+        saml.nameid,
+        own.issuer,
+        own.token_endpoint,
+        f.token_endpoint_http
+            .as_deref()
+            .expect("token_endpoint_http"),
+    )
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -258,12 +286,13 @@ async fn target_file_pointing_at_a_reference_passes() {
     .expect("reference");
     let dir = tempfile::tempdir().expect("tmp");
     let c2 = f.client2.as_ref().expect("c2");
+    let c4 = f.client4.as_ref().expect("c4");
     let target = write(
         dir.path(),
         "target.yaml",
         &(format!(
             "token_endpoint: {}\nissuer: {}\nclient: {{ id: {}, secret: \"{}\" }}\nclient2: {{ id: {}, secret: \"{}\" }}\n\
-             client3: {{ id: agent-c3 }}\nsubject: u1\nsubject_b: u3\nwhoami: {}\nresource: {}\nresource2: {}\napi: {{ r1: {}, r2: {}, write: {{ method: POST, scope: s.write }} }}\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 5s\njwks_cache_ttl: 1s\n\
+             client3: {{ id: agent-c3 }}\nclient4: {{ id: {}, secret: \"{}\" }}\n{}subject: u1\nsubject_b: u3\nwhoami: {}\nresource: {}\nresource2: {}\napi: {{ r1: {}, r2: {}, write: {{ method: POST, scope: s.write }} }}\nscope: \"s.read s.write\"\nidp: {{ bind: \"{idp_bind}\" }}\ntimeout: 5s\njwks_cache_ttl: 1s\n\
              dpop: supported\ndpop_required_resource: {}\n",
             f.token_endpoint,
             f.ras_issuer,
@@ -271,6 +300,9 @@ async fn target_file_pointing_at_a_reference_passes() {
             f.client.secret.expose(),
             c2.id,
             c2.secret.expose(),
+            c4.id,
+            c4.secret.expose(),
+            worlds_of(&f),
             f.whoami.as_deref().unwrap_or_default(),
             f.resource.as_deref().unwrap_or_default(),
             f.resource2.as_deref().unwrap_or_default(),

@@ -43,6 +43,8 @@ fn issuer_url(role: IssuerRole) -> String {
         IssuerRole::TrustedB => "idp-b",
         IssuerRole::Untrusted => "idp-x",
         IssuerRole::Attacker => "attacker",
+        IssuerRole::MultiTenant => "idp-mt",
+        IssuerRole::SamlSubjects => "idp-saml",
     };
     format!("http://127.0.0.1:1/{path}")
 }
@@ -659,6 +661,15 @@ const KEY_FILES: [&str; 8] = [
     "attacker-es256.pem",
 ];
 
+/// The multi-tenant and SAML NameID issuers' key files: written by `save`, made afresh when a
+/// folder from an older `keys generate` lacks them.
+const LATER_KEY_FILES: [&str; 4] = [
+    "idp-mt-rs256.pem",
+    "idp-mt-es256.pem",
+    "idp-saml-rs256.pem",
+    "idp-saml-es256.pem",
+];
+
 fn file_names(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
         .expect("read dir")
@@ -676,8 +687,9 @@ fn keyring_save_then_load_round_trips() {
     let tmp = tempfile::TempDir::new().expect("tempdir");
     let dir = tmp.path().join("keys"); // does not exist yet
     let written = keyring().save(&dir).expect("save");
-    // The eight issuer keys, C3's client key, the next pair, the enc key and the weak key.
-    assert_eq!(written.len(), 13);
+    // The eight issuer keys, C3's client key, the next pair, the enc key, the weak key, and the pairs of the
+    // multi-tenant and SAML NameID issuers.
+    assert_eq!(written.len(), 17);
     assert!(
         written
             .iter()
@@ -697,6 +709,7 @@ fn keyring_save_then_load_round_trips() {
             xaa_conform::jose::keys::ENC_KEY_FILE,
             xaa_conform::jose::keys::WEAK_RSA_FILE,
         ])
+        .chain(LATER_KEY_FILES)
         .map(|s| s.to_string())
         .collect();
     assert_eq!(written_names, want);
@@ -836,7 +849,10 @@ fn keyring_load_with_only_one_file_left_is_an_error() {
         xaa_conform::jose::keys::NEXT_ES256_FILE,
         xaa_conform::jose::keys::ENC_KEY_FILE,
         xaa_conform::jose::keys::WEAK_RSA_FILE,
-    ] {
+    ]
+    .into_iter()
+    .chain(LATER_KEY_FILES)
+    {
         std::fs::remove_file(tmp.path().join(optional)).expect("delete");
     }
     assert_eq!(file_names(tmp.path()).len(), 1);
@@ -1286,7 +1302,7 @@ fn mutation_sign_key_of_another_issuer() {
 #[test]
 fn mutation_sign_unknown_kid() {
     let published = published_kids();
-    assert_eq!(published.len(), 8);
+    assert_eq!(published.len(), 2 * IssuerRole::ALL.len());
     for alg in [KeyAlg::RS256, KeyAlg::ES256] {
         let m = JagMutation {
             alg: Some(alg),

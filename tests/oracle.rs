@@ -1451,9 +1451,11 @@ fn whoami_record_from_its_observation_is_error_only_without_an_answer() {
 fn distinct_principal_from_its_observation_names_the_issuers() {
     use xaa_conform::oracle::judge_distinct_principal_observation as judge;
     let rules = DistinctPrincipal {
-        control_issuer: IssuerRole::TrustedB,
+        control_issuer: Some(IssuerRole::TrustedB),
+        control_claims: Default::default(),
         reject: OneOrMany::One("invalid_grant".into()),
     };
+    let claims = serde_json::Map::new();
     let probed = |p: &str| DistinctPrincipalObservation::Probed {
         control_principal: Some("U3".into()),
         probe: accepted(),
@@ -1463,6 +1465,7 @@ fn distinct_principal_from_its_observation_names_the_issuers() {
         Level::Must,
         &rules,
         IssuerRole::Trusted,
+        &claims,
         &probed("U3"),
         WHAT,
     );
@@ -1477,12 +1480,20 @@ fn distinct_principal_from_its_observation_names_the_issuers() {
         Level::Must,
         &rules,
         IssuerRole::Trusted,
+        &claims,
         &probed("jit"),
         WHAT,
     );
     assert_eq!(other.verdict, Verdict::Pass);
     let unknown = DistinctPrincipalObservation::ControlUnknown(WhoamiError::NotJson);
-    let j = judge(Level::Must, &rules, IssuerRole::Trusted, &unknown, WHAT);
+    let j = judge(
+        Level::Must,
+        &rules,
+        IssuerRole::Trusted,
+        &claims,
+        &unknown,
+        WHAT,
+    );
     assert_eq!(j.verdict, Verdict::Skip);
     assert_eq!(
         j.reason,
@@ -1490,7 +1501,14 @@ fn distinct_principal_from_its_observation_names_the_issuers() {
     );
     let silent =
         DistinctPrincipalObservation::ControlUnknown(WhoamiError::NoAnswer("reset".into()));
-    let j = judge(Level::Must, &rules, IssuerRole::Trusted, &silent, WHAT);
+    let j = judge(
+        Level::Must,
+        &rules,
+        IssuerRole::Trusted,
+        &claims,
+        &silent,
+        WHAT,
+    );
     assert_eq!(j.verdict, Verdict::Error);
     assert_eq!(j.reason, "whoami: no answer: reset");
 }

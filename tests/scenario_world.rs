@@ -64,12 +64,22 @@ fn own_world_values(doc: &Value) -> Vec<(String, String)> {
         strings(v, path, &mut s);
         found.extend(s.into_iter().map(|(p, s)| (p, s.to_string())));
     };
-    // Claims set or duplicated in the ID-JAG.
-    for section in ["claims", "duplicate_claims"] {
-        if let Some(Value::Object(m)) = doc.pointer(&format!("/jag/{section}")) {
+    // Claims set or duplicated in the ID-JAG, or in the positive control's.
+    for (jag, section) in [
+        ("jag", "claims"),
+        ("jag", "duplicate_claims"),
+        ("control_jag", "claims"),
+    ] {
+        if let Some(Value::Object(m)) = doc.pointer(&format!("/{jag}/{section}")) {
             for (k, v) in m {
                 if WORLD.contains(&k.as_str()) {
-                    take(v, format!("jag.{section}.{k}"));
+                    take(v, format!("{jag}.{section}.{k}"));
+                }
+            }
+            // A Subject Identifier's members are the world's, its `format` the protocol's.
+            if let Some(Value::Object(id)) = m.get("sub_id") {
+                for (k, v) in id.iter().filter(|(k, _)| *k != "format") {
+                    take(v, format!("{jag}.{section}.sub_id.{k}"));
                 }
             }
         }
@@ -91,6 +101,16 @@ fn own_world_values(doc: &Value) -> Vec<(String, String)> {
             }
         }
     }
+    // The tenant of a multi-tenant issuer's ID-JAG (elsewhere `tenant` is an unknown claim).
+    if doc.pointer("/jag/issuer").and_then(Value::as_str) == Some("multi_tenant")
+        && let Some(v) = doc.pointer("/jag/claims/tenant")
+    {
+        take(v, "jag.claims.tenant".into());
+    }
+    // The audience a token exchange asks the IdP for (another RAS).
+    if let Some(v) = doc.pointer("/exchange/audience") {
+        take(v, "exchange.audience".into());
+    }
     // Expectations about granted values, under any expectation kind and profile.
     let mut expects: Vec<(String, &Value)> = Vec::new();
     if let Some(e) = doc.get("expect") {
@@ -109,7 +129,13 @@ fn own_world_values(doc: &Value) -> Vec<(String, String)> {
         for (p, s) in all {
             let last = p.rsplit('.').next().unwrap_or_default();
             let last = last.split('[').next().unwrap_or_default();
-            if SCOPE_RULES.contains(&last) || (p.contains(".equals.") && WORLD.contains(&last)) {
+            // A control's tenant (JAG-SUB-04) is the world's, as its other claims are.
+            let control =
+                p.contains(".control_claims.") && (WORLD.contains(&last) || last == "tenant");
+            if SCOPE_RULES.contains(&last)
+                || (p.contains(".equals.") && WORLD.contains(&last))
+                || control
+            {
                 found.push((p, s.to_string()));
             }
         }

@@ -204,6 +204,11 @@ async fn idp_serve(o: ServeOptions) -> u8 {
     }
     if let Some(t) = &target {
         idp.register_audience(&t.issuer, &t.client.id);
+        let second = t
+            .second_ras
+            .as_deref()
+            .unwrap_or(crate::fixture::DEFAULT_SECOND_RAS);
+        idp.register_audience(second, &t.client.id);
         if let Some(alg) = t.accepted_algs.as_ref().and_then(|a| a.first()) {
             idp.set_jag_alg(*alg);
         }
@@ -279,6 +284,16 @@ fn print_setup(idp: &FakeIdp) {
             idp.jwks_uri(role)
         );
     }
+    outln!(
+        "  and, for a RAS that declares multi_tenant, the multi-tenant issuer {}  jwks_uri {}",
+        idp.issuer(IssuerRole::MultiTenant),
+        idp.jwks_uri(IssuerRole::MultiTenant)
+    );
+    outln!(
+        "  and, for a RAS that declares saml_subjects, the SAML NameID issuer {}  jwks_uri {}",
+        idp.issuer(IssuerRole::SamlSubjects),
+        idp.jwks_uri(IssuerRole::SamlSubjects)
+    );
     outln!(
         "private_key_jwt client C3: register jwks_uri {}",
         crate::fixture::client3_jwks_uri(idp.base_url())

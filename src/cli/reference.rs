@@ -150,6 +150,10 @@ async fn reference_serve(
     };
     let started = ReferenceRas::start(&bind, options, |base| {
         let mut f = reference::embedded_fixture(base, &issuers, DEFAULT_TIMEOUT);
+        // C4 (registered without the grant) shares C1's secret, so two variables do.
+        if let Some(c4) = f.client4.as_mut() {
+            c4.secret = s1.clone();
+        }
         f.client.secret = s1;
         if let Some(c2) = f.client2.as_mut() {
             c2.secret = s2;

@@ -518,6 +518,8 @@ impl Step {
                 IssuerRole::Trusted => "claim.baseline",
                 IssuerRole::TrustedB => "iss.other_trusted",
                 IssuerRole::Untrusted | IssuerRole::Attacker => "iss.untrusted_key",
+                // Fuzz never draws these issuers: their ID-JAGs need a tenant or a sub_id.
+                IssuerRole::MultiTenant | IssuerRole::SamlSubjects => "iss.other_trusted",
             },
             Step::FractionalExp => "exp.fraction",
             Step::RemoveTyp => "typ.removed",
@@ -530,6 +532,9 @@ impl Step {
                 Signing::KeyOf(IssuerRole::Trusted) => "alg",
                 Signing::KeyOf(IssuerRole::TrustedB) => "sign.other_issuer_key",
                 Signing::KeyOf(IssuerRole::Untrusted | IssuerRole::Attacker) => "sign.foreign_key",
+                Signing::KeyOf(IssuerRole::MultiTenant | IssuerRole::SamlSubjects) => {
+                    "sign.other_issuer_key"
+                }
                 Signing::EmbeddedJwk => "sign.embedded_jwk",
                 // The next key and the weak key are published only under conditions fuzz
                 // never sets.

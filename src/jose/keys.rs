@@ -445,11 +445,15 @@ impl Keyring {
     }
 
     /// Loads keys from `dir` when every key file is there, `None` when none is.
-    /// A partial set is an error, so a half-deleted directory is noticed.
+    /// A partial set is an error, so a half-deleted directory is noticed; the keys of
+    /// [`LATER_ROLES`] are made afresh when a folder from an older `keys generate` lacks them.
     pub fn load(dir: &Path) -> Result<Option<Self>, KeyError> {
         let mut issuers = BTreeMap::new();
         let mut missing = Vec::new();
-        for role in IssuerRole::ALL {
+        let required = IssuerRole::ALL
+            .into_iter()
+            .filter(|r| !LATER_ROLES.contains(r));
+        for role in required {
             let mut pair = Vec::new();
             for alg in [KeyAlg::RS256, KeyAlg::ES256] {
                 let path = dir.join(Self::file_name(role, alg));
@@ -470,7 +474,7 @@ impl Keyring {
                 }
             }
         }
-        if missing.len() == IssuerRole::ALL.len() * 2 {
+        if missing.len() == (IssuerRole::ALL.len() - LATER_ROLES.len()) * 2 {
             return Ok(None);
         }
         if let Some(path) = missing.into_iter().next() {
@@ -490,6 +494,15 @@ impl Keyring {
                 Err(_) => SigningKey::generate(alg),
             }
         };
+        for role in LATER_ROLES {
+            issuers.insert(
+                role,
+                IssuerKeys {
+                    rs256: optional(&Self::file_name(role, KeyAlg::RS256), KeyAlg::RS256)?,
+                    es256: optional(&Self::file_name(role, KeyAlg::ES256), KeyAlg::ES256)?,
+                },
+            );
+        }
         Ok(Some(Keyring {
             issuers,
             stray: IssuerKeys::generate()?,
@@ -552,11 +565,17 @@ impl Keyring {
             .collect()
     }
 
-    /// The `kid`s a RAS configured for the fake IdP sees: the two trusted issuers' RS256 and
-    /// ES256 keys, then C3's, each with its party (`idp-a RS256`, …, `client-c3 ES256`).
+    /// The `kid`s a RAS configured for the fake IdP sees: the trusted issuers' RS256 and
+    /// ES256 keys (the multi-tenant and SAML NameID ones' last), then C3's, each with its party (`idp-a
+    /// RS256`, …, `client-c3 ES256`).
     pub fn kids(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for role in [IssuerRole::Trusted, IssuerRole::TrustedB] {
+        for role in [
+            IssuerRole::Trusted,
+            IssuerRole::TrustedB,
+            IssuerRole::MultiTenant,
+            IssuerRole::SamlSubjects,
+        ] {
             let keys = self.issuer(role);
             for key in [&keys.rs256, &keys.es256] {
                 out.push((
@@ -600,6 +619,11 @@ impl Keyring {
         Ok(written)
     }
 }
+
+/// Issuers added after the first key sets were written (the multi-tenant issuer, the SAML
+/// NameID one): their keys are made afresh when a folder lacks their files, as C3's and the
+/// rotation keys are.
+pub const LATER_ROLES: [IssuerRole; 2] = [IssuerRole::MultiTenant, IssuerRole::SamlSubjects];
 
 /// Files of the trusted issuer's next keys (published while a check rotates them in), so that
 /// a running `idp serve` and the runs against it rotate to the same keys.

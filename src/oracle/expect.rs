@@ -210,6 +210,12 @@ pub enum Procedure {
     /// The access token a valid ID-JAG obtains, judged as an RFC 9068 JWT access token
     /// (SKIP when the target's tokens are not JWTs).
     JwtAccessToken(super::jwt_access_token::JwtAccessTokenRules),
+    /// An ID-JAG the RAS's own IdP issued in the same trust domain (`also_idp` of the target)
+    /// must obtain no access token (ID-JAG §9.3).
+    OwnIdJag(OwnIdJag),
+    /// The valid token request sent to the plain-http address of the token endpoint
+    /// (`token_endpoint_http` of the target) must obtain no token (RFC 6749 §3.2).
+    Cleartext(CleartextRecord),
 }
 
 /// What the check expects of the server.
@@ -249,6 +255,11 @@ pub enum ExpectSyntax {
     /// (`rule: claims` for RESP-07, `rule: audience` for RESP-08; SKIP when the target's
     /// tokens are not JWTs).
     JwtAccessToken(super::jwt_access_token::JwtAccessTokenRules),
+    /// An ID-JAG the RAS's own IdP issued in the same trust domain must obtain no access
+    /// token.
+    OwnIdJag(OwnIdJag),
+    /// No token over the plain-http address of the token endpoint.
+    Cleartext(CleartextRecord),
 }
 
 impl From<ExpectSyntax> for Expect {
@@ -269,6 +280,8 @@ impl From<ExpectSyntax> for Expect {
                 Expect::Procedure(Procedure::DistinctPrincipal(p))
             }
             ExpectSyntax::JwtAccessToken(p) => Expect::Procedure(Procedure::JwtAccessToken(p)),
+            ExpectSyntax::OwnIdJag(p) => Expect::Procedure(Procedure::OwnIdJag(p)),
+            ExpectSyntax::Cleartext(p) => Expect::Procedure(Procedure::Cleartext(p)),
         }
     }
 }
@@ -291,6 +304,8 @@ impl From<Expect> for ExpectSyntax {
                 ExpectSyntax::DistinctPrincipal(p)
             }
             Expect::Procedure(Procedure::JwtAccessToken(p)) => ExpectSyntax::JwtAccessToken(p),
+            Expect::Procedure(Procedure::OwnIdJag(p)) => ExpectSyntax::OwnIdJag(p),
+            Expect::Procedure(Procedure::Cleartext(p)) => ExpectSyntax::Cleartext(p),
         }
     }
 }
@@ -359,15 +374,38 @@ pub struct WhoamiRecord {}
 #[serde(deny_unknown_fields)]
 pub struct IntrospectRecord {}
 
-/// A cross-issuer subject check: the positive control is the scenario's ID-JAG minted as
-/// `control_issuer` (it must be accepted; the whoami endpoint names its principal P); the
-/// probe, the scenario's ID-JAG as is, must be refused with `reject`, or accepted for a
-/// principal other than P (a distinct account, e.g. provisioned just in time).
+/// A subject-namespace check: the positive control is the scenario's ID-JAG minted as
+/// `control_issuer` and with `control_claims` (it must be accepted; the whoami endpoint names
+/// its principal P); the probe, the scenario's ID-JAG as is, must be refused with `reject`, or
+/// accepted for a principal other than P (a distinct account, e.g. provisioned just in time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DistinctPrincipal {
-    /// The issuer that mints the positive control.
-    pub control_issuer: crate::jose::IssuerRole,
+    /// The issuer that mints the positive control (default: the probe's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_issuer: Option<crate::jose::IssuerRole>,
+    /// Claims of the positive control over the probe's, e.g. the user's own `tenant`.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub control_claims: Map<String, Value>,
+    /// Error codes of a conformant refusal.
+    pub reject: OneOrMany,
+}
+
+/// No token over cleartext (RFC 6749 §3.2): after the valid token request was accepted at the
+/// token endpoint, the same request (a fresh ID-JAG) to its plain-http address must obtain no
+/// token; no answer there is conformant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CleartextRecord {}
+
+/// The RAS as the IdP of its own trust domain (ID-JAG §9.3): after a valid ID-JAG obtained an
+/// access token (the control), the requesting app exchanges that access token at the
+/// target's own IdP (`also_idp`) for an ID-JAG addressed to the RAS; presented, it must be
+/// refused with `reject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnIdJag {
     /// Error codes of a conformant refusal.
     pub reject: OneOrMany,
 }

@@ -41,9 +41,14 @@ pub const CHALLENGE: &str = "ERR-08";
 pub const OWNERS: &[&str] = &[STATUS, SHAPE, CODE, NO_STORE, ECHO, SERVER_ERROR, CHALLENGE];
 
 /// Error codes that are the subject of the checks that expect them: client authentication
-/// (`invalid_client`), scope (`invalid_scope`) and resource (`invalid_target`) checks judge
-/// the code themselves, so a wrong code there is their finding, not ERR-04's.
-pub const SUBJECT_CODES: &[&str] = &["invalid_client", "invalid_scope", "invalid_target"];
+/// (`invalid_client`), scope (`invalid_scope`), resource (`invalid_target`) and grant
+/// permission (`unauthorized_client`) checks judge the code themselves, so a wrong code there is their finding, not ERR-04's.
+pub const SUBJECT_CODES: &[&str] = &[
+    "invalid_client",
+    "invalid_scope",
+    "invalid_target",
+    "unauthorized_client",
+];
 
 /// Whether a check that expects `codes` judges the code itself (see [`SUBJECT_CODES`]).
 pub fn owns_code(codes: &[String]) -> bool {
@@ -89,6 +94,9 @@ impl FormRules {
             Expect::Rules(Rules::Accept(_) | Rules::Metadata(_)) => FormRules::default(),
             Expect::Procedure(p) => match p {
                 Procedure::DistinctPrincipal(d) => refusable(d.reject.to_vec()),
+                Procedure::OwnIdJag(o) => refusable(o.reject.to_vec()),
+                // Its probe goes to another address, whose answers no form rule judges.
+                Procedure::Cleartext(_) => FormRules::default(),
                 Procedure::ConcurrentReplay(_)
                 | Procedure::Measure(_)
                 | Procedure::KeyRemoval(_) => refusable(Vec::new()),

@@ -12,6 +12,7 @@
 pub mod acceptance;
 pub mod cases;
 pub mod classify;
+pub mod cleartext;
 pub mod dpop;
 pub mod expect;
 pub mod findings;
@@ -21,6 +22,7 @@ pub mod introspection;
 pub mod jwt_access_token;
 pub mod load;
 pub mod metadata;
+pub mod own_grant;
 pub mod preflight;
 pub mod procedures;
 pub mod rar;
@@ -35,10 +37,11 @@ use crate::spec::{Level, Verdict};
 pub use acceptance::{judge_either, judge_positive};
 pub use cases::{combine_cases, deciding_case};
 pub use classify::{Outcome, classify, classify_response, json_object, summarize};
+pub use cleartext::judge_cleartext;
 pub use expect::{
-    AcceptRules, ConcurrentReplay, DistinctPrincipal, EitherRules, Expect, ExpectSyntax,
-    FetchBudget, IntrospectRecord, KeyRemoval, Measure, MetadataRules, OneOrMany, Procedure,
-    RecordRules, RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
+    AcceptRules, CleartextRecord, ConcurrentReplay, DistinctPrincipal, EitherRules, Expect,
+    ExpectSyntax, FetchBudget, IntrospectRecord, KeyRemoval, Measure, MetadataRules, OneOrMany,
+    OwnIdJag, Procedure, RecordRules, RejectRules, RejectSpec, Rules, Tolerance, WhoamiRecord,
 };
 pub use findings::{
     CheckAnswers, Finding, FormRules, Occurrence, OwnedVerdict, Owner, judge_findings,
@@ -53,6 +56,7 @@ pub use jwt_access_token::{
     judge_jwt_access_token,
 };
 pub use metadata::{MetadataSource, is_metadata_document, judge_metadata, judge_metadata_at};
+pub use own_grant::{OwnIdJagObservation, judge_own_id_jag};
 pub use preflight::{
     NOT_RUN, PREFLIGHT_ID, Preflight, PreflightObservation, diagnose, judge_not_run_preflight,
     judge_preflight_stop, judge_refused_at_preflight, with_preflight_causes,
@@ -72,7 +76,8 @@ pub use run::{
     judge_lost, judge_server_stopped, unanswered,
 };
 pub use world::{
-    judge_api_token_refused, judge_own_control_refused, judge_provisioned, judge_weaker,
+    judge_api_token_refused, judge_declared_client, judge_own_control_refused, judge_provisioned,
+    judge_weaker,
 };
 
 /// Judges the answer to a token request under its rule set: `probe` is the answer (with its

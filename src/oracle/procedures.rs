@@ -506,18 +506,38 @@ pub fn issuer_label(role: IssuerRole) -> &'static str {
         IssuerRole::TrustedB => "ISS_B",
         IssuerRole::Untrusted => "ISS_X",
         IssuerRole::Attacker => "the attacker",
+        IssuerRole::MultiTenant => "ISS_MT",
+        IssuerRole::SamlSubjects => "ISS_SAML",
     }
 }
 
-/// JAG-SUB-03 from its observation: a control whose principal is unknown is ERROR (no answer)
-/// or SKIP; otherwise [`judge_distinct_principal`] with the probe's issuer and the rules'.
+/// How reasons name the party of an ID-JAG: its issuer, and its tenant when `claims` name
+/// one (`ISS_MT tenant acme`).
+fn party_label(role: IssuerRole, claims: &Map<String, Value>) -> String {
+    match claims.get("tenant").and_then(Value::as_str) {
+        Some(t) => format!("{} tenant {t}", issuer_label(role)),
+        None => issuer_label(role).to_string(),
+    }
+}
+
+/// JAG-SUB-03 and JAG-SUB-04 from their observation: a control whose principal is unknown is
+/// ERROR (no answer) or SKIP; otherwise [`judge_distinct_principal`] naming the probe's party
+/// (its issuer and `probe_claims`' tenant) and the control's.
 pub fn judge_distinct_principal_observation(
     level: Level,
     rules: &DistinctPrincipal,
     probe_issuer: IssuerRole,
+    probe_claims: &Map<String, Value>,
     seen: &DistinctPrincipalObservation,
     what: &str,
 ) -> Judgement {
+    let mut control_claims = probe_claims.clone();
+    control_claims.extend(rules.control_claims.clone());
+    let probe_party = party_label(probe_issuer, probe_claims);
+    let control_party = party_label(
+        rules.control_issuer.unwrap_or(probe_issuer),
+        &control_claims,
+    );
     match seen {
         DistinctPrincipalObservation::ControlUnknown(e @ WhoamiError::NoAnswer(_)) => {
             judged(Verdict::Error, format!("whoami: {e}"))
@@ -533,10 +553,7 @@ pub fn judge_distinct_principal_observation(
         } => judge_distinct_principal(
             level,
             &rules.reject.to_vec(),
-            (
-                issuer_label(probe_issuer),
-                issuer_label(rules.control_issuer),
-            ),
+            (&probe_party, &control_party),
             control_principal.as_deref(),
             probe,
             probe_principal.clone(),

@@ -23,6 +23,24 @@ pub fn judge_own_control_refused(refused: &str, control: &Outcome) -> Judgement 
     }
 }
 
+/// A check that authenticates as a client the target file declares for what it may not do
+/// (`key`, e.g. `client4`, registered but not enabled for the grant): an `invalid_client`
+/// answer says the declared credentials are wrong, not that the server refused the grant, so
+/// the check is SKIP naming the key; any other answer keeps `judgement`.
+pub fn judge_declared_client(judgement: Judgement, probe: &Outcome, key: &str) -> Judgement {
+    match probe {
+        Outcome::Rejected { error, .. } if error == "invalid_client" => judged(
+            Verdict::Skip,
+            format!(
+                "the credentials of `{key}` in the target file were refused ({}): the check needs \
+                 a client that authenticates and is then refused the grant",
+                summarize(probe)
+            ),
+        ),
+        _ => judgement,
+    }
+}
+
 /// A resource-API check whose token request was refused: the access token the API step needs
 /// could not be obtained (the token endpoint's acceptance is judged by the BASE checks), so it
 /// is SKIP with the answer; no answer at all is ERROR.

@@ -43,6 +43,28 @@ pub struct TrustedIssuer {
     pub users: Vec<(String, String)>,
 }
 
+/// A multi-tenant issuer the reference trusts (it is among the trusted issuers too, for its
+/// keys), with its users by tenant.
+#[derive(Debug, Clone)]
+pub struct MultiTenantIssuer {
+    /// Its issuer identifier.
+    pub issuer: String,
+    /// `(tenant, sub, local account)`.
+    pub users: Vec<(String, String, String)>,
+}
+
+/// A trusted issuer whose users are resolved by SAML NameID (it is among the trusted issuers
+/// too, for its keys).
+#[derive(Debug, Clone)]
+pub struct SamlSubjectIssuer {
+    /// The ID-JAG issuer identifier.
+    pub issuer: String,
+    /// The SAML issuer entity identifier configured for it: the only `sub_id.issuer` it takes.
+    pub saml_issuer: String,
+    /// `(nameid, local account)`.
+    pub users: Vec<(String, String)>,
+}
+
 /// Everything the reference RAS is configured with.
 #[derive(Debug, Clone)]
 pub struct ReferenceConfig {
@@ -103,6 +125,19 @@ pub struct ReferenceConfig {
     /// DPoP (RFC 9449): `None` when the reference takes no proofs (its fixture declares no
     /// DPoP support).
     pub dpop: Option<DpopPolicy>,
+    /// Registered clients that are not enabled for the jwt-bearer grant: they authenticate,
+    /// and are refused the grant with `unauthorized_client` (RFC 6749 §5.2).
+    pub clients_without_grant: Vec<String>,
+    /// The other RAS issuers the trusted IdP issues ID-JAGs for (its app registry): nothing
+    /// this RAS may accept as `aud`; only the `aud-any-idp-audience` defect reads them.
+    pub idp_audiences: Vec<String>,
+    /// Multi-tenant issuers among the trusted ones, with their users by tenant.
+    pub multi_tenant: Vec<MultiTenantIssuer>,
+    /// The issuer of its own IdP, when the reference is also the IdP of its trust domain
+    /// (ID-JAG §9.3): it issues ID-JAGs at `/idp/token` and must not honour them.
+    pub own_idp: Option<String>,
+    /// Trusted issuers whose users are resolved by SAML NameID `sub_id`.
+    pub saml_subjects: Vec<SamlSubjectIssuer>,
     /// Defects switched on.
     pub defects: BTreeSet<Defect>,
 }
@@ -124,6 +159,12 @@ impl ReferenceConfig {
                 secret: c2.secret.clone(),
             });
         }
+        // C4: registered with valid credentials, not enabled for the grant (CAUTH-15).
+        let clients_without_grant = fixture.client4.iter().map(|c| c.id.clone()).collect();
+        clients.extend(fixture.client4.iter().map(|c| RegisteredClient {
+            id: c.id.clone(),
+            secret: c.secret.clone(),
+        }));
         let trusted = [(IssuerRole::Trusted, "U1"), (IssuerRole::TrustedB, "U2")]
             .into_iter()
             .filter_map(|(role, user)| {
@@ -142,6 +183,8 @@ impl ReferenceConfig {
                 })
             })
             .collect();
+        let (trusted, multi_tenant) = with_multi_tenant(fixture, trusted);
+        let (trusted, saml_subjects) = with_saml_subjects(fixture, trusted);
         let scopes: Vec<String> = fixture
             .scope
             .as_deref()
@@ -200,7 +243,83 @@ impl ReferenceConfig {
                 .as_ref()
                 .map(|r| r.types.clone())
                 .unwrap_or_default(),
+            clients_without_grant,
+            idp_audiences: vec![fixture.second_ras.clone()],
+            multi_tenant,
+            saml_subjects,
+            own_idp: fixture.also_idp.as_ref().map(|a| a.issuer.clone()),
             defects,
         }
+    }
+}
+
+/// The trusted issuers with the multi-tenant issuer ISS_MT added when the fixture declares its
+/// tenants: U4 is U1's `sub` in the fixture's tenant there, and no user of it has an account
+/// without a tenant (JAG-SUB-04).
+fn with_multi_tenant(
+    fixture: &Fixture,
+    mut trusted: Vec<TrustedIssuer>,
+) -> (Vec<TrustedIssuer>, Vec<MultiTenantIssuer>) {
+    let (Some(mt), Some(issuer)) = (
+        &fixture.multi_tenant,
+        fixture.issuers.get(&IssuerRole::MultiTenant),
+    ) else {
+        return (trusted, Vec::new());
+    };
+    trusted.push(TrustedIssuer {
+        issuer: issuer.clone(),
+        jwks_uri: format!("{issuer}/jwks"),
+        users: Vec::new(),
+    });
+    let tenants = MultiTenantIssuer {
+        issuer: issuer.clone(),
+        users: vec![(mt.tenant.clone(), fixture.subject.clone(), "U4".into())],
+    };
+    (trusted, vec![tenants])
+}
+
+/// The trusted issuers with the SAML NameID issuer ISS_SAML added when the fixture declares
+/// how its users are resolved: U5 is U1's NameID within the fixture's SAML issuer. Its `sub`
+/// users (U1's `sub` is U5 too) serve only the defect that falls back to `sub` (JAG-SUB-05).
+fn with_saml_subjects(
+    fixture: &Fixture,
+    mut trusted: Vec<TrustedIssuer>,
+) -> (Vec<TrustedIssuer>, Vec<SamlSubjectIssuer>) {
+    let (Some(saml), Some(issuer)) = (
+        &fixture.saml_subjects,
+        fixture.issuers.get(&IssuerRole::SamlSubjects),
+    ) else {
+        return (trusted, Vec::new());
+    };
+    trusted.push(TrustedIssuer {
+        issuer: issuer.clone(),
+        jwks_uri: format!("{issuer}/jwks"),
+        users: vec![(fixture.subject.clone(), "U5".into())],
+    });
+    let by_nameid = SamlSubjectIssuer {
+        issuer: issuer.clone(),
+        saml_issuer: saml.saml_issuer.clone(),
+        users: vec![(saml.nameid.clone(), "U5".into())],
+    };
+    (trusted, vec![by_nameid])
+}
+
+impl ReferenceConfig {
+    /// Under `trust-own-id-jags`: the reference's own IdP as a trusted issuer (its JWKS at
+    /// `{issuer}/jwks`), its subjects the local accounts themselves. `None` when `iss` is not
+    /// that IdP.
+    pub fn own_idp_as_trusted(&self, iss: &str) -> Option<TrustedIssuer> {
+        let own = self.own_idp.as_deref().filter(|own| *own == iss)?;
+        let users = self
+            .trusted
+            .iter()
+            .flat_map(|t| t.users.iter())
+            .map(|(_, account)| (account.clone(), account.clone()))
+            .collect();
+        Some(TrustedIssuer {
+            issuer: own.to_string(),
+            jwks_uri: format!("{own}/jwks"),
+            users,
+        })
     }
 }

@@ -113,6 +113,8 @@ defects! {
     /// Does not refuse unlisted issuers: fetches their keys from their own discovery
     /// document and resolves their subjects in the first trusted issuer's namespace.
     TrustAnyIssuer = "trust-any-issuer", "trusts any issuer, fetching its keys from its own discovery document", [("JAG-ISS-02", Fail), ("JAG-SIG-12", Fail)];
+    /// Is also the IdP of its trust domain and honours the ID-JAGs its own IdP issues.
+    TrustOwnIdJags = "trust-own-id-jags", "issues access tokens for ID-JAGs its own IdP issued in the same trust domain", [("JAG-ISS-05", Fail)];
     /// Takes a missing `iss` as the first trusted issuer.
     IssOptional = "iss-optional", "takes a missing iss as the default issuer", [("JAG-ISS-01", Fail)];
     /// Answers 500 when `iss` is not a string.
@@ -136,6 +138,9 @@ defects! {
     AudAcceptsResource = "aud-accepts-resource", "accepts one of its resource URLs as aud", [("JAG-AUD-06", Fail)];
     /// Skips the `aud` check when `aud` is neither a string nor an array.
     AudLenientTypes = "aud-lenient-types", "skips the aud check when aud is not a string or an array", [("JAG-AUD-07", Fail)];
+    /// Takes its `aud` allow-list from the IdP's app registry: accepts as `aud` any RAS the
+    /// trusted IdP issues ID-JAGs for (an ID-JAG legitimately obtained for another RAS).
+    AudAnyIdpAudience = "aud-any-idp-audience", "accepts as aud any authorization server the trusted IdP issues ID-JAGs for, so an ID-JAG obtained for another RAS is honoured", [("JAG-AUD-08", Fail)];
     /// Accepts `aud` only as a string.
     AudStringOnly = "aud-string-only", "refuses an aud array even with the single right element", [("BASE-10", Fail)];
 
@@ -144,6 +149,13 @@ defects! {
     AcceptUnknownSub = "accept-unknown-sub", "provisions an account for an unknown sub", [("JAG-SUB-02", Fail)];
     /// Finds the account by `sub` across every trusted issuer (accounts keyed on `sub` alone).
     UserLookupIgnoresIssuer = "user-lookup-ignores-issuer", "finds the user by sub across all trusted issuers, so one issuer's sub maps to another issuer's user", [("JAG-SUB-03", Fail)];
+    /// Keys a multi-tenant issuer's accounts on `iss` and `sub` alone, ignoring `tenant`.
+    UserLookupIgnoresTenant = "user-lookup-ignores-tenant", "finds a multi-tenant issuer's user by iss and sub alone, ignoring tenant, so another tenant's sub maps to this tenant's user", [("JAG-SUB-04", Fail)];
+    /// Resolves a SAML NameID `sub_id` by its `nameid` alone, whatever SAML issuer it names.
+    SamlNameidAlone = "saml-nameid-alone", "resolves a SAML NameID sub_id by nameid alone, not comparing sub_id.issuer with the SAML issuer associated with iss", [("JAG-SUB-05", Fail)];
+    /// Falls back to `sub` when the `sub_id` it requires is missing, malformed or in another
+    /// format.
+    SamlSubjectFallsBackToSub = "saml-subject-falls-back-to-sub", "resolves the user by sub when the SAML NameID sub_id it requires is missing, malformed or in another format", [("JAG-SUB-05", Fail)];
     /// Maps a missing `sub` to the client's own service account.
     SubOptional = "sub-optional", "maps a missing sub to the client's service account", [("JAG-SUB-01", Fail)];
 
@@ -253,6 +265,12 @@ defects! {
     /// Ignores a body `client_id` that differs from the Basic one.
     IgnoreBodyClientId = "ignore-body-client-id", "ignores a body client_id that differs from the authenticated client", [("CAUTH-06", Fail)];
 
+    // Which clients may use the grant (RFC 6749 §5.2 unauthorized_client).
+    /// Issues tokens to any authenticated client, whether or not it is enabled for the grant.
+    IgnoreClientGrants = "ignore-client-grants", "issues tokens to a client that is not enabled for the jwt-bearer grant", [("CAUTH-15", Warn)];
+    /// Refuses a client not enabled for the grant with `invalid_grant`, blaming the ID-JAG.
+    UnauthorizedClientAsInvalidGrant = "unauthorized-client-as-invalid-grant", "refuses a client not enabled for the jwt-bearer grant with invalid_grant instead of unauthorized_client", [("CAUTH-15", Warn)];
+
     /// Does not support `private_key_jwt`.
     NoPrivateKeyJwt = "no-private-key-jwt", "does not support private_key_jwt client authentication", [("CAUTH-07", Fail), ("CAUTH-12", Skip)];
     /// Does not check a client assertion's `exp`.
@@ -269,6 +287,8 @@ defects! {
     IgnoreClientAssertionType = "ignore-client-assertion-type", "ignores client_assertion_type", [("CAUTH-14", Fail)];
 
     // Request format.
+    /// Serves the token endpoint on its plain-http address as well.
+    TokenOverCleartext = "token-over-cleartext", "issues tokens on the plain-http address of its token endpoint too", [("REQ-10", Fail)];
     /// Takes a missing `grant_type` as jwt-bearer.
     DefaultGrantType = "default-grant-type", "takes a missing grant_type as jwt-bearer", [("REQ-01", Fail)];
     /// Matches `grant_type` by prefix.

@@ -5,6 +5,7 @@
 
 mod bearer;
 mod busy;
+mod cleartext;
 mod config;
 mod defects;
 mod dpop;
@@ -13,9 +14,12 @@ mod issued;
 mod jwks;
 mod jws_json;
 mod jwt_at;
+mod own_idp;
 mod rar;
 mod ratelimit;
 mod refusal;
+mod saml;
+mod tenants;
 mod token;
 mod validate;
 mod variant;
@@ -55,6 +59,8 @@ pub(crate) struct RasState {
     at_key: Option<crate::jose::keys::SigningKey>,
     /// The DPoP nonce and the proof `jti`s seen.
     dpop: dpop::DpopState,
+    /// The key its own IdP signs ID-JAGs with, when it is also an IdP (`own_idp`).
+    own_idp_key: Option<crate::jose::keys::SigningKey>,
 }
 
 /// How the reference behaves beyond its fixture.
@@ -89,6 +95,10 @@ impl ReferenceOptions {
     }
 }
 
+/// The SAML issuer entity identifier the embedded reference associates with the SAML NameID
+/// issuer ISS_SAML.
+pub const SAML_ISSUER: &str = "https://saml.idp.example/";
+
 /// The JWKS cache time of the reference in the embedded run (and in the fixture built by
 /// [`embedded_fixture`]): short, so that JAG-SIG-14 sees a removed key go within a second.
 pub const EMBEDDED_JWKS_TTL: Duration = Duration::from_secs(1);
@@ -97,13 +107,16 @@ pub const EMBEDDED_JWKS_TTL: Duration = Duration::from_secs(1);
 pub struct ReferenceRas {
     handle: ServerHandle,
     base_url: String,
+    /// The plain-http address of its token endpoint (REQ-10), a listener of its own.
+    cleartext: ServerHandle,
 }
 
 /// Builds the embedded fixture for a reference RAS at `base_url` trusting the fake IdP
 /// issuers `issuers`: fresh client secrets (C2's with the `:` `+` `%` characters that client
 /// authentication must form-encode, RFC 6749 App. B), `u1`, `u3` (known only under the second
 /// trusted issuer), R1/R2 and their APIs under `/api/`, `/api/whoami`, and RFC 7662
-/// introspection at `/introspect`, called as C2.
+/// introspection at `/introspect`, called as C2; C4, registered but not enabled for the
+/// jwt-bearer grant; and a second RAS the fake IdP issues ID-JAGs for.
 pub fn embedded_fixture(
     base_url: &str,
     issuers: &std::collections::BTreeMap<IssuerRole, String>,
@@ -161,6 +174,30 @@ pub fn embedded_fixture(
         dpop: Some(crate::fixture::Dpop {
             required_resource: Some(format!("{base_url}/api/dpop")),
         }),
+        second_ras: crate::fixture::DEFAULT_SECOND_RAS.into(),
+        // U1's sub is a user of tenant-a under the multi-tenant issuer (JAG-SUB-04).
+        multi_tenant: Some(crate::fixture::MultiTenant {
+            tenant: "tenant-a".into(),
+            other_tenant: "tenant-b".into(),
+        }),
+        // Filled by `ReferenceRas::start`, which binds the cleartext port.
+        token_endpoint_http: None,
+        // Also the IdP of its own trust domain (JAG-ISS-05).
+        also_idp: Some(crate::fixture::AlsoIdp {
+            issuer: own_idp::issuer(base_url),
+            token_endpoint: format!("{}/token", own_idp::issuer(base_url)),
+        }),
+        // U1 is a SAML NameID under the SAML NameID issuer (JAG-SUB-05).
+        saml_subjects: Some(crate::fixture::SamlSubjects {
+            saml_issuer: SAML_ISSUER.into(),
+            nameid: "u1@tables.fake".into(),
+        }),
+        // C4: registered, but not enabled for the jwt-bearer grant (CAUTH-15).
+        client4: Some(Client {
+            id: "agent-c4".into(),
+            secret: Secret::random(),
+            auth: ClientAuthMethod::ClientSecretBasic,
+        }),
     }
 }
 
@@ -187,7 +224,18 @@ impl ReferenceRas {
             source,
         })?;
         let base_url = format!("http://{addr}");
+        // The cleartext port of the token endpoint, on the same host (REQ-10).
+        let cleartext_bind = std::net::SocketAddr::new(addr.ip(), 0).to_string();
+        let cleartext_listener = server::bind(&cleartext_bind).await?;
+        let cleartext_addr =
+            cleartext_listener
+                .local_addr()
+                .map_err(|source| ServeError::Bind {
+                    addr: cleartext_bind.clone(),
+                    source,
+                })?;
         let mut fixture = make_fixture(&base_url);
+        fixture.token_endpoint_http = Some(format!("http://{cleartext_addr}/token"));
         if let Some(v) = options.variant {
             v.adjust_fixture(&mut fixture, &base_url);
         }
@@ -252,6 +300,7 @@ impl ReferenceRas {
             } else {
                 None
             },
+            own_idp_key: cfg.own_idp.as_ref().and_then(|_| jwt_at::generate_key()),
             cfg,
             http,
             tokens: Default::default(),
@@ -268,13 +317,23 @@ impl ReferenceRas {
             .route("/api/whoami", get(whoami::whoami))
             .route("/introspect", post(introspect::introspect))
             .route("/jwks", get(token::jwks))
+            .route("/idp/token", post(own_idp::token_exchange))
+            .route("/idp/jwks", get(own_idp::jwks))
             .route(
                 "/api/{resource}",
                 get(token::resource_api).post(token::resource_api),
             )
-            .with_state(state);
+            .with_state(state.clone());
         let handle = server::spawn(listener, router)?;
-        Ok((ReferenceRas { handle, base_url }, fixture))
+        let cleartext = server::spawn(cleartext_listener, cleartext::router(state))?;
+        Ok((
+            ReferenceRas {
+                handle,
+                base_url,
+                cleartext,
+            },
+            fixture,
+        ))
     }
 
     /// The base URL, which is also its issuer identifier.
@@ -282,8 +341,9 @@ impl ReferenceRas {
         &self.base_url
     }
 
-    /// Stops the server.
+    /// Stops the server and its cleartext listener.
     pub async fn stop(self) {
+        self.cleartext.stop().await;
         self.handle.stop().await;
     }
 

@@ -72,7 +72,7 @@ fn error_response(
     resp
 }
 
-fn bad_request(state: &RasState, error: &str, description: &str) -> Response {
+pub(super) fn bad_request(state: &RasState, error: &str, description: &str) -> Response {
     error_response(state, StatusCode::BAD_REQUEST, error, description)
 }
 
@@ -112,8 +112,9 @@ pub(super) fn secret_matches(cfg_secret: &str, given: &str) -> bool {
 }
 
 /// The authenticated client's id and secret.
-struct Authenticated {
-    id: String,
+pub(super) struct Authenticated {
+    /// The client id.
+    pub(super) id: String,
     secret: String,
 }
 
@@ -132,7 +133,7 @@ pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<String> {
 
 /// Authenticates the client (RFC 6749 §2.3.1): Basic with form-urlencoded parts, or the
 /// body parameters, never both.
-fn authenticate(
+pub(super) fn authenticate(
     state: &RasState,
     headers: &HeaderMap,
     form: &[(String, String)],
@@ -364,6 +365,7 @@ async fn exchange(
             .filter(|v| !v.is_empty())
     };
     check_grant_type(state, param("grant_type")).map_err(|r| *r)?;
+    check_client_grant(state, &client.id).map_err(|r| *r)?;
     let assertion = required_assertion(state, param("assertion")).map_err(|r| *r)?;
     // The DPoP proof before the ID-JAG, so that a retry with a nonce is not the ID-JAG's
     // second use.
@@ -544,6 +546,30 @@ fn check_grant_type(state: &RasState, grant_type: Option<&str>) -> Result<(), An
             &format!("{other} is not supported"),
         ))),
     }
+}
+
+/// The client is enabled for the jwt-bearer grant (RFC 6749 §5.2 `unauthorized_client`).
+fn check_client_grant(state: &RasState, client_id: &str) -> Result<(), Answer> {
+    let has = |d: Defect| state.cfg.defects.contains(&d);
+    if has(Defect::IgnoreClientGrants)
+        || !state
+            .cfg
+            .clients_without_grant
+            .iter()
+            .any(|c| c == client_id)
+    {
+        return Ok(());
+    }
+    let error = if has(Defect::UnauthorizedClientAsInvalidGrant) {
+        "invalid_grant"
+    } else {
+        "unauthorized_client"
+    };
+    Err(Box::new(bad_request(
+        state,
+        error,
+        "this client is not enabled for the jwt-bearer grant",
+    )))
 }
 
 /// assertion: required (RFC 7523 §2.1).

@@ -186,6 +186,12 @@ async fn resolve_issuer(
     if let Some(t) = found {
         return Ok(t.clone());
     }
+    // Under `trust-own-id-jags` its own IdP's ID-JAGs are honoured (ID-JAG §9.3 forbids it).
+    if cfg.defects.contains(&Defect::TrustOwnIdJags)
+        && let Some(own) = cfg.own_idp_as_trusted(iss)
+    {
+        return Ok(own);
+    }
     if !cfg.defects.contains(&Defect::TrustAnyIssuer) {
         return Err(invalid_grant(format!("issuer {iss} is not trusted")));
     }
@@ -772,7 +778,8 @@ fn check_aud(cfg: &ReferenceConfig, claims: &Map<String, Value>) -> Result<(), R
                     && !a.is_empty()
                     && a.trim_end_matches('/') == cfg.issuer.trim_end_matches('/'))
                 || (has(Defect::AudAcceptsResource) && cfg.resources.contains(a))
-                || (has(Defect::AcceptAnyAud) && cfg.other_tenants.contains(a));
+                || (has(Defect::AcceptAnyAud) && cfg.other_tenants.contains(a))
+                || (has(Defect::AudAnyIdpAudience) && cfg.idp_audiences.contains(a));
             if ok {
                 Ok(())
             } else {
@@ -906,6 +913,14 @@ fn subject_account(
     match claims.get("sub") {
         None if has(Defect::SubOptional) => Ok(format!("service:{}", cx.client_id)),
         Some(Value::String(sub)) if !sub.is_empty() => {
+            // A multi-tenant issuer's users are told apart by tenant (ID-JAG §6.3).
+            if let Some(found) = super::tenants::account(cfg, iss, claims, sub) {
+                return found.map_err(invalid_grant);
+            }
+            // A SAML NameID issuer's users are named by sub_id (ID-JAG §3.2.2).
+            if let Some(found) = super::saml::account(cfg, iss, claims) {
+                return found.map_err(invalid_grant);
+            }
             // Under `user-lookup-ignores-issuer` accounts are keyed on `sub` alone: the first
             // trusted issuer that has the `sub` decides the account.
             let found = if has(Defect::UserLookupIgnoresIssuer) {

@@ -23,7 +23,8 @@ pub enum ReferenceVariant {
     IssuerPath,
     /// The issuer identifier ends in `/`.
     IssuerSlash,
-    /// One registered client: no client2, no `private_key_jwt` client3.
+    /// One registered client: no client2, no `private_key_jwt` client3, no client4 without
+    /// the grant.
     SingleClient,
     /// JWKS cached 5 minutes; an unknown `kid` refetches at most every 5 s.
     JwksCache5m,
@@ -126,7 +127,7 @@ impl ReferenceVariant {
                 "the issuer identifier ends in / (RFC 8414 §2 allows it; it is compared as a string)"
             }
             ReferenceVariant::SingleClient => {
-                "one registered client: no second client_secret client, no private_key_jwt client"
+                "one registered client: no second client_secret client, no private_key_jwt client, no client without the grant"
             }
             ReferenceVariant::JwksCache5m => {
                 "the issuer's JWKS is cached 5 minutes; an unknown kid refetches it at most every 5 s"
@@ -194,6 +195,7 @@ impl ReferenceVariant {
             ReferenceVariant::SingleClient => {
                 fixture.client2 = None;
                 fixture.client3 = None;
+                fixture.client4 = None;
                 // The one client introspects too.
                 if let Some(i) = &mut fixture.introspection {
                     i.client = fixture.client.clone();
@@ -319,6 +321,9 @@ pub fn target_yaml_with_idp(
         quoted(&fixture.token_endpoint)
     ));
     line(format!("issuer: {}", quoted(&fixture.ras_issuer)));
+    if let Some(u) = &fixture.token_endpoint_http {
+        line(format!("token_endpoint_http: {}", quoted(u)));
+    }
     line(format!(
         "client: {{ id: {}, secret: {}, auth: client_secret_basic }}",
         quoted(&fixture.client.id),
@@ -333,6 +338,36 @@ pub fn target_yaml_with_idp(
     }
     if let Some(c3) = &fixture.client3 {
         line(format!("client3: {{ id: {} }}", quoted(c3)));
+    }
+    // C4 shares C1's secret: `reference serve` registers it with XAA_CLIENT_SECRET too.
+    if let Some(c4) = &fixture.client4 {
+        line(format!(
+            "client4: {{ id: {}, secret: {} }}",
+            quoted(&c4.id),
+            secret(CLIENT_SECRET_ENV, &c4.secret)
+        ));
+    }
+    line(format!("second_ras: {}", quoted(&fixture.second_ras)));
+    if let Some(own) = &fixture.also_idp {
+        line(format!(
+            "also_idp: {{ issuer: {}, token_endpoint: {} }}",
+            quoted(&own.issuer),
+            quoted(&own.token_endpoint)
+        ));
+    }
+    if let Some(saml) = &fixture.saml_subjects {
+        line(format!(
+            "saml_subjects: {{ saml_issuer: {}, nameid: {} }}",
+            quoted(&saml.saml_issuer),
+            quoted(&saml.nameid)
+        ));
+    }
+    if let Some(mt) = &fixture.multi_tenant {
+        line(format!(
+            "multi_tenant: {{ tenant: {}, other_tenant: {} }}",
+            quoted(&mt.tenant),
+            quoted(&mt.other_tenant)
+        ));
     }
     line(format!("subject: {}", quoted(&fixture.subject)));
     let optional = [

@@ -75,10 +75,12 @@ impl From<ExchangeError> for BuildError {
 }
 
 /// The requesting app's real path to an ID-JAG: sign the user in at the trusted issuer
-/// (authorization code), then exchange the ID token for an ID-JAG (RFC 8693, ID-JAG §4.3),
-/// with a DPoP proof by `dpop` when given, so that the ID-JAG is bound to it (§9.8.1.1).
+/// (authorization code), then exchange the ID token for an ID-JAG for `audience` (RFC 8693,
+/// ID-JAG §4.3), with a DPoP proof by `dpop` when given, so that the ID-JAG is bound to it
+/// (§9.8.1.1).
 async fn id_jag_by_exchange(
     ctx: &RunContext,
+    audience: &str,
     exchanges: &mut Vec<Exchange>,
     dpop: Option<&crate::jose::SigningKey>,
 ) -> Result<String, ExchangeError> {
@@ -95,7 +97,7 @@ async fn id_jag_by_exchange(
     };
     let code = sign_in(ctx, iss, &app, exchanges).await?;
     let id_token = redeem_code(ctx, iss, &app, &code, exchanges).await?;
-    exchange_id_token(ctx, iss, &app, &id_token, dpop, exchanges).await
+    exchange_id_token(ctx, iss, &app, &id_token, audience, dpop, exchanges).await
 }
 
 /// Where the fake IdP sends the user back with the authorization code.
@@ -178,12 +180,14 @@ async fn redeem_code(
     id_token.ok_or_else(|| format!("IdP issued no ID token: {summary}").into())
 }
 
-/// Exchanges the ID token for an ID-JAG addressed to the RAS (RFC 8693).
+/// Exchanges the ID token for an ID-JAG addressed to `audience` (the RAS, or another RAS the
+/// IdP serves) with the target's resource and scope (RFC 8693).
 async fn exchange_id_token(
     ctx: &RunContext,
     iss: &str,
     app: &ClientCredentials,
     id_token: &str,
+    audience: &str,
     dpop: Option<&crate::jose::SigningKey>,
     exchanges: &mut Vec<Exchange>,
 ) -> Result<String, ExchangeError> {
@@ -191,7 +195,7 @@ async fn exchange_id_token(
     let mut pairs = vec![
         ("grant_type", TOKEN_EXCHANGE),
         ("requested_token_type", ID_JAG_TOKEN_TYPE),
-        ("audience", f.ras_issuer.as_str()),
+        ("audience", audience),
         ("subject_token", id_token),
         ("subject_token_type", ID_TOKEN_TYPE),
     ];
@@ -469,7 +473,7 @@ async fn judge(
         let exchanged = match sc.obtain {
             Obtain::TokenExchange if ctx.fixture.dpop.is_some() => {
                 let key = step.bind.then(|| ctx.keyring.dpop());
-                match id_jag_by_exchange(ctx, exchanges, key).await {
+                match id_jag_by_exchange(ctx, &ctx.fixture.ras_issuer, exchanges, key).await {
                     Ok(t) => Some(t),
                     Err(e) => return oracle::judge_unbuilt(&BuildError::from(e)),
                 }
@@ -555,6 +559,8 @@ async fn judge_exchange(
     let control = if sc.replay || sc.share_jti || rules.needs_control() {
         let control_req = if sc.replay {
             probe_req.clone()
+        } else if sc.obtain == Obtain::TokenExchange {
+            exchange_control(ctx, sc, exchanges).await?
         } else {
             control_request(ctx, sc, shared_jti.as_deref(), shared_assertion.as_deref())?
         };
@@ -584,6 +590,10 @@ async fn judge_exchange(
         oracle::judge_answer(level, &rules, &control, p, response.as_ref(), &what)
     })
     .await;
+    let j = match sc.request.client {
+        Some(ClientChoice::C4) => oracle::judge_declared_client(j, &probe, "client4"),
+        _ => j,
+    };
     let j = match sc.policy_for(&ctx.fixture) {
         Some(policy) if policy.name_principal => {
             name_principal(ctx, j, &probe, token.as_ref(), exchanges).await
@@ -658,7 +668,12 @@ async fn obtain_probe(
             Ok(m.token)
         }
         Obtain::TokenExchange => {
-            let t = id_jag_by_exchange(ctx, exchanges, None).await?;
+            let audience = sc
+                .exchange
+                .as_ref()
+                .and_then(|e| e.audience.clone())
+                .unwrap_or_else(|| ctx.fixture.ras_issuer.clone());
+            let t = id_jag_by_exchange(ctx, &audience, exchanges, None).await?;
             let (header, claims) = crate::jose::jws::decode_for_display(&t);
             *token = Some(SentToken {
                 token: t.clone(),
@@ -669,6 +684,21 @@ async fn obtain_probe(
             Ok(t)
         }
     }
+}
+
+/// The positive control of a check whose ID-JAG comes from the token exchange: the exchange
+/// for this RAS (where the probe's asked for another audience), presented by C1.
+async fn exchange_control(
+    ctx: &RunContext,
+    sc: &Scenario,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<FormRequest, BuildError> {
+    let jag = id_jag_by_exchange(ctx, &ctx.fixture.ras_issuer, exchanges, None).await?;
+    let baseline_sc = Scenario {
+        request: Default::default(),
+        ..sc.clone()
+    };
+    token_request(ctx, &baseline_sc, &jag, None)
 }
 
 /// The positive control: the same request with the valid ID-JAG (a fresh jti, or the shared
@@ -683,7 +713,7 @@ fn control_request(
     // one, else in the target's default.
     let mut valid_jag = JagMutation {
         alg: subject_alg(ctx, sc),
-        ..Default::default()
+        ..sc.control_jag.clone().unwrap_or_default()
     };
     if let Some(jti) = shared_jti {
         valid_jag.claims.insert("jti".into(), Value::from(jti));

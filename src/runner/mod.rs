@@ -5,8 +5,10 @@
 pub mod activity;
 mod cases;
 pub(crate) mod check;
+mod cleartext;
 mod dpop;
 mod jwt_access_token;
+mod own_grant;
 pub(crate) mod preflight;
 mod procedures;
 pub(crate) mod request;
@@ -712,12 +714,18 @@ impl Environment {
         let log = match &idp {
             Served::Own(idp) => {
                 idp.register_audience(&fixture.ras_issuer, &fixture.client.id);
+                // A second RAS the IdP serves, with C1's id there too: only `aud` tells its
+                // ID-JAGs from this RAS's (JAG-AUD-08).
+                idp.register_audience(&fixture.second_ras, &fixture.client.id);
                 idp.set_jag_alg(fixture.default_alg());
                 IdpLog::Local(idp.hit_log())
             }
             Served::Running(remote) => {
                 remote
                     .register_audience(&fixture.ras_issuer, &fixture.client.id)
+                    .await?;
+                remote
+                    .register_audience(&fixture.second_ras, &fixture.client.id)
                     .await?;
                 remote.set_jag_alg(fixture.default_alg()).await?;
                 remote.reset();

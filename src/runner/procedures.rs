@@ -56,19 +56,27 @@ pub(super) async fn conduct(
                 .await
                 .map(|seen| oracle::judge_jwt_access_token(level, r.rule, &seen, now_secs()))
         }
-        Procedure::DistinctPrincipal(d) => {
-            distinct_principal(ctx, sc, d.control_issuer, exchanges, token)
-                .await
-                .map(|seen| {
-                    oracle::judge_distinct_principal_observation(
-                        level,
-                        d,
-                        sc.jag.issuer.unwrap_or(IssuerRole::Trusted),
-                        &seen,
-                        &sc.describe(),
-                    )
-                })
-        }
+        Procedure::Cleartext(_) => super::cleartext::cleartext(ctx, sc, exchanges)
+            .await
+            .map(|(url, probe)| oracle::judge_cleartext(level, &url, &probe)),
+        Procedure::OwnIdJag(o) => super::own_grant::own_id_jag(ctx, sc, exchanges, token)
+            .await
+            .map(|seen| {
+                let what = "the ID-JAG the RAS's own IdP issued in its own trust domain";
+                oracle::judge_own_id_jag(level, o, &seen, what)
+            }),
+        Procedure::DistinctPrincipal(d) => distinct_principal(ctx, sc, d, exchanges, token)
+            .await
+            .map(|seen| {
+                oracle::judge_distinct_principal_observation(
+                    level,
+                    d,
+                    sc.jag.issuer.unwrap_or(IssuerRole::Trusted),
+                    &sc.jag.claims,
+                    &seen,
+                    &sc.describe(),
+                )
+            }),
     };
     judged.unwrap_or_else(|stop| oracle::judge_incomplete(level, &stop))
 }
@@ -640,21 +648,23 @@ async fn introspection_record(
     })
 }
 
-/// JAG-SUB-03: the scenario's ID-JAG minted as the control issuer must be accepted (whoami or
-/// introspection names its principal P); the same ID-JAG from its own issuer is then sent,
-/// and its token's principal asked for when it is accepted.
+/// JAG-SUB-03, JAG-SUB-04: the scenario's ID-JAG minted as the control issuer, with the
+/// control's claims, must be accepted (whoami or introspection names its principal P); the
+/// scenario's ID-JAG as is is then sent, and its token's principal asked for when it is
+/// accepted.
 async fn distinct_principal(
     ctx: &RunContext,
     sc: &Scenario,
-    control_issuer: IssuerRole,
+    rules: &oracle::DistinctPrincipal,
     exchanges: &mut Vec<Exchange>,
     token: &mut Option<SentToken>,
 ) -> Result<DistinctPrincipalObservation, Incomplete> {
     let source = principal_source(ctx).await;
-    let control_jag = JagMutation {
-        issuer: Some(control_issuer),
+    let mut control_jag = JagMutation {
+        issuer: rules.control_issuer.or(sc.jag.issuer),
         ..sc.jag.clone()
     };
+    control_jag.claims.extend(rules.control_claims.clone());
     let (_, control) = mint_and_present(ctx, sc, &control_jag, "control", exchanges).await?;
     if !is_accepted(&control) {
         return Err(Incomplete::ControlNotAccepted(control));

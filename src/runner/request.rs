@@ -139,6 +139,13 @@ pub(crate) fn token_request_for(
                 ClientChoice::C2 => f.client2.as_ref().ok_or_else(|| {
                     BuildError::NotApplicable("the target has no second client (client2)".into())
                 })?,
+                ClientChoice::C4 => f.client4.as_ref().ok_or_else(|| {
+                    BuildError::NotApplicable(
+                        "the target declares no client4 (a client registered with valid \
+                         credentials but not enabled for the jwt-bearer grant)"
+                            .into(),
+                    )
+                })?,
                 _ => &f.client,
             };
             let secret = if rq.wrong_secret {

@@ -397,6 +397,14 @@ fn parse_one(origin: &str, text: &str) -> Result<LoadedScenario, InputError> {
             "obtain: token_exchange takes the ID-JAG the IdP issues; it cannot be combined with jag changes",
         ));
     }
+    if scenario.exchange.is_some() && scenario.obtain != Obtain::TokenExchange {
+        return Err(InputError::at_offset(
+            origin,
+            text,
+            pos("exchange"),
+            "exchange: changes the token exchange, so it needs obtain: token_exchange",
+        ));
+    }
     check_cases(origin, text, &scenario)?;
     let warnings = resolve_requirement(origin, text, head, &mut scenario)?;
     Ok(LoadedScenario {

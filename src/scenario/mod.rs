@@ -33,6 +33,18 @@ pub enum Obtain {
     TokenExchange,
 }
 
+/// What the requesting app asks the fake IdP's token exchange for (with `obtain:
+/// token_exchange`), instead of an ID-JAG for the RAS under test.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRequest {
+    /// The `audience` asked for (a RAS issuer the IdP issues ID-JAGs for, e.g.
+    /// `${ras.second}`); the resource and scope stay the target's, so only `aud` differs from
+    /// the control's.
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
 /// Which registered client the request authenticates as.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -44,6 +56,9 @@ pub enum ClientChoice {
     C2,
     /// C3, the client that authenticates with `private_key_jwt`.
     C3,
+    /// C4, registered with valid credentials but not enabled for the jwt-bearer grant
+    /// (`client4` in the target file).
+    C4,
 }
 
 /// Changes to C3's `private_key_jwt` client assertion (RFC 7523 §2.2, §3).
@@ -118,6 +133,9 @@ impl RequestChange {
         match self.client {
             Some(ClientChoice::C2) => parts.push("authenticated as C2".into()),
             Some(ClientChoice::C3) => parts.push("authenticated as C3 by private_key_jwt".into()),
+            Some(ClientChoice::C4) => {
+                parts.push("authenticated as C4, a client not enabled for the grant".into())
+            }
             _ => {}
         }
         if let Some(m) = self.client_auth {
@@ -418,9 +436,18 @@ pub struct Scenario {
     /// How the ID-JAG is obtained.
     #[serde(default)]
     pub obtain: Obtain,
+    /// With `obtain: token_exchange`: what the exchange asks the IdP for (another
+    /// `audience`); the positive control is then the exchange for this RAS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<ExchangeRequest>,
     /// Changes to the valid ID-JAG (none: the valid one).
     #[serde(default)]
     pub jag: JagMutation,
+    /// The positive control's changes to the valid ID-JAG, for a check about an issuer whose
+    /// valid ID-JAG differs from ISS_A's (e.g. one that needs a `sub_id`); none: the valid
+    /// ID-JAG. Every case of the check shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_jag: Option<JagMutation>,
     /// Changes to the token request.
     #[serde(default)]
     pub request: RequestChange,
@@ -510,7 +537,10 @@ impl Scenario {
 
     /// One line naming what this check changes from the valid request.
     pub fn describe(&self) -> String {
-        let jag = if self.jag.is_baseline() {
+        let audience = self.exchange.as_ref().and_then(|e| e.audience.as_deref());
+        let jag = if let (Obtain::TokenExchange, Some(a)) = (self.obtain, audience) {
+            format!("the ID-JAG the IdP's token exchange issued for audience {a}")
+        } else if self.jag.is_baseline() {
             String::new()
         } else {
             self.jag.describe()
