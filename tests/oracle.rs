@@ -1811,3 +1811,68 @@ fn scope_required_refuses_an_answer_without_scope() {
         Verdict::Fail
     );
 }
+
+// ---------------------------------------------------------------- own ID-JAGs, cleartext
+
+#[test]
+fn an_id_jag_of_the_targets_own_idp_must_be_refused() {
+    use xaa_conform::oracle::{OwnIdJag, OwnIdJagObservation, judge_own_id_jag as judge};
+    let rules = OwnIdJag {
+        reject: OneOrMany::One("invalid_grant".into()),
+    };
+    let what = "the ID-JAG the RAS's own IdP issued";
+    let j = judge(
+        Level::Must,
+        &rules,
+        &OwnIdJagObservation::Probed(accepted()),
+        what,
+    );
+    assert_eq!(j.verdict, Verdict::Fail);
+    assert!(j.reason.starts_with(what), "{}", j.reason);
+    let j = judge(
+        Level::Must,
+        &rules,
+        &OwnIdJagObservation::Probed(rejected(400, "invalid_grant")),
+        what,
+    );
+    assert_eq!(j.verdict, Verdict::Pass);
+    let j = judge(
+        Level::Must,
+        &rules,
+        &OwnIdJagObservation::NotIssued("400 invalid_request".into()),
+        what,
+    );
+    assert_eq!(j.verdict, Verdict::Skip);
+    assert!(j.reason.contains("also_idp"), "{}", j.reason);
+}
+
+#[test]
+fn a_token_over_cleartext_fails_and_silence_passes() {
+    use xaa_conform::oracle::judge_cleartext as judge;
+    let url = "http://ras.example/token";
+    assert_eq!(judge(Level::Must, url, &accepted()).verdict, Verdict::Fail);
+    assert_eq!(
+        judge(Level::Must, url, &rejected(400, "invalid_request")).verdict,
+        Verdict::Pass
+    );
+    let silent = Outcome::NoAnswer {
+        reason: "connection refused".into(),
+    };
+    let j = judge(Level::Must, url, &silent);
+    assert_eq!(j.verdict, Verdict::Pass);
+    assert!(j.reason.contains("nothing answers"), "{}", j.reason);
+}
+
+#[test]
+fn refused_credentials_of_a_declared_client_are_a_skip_naming_its_key() {
+    use xaa_conform::oracle::{Judgement, judge_declared_client as judge};
+    let warn = Judgement {
+        verdict: Verdict::Warn,
+        reason: "rejected with invalid_client, expected unauthorized_client".into(),
+    };
+    let j = judge(warn.clone(), &rejected(401, "invalid_client"), "client4");
+    assert_eq!(j.verdict, Verdict::Skip);
+    assert!(j.reason.contains("`client4`"), "{}", j.reason);
+    let j = judge(warn.clone(), &rejected(400, "invalid_grant"), "client4");
+    assert_eq!(j, warn);
+}

@@ -162,6 +162,9 @@ const CORE_CLAIMS: &[&str] = &[
     "resource",
     "scope",
     "authorization_details",
+    // Read for the multi-tenant and the SAML NameID issuers' users.
+    "tenant",
+    "sub_id",
 ];
 
 /// How the signature will be checked, decided from the header before any key is fetched.
