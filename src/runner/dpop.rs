@@ -296,8 +296,13 @@ async fn send_token(
                 header: asked.as_ref().is_some_and(Option::is_some),
             };
         }
-        if let Some(Some(n)) = &asked {
-            *nonce = Some(n.clone());
+        // RFC 9449 §8.2: a server may give a fresh nonce in any answer.
+        if let Some(n) = ex
+            .response
+            .as_ref()
+            .and_then(|r| judge::header(r, "dpop-nonce"))
+        {
+            *nonce = Some(n.to_string());
         }
         let retry = attempt == 0 && retry_allowed && matches!(asked, Some(Some(_)));
         if retry && role != "control" {
