@@ -237,6 +237,7 @@ async fn run(
             &access_token,
             None,
             &mut api_nonce,
+            exchanges,
         )
         .await?;
         let probe = send_api(
@@ -246,6 +247,7 @@ async fn run(
             &access_token,
             Some(presentation),
             &mut api_nonce,
+            exchanges,
         )
         .await?;
         let j = judge::judge_bound_at_api(level, &control, &probe, presentation.describe());
@@ -326,7 +328,8 @@ async fn send_token(
 
 /// Presents the DPoP-bound `access_token` at the resource API `url` with a GET: correctly
 /// (`presentation` `None`: the DPoP scheme and a proof by K with `ath`), or as
-/// `presentation` says. A 401 asking for a nonce is retried once with it (RFC 9449 §9).
+/// `presentation` says. A 401 asking for a nonce is retried once with it (RFC 9449 §9); the
+/// exchange that asked goes to `asked`, the one returned is the last.
 async fn send_api(
     ctx: &RunContext,
     role: &str,
@@ -334,6 +337,7 @@ async fn send_api(
     access_token: &str,
     presentation: Option<ApiPresentation>,
     nonce: &mut Option<String>,
+    asked: &mut Vec<Exchange>,
 ) -> Result<Exchange, BuildError> {
     use ApiPresentation as P;
     let htu = url.split(['?', '#']).next().unwrap_or(url).to_string();
@@ -388,13 +392,13 @@ async fn send_api(
             .http
             .authorized_request(role, HttpMethod::Get, url, Some(&auth), &extra)
             .await;
-        let asked = judge::nonce_asked(&ex);
         if attempt == 0
             && with_proof
-            && let Some(Some(n)) = asked
+            && let Some(Some(n)) = judge::nonce_asked(&ex)
         {
             *nonce = Some(n);
             ex.role = format!("{role}, nonce asked");
+            asked.push(ex);
             attempt += 1;
             continue;
         }
