@@ -445,3 +445,45 @@ async fn the_access_token_format_decides_whether_the_jwt_checks_apply() {
         }
     }
 }
+
+/// A target that declares no `dpop` gets the DPoP checks SKIP with a reason naming the key,
+/// even when the server behind it supports DPoP (the reference); JAG-CNF-01 still runs, its
+/// control the valid unbound ID-JAG and no proof sent. Declared, the same checks PASS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dpop_checks_are_skip_naming_the_key_the_target_does_not_declare() {
+    let without = |y: String| {
+        y.lines()
+            .filter(|l| !l.starts_with("dpop"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let results = run(None, "[DJR]*", None, without).await;
+    for id in [
+        "DPOP-01", "DPOP-04", "DPOP-06", "DPOP-07", "RS-08", "RESP-02",
+    ] {
+        let c = check(&results, id);
+        assert_eq!(c.verdict, Verdict::Skip, "{id}: {}", c.reason);
+        assert!(c.reason.contains("`dpop"), "{id}: {}", c.reason);
+    }
+    let cnf = check(&results, "JAG-CNF-01");
+    assert_eq!(cnf.verdict, Verdict::Pass, "{}", cnf.reason);
+    assert!(
+        cnf.exchanges
+            .iter()
+            .all(|e| !e.request.headers.iter().any(|(k, _)| k == "dpop")),
+        "no DPoP proof is sent to a target without dpop"
+    );
+    let declared = run(None, "[DJR]*", None, |y| y).await;
+    for id in [
+        "DPOP-01",
+        "DPOP-04",
+        "DPOP-06",
+        "DPOP-07",
+        "RS-08",
+        "RESP-02",
+        "JAG-CNF-01",
+    ] {
+        let c = check(&declared, id);
+        assert_eq!(c.verdict, Verdict::Pass, "{id}: {}", c.reason);
+    }
+}

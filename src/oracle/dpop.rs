@@ -297,3 +297,123 @@ pub fn judge_token_not_obtained(what: &str, probe: &Outcome) -> Judgement {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Exchange {
+        Exchange {
+            role: "api".into(),
+            request: crate::protocol::RecordedRequest {
+                method: "GET".into(),
+                url: "https://rs.example/api".into(),
+                headers: vec![],
+                body: String::new(),
+            },
+            response: Some(RecordedResponse::from_bytes(
+                status,
+                headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                    .collect(),
+                b"",
+            )),
+            error: None,
+            elapsed_ms: 0.0,
+            curl: String::new(),
+        }
+    }
+
+    /// No nonce asked is SKIP; `use_dpop_nonce` without `DPoP-Nonce` is the violation.
+    #[test]
+    fn the_nonce_rules() {
+        let refused = Outcome::Rejected {
+            status: 400,
+            error: "use_dpop_nonce".into(),
+            description: None,
+        };
+        let pass = judged(Verdict::Pass, "rejected");
+        let none = NonceSeen::default();
+        assert_eq!(
+            judge_nonce(Level::Must, none, pass.clone(), &refused, None).verdict,
+            Verdict::Skip
+        );
+        let no_header = NonceSeen {
+            asked: true,
+            header: false,
+        };
+        assert_eq!(
+            judge_nonce(Level::Must, no_header, pass.clone(), &refused, None).verdict,
+            Verdict::Fail
+        );
+        let seen = NonceSeen {
+            asked: true,
+            header: true,
+        };
+        let with =
+            RecordedResponse::from_bytes(400, vec![("DPoP-Nonce".into(), b"n".to_vec())], b"");
+        assert_eq!(
+            judge_nonce(Level::Must, seen, pass.clone(), &refused, Some(&with)).verdict,
+            Verdict::Pass
+        );
+        let without = RecordedResponse::from_bytes(400, vec![], b"");
+        assert_eq!(
+            judge_nonce(Level::Must, seen, pass, &refused, Some(&without)).verdict,
+            Verdict::Fail
+        );
+    }
+
+    /// A bound token taken as Bearer is the violation; a 401 without a DPoP challenge, or
+    /// another refusal, a WARN; a refused control SKIP.
+    #[test]
+    fn a_bound_token_at_the_resource_api() {
+        let ok = answer(200, &[]);
+        let dpop_401 = answer(401, &[("www-authenticate", "DPoP error=\"invalid_token\"")]);
+        let bearer_401 = answer(
+            401,
+            &[("www-authenticate", "Bearer error=\"invalid_token\"")],
+        );
+        let v = |c: &Exchange, p: &Exchange| judge_bound_at_api(Level::Must, c, p, "x").verdict;
+        assert_eq!(v(&ok, &dpop_401), Verdict::Pass);
+        assert_eq!(v(&ok, &ok), Verdict::Fail);
+        assert_eq!(v(&ok, &bearer_401), Verdict::Warn);
+        assert_eq!(v(&ok, &answer(403, &[])), Verdict::Warn);
+        assert_eq!(v(&dpop_401, &ok), Verdict::Skip);
+    }
+
+    /// `DPoP` passes; `Bearer` passes when the API takes it as one, fails when it refuses it;
+    /// anything else fails.
+    #[test]
+    fn the_token_type_of_an_answer_to_a_proof() {
+        let body = |t: &str| {
+            let mut m = serde_json::Map::new();
+            m.insert("token_type".into(), serde_json::json!(t));
+            m
+        };
+        let v =
+            |t: &str, api: Option<&Exchange>| judge_token_type(Level::Must, &body(t), api).verdict;
+        assert_eq!(v("dpop", None), Verdict::Pass);
+        assert_eq!(v("Bearer", None), Verdict::Pass);
+        assert_eq!(v("Bearer", Some(&answer(200, &[]))), Verdict::Pass);
+        assert_eq!(v("Bearer", Some(&answer(401, &[]))), Verdict::Fail);
+        assert_eq!(v("N_A", None), Verdict::Fail);
+    }
+
+    /// A stale proof accepted with the server's nonce is recorded; without one it stands.
+    #[test]
+    fn a_stale_proof_dated_by_the_nonce() {
+        let accepted = Outcome::Accepted {
+            body: Default::default(),
+        };
+        let fail = judged(Verdict::Fail, "accepted");
+        assert_eq!(
+            judge_dated_by_nonce(fail.clone(), &accepted, true).verdict,
+            Verdict::Info
+        );
+        assert_eq!(
+            judge_dated_by_nonce(fail, &accepted, false).verdict,
+            Verdict::Fail
+        );
+    }
+}

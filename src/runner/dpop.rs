@@ -237,6 +237,7 @@ async fn run(
             &access_token,
             None,
             &mut api_nonce,
+            exchanges,
         )
         .await?;
         let probe = send_api(
@@ -246,6 +247,7 @@ async fn run(
             &access_token,
             Some(presentation),
             &mut api_nonce,
+            exchanges,
         )
         .await?;
         let j = judge::judge_bound_at_api(level, &control, &probe, presentation.describe());
@@ -296,8 +298,13 @@ async fn send_token(
                 header: asked.as_ref().is_some_and(Option::is_some),
             };
         }
-        if let Some(Some(n)) = &asked {
-            *nonce = Some(n.clone());
+        // RFC 9449 §8.2: a server may give a fresh nonce in any answer.
+        if let Some(n) = ex
+            .response
+            .as_ref()
+            .and_then(|r| judge::header(r, "dpop-nonce"))
+        {
+            *nonce = Some(n.to_string());
         }
         let retry = attempt == 0 && retry_allowed && matches!(asked, Some(Some(_)));
         if retry && role != "control" {
@@ -321,7 +328,8 @@ async fn send_token(
 
 /// Presents the DPoP-bound `access_token` at the resource API `url` with a GET: correctly
 /// (`presentation` `None`: the DPoP scheme and a proof by K with `ath`), or as
-/// `presentation` says. A 401 asking for a nonce is retried once with it (RFC 9449 §9).
+/// `presentation` says. A 401 asking for a nonce is retried once with it (RFC 9449 §9); the
+/// exchange that asked goes to `asked`, the one returned is the last.
 async fn send_api(
     ctx: &RunContext,
     role: &str,
@@ -329,6 +337,7 @@ async fn send_api(
     access_token: &str,
     presentation: Option<ApiPresentation>,
     nonce: &mut Option<String>,
+    asked: &mut Vec<Exchange>,
 ) -> Result<Exchange, BuildError> {
     use ApiPresentation as P;
     let htu = url.split(['?', '#']).next().unwrap_or(url).to_string();
@@ -383,13 +392,13 @@ async fn send_api(
             .http
             .authorized_request(role, HttpMethod::Get, url, Some(&auth), &extra)
             .await;
-        let asked = judge::nonce_asked(&ex);
         if attempt == 0
             && with_proof
-            && let Some(Some(n)) = asked
+            && let Some(Some(n)) = judge::nonce_asked(&ex)
         {
             *nonce = Some(n);
             ex.role = format!("{role}, nonce asked");
+            asked.push(ex);
             attempt += 1;
             continue;
         }
