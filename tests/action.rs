@@ -121,10 +121,10 @@ fn the_action_runs_the_catalogue_and_writes_the_job_summary_and_reports() {
     assert!(codes.iter().all(|(_, c)| *c == 0), "{codes:?}\n{summary}");
     assert_eq!(outputs.trim(), "exit-code=0");
     assert!(
-        summary.starts_with("## xaa-conform: 8 checks: 8 PASS"),
+        summary.starts_with("## xaa-conform: 9 checks: 9 PASS"),
         "{summary}"
     );
-    assert!(summary.contains("| **all** | 8 |"), "{summary}");
+    assert!(summary.contains("| **all** | 9 |"), "{summary}");
     for file in ["results.json", "junit.xml", "report.html"] {
         assert!(dir.path().join("out").join(file).is_file(), "{file}");
     }
