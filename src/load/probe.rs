@@ -190,6 +190,25 @@ impl Prober {
         duration: Duration,
         stop: &AtomicBool,
     ) -> Vec<Answer> {
+        self.stream_tagged(who, rate, duration, stop, |_| {
+            ((), self.mint(who, JagKind::Valid))
+        })
+        .await
+        .into_iter()
+        .map(|((), a)| a)
+        .collect()
+    }
+
+    /// The same open-model stream, the `i`th request's ID-JAG made by `next(i)` with a tag
+    /// kept beside its answer (what kind of ID-JAG it was); in the order they were sent.
+    pub async fn stream_tagged<T: Send + 'static>(
+        &self,
+        who: &Identity,
+        rate: f64,
+        duration: Duration,
+        stop: &AtomicBool,
+        mut next: impl FnMut(u64) -> (T, String),
+    ) -> Vec<(T, Answer)> {
         let start = Instant::now();
         let n = (rate * duration.as_secs_f64()).ceil().max(0.0) as u64;
         let mut tasks = tokio::task::JoinSet::new();
@@ -199,14 +218,14 @@ impl Prober {
             }
             let offset = Duration::from_secs_f64(i as f64 / rate);
             let due = start + offset;
-            let jag = self.mint(who, JagKind::Valid);
+            let (tag, jag) = next(i);
             tokio::time::sleep_until(due.into()).await;
             let me = self.clone();
             let who = who.clone();
-            tasks.spawn(async move { me.send(&who, &jag, due, offset).await });
+            tasks.spawn(async move { (tag, me.send(&who, &jag, due, offset).await) });
         }
         let mut out = join_until(tasks, stop).await;
-        out.sort_by_key(|a| a.offset);
+        out.sort_by_key(|(_, a)| a.offset);
         out
     }
 }
@@ -221,7 +240,10 @@ pub async fn until_set(flag: &AtomicBool) {
 
 /// The answers of `tasks` as they finish; once `stop` is set (or Ctrl-C) the requests still in
 /// flight are cancelled, not awaited.
-pub async fn join_until(mut tasks: tokio::task::JoinSet<Answer>, stop: &AtomicBool) -> Vec<Answer> {
+pub async fn join_until<T: 'static>(
+    mut tasks: tokio::task::JoinSet<T>,
+    stop: &AtomicBool,
+) -> Vec<T> {
     let mut out = Vec::with_capacity(tasks.len());
     loop {
         tokio::select! {

@@ -10,8 +10,8 @@
 //! being served (their latency and failures). The IdP is restored when the phase ends,
 //! whatever happens.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
@@ -67,27 +67,17 @@ pub async fn run(
     .await
     .map_err(|e| format!("the IdP would not slow its JWKS down: {e}"))?;
     let _restore = Restore(idp);
-    let start = Instant::now();
-    let n = (rate * duration.as_secs_f64()).ceil().max(0.0) as u64;
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        if stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered() {
-            break;
-        }
-        let offset = Duration::from_secs_f64(i as f64 / rate);
-        let due = start + offset;
-        let unknown = i % UNKNOWN_EVERY == UNKNOWN_EVERY - 1;
-        let jag = if unknown {
-            who.jags.mint_unknown_kid(i, unix_now())
-        } else {
-            prober.mint(who, super::jag::JagKind::Valid)
-        };
-        tokio::time::sleep_until(due.into()).await;
-        let me = prober.clone();
-        let who = who.clone();
-        tasks.spawn(async move { (unknown, me.send(&who, &jag, due, offset).await) });
-    }
-    let answers = join_tagged(tasks, stop).await;
+    let answers = prober
+        .stream_tagged(who, rate, duration, stop, |i| {
+            let unknown = i % UNKNOWN_EVERY == UNKNOWN_EVERY - 1;
+            let jag = if unknown {
+                who.jags.mint_unknown_kid(i, unix_now())
+            } else {
+                prober.mint(who, super::jag::JagKind::Valid)
+            };
+            (unknown, jag)
+        })
+        .await;
     let observation = observe(&answers, rate, duration);
     let level = oracle_load::level("LOAD-06", profile);
     let j = oracle_load::judge_stall(level, &observation);
@@ -104,28 +94,6 @@ pub async fn run(
             reason: j.reason,
         },
     })
-}
-
-/// The answers of `tasks`, each tagged whether its ID-JAG had an unpublished `kid`.
-async fn join_tagged(
-    mut tasks: tokio::task::JoinSet<(bool, Answer)>,
-    stop: &AtomicBool,
-) -> Vec<(bool, Answer)> {
-    let mut out = Vec::with_capacity(tasks.len());
-    loop {
-        tokio::select! {
-            r = tasks.join_next() => match r {
-                Some(Ok(a)) => out.push(a),
-                Some(Err(_)) => {}
-                None => break,
-            },
-            _ = super::probe::until_set(stop) => {
-                tasks.abort_all();
-                break;
-            }
-        }
-    }
-    out
 }
 
 /// The observation of the phase's answers.
