@@ -10,8 +10,9 @@
 #     single-process `load` for comparison; three `load --shard i/3` containers side by side
 #     with the same keys mounted read-only; `load merge` in a fourth (exit 0, and the exit
 #     codes the merge Job promises: 2 for a missing shard, 4 for a breached threshold); the
-#     merged request count, accepted rate and measured limit (the sum of the shards') within
-#     10 % of the single process's, both near the limit.
+#     merged request count, accepted rate and measured limit (the sum of the shards' shares; a
+#     shard that saw no 429 counts its accepted rate) within 10 % of the single process's, both
+#     near the limit.
 # Containers share the host's network (--network host) on free loopback ports. Every
 # container is started with --rm and a --timeout, and the exit trap removes any left.
 #

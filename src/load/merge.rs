@@ -230,7 +230,7 @@ fn all_of(a: Option<bool>, b: Option<bool>) -> Option<bool> {
 
 /// Merges shard reports into one. Histograms are added exactly and every figure derived from
 /// them is recomputed; `elapsed_s` is the longest shard's; generator counts and rate-limit
-/// counts are summed (a shared limit's measured rate is the sum of the shards' shares);
+/// counts are summed (a shared limit's measured rate is the sum of the shards' shares, a shard that saw no 429 counting its accepted rate);
 /// checks are kept with the shard they came from; thresholds are judged again on the
 /// merged figures (the union of the shards' expressions).
 pub fn merge_reports(
@@ -355,6 +355,16 @@ pub fn merge_reports(
             requests: r.classes.total(),
             elapsed_s: r.elapsed_s,
         });
+    }
+    // A shard that saw no 429 while another was limited was served all it sent: its accepted
+    // rate is its part of the server's limit, which the sum would otherwise leave out (with
+    // one key for every shard, the limiter's share between them is the schedules' to decide).
+    if let Some(m) = merged.rate_limit.as_mut() {
+        m.measured_rps += inputs
+            .iter()
+            .filter(|(_, r)| r.rate_limit.is_none())
+            .map(|(_, r)| r.accepted_rps)
+            .sum::<f64>();
     }
     merged.config.rate_plan = plans.join(" + ");
     if !reasons.is_empty() {
@@ -507,6 +517,34 @@ mod tests {
             .enumerate()
             .map(|(i, r)| (PathBuf::from(format!("s{i}/load.json")), r))
             .collect()
+    }
+
+    /// Three shards against one limit: two limited, one served all it sent; the limit is the
+    /// two measured parts plus the third's accepted rate, not the two alone.
+    #[test]
+    fn a_shard_that_was_never_limited_counts_its_accepted_rate_in_the_limit() {
+        let mut unlimited = shard_report(Some("0/3"), 10, 100);
+        unlimited.rate_limit = None;
+        let served = unlimited.accepted_rps;
+        assert!(served > 0.0);
+        let m = merge_reports(
+            &inputs(vec![
+                unlimited,
+                shard_report(Some("1/3"), 10, 100),
+                shard_report(Some("2/3"), 10, 100),
+            ]),
+            false,
+        )
+        .unwrap();
+        let rl = m.rate_limit.as_ref().unwrap();
+        assert_eq!(rl.measured_rps, 10.0 + served);
+        // Without any limited shard there is no limit to report.
+        let mut a = shard_report(Some("0/2"), 10, 100);
+        let mut b = shard_report(Some("1/2"), 10, 100);
+        a.rate_limit = None;
+        b.rate_limit = None;
+        let m = merge_reports(&inputs(vec![a, b]), false).unwrap();
+        assert!(m.rate_limit.is_none());
     }
 
     #[test]
