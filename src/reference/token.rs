@@ -410,36 +410,15 @@ async fn exchange(
             jkt: jkt.clone(),
         },
     );
-    let mut resp = token_response(
+    Ok(token_response(
         state,
         &access_token,
         lifetime,
         &granted,
         resource_claim,
         super::dpop::token_type(state, jkt.as_deref()),
-    );
-    if authorization_details.is_some() {
-        resp = with_authorization_details(state, resp, authorization_details).await;
-    }
-    Ok(resp)
-}
-
-/// The token response with the granted authorization details added to its body (ID-JAG
-/// §4.4.1, RFC 9396 §7), headers kept.
-async fn with_authorization_details(
-    state: &RasState,
-    resp: Response,
-    granted: Option<Vec<Value>>,
-) -> Response {
-    let (parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
-        return Response::from_parts(parts, axum::body::Body::empty());
-    };
-    let mut json: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    super::rar::respond(&state.cfg, &mut json, granted);
-    let mut parts = parts;
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(json.to_string()))
+        authorization_details,
+    ))
 }
 
 /// The request parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be
@@ -717,6 +696,7 @@ fn token_response(
     granted: &[String],
     resource_claim: Option<Value>,
     token_type: &str,
+    authorization_details: Option<Vec<Value>>,
 ) -> Response {
     let has = |d: Defect| state.cfg.defects.contains(&d);
     let mut body = json!({
@@ -740,6 +720,8 @@ fn token_response(
             r => r,
         };
     }
+    // The granted authorization details (ID-JAG §4.4.1, RFC 9396 §7).
+    super::rar::respond(&state.cfg, &mut body, authorization_details);
     if has(Defect::SuccessWithErrorMember) {
         body["error"] = Value::Null;
     }
