@@ -636,7 +636,7 @@ async fn as_introspected(
     let Some(endpoint) = procedures::introspection(ctx).await else {
         return j;
     };
-    let at = procedures::access_token_of(probe);
+    let at = super::request::access_token_of(probe);
     let seen = procedures::introspect(ctx, &endpoint, at, exchanges).await;
     let (token, note) = oracle::as_introspected(rules, probe, &seen);
     let j = match token {
@@ -801,7 +801,7 @@ async fn name_principal(
         .unwrap_or_default();
     let principal = match (probe, procedures::principal_source(ctx).await) {
         (Outcome::Accepted { .. }, Some(source)) => {
-            let at = procedures::access_token_of(probe);
+            let at = super::request::access_token_of(probe);
             let read = procedures::ask_principal(ctx, &source, at, exchanges)
                 .await
                 .map(|(p, _)| p);

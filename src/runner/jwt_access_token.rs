@@ -5,10 +5,9 @@
 use serde_json::Value;
 
 use super::RunContext;
-use super::request::{json_body, mint_jag, present, sent, token_request};
-use crate::jose::mint::unix_now;
+use super::request::{access_token_of, json_body, mint_and_present, sent};
 use crate::oracle::{
-    self, BuildError, Incomplete, JwtAccessTokenObservation, JwtAccessTokenRule, Outcome, RasJwks,
+    self, Incomplete, JwtAccessTokenObservation, JwtAccessTokenRule, Outcome, RasJwks,
 };
 use crate::report::model::{Exchange, SentToken};
 use crate::scenario::Scenario;
@@ -22,20 +21,12 @@ pub(super) async fn observe(
     exchanges: &mut Vec<Exchange>,
     token: &mut Option<SentToken>,
 ) -> Result<JwtAccessTokenObservation, Incomplete> {
-    let m = mint_jag(ctx, &sc.jag, unix_now())
-        .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
-    let req = token_request(ctx, sc, &m.token, None)?;
-    let (ex, o) = present(ctx, "probe", &req).await;
-    exchanges.push(ex);
+    let (m, o) = mint_and_present(ctx, sc, &sc.jag, "probe", exchanges).await?;
     *token = Some(sent(&m, &sc.describe()));
+    let access_token = access_token_of(&o).to_string();
     let Outcome::Accepted { body } = &o else {
         return Err(Incomplete::ControlNotAccepted(o));
     };
-    let access_token = body
-        .get("access_token")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
     let declared = ctx.fixture.access_token_format;
     let judged_as_jwt = oracle::jwt_access_token::not_applicable(declared, &access_token).is_none();
     let jwks = if rule == JwtAccessTokenRule::Claims && judged_as_jwt {

@@ -5,10 +5,11 @@
 use serde_json::Value;
 
 use super::RunContext;
-use super::request::{CLIENT_SECRET_ENV, json_body, mint_jag, present, token_request};
+use super::request::{
+    CLIENT_SECRET_ENV, access_token_of, json_body, mint_and_present, present, token_request,
+};
 use crate::client::ClientCredentials;
 use crate::jose::JagMutation;
-use crate::jose::mint::unix_now as now_secs;
 use crate::oracle::{self, BuildError, Incomplete, Outcome, OwnIdJagObservation};
 use crate::protocol::{ID_JAG_TOKEN_TYPE, TOKEN_EXCHANGE};
 use crate::report::model::{Exchange, SentToken};
@@ -34,17 +35,12 @@ pub(super) async fn own_id_jag(
                 .into(),
         )
     })?;
-    let valid = mint_jag(ctx, &JagMutation::default(), now_secs())
-        .map_err(|e| BuildError::Internal(format!("could not mint the positive control: {e}")))?;
-    let (ex, control) = present(ctx, "control", &token_request(ctx, sc, &valid.token, None)?).await;
-    exchanges.push(ex);
-    let Outcome::Accepted { body } = &control else {
+    let (_, control) =
+        mint_and_present(ctx, sc, &JagMutation::default(), "control", exchanges).await?;
+    if !matches!(control, Outcome::Accepted { .. }) {
         return Err(Incomplete::ControlNotAccepted(control));
-    };
-    let access_token = body
-        .get("access_token")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    }
+    let access_token = access_token_of(&control);
     let mut pairs = vec![
         ("grant_type".to_string(), TOKEN_EXCHANGE.to_string()),
         ("requested_token_type".into(), ID_JAG_TOKEN_TYPE.into()),

@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::RunContext;
-use super::request::{RestoreIdp, mint_jag, present, sent, token_request};
+use super::request::{
+    RestoreIdp, access_token_of, mint_and_present, mint_jag, present, sent, token_request,
+};
 use crate::client::FormRequest;
 use crate::fixture::Introspection;
+use crate::jose::mint::fresh_jti;
 use crate::jose::mint::unix_now as now_secs;
-use crate::jose::mint::{Minted, fresh_jti};
 use crate::jose::{IssuerRole, JagMutation};
 use crate::oracle::{
     self, BuildError, ConcurrentReplayObservation, DistinctPrincipalObservation,
@@ -423,22 +425,6 @@ async fn concurrent_replay(
     })
 }
 
-/// Mints `jag`, presents it as `role`, and keeps the exchange.
-async fn mint_and_present(
-    ctx: &RunContext,
-    sc: &Scenario,
-    jag: &JagMutation,
-    role: &str,
-    exchanges: &mut Vec<Exchange>,
-) -> Result<(Minted, Outcome), BuildError> {
-    let m = mint_jag(ctx, jag, now_secs())
-        .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
-    let req = token_request(ctx, sc, &m.token, None)?;
-    let (ex, o) = present(ctx, role, &req).await;
-    exchanges.push(ex);
-    Ok((m, o))
-}
-
 /// Where the suite asks whom a token represents: introspection the target declares, else
 /// the whoami endpoint it declares, else the introspection endpoint its metadata names
 /// (called as C1). What the user wrote comes before what the suite found; of the two
@@ -570,16 +556,6 @@ async fn call_whoami(
     let read = oracle::read_whoami(&ex, ctx.fixture.whoami_principal.as_deref());
     exchanges.push(ex);
     read
-}
-
-pub(super) fn access_token_of(o: &Outcome) -> &str {
-    match o {
-        Outcome::Accepted { body } => body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-        _ => "",
-    }
 }
 
 /// RS-11: obtains an access token with the scenario's ID-JAG and asks whom it represents

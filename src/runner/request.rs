@@ -249,3 +249,30 @@ pub(super) async fn present(
     let o = oracle::classify(&ex);
     (ex, o)
 }
+
+/// Mints `jag`, presents it as `role`, and keeps the exchange.
+pub(super) async fn mint_and_present(
+    ctx: &RunContext,
+    sc: &Scenario,
+    jag: &JagMutation,
+    role: &str,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<(Minted, Outcome), BuildError> {
+    let m = mint_jag(ctx, jag, now_secs())
+        .map_err(|e| BuildError::Internal(format!("could not mint the ID-JAG: {e}")))?;
+    let req = token_request(ctx, sc, &m.token, None)?;
+    let (ex, o) = present(ctx, role, &req).await;
+    exchanges.push(ex);
+    Ok((m, o))
+}
+
+/// The access token of an accepted answer ("" for any other).
+pub(super) fn access_token_of(o: &Outcome) -> &str {
+    match o {
+        Outcome::Accepted { body } => body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        _ => "",
+    }
+}
